@@ -1,0 +1,42 @@
+# Relaygate: `make run` starts the gateway on the embedded default, `make test` runs every test.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run test check lint types imports bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install Relaygate with its dev tools
+
+run: $(STAMP)  ## start the gateway on 127.0.0.1:8080 (SQLite, in-process limits, echo model)
+	$(BIN)/relaygate serve $(if $(CONFIG),--config $(CONFIG))
+
+test: $(STAMP)  ## run the whole test suite (PostgreSQL tests included)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+check: lint types imports  ## ruff, mypy --strict and import-linter
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+bench: $(STAMP)  ## run the load benchmark (needs wrk; see docs/benchmarks.md)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
