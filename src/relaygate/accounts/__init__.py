@@ -1,0 +1,1 @@
+"""Users and their API keys: who is calling, and what they may call."""

@@ -1,0 +1,20 @@
+"""Who is calling: the cached, immutable view of an authenticated API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Principal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: int
+    key_id: int
+    is_admin: bool
+    is_operator: bool
+    permissions: frozenset[str] | None
+    expires_at: float | None  # epoch seconds
+
+    def may_use(self, model: str) -> bool:
+        return self.permissions is None or model in self.permissions

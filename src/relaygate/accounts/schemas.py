@@ -1,0 +1,69 @@
+"""Wire models of the operator's user and key routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["KeyCreate", "KeyOut", "KeyPatch", "NewKeyOut", "UserCreate", "UserOut"]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=200)
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    is_operator: bool
+    is_disabled: bool
+    created_at: datetime
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remark: str = Field(default="", max_length=500)
+    permissions: list[str] | None = None
+    expired_at: datetime | None = None
+    is_admin: bool = False
+    max_fee: int = Field(default=0, ge=0)
+
+
+class KeyPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remark: str | None = Field(default=None, max_length=500)
+    permissions: list[str] | None = None
+    expired_at: datetime | None = None
+    is_disabled: bool | None = None
+    max_fee: int | None = Field(default=None, ge=0)
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    hint: str
+    remark: str
+    permissions: list[str] | None
+    expired_at: datetime | None
+    is_disabled: bool
+    is_admin: bool
+    max_fee: int
+    used_fee: int
+    used_times: int
+    used_at: datetime | None
+    created_at: datetime
+
+
+class NewKeyOut(KeyOut):
+    key: str

@@ -1,0 +1,171 @@
+"""Use cases of the accounts capability: bootstrap the operator, manage users and keys,
+authenticate a presented key.
+
+The operator (superuser) is a user like any other whose ``is_operator`` flag is set; its
+management key (``is_admin``) is the key printed on first start.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from relaygate.accounts.keycache import KeyCache, Lookup
+from relaygate.accounts.models import ApiKey, User
+from relaygate.accounts.principal import Principal
+from relaygate.accounts.repository import AccountRepository
+from relaygate.core.errors import AuthenticationFailed, InvalidRequest, NotFound
+from relaygate.core.ids import hash_key, key_hint, new_api_key
+from relaygate.db.engine import Database
+
+__all__ = ["AccountService", "Bootstrap", "NewKey"]
+
+MISSING_KEY = (
+    "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' or 'x-api-key'."
+)
+UNKNOWN_KEY = "Incorrect API key provided."
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    record: ApiKey
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    operator: User
+    admin_key: str | None  # set only when a key was created now
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else calendar.timegm(moment.utctimetuple())
+
+
+def _principal(key: ApiKey, user: User) -> Lookup:
+    if key.is_disabled:
+        return "This API key has been disabled."
+    if user.is_disabled:
+        return "The account of this API key is disabled."
+    return Principal(
+        user_id=user.id,
+        key_id=key.id,
+        is_admin=key.is_admin,
+        is_operator=user.is_operator,
+        permissions=None if key.permissions is None else frozenset(key.permissions),
+        expires_at=_epoch(key.expired_at),
+    )
+
+
+class AccountService:
+    def __init__(self, db: Database, key_cache_ttl: float) -> None:
+        self.db = db
+        self.cache = KeyCache(self._lookup, key_cache_ttl)
+
+    async def _lookup(self, digest: str) -> Lookup:
+        async with self.db.session() as session:
+            found = await AccountRepository(session).key_with_user(digest)
+        return UNKNOWN_KEY if found is None else _principal(*found)
+
+    async def authenticate(self, presented: str | None, now: float) -> Principal:
+        """Return the caller behind ``presented`` or raise :class:`AuthenticationFailed`."""
+        if not presented:
+            raise AuthenticationFailed(MISSING_KEY, code="missing_api_key")
+        found = await self.cache.get(hash_key(presented))
+        if isinstance(found, str):
+            raise AuthenticationFailed(found)
+        if found.expires_at is not None and now >= found.expires_at:
+            raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+        return found
+
+    async def bootstrap(self, email: str, admin_key: str | None) -> Bootstrap:
+        """Create the operator and its management key on an empty database.
+
+        A given ``admin_key`` (``RELAYGATE_BOOTSTRAP_ADMIN_KEY``) is registered if it is not
+        known yet, so automation can rely on it even against an existing database.
+        """
+        async with self.db.session() as session, session.begin():
+            repo = AccountRepository(session)
+            operator = await repo.operator()
+            created_key: str | None = None
+            if operator is None:
+                operator = User(email=email, name="Operator", is_operator=True)
+                repo.add(operator)
+                await session.flush()
+                created_key = admin_key or new_api_key()
+            elif admin_key and await repo.key_by_hash(hash_key(admin_key)) is None:
+                created_key = admin_key
+            if created_key is not None:
+                repo.add(self._key_row(operator.id, created_key, "operator key", is_admin=True))
+        return Bootstrap(operator=operator, admin_key=created_key)
+
+    @staticmethod
+    def _key_row(user_id: int, key: str, remark: str, **fields: Any) -> ApiKey:
+        return ApiKey(user_id=user_id, key_hash=hash_key(key), hint=key_hint(key), remark=remark, **fields)
+
+    async def create_user(self, email: str, name: str = "") -> User:
+        async with self.db.session() as session:
+            try:
+                async with session.begin():
+                    user = User(email=email.lower(), name=name)
+                    session.add(user)
+            except IntegrityError as exc:
+                raise InvalidRequest(f"A user with email {email!r} exists already.", param="email") from exc
+        return user
+
+    async def users(self, offset: int = 0, limit: int = 100) -> list[User]:
+        async with self.db.session() as session:
+            return await AccountRepository(session).users(offset, limit)
+
+    async def user(self, user_id: int) -> User:
+        async with self.db.session() as session:
+            user = await AccountRepository(session).user(user_id)
+        if user is None:
+            raise NotFound(f"No user with id {user_id}.")
+        return user
+
+    async def issue_key(
+        self,
+        user_id: int,
+        *,
+        remark: str = "",
+        permissions: list[str] | None = None,
+        expired_at: datetime | None = None,
+        is_admin: bool = False,
+        max_fee: int = 0,
+    ) -> NewKey:
+        key = new_api_key()
+        async with self.db.session() as session, session.begin():
+            repo = AccountRepository(session)
+            if await repo.user(user_id) is None:
+                raise NotFound(f"No user with id {user_id}.")
+            row = self._key_row(
+                user_id,
+                key,
+                remark,
+                permissions=permissions,
+                expired_at=expired_at,
+                is_admin=is_admin,
+                max_fee=max_fee,
+            )
+            repo.add(row)
+        return NewKey(record=row, key=key)
+
+    async def keys_of(self, user_id: int) -> list[ApiKey]:
+        await self.user(user_id)
+        async with self.db.session() as session:
+            return await AccountRepository(session).keys_of(user_id)
+
+    async def update_key(self, key_id: int, changes: dict[str, Any]) -> ApiKey:
+        async with self.db.session() as session, session.begin():
+            row = await AccountRepository(session).key(key_id)
+            if row is None:
+                raise NotFound(f"No API key with id {key_id}.")
+            for name, value in changes.items():
+                setattr(row, name, value)
+        self.cache.invalidate(row.key_hash)
+        return row

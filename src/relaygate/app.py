@@ -1,0 +1,150 @@
+"""The composition root: ``create_app(settings)`` builds every service, and nothing else does.
+
+The returned ASGI app sends the relay routes straight to their raw handlers and everything
+else (operator API, docs, pages) to the FastAPI control plane, whose lifespan builds and
+tears down the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from relaygate import __version__
+from relaygate.accounts.api import router as accounts_router
+from relaygate.accounts.service import AccountService
+from relaygate.billing.api import router as usage_router
+from relaygate.billing.recorder import UsageRecorder
+from relaygate.billing.service import UsageService
+from relaygate.channels.api import router as channels_router
+from relaygate.channels.service import ChannelService
+from relaygate.db.engine import Database
+from relaygate.db.migrate import upgrade
+from relaygate.relay.api import RelayApp
+from relaygate.relay.asgi import Receive, Scope, Send
+from relaygate.relay.openapi import relay_paths
+from relaygate.relay.providers.base import Provider
+from relaygate.relay.providers.echo import EchoProvider
+from relaygate.relay.providers.openai import OpenAIProvider
+from relaygate.relay.routing import Router
+from relaygate.relay.service import RelayService
+from relaygate.relay.streaming import KeepAlive
+from relaygate.settings import Settings
+from relaygate.web.pages import router as pages_router
+from relaygate.web.platform import install_error_handlers
+
+__all__ = ["Gateway", "create_app"]
+
+log = logging.getLogger("relaygate")
+
+
+class Gateway:
+    """The ASGI entry point: relay routes first, the control plane for the rest."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.relay: RelayApp | None = None
+        self.control = _control_plane(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.relay is not None:
+            handler = self.relay.route(scope)
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+        await self.control(scope, receive, send)  # type: ignore[arg-type]
+
+
+def _upstream_session(settings: Settings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
+    )
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",))
+
+
+def _announce(settings: Settings, admin_key: str | None) -> None:
+    base = settings.base_url
+    lines = [f"Relaygate {__version__} is listening on {base}", f"  OpenAI-compatible API: {base}/v1", f"  Console and API docs: {base}/  {base}/docs"]
+    if admin_key:
+        lines += ["", "  Operator (admin) key, shown once; keep it safe:", f"    {admin_key}", ""]
+    print("\n".join(lines), flush=True)
+
+
+@asynccontextmanager
+async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
+    settings = gateway.settings
+    if settings.migrate_on_start:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    db = Database(settings.database_url)
+    accounts = AccountService(db, settings.key_cache_ttl)
+    channels = ChannelService(db)
+    recorder = UsageRecorder(db, settings.usage_flush_interval, settings.usage_batch_size)
+    keepalive = KeepAlive(settings.stream_keepalive_interval)
+    session = _upstream_session(settings)
+    router = Router()
+    channels.on_change(router.load)
+    bootstrap_key = settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
+    boot = await accounts.bootstrap(settings.operator_email, bootstrap_key)
+    await channels.sync_declared(
+        [c.model_dump(exclude={"api_key_env"}) for c in settings.channels], echo=settings.echo_channel
+    )
+    await channels.publish()
+    providers: dict[str, Provider] = {"openai": OpenAIProvider(session), "echo": EchoProvider()}
+    app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
+    recorder.start()
+    keepalive.start()
+    gateway.relay = RelayApp(
+        RelayService(router, providers),
+        accounts,
+        recorder,
+        keepalive,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
+    _announce(settings, boot.admin_key)
+    try:
+        yield
+    finally:
+        gateway.relay = None
+        await keepalive.stop()
+        await recorder.close()
+        await session.close()
+        await db.dispose()
+
+
+def _control_plane(gateway: Gateway) -> FastAPI:
+    app = FastAPI(
+        title="Relaygate",
+        version=__version__,
+        description="OpenAI-compatible relay and the operator's control API.",
+        lifespan=lambda a: _lifespan(gateway, a),
+    )
+    install_error_handlers(app)
+    for router in (pages_router, accounts_router, channels_router, usage_router):
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            paths, schemas, security = relay_paths()
+            schema["paths"] = {**paths, **schema.get("paths", {})}
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(schemas)
+            components.setdefault("securitySchemes", {}).update(security)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def create_app(settings: Settings) -> Gateway:
+    return Gateway(settings)

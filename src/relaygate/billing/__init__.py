@@ -1,0 +1,1 @@
+"""Metering and money: usage records now; prices, ledger and holds build on them."""

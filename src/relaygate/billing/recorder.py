@@ -1,0 +1,81 @@
+"""Writes usage records off the hot path, in batches, without losing any.
+
+A call hands its finished record to :meth:`UsageRecorder.add` (no I/O, no await); a
+writer task inserts whatever has accumulated in one transaction, as soon as the previous
+batch is done (so one waiting record is written at once and many share a commit). A
+failed insert is retried; :meth:`close` drains everything before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import insert
+
+from relaygate.billing.models import UsageRecord
+from relaygate.db.engine import Database
+
+__all__ = ["UsageRecorder"]
+
+log = logging.getLogger(__name__)
+_RETRY_DELAY = 1.0
+
+
+class UsageRecorder:
+    def __init__(self, db: Database, flush_interval: float, batch_size: int) -> None:
+        self.db = db
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        self._buffer: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.written = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="usage-recorder")
+
+    def add(self, record: dict[str, Any]) -> None:
+        self._buffer.append(record)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._drain()
+            if self.flush_interval > 0:
+                await asyncio.sleep(self.flush_interval)
+
+    async def _drain(self) -> None:
+        while self._buffer:
+            batch = self._buffer[: self.batch_size]
+            try:
+                await self._insert(batch)
+            except Exception:  # the database is away: keep the rows and try again
+                log.exception("writing %d usage records failed; retrying", len(batch))
+                if self._closing:
+                    raise
+                await asyncio.sleep(_RETRY_DELAY)
+                continue
+            del self._buffer[: len(batch)]
+            self.written += len(batch)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        async with self.db.engine.begin() as conn:
+            await conn.execute(insert(UsageRecord), rows)
+
+    async def close(self) -> None:
+        """Stop the writer and write every record still buffered."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._drain()

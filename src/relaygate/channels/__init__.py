@@ -1,0 +1,1 @@
+"""Upstream channels: where a model's calls go, with which credentials."""

@@ -1,0 +1,56 @@
+"""Operator routes to manage channels at run time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+
+from relaygate.accounts.api import OperatorDep
+from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
+from relaygate.channels.service import ChannelService
+from relaygate.core.envelope import envelope
+
+__all__ = ["router"]
+
+
+def channels(request: Request) -> ChannelService:
+    return cast(ChannelService, request.app.state.channels)
+
+
+ChannelsDep = Annotated[ChannelService, Depends(channels)]
+
+router = APIRouter(prefix="/api/v1/operator/channels", tags=["operator: channels"])
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return ChannelOut.model_validate(row).model_dump(mode="json")
+
+
+@router.get("", summary="List channels (upstream keys redacted)")
+async def list_channels(_: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+    return envelope([_out(row) for row in await svc.all()])
+
+
+@router.post("", summary="Create a channel")
+async def create_channel(body: ChannelCreate, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+    return envelope(_out(await svc.create(body.model_dump())), "Channel created")
+
+
+@router.get("/{channel_id}", summary="Get a channel")
+async def get_channel(channel_id: int, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+    return envelope(_out(await svc.get(channel_id)))
+
+
+@router.patch("/{channel_id}", summary="Update a channel (partial)")
+async def update_channel(
+    channel_id: int, body: ChannelPatch, _: OperatorDep, svc: ChannelsDep
+) -> dict[str, Any]:
+    row = await svc.update(channel_id, body.model_dump(exclude_unset=True))
+    return envelope(_out(row), "Channel updated")
+
+
+@router.delete("/{channel_id}", summary="Delete a channel")
+async def delete_channel(channel_id: int, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+    await svc.delete(channel_id)
+    return envelope(None, "Channel deleted")

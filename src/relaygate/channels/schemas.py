@@ -1,0 +1,83 @@
+"""Wire models of the operator's channel routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["ChannelCreate", "ChannelOut", "ChannelPatch"]
+
+ChannelType = Literal["openai", "echo"]
+
+
+def _as_mapping(value: Any) -> Any:
+    if isinstance(value, list):
+        return {str(name): str(name) for name in value}
+    return value
+
+
+class ChannelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    type: ChannelType = "openai"
+    base_url: str = Field(default="", max_length=500)
+    api_key: str = ""
+    models: dict[str, str] = Field(default_factory=dict)
+    priority: int = 0
+    weight: int = Field(default=1, ge=1)
+    enabled: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    _models = field_validator("models", mode="before")(_as_mapping)
+
+    @model_validator(mode="after")
+    def _needs_base_url(self) -> ChannelCreate:
+        if self.type != "echo" and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL for this channel type")
+        return self
+
+
+class ChannelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    base_url: str | None = Field(default=None, max_length=500)
+    api_key: str | None = None
+    models: dict[str, str] | None = None
+    priority: int | None = None
+    weight: int | None = Field(default=None, ge=1)
+    enabled: bool | None = None
+    headers: dict[str, str] | None = None
+
+    _models = field_validator("models", mode="before")(_as_mapping)
+
+
+class ChannelOut(BaseModel):
+    """A channel as the operator sees it: the upstream key is never returned."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    type: str
+    base_url: str
+    models: dict[str, str]
+    priority: int
+    weight: int
+    enabled: bool
+    headers: dict[str, str]
+    source: str
+    has_api_key: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _redact(cls, value: Any) -> Any:
+        if hasattr(value, "api_key"):
+            fields = {name: getattr(value, name) for name in cls.model_fields if name != "has_api_key"}
+            return {**fields, "has_api_key": bool(value.api_key)}
+        return value

@@ -1,0 +1,135 @@
+"""Use cases of the channels capability.
+
+Channels live in the database whatever declared them (the operator API, the TOML file or
+the built-in echo channel); ``source`` says which. The relay never queries this table on
+the hot path: it holds a snapshot that is rebuilt after every change made here.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from relaygate.channels.models import Channel
+from relaygate.channels.repository import ChannelRepository
+from relaygate.channels.spec import ChannelSpec
+from relaygate.core.errors import InvalidRequest, NotFound
+from relaygate.db.engine import Database
+
+__all__ = ["ECHO_MODEL", "ChannelService"]
+
+ECHO_MODEL = "relaygate-echo"
+ECHO_CHANNEL = "echo"
+
+
+def _spec(row: Channel) -> ChannelSpec:
+    return ChannelSpec(
+        id=row.id,
+        name=row.name,
+        type=row.type,
+        base_url=row.base_url,
+        api_key=row.api_key,
+        models={str(k): str(v) for k, v in (row.models or {}).items()},
+        priority=row.priority,
+        weight=row.weight,
+        enabled=row.enabled,
+        headers={str(k): str(v) for k, v in (row.headers or {}).items()},
+        created=calendar.timegm(row.created_at.utctimetuple()),
+    )
+
+
+class ChannelService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._listeners: list[Callable[[list[ChannelSpec]], None]] = []
+
+    def on_change(self, listener: Callable[[list[ChannelSpec]], None]) -> None:
+        self._listeners.append(listener)
+
+    async def publish(self) -> list[ChannelSpec]:
+        """Rebuild the snapshot and hand it to every listener (the relay's router)."""
+        async with self.db.session() as session:
+            specs = [_spec(row) for row in await ChannelRepository(session).all()]
+        for listener in self._listeners:
+            listener(specs)
+        return specs
+
+    async def sync_declared(self, declared: Iterable[dict[str, Any]], echo: bool) -> None:
+        """Upsert channels from the config file; create the echo channel once if wanted.
+
+        The file is the source of truth for its channels, so they are overwritten on every
+        start; the echo channel is only created, so an operator may disable it for good.
+        """
+        async with self.db.session() as session, session.begin():
+            repo = ChannelRepository(session)
+            for fields in declared:
+                row = await repo.by_name(fields["name"])
+                if row is None:
+                    repo.add(Channel(**fields, source="config"))
+                else:
+                    for name, value in fields.items():
+                        setattr(row, name, value)
+            if echo and await repo.by_name(ECHO_CHANNEL) is None:
+                repo.add(
+                    Channel(
+                        name=ECHO_CHANNEL,
+                        type="echo",
+                        models={ECHO_MODEL: ECHO_MODEL},
+                        source="builtin",
+                    )
+                )
+
+    async def all(self) -> list[Channel]:
+        async with self.db.session() as session:
+            return await ChannelRepository(session).all()
+
+    async def get(self, channel_id: int) -> Channel:
+        async with self.db.session() as session:
+            row = await ChannelRepository(session).get(channel_id)
+        if row is None:
+            raise NotFound(f"No channel with id {channel_id}.")
+        return row
+
+    async def create(self, fields: dict[str, Any]) -> Channel:
+        row = Channel(**fields, source="api")
+        await self._write(lambda repo: self._add(repo, row))
+        return row
+
+    async def update(self, channel_id: int, changes: dict[str, Any]) -> Channel:
+        async def apply(repo: ChannelRepository) -> Channel:
+            row = await repo.get(channel_id)
+            if row is None:
+                raise NotFound(f"No channel with id {channel_id}.")
+            for name, value in changes.items():
+                setattr(row, name, value)
+            return row
+
+        return await self._write(apply)
+
+    async def delete(self, channel_id: int) -> None:
+        async def apply(repo: ChannelRepository) -> Channel:
+            row = await repo.get(channel_id)
+            if row is None:
+                raise NotFound(f"No channel with id {channel_id}.")
+            await repo.delete(row)
+            return row
+
+        await self._write(apply)
+
+    @staticmethod
+    async def _add(repo: ChannelRepository, row: Channel) -> Channel:
+        repo.add(row)
+        return row
+
+    async def _write(self, apply: Callable[[ChannelRepository], Any]) -> Channel:
+        async with self.db.session() as session:
+            try:
+                async with session.begin():
+                    row: Channel = await apply(ChannelRepository(session))
+            except IntegrityError as exc:
+                raise InvalidRequest("A channel with this name exists already.", param="name") from exc
+        await self.publish()
+        return row

@@ -1,0 +1,22 @@
+"""The relay's immutable view of a channel (no ORM, so pure code can use it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ChannelSpec"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    id: int
+    name: str
+    type: str
+    base_url: str
+    api_key: str
+    models: dict[str, str]  # public name -> upstream name
+    priority: int = 0
+    weight: int = 1
+    enabled: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    created: int = 0  # epoch seconds, shown as the model's ``created``

@@ -1,0 +1,82 @@
+"""``relaygate serve | migrate | create-admin``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from relaygate.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, host=getattr(args, "host", None), port=getattr(args, "port", None))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from relaygate.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from relaygate.db.migrate import upgrade
+
+    upgrade(_settings(args).database_url)
+    print("database is up to date")
+
+
+def _create_admin(args: argparse.Namespace) -> None:
+    """Print a new management key for the operator (for a lost key)."""
+    from relaygate.accounts.service import AccountService
+    from relaygate.db.engine import Database
+    from relaygate.db.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings.database_url)
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        accounts = AccountService(db, settings.key_cache_ttl)
+        boot = await accounts.bootstrap(settings.operator_email, None)
+        if boot.admin_key is not None:
+            key = boot.admin_key
+        else:
+            key = (await accounts.issue_key(boot.operator.id, remark="operator key", is_admin=True)).key
+        await db.dispose()
+        return key
+
+    print(asyncio.run(run()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="relaygate", description="Relaygate AI API gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the gateway")
+    serve.add_argument("--config", type=Path, help="TOML file with [settings] and [[channels]]")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+    for name, run, text in (("migrate", _migrate, "apply database migrations"), ("create-admin", _create_admin, "issue a new operator key")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", type=Path)
+        sub.set_defaults(run=run)
+    args = parser.parse_args(argv)
+    args.run(args)

@@ -1,0 +1,152 @@
+"""The one error tree of Relaygate.
+
+Every error a client can see is a :class:`RelaygateError`. Services and providers raise
+them; one renderer per wire dialect turns them into that dialect's error body
+(OpenAI ``{"error": {...}}``, Anthropic ``{"type": "error", ...}``, the platform
+envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body.
+
+    RelaygateError                      500 server_error
+    ├── ClientError                     4xx, the caller can fix it
+    │   ├── InvalidRequest              400
+    │   ├── AuthenticationFailed        401 invalid_api_key
+    │   ├── ModelNotPermitted           401 model_not_permitted
+    │   ├── InsufficientBalance         402
+    │   ├── PermissionDenied            403
+    │   ├── NotFound                    404
+    │   │   └── ModelNotFound           404 model_not_found
+    │   ├── PayloadTooLarge             413
+    │   ├── RateLimited                 429
+    │   └── HeadersTooLarge             431
+    └── UpstreamFailure                 5xx, an upstream channel failed us
+        ├── UpstreamBadResponse         502
+        ├── UpstreamUnavailable         503
+        └── UpstreamTimeout             504
+
+Upstream errors never carry an upstream key, host or stack trace in ``message``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "ClientError",
+    "HeadersTooLarge",
+    "InsufficientBalance",
+    "InvalidRequest",
+    "ModelNotFound",
+    "ModelNotPermitted",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "RateLimited",
+    "RelaygateError",
+    "UpstreamBadResponse",
+    "UpstreamFailure",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class RelaygateError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    anthropic_type: ClassVar[str] = "api_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.headers = headers or {}
+
+
+class ClientError(RelaygateError):
+    status = 400
+    type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+
+
+class InvalidRequest(ClientError):
+    pass
+
+
+class AuthenticationFailed(ClientError):
+    status = 401
+    anthropic_type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class ModelNotPermitted(AuthenticationFailed):
+    default_code = "model_not_permitted"
+
+
+class InsufficientBalance(ClientError):
+    status = 402
+    type = "insufficient_balance_error"
+    anthropic_type = "billing_error"
+    default_code = "insufficient_balance"
+
+
+class PermissionDenied(ClientError):
+    status = 403
+    type = "permission_error"
+    anthropic_type = "permission_error"
+
+
+class NotFound(ClientError):
+    status = 404
+    anthropic_type = "not_found_error"
+
+
+class ModelNotFound(NotFound):
+    default_code = "model_not_found"
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    anthropic_type = "request_too_large"
+    default_code = "request_too_large"
+
+
+class RateLimited(ClientError):
+    status = 429
+    type = "requests"
+    anthropic_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class HeadersTooLarge(ClientError):
+    status = 431
+    default_code = "headers_too_large"
+
+
+class UpstreamFailure(RelaygateError):
+    status = 502
+    type = "upstream_error"
+    anthropic_type = "api_error"
+
+
+class UpstreamBadResponse(UpstreamFailure):
+    default_code = "bad_gateway"
+
+
+class UpstreamUnavailable(UpstreamFailure):
+    status = 503
+    anthropic_type = "overloaded_error"
+    default_code = "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamFailure):
+    status = 504
+    anthropic_type = "timeout_error"
+    default_code = "upstream_timeout"

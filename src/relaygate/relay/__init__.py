@@ -1,0 +1,1 @@
+"""The data plane: authenticate, route, call upstream, stream back, meter."""

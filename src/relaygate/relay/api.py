@@ -1,0 +1,201 @@
+"""The ``/v1/...`` relay routes, as raw ASGI handlers (see relay/asgi.py for why).
+
+One handler per call shape: a POST that is relayed (chat, completions, embeddings) and
+the model list. Errors raised anywhere in the pipeline are rendered here, in the
+caller's dialect, before the first byte of a response; after it, a stream ends with an
+error frame instead. Every authenticated call leaves a usage record, in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from relaygate.accounts.principal import Principal
+from relaygate.accounts.service import AccountService
+from relaygate.billing.recorder import UsageRecorder
+from relaygate.core.errors import NotFound, RelaygateError, UpstreamFailure
+from relaygate.core.ids import new_request_id
+from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, read_headers, respond
+from relaygate.relay.canonical import Usage
+from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.dialects.openai_chat.errors import error_body, stream_error_frame
+from relaygate.relay.dialects.openai_chat.request import CHAT, COMPLETIONS, EMBEDDINGS
+from relaygate.relay.providers.base import UpstreamReply
+from relaygate.relay.service import RelayService, estimate_prompt_tokens
+from relaygate.relay.streaming import KeepAlive, SSEScanner
+
+__all__ = ["RelayApp"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+JSON = b"application/json"
+_SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_POSTS = {"/v1/chat/completions": CHAT, "/v1/completions": COMPLETIONS, "/v1/embeddings": EMBEDDINGS}
+
+
+class RelayApp:
+    def __init__(
+        self,
+        relay: RelayService,
+        accounts: AccountService,
+        recorder: UsageRecorder,
+        keepalive: KeepAlive,
+        *,
+        max_body_bytes: int,
+        max_header_bytes: int,
+    ) -> None:
+        self.relay = relay
+        self.accounts = accounts
+        self.recorder = recorder
+        self.keepalive = keepalive
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+
+    def route(self, scope: Scope) -> Handler | None:
+        """The handler for this request, or None when the control plane should answer."""
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method == "POST":
+            endpoint = _POSTS.get(path)
+            if endpoint is not None:
+                return lambda s, r, w: self.relay_call(s, r, w, endpoint)
+        elif method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
+            return self.models
+        return None
+
+    async def _authenticate(self, scope: Scope) -> tuple[Principal, int]:
+        headers = read_headers(scope, self.max_header_bytes)
+        return await self.accounts.authenticate(headers.api_key, time.time()), headers.content_length
+
+    async def relay_call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
+        client = scope.get("client")
+        ctx = CallContext(new_request_id(), endpoint, client[0] if client else "")
+        principal: Principal | None = None
+        try:
+            principal, declared = await self._authenticate(scope)
+            ctx.user_id, ctx.key_id = principal.user_id, principal.key_id
+            body = await read_body(receive, declared, self.max_body_bytes)
+            ctx.rurt_ms = ctx.elapsed_ms()
+            payload = self.relay.parse(body)
+            facts = self.relay.admit(ctx, principal, payload)
+            reply, injected = await self.relay.open(ctx, facts, payload, body)
+            if ctx.error is not None:  # an upstream 4xx passed through as it came
+                await respond(send, reply.status, await reply.read(), reply.content_type.encode(), self._ids(ctx))
+            elif facts.stream and reply.content_type.startswith("text/event-stream"):
+                await self._stream(ctx, reply, injected, body, receive, send)
+            else:
+                data = self.relay.usage_of(ctx, await reply.read(), body)
+                ctx.status = 200
+                await respond(send, 200, data, reply.content_type.encode(), self._ids(ctx))
+        except RelaygateError as err:
+            ctx.fail(err.status, err.message)
+            await self._error(send, ctx, err)
+        except ClientGone:
+            ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
+        except Exception:  # the top-level handler: a bug must not take the worker down
+            log.exception("relay call %s failed", ctx.request_id)
+            ctx.fail(500, "internal error")
+            await self._error(send, ctx, RelaygateError("The server had an error processing your request."))
+        finally:
+            if principal is not None:
+                self.recorder.add(ctx.record())
+
+    @staticmethod
+    def _ids(ctx: CallContext) -> list[tuple[bytes, bytes]]:
+        return [(b"x-request-id", ctx.request_id.encode())]
+
+    async def _error(self, send: Send, ctx: CallContext, err: RelaygateError) -> None:
+        headers = self._ids(ctx) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        await respond(send, err.status, error_body(err), JSON, headers)
+
+    async def _stream(
+        self,
+        ctx: CallContext,
+        reply: UpstreamReply,
+        injected: bool,
+        request_body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Forward the upstream's events as they come; meter them; survive either side leaving."""
+        scanner = SSEScanner(drop_usage_chunk=injected)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx)],
+            }
+        )
+        ctx.status = 200
+        watch = self.keepalive.watch(send)
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, ctx, task))
+        last = b""
+        try:
+            async for chunk in reply.chunks():
+                out = scanner.feed(chunk)
+                if out:
+                    watch.last = time.monotonic()
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+            last = scanner.flush()
+        except UpstreamFailure as err:
+            ctx.fail(err.status, err.message)
+            last = scanner.flush() + stream_error_frame(err)
+        except asyncio.CancelledError:
+            if not ctx.client_gone:
+                raise
+            task.uncancel()
+            ctx.fail(CLIENT_CLOSED, "client disconnected")
+        finally:
+            self.keepalive.release(watch)
+            watcher.cancel()
+            reply.close()
+            ctx.usage = scanner.usage or Usage(
+                prompt_tokens=estimate_prompt_tokens(request_body),
+                completion_tokens=scanner.content_events,
+                estimated=True,
+            )
+        if not ctx.client_gone:
+            await send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET /v1/models`` and ``/v1/models/{id}``: what this key may use and some channel serves."""
+        ids = [(b"x-request-id", new_request_id().encode())]
+        try:
+            principal, _ = await self._authenticate(scope)
+            visible = [(m, c) for m, c in self.relay.router.models() if principal.may_use(m)]
+            path: str = scope["path"]
+            if path == "/v1/models":
+                data: Any = {"object": "list", "data": [_model(m, c) for m, c in visible]}
+            else:
+                wanted = path[len("/v1/models/") :]
+                found = [_model(m, c) for m, c in visible if m == wanted]
+                if not found:
+                    raise NotFound(f"The model '{wanted}' does not exist", param="model", code="model_not_found")
+                data = found[0]
+        except RelaygateError as err:
+            await respond(send, err.status, error_body(err), JSON, ids)
+            return
+        await respond(send, 200, orjson.dumps(data), JSON, ids)
+
+
+def _model(model_id: str, created: int) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "relaygate"}
+
+
+async def _watch_disconnect(receive: Receive, ctx: CallContext, task: asyncio.Task[Any]) -> None:
+    """Cancel the streaming task when the client goes away, so the upstream call stops too."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            ctx.client_gone = True
+            task.cancel()
+            return

@@ -1,0 +1,70 @@
+"""Everything known about one relayed call, filled in as the pipeline runs.
+
+It becomes the call's usage record at the end, whatever happened: that is how a failed,
+refused or interrupted call still leaves a bill row.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from relaygate.core.clock import utcnow
+from relaygate.relay.canonical import Usage
+
+__all__ = ["CallContext"]
+
+CLIENT_CLOSED = 499
+
+
+@dataclass(slots=True)
+class CallContext:
+    request_id: str
+    endpoint: str
+    client_ip: str
+    started: float = field(default_factory=time.perf_counter)
+    user_id: int | None = None
+    key_id: int | None = None
+    model: str = ""
+    upstream_model: str = ""
+    channel_id: int | None = None
+    stream: bool = False
+    status: int = 0
+    error: str | None = None
+    usage: Usage | None = None
+    rurt_ms: int = 0
+    ttfb_ms: int | None = None
+    client_gone: bool = False
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    def fail(self, status: int, message: str) -> None:
+        self.status = status
+        self.error = message[:2000]
+
+    def record(self) -> dict[str, Any]:
+        usage = self.usage or Usage()
+        return {
+            "request_id": self.request_id,
+            "created_at": utcnow(),
+            "user_id": self.user_id,
+            "key_id": self.key_id,
+            "model": self.model,
+            "upstream_model": self.upstream_model,
+            "channel_id": self.channel_id,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "stream": self.stream,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "usage_estimated": usage.estimated,
+            "rurt_ms": self.rurt_ms,
+            "ttfb_ms": self.ttfb_ms,
+            "duration_ms": self.elapsed_ms(),
+            "client_ip": self.client_ip,
+            "error": self.error,
+        }

@@ -1,0 +1,1 @@
+"""The OpenAI dialect: Chat Completions, legacy Completions and Embeddings."""

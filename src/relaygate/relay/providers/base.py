@@ -1,0 +1,45 @@
+"""The provider contract.
+
+A provider turns an :class:`UpstreamCall` into an :class:`UpstreamReply`, raising an
+:class:`~relaygate.core.errors.UpstreamFailure` when the upstream cannot be reached or
+breaks. It does not interpret the status: the relay service decides what a 4xx or 5xx
+means for the caller. Streams are raw bytes, so a same-dialect call is passed through
+byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from relaygate.channels.spec import ChannelSpec
+
+__all__ = ["Provider", "UpstreamCall", "UpstreamReply"]
+
+
+@dataclass(slots=True)
+class UpstreamCall:
+    endpoint: str  # path below the channel's base URL, e.g. "chat/completions"
+    payload: dict[str, Any]  # the body as parsed (and possibly rewritten) by the relay
+    body: bytes  # the exact bytes to send
+    stream: bool
+    request_id: str
+
+
+class UpstreamReply(Protocol):
+    status: int
+    content_type: str
+
+    async def read(self) -> bytes:
+        """The whole body (non-streaming calls and error replies)."""
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives."""
+
+    def close(self) -> None:
+        """Release the connection; a half-read stream is aborted, never reused."""
+
+
+class Provider(Protocol):
+    async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply: ...

@@ -1,0 +1,130 @@
+"""The relay pipeline (DESIGN.md §2) for the OpenAI dialect, minus the HTTP plumbing.
+
+``open`` validates, checks the key's permission, routes, and calls the upstream; it
+returns the upstream's reply with the call context filled in. Error statuses are decided
+here, in one place: upstream 4xx bodies the caller can act on pass through verbatim;
+anything that is the operator's problem (the channel's key refused, upstream 5xx) becomes
+a clean 502/503/504 without upstream details.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from relaygate.accounts.principal import Principal
+from relaygate.core.errors import (
+    InvalidRequest,
+    ModelNotFound,
+    ModelNotPermitted,
+    UpstreamBadResponse,
+    UpstreamFailure,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from relaygate.relay.canonical import Usage
+from relaygate.relay.context import CallContext
+from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
+from relaygate.relay.dialects.openai_chat.usage import read_usage
+from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
+from relaygate.relay.routing import Router
+
+__all__ = ["PASSTHROUGH_STATUSES", "RelayService", "estimate_prompt_tokens"]
+
+# Upstream statuses whose body the caller can act on: passed through unchanged.
+PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422, 429})
+
+
+def estimate_prompt_tokens(body: bytes) -> int:
+    """A rough count for calls whose upstream never reported usage (about 4 bytes a token)."""
+    return max(1, len(body) // 4)
+
+
+def _upstream_status_error(status: int) -> UpstreamFailure:
+    message = f"The upstream returned HTTP {status}."
+    if status in (503, 529):
+        return UpstreamUnavailable(message)
+    if status == 504:
+        return UpstreamTimeout(message)
+    return UpstreamBadResponse(message)
+
+
+class RelayService:
+    def __init__(self, router: Router, providers: dict[str, Provider]) -> None:
+        self.router = router
+        self.providers = providers
+
+    def parse(self, body: bytes) -> Any:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(
+                "We could not parse the JSON body of your request. The body must be valid JSON."
+            ) from exc
+
+    def admit(self, ctx: CallContext, principal: Principal, payload: Any) -> RequestFacts:
+        facts = inspect(ctx.endpoint, payload)
+        ctx.model = facts.model
+        ctx.stream = facts.stream
+        if not principal.may_use(facts.model):
+            raise ModelNotPermitted(f"This API key is not permitted to use the model '{facts.model}'.")
+        return facts
+
+    async def open(
+        self, ctx: CallContext, facts: RequestFacts, payload: dict[str, Any], body: bytes
+    ) -> tuple[UpstreamReply, bool]:
+        """Call the upstream; return its reply and whether a usage chunk was requested for us."""
+        route = self.router.pick(facts.model)
+        if route is None:
+            raise ModelNotFound(f"The model '{facts.model}' does not exist or you do not have access to it.", param="model")
+        ctx.channel_id = route.channel.id
+        ctx.upstream_model = route.upstream_model
+        injected = False
+        if route.upstream_model != facts.model:
+            payload["model"] = route.upstream_model
+        if facts.stream and not facts.include_usage and ctx.endpoint != EMBEDDINGS:
+            options = payload.get("stream_options")
+            payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+            injected = True
+        if injected or route.upstream_model != facts.model:
+            body = orjson.dumps(payload)
+        call = UpstreamCall(ctx.endpoint, payload, body, facts.stream, ctx.request_id)
+        reply = await self.providers[route.channel.type].send(route.channel, call)
+        ctx.ttfb_ms = ctx.elapsed_ms()
+        if reply.status >= 300:
+            error_body = await reply.read()
+            if reply.status in PASSTHROUGH_STATUSES:
+                ctx.fail(reply.status, error_body.decode(errors="replace"))
+                return _Finished(reply.status, reply.content_type, error_body), False
+            raise _upstream_status_error(reply.status)
+        return reply, injected
+
+    def usage_of(self, ctx: CallContext, body: bytes, request_body: bytes) -> bytes:
+        """Meter a complete (non-streamed) upstream body; reject one that is not JSON."""
+        try:
+            usage = read_usage(orjson.loads(body))
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamBadResponse("The upstream returned a body that is not valid JSON.") from exc
+        ctx.usage = usage or Usage(prompt_tokens=estimate_prompt_tokens(request_body), estimated=True)
+        return body
+
+
+class _Finished:
+    """An upstream error reply already read, to be passed through."""
+
+    __slots__ = ("body", "content_type", "status")
+
+    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+    async def read(self) -> bytes:
+        return self.body
+
+    async def chunks(self) -> Any:
+        yield self.body
+
+    def close(self) -> None:
+        return None

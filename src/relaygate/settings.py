@@ -1,0 +1,100 @@
+"""The one typed settings object, read once at start-up.
+
+Sources, lowest priority first: defaults, the ``[settings]`` table of the TOML file given
+with ``--config``, ``RELAYGATE_*`` environment variables, then command-line overrides.
+Channels declared in the TOML file (``[[channels]]``) land in ``Settings.channels``; an
+``api_key_env`` is resolved here, because no other module may read the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ChannelConfig", "Settings", "load_settings"]
+
+ChannelType = Literal["openai", "echo"]
+
+
+class ChannelConfig(BaseModel):
+    """A channel declared in the TOML file; see docs/configuration.md."""
+
+    name: str = Field(min_length=1, max_length=100)
+    type: ChannelType = "openai"
+    base_url: str = ""
+    api_key: str = ""
+    api_key_env: str | None = None
+    models: dict[str, str] = Field(default_factory=dict)
+    priority: int = 0
+    weight: int = Field(default=1, ge=1)
+    enabled: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_as_mapping(cls, value: Any) -> Any:
+        """A plain list ``["a", "b"]`` means each public name equals the upstream name."""
+        if isinstance(value, list):
+            return {str(name): str(name) for name in value}
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAYGATE_", extra="ignore")
+
+    database_url: str = "sqlite:///relaygate.db"
+    kv_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    bootstrap_admin_key: SecretStr | None = None
+    operator_email: str = "operator@localhost"
+    migrate_on_start: bool = True
+    echo_channel: bool = True
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_header_bytes: int = 64 * 1024
+
+    upstream_connect_timeout: float = 10.0
+    upstream_read_timeout: float = 600.0
+    upstream_max_connections: int = 1000
+    stream_keepalive_interval: float = 15.0
+
+    key_cache_ttl: float = 1.0
+    usage_flush_interval: float = 0.05
+    usage_batch_size: int = 1000
+
+    log_level: str = "info"
+    access_log: bool = False
+
+    channels: list[ChannelConfig] = Field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _resolve_key_env(channel: dict[str, Any]) -> dict[str, Any]:
+    env_name = channel.get("api_key_env")
+    if env_name and not channel.get("api_key"):
+        channel = {**channel, "api_key": os.environ.get(env_name, "")}
+    return channel
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from file, environment and explicit overrides (in that order)."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        document = tomllib.loads(config_file.read_text())
+        file_values = dict(document.get("settings", {}))
+        file_values["channels"] = [_resolve_key_env(c) for c in document.get("channels", [])]
+    from_env = Settings()
+    env_values = {name: getattr(from_env, name) for name in from_env.model_fields_set}
+    merged = {**file_values, **env_values}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**merged)

@@ -1,0 +1,1 @@
+"""The control plane's HTTP shell: error rendering, the landing page, the console."""
