@@ -59,20 +59,31 @@ class Gateway:
             if handler is not None:
                 await handler(scope, receive, send)
                 return
-        await self.control(scope, receive, send)  # type: ignore[arg-type]
+        await self.control(scope, receive, send)
 
 
 def _upstream_session(settings: Settings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, ttl_dns_cache=300)
     timeout = aiohttp.ClientTimeout(
-        total=None, connect=settings.upstream_connect_timeout, sock_read=settings.upstream_read_timeout
+        total=None,
+        connect=settings.upstream_connect_timeout,
+        sock_read=settings.upstream_read_timeout,
     )
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",))
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent",),
+    )
 
 
 def _announce(settings: Settings, admin_key: str | None) -> None:
     base = settings.base_url
-    lines = [f"Relaygate {__version__} is listening on {base}", f"  OpenAI-compatible API: {base}/v1", f"  Console and API docs: {base}/  {base}/docs"]
+    lines = [
+        f"Relaygate {__version__} is listening on {base}",
+        f"  OpenAI-compatible API: {base}/v1",
+        f"  Console and API docs: {base}/  {base}/docs",
+    ]
     if admin_key:
         lines += ["", "  Operator (admin) key, shown once; keep it safe:", f"    {admin_key}", ""]
     print("\n".join(lines), flush=True)
@@ -91,10 +102,13 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     session = _upstream_session(settings)
     router = Router()
     channels.on_change(router.load)
-    bootstrap_key = settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
+    bootstrap_key = (
+        settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
+    )
     boot = await accounts.bootstrap(settings.operator_email, bootstrap_key)
     await channels.sync_declared(
-        [c.model_dump(exclude={"api_key_env"}) for c in settings.channels], echo=settings.echo_channel
+        [c.model_dump(exclude={"api_key_env"}) for c in settings.channels],
+        echo=settings.echo_channel,
     )
     await channels.publish()
     providers: dict[str, Provider] = {"openai": OpenAIProvider(session), "echo": EchoProvider()}
@@ -133,7 +147,9 @@ def _control_plane(gateway: Gateway) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             paths, schemas, security = relay_paths()
             schema["paths"] = {**paths, **schema.get("paths", {})}
             components = schema.setdefault("components", {})

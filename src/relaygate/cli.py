@@ -15,14 +15,18 @@ __all__ = ["main"]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config, host=getattr(args, "host", None), port=getattr(args, "port", None))
+    return load_settings(
+        args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
+    )
 
 
 def _serve(args: argparse.Namespace) -> None:
     from relaygate.app import create_app
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -59,7 +63,9 @@ def _create_admin(args: argparse.Namespace) -> None:
         if boot.admin_key is not None:
             key = boot.admin_key
         else:
-            key = (await accounts.issue_key(boot.operator.id, remark="operator key", is_admin=True)).key
+            key = (
+                await accounts.issue_key(boot.operator.id, remark="operator key", is_admin=True)
+            ).key
         await db.dispose()
         return key
 
@@ -74,7 +80,10 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(run=_serve)
-    for name, run, text in (("migrate", _migrate, "apply database migrations"), ("create-admin", _create_admin, "issue a new operator key")):
+    for name, run, text in (
+        ("migrate", _migrate, "apply database migrations"),
+        ("create-admin", _create_admin, "issue a new operator key"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path)
         sub.set_defaults(run=run)

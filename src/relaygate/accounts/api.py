@@ -69,7 +69,9 @@ async def issue_key(
     user_id: int, body: KeyCreate, _: OperatorDep, svc: AccountsDep
 ) -> dict[str, Any]:
     new = await svc.issue_key(user_id, **body.model_dump())
-    data = NewKeyOut.model_validate({**KeyOut.model_validate(new.record).model_dump(), "key": new.key})
+    data = NewKeyOut.model_validate(
+        {**KeyOut.model_validate(new.record).model_dump(), "key": new.key}
+    )
     return envelope(data.model_dump(mode="json"), "New api token success")
 
 

@@ -19,9 +19,9 @@ class AccountRepository:
     async def key_with_user(self, key_hash: str) -> tuple[ApiKey, User] | None:
         row = (
             await self.session.execute(
-                select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(
-                    ApiKey.key_hash == key_hash
-                )
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.key_hash == key_hash)
             )
         ).first()
         return None if row is None else (row[0], row[1])
@@ -38,7 +38,9 @@ class AccountRepository:
         return await self.session.scalar(select(User).where(User.email == email))
 
     async def users(self, offset: int, limit: int) -> list[User]:
-        rows = await self.session.scalars(select(User).order_by(User.id).offset(offset).limit(limit))
+        rows = await self.session.scalars(
+            select(User).order_by(User.id).offset(offset).limit(limit)
+        )
         return list(rows)
 
     async def key(self, key_id: int) -> ApiKey | None:

@@ -105,7 +105,9 @@ class AccountService:
 
     @staticmethod
     def _key_row(user_id: int, key: str, remark: str, **fields: Any) -> ApiKey:
-        return ApiKey(user_id=user_id, key_hash=hash_key(key), hint=key_hint(key), remark=remark, **fields)
+        return ApiKey(
+            user_id=user_id, key_hash=hash_key(key), hint=key_hint(key), remark=remark, **fields
+        )
 
     async def create_user(self, email: str, name: str = "") -> User:
         async with self.db.session() as session:
@@ -114,7 +116,9 @@ class AccountService:
                     user = User(email=email.lower(), name=name)
                     session.add(user)
             except IntegrityError as exc:
-                raise InvalidRequest(f"A user with email {email!r} exists already.", param="email") from exc
+                raise InvalidRequest(
+                    f"A user with email {email!r} exists already.", param="email"
+                ) from exc
         return user
 
     async def users(self, offset: int = 0, limit: int = 100) -> list[User]:

@@ -78,6 +78,8 @@ class ChannelOut(BaseModel):
     @classmethod
     def _redact(cls, value: Any) -> Any:
         if hasattr(value, "api_key"):
-            fields = {name: getattr(value, name) for name in cls.model_fields if name != "has_api_key"}
+            fields = {
+                name: getattr(value, name) for name in cls.model_fields if name != "has_api_key"
+            }
             return {**fields, "has_api_key": bool(value.api_key)}
         return value

@@ -130,6 +130,8 @@ class ChannelService:
                 async with session.begin():
                     row: Channel = await apply(ChannelRepository(session))
             except IntegrityError as exc:
-                raise InvalidRequest("A channel with this name exists already.", param="name") from exc
+                raise InvalidRequest(
+                    "A channel with this name exists already.", param="name"
+                ) from exc
         await self.publish()
         return row

@@ -37,7 +37,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-_POSTS = {"/v1/chat/completions": CHAT, "/v1/completions": COMPLETIONS, "/v1/embeddings": EMBEDDINGS}
+_POSTS = {
+    "/v1/chat/completions": CHAT,
+    "/v1/completions": COMPLETIONS,
+    "/v1/embeddings": EMBEDDINGS,
+}
 
 
 class RelayApp:
@@ -72,7 +76,9 @@ class RelayApp:
 
     async def _authenticate(self, scope: Scope) -> tuple[Principal, int]:
         headers = read_headers(scope, self.max_header_bytes)
-        return await self.accounts.authenticate(headers.api_key, time.time()), headers.content_length
+        return await self.accounts.authenticate(
+            headers.api_key, time.time()
+        ), headers.content_length
 
     async def relay_call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
         client = scope.get("client")
@@ -87,7 +93,13 @@ class RelayApp:
             facts = self.relay.admit(ctx, principal, payload)
             reply, injected = await self.relay.open(ctx, facts, payload, body)
             if ctx.error is not None:  # an upstream 4xx passed through as it came
-                await respond(send, reply.status, await reply.read(), reply.content_type.encode(), self._ids(ctx))
+                await respond(
+                    send,
+                    reply.status,
+                    await reply.read(),
+                    reply.content_type.encode(),
+                    self._ids(ctx),
+                )
             elif facts.stream and reply.content_type.startswith("text/event-stream"):
                 await self._stream(ctx, reply, injected, body, receive, send)
             else:
@@ -102,7 +114,9 @@ class RelayApp:
         except Exception:  # the top-level handler: a bug must not take the worker down
             log.exception("relay call %s failed", ctx.request_id)
             ctx.fail(500, "internal error")
-            await self._error(send, ctx, RelaygateError("The server had an error processing your request."))
+            await self._error(
+                send, ctx, RelaygateError("The server had an error processing your request.")
+            )
         finally:
             if principal is not None:
                 self.recorder.add(ctx.record())
@@ -130,7 +144,11 @@ class RelayApp:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx)],
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    *_SSE_HEADERS,
+                    *self._ids(ctx),
+                ],
             }
         )
         ctx.status = 200
@@ -167,7 +185,7 @@ class RelayApp:
             await send({"type": "http.response.body", "body": last, "more_body": False})
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``GET /v1/models`` and ``/v1/models/{id}``: what this key may use and some channel serves."""
+        """``GET /v1/models[/{id}]``: the models this key may use and some channel serves."""
         ids = [(b"x-request-id", new_request_id().encode())]
         try:
             principal, _ = await self._authenticate(scope)
@@ -179,7 +197,11 @@ class RelayApp:
                 wanted = path[len("/v1/models/") :]
                 found = [_model(m, c) for m, c in visible if m == wanted]
                 if not found:
-                    raise NotFound(f"The model '{wanted}' does not exist", param="model", code="model_not_found")
+                    raise NotFound(
+                        f"The model '{wanted}' does not exist",
+                        param="model",
+                        code="model_not_found",
+                    )
                 data = found[0]
         except RelaygateError as err:
             await respond(send, err.status, error_body(err), JSON, ids)

@@ -13,7 +13,16 @@ from typing import Any
 
 from relaygate.core.errors import HeadersTooLarge, PayloadTooLarge
 
-__all__ = ["ClientGone", "Headers", "Receive", "Scope", "Send", "read_body", "read_headers", "respond"]
+__all__ = [
+    "ClientGone",
+    "Headers",
+    "Receive",
+    "Scope",
+    "Send",
+    "read_body",
+    "read_headers",
+    "respond",
+]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -10,7 +10,10 @@ from typing import Any
 
 __all__ = ["relay_paths"]
 
-_ERROR = {"description": "OpenAI error object", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}}}
+_ERROR = {
+    "description": "OpenAI error object",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}},
+}
 _ERRORS = {str(code): _ERROR for code in (400, 401, 404, 413, 429, 502, 503, 504)}
 
 
@@ -18,7 +21,9 @@ def _post(summary: str, required: list[str], streams: bool) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "required": required,
-        "properties": {"model": {"type": "string"}, "stream": {"type": "boolean"}} if streams else {"model": {"type": "string"}},
+        "properties": {"model": {"type": "string"}, "stream": {"type": "boolean"}}
+        if streams
+        else {"model": {"type": "string"}},
         "additionalProperties": True,
     }
     content = {"application/json": {"schema": {"type": "object"}}}
@@ -30,7 +35,10 @@ def _post(summary: str, required: list[str], streams: bool) -> dict[str, Any]:
             "summary": summary,
             "security": [{"bearer": []}, {"apiKey": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
-            "responses": {"200": {"description": "The upstream's answer", "content": content}, **_ERRORS},
+            "responses": {
+                "200": {"description": "The upstream's answer", "content": content},
+                **_ERRORS,
+            },
         }
     }
 
@@ -42,7 +50,13 @@ def _get(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[s
             "summary": summary,
             "security": [{"bearer": []}, {"apiKey": []}],
             "parameters": parameters or [],
-            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}, **_ERRORS},
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **_ERRORS,
+            },
         }
     }
 
@@ -50,12 +64,15 @@ def _get(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[s
 def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Paths, component schemas and security schemes to merge into the OpenAPI document."""
     paths = {
-        "/v1/chat/completions": _post("Create a chat completion (stream or not)", ["model", "messages"], True),
+        "/v1/chat/completions": _post(
+            "Create a chat completion (stream or not)", ["model", "messages"], True
+        ),
         "/v1/completions": _post("Create a legacy text completion", ["model", "prompt"], True),
         "/v1/embeddings": _post("Create embeddings (float or base64)", ["model", "input"], False),
         "/v1/models": _get("List the models this key may use"),
         "/v1/models/{model}": _get(
-            "Retrieve a model", [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
+            "Retrieve a model",
+            [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
         ),
     }
     schemas = {

@@ -68,7 +68,9 @@ class RelayService:
         ctx.model = facts.model
         ctx.stream = facts.stream
         if not principal.may_use(facts.model):
-            raise ModelNotPermitted(f"This API key is not permitted to use the model '{facts.model}'.")
+            raise ModelNotPermitted(
+                f"This API key is not permitted to use the model '{facts.model}'."
+            )
         return facts
 
     async def open(
@@ -77,7 +79,10 @@ class RelayService:
         """Call the upstream; return its reply and whether a usage chunk was requested for us."""
         route = self.router.pick(facts.model)
         if route is None:
-            raise ModelNotFound(f"The model '{facts.model}' does not exist or you do not have access to it.", param="model")
+            raise ModelNotFound(
+                f"The model '{facts.model}' does not exist or you do not have access to it.",
+                param="model",
+            )
         ctx.channel_id = route.channel.id
         ctx.upstream_model = route.upstream_model
         injected = False
@@ -85,7 +90,10 @@ class RelayService:
             payload["model"] = route.upstream_model
         if facts.stream and not facts.include_usage and ctx.endpoint != EMBEDDINGS:
             options = payload.get("stream_options")
-            payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+            payload["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
             injected = True
         if injected or route.upstream_model != facts.model:
             body = orjson.dumps(payload)
@@ -105,8 +113,12 @@ class RelayService:
         try:
             usage = read_usage(orjson.loads(body))
         except orjson.JSONDecodeError as exc:
-            raise UpstreamBadResponse("The upstream returned a body that is not valid JSON.") from exc
-        ctx.usage = usage or Usage(prompt_tokens=estimate_prompt_tokens(request_body), estimated=True)
+            raise UpstreamBadResponse(
+                "The upstream returned a body that is not valid JSON."
+            ) from exc
+        ctx.usage = usage or Usage(
+            prompt_tokens=estimate_prompt_tokens(request_body), estimated=True
+        )
         return body
 
 

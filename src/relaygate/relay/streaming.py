@@ -107,7 +107,9 @@ class StreamWatch:
         if self.closed:
             return
         try:
-            await self.send({"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True})
+            await self.send(
+                {"type": "http.response.body", "body": KEEPALIVE_FRAME, "more_body": True}
+            )
         except Exception:  # the client is gone; the stream's own loop notices and settles
             log.debug("keep-alive send failed", exc_info=True)
 

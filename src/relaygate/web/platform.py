@@ -31,7 +31,11 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = f"{where}: {first.get('msg', 'invalid value')}" if where else str(first.get("msg", "invalid request"))
+    message = (
+        f"{where}: {first.get('msg', 'invalid value')}"
+        if where
+        else str(first.get("msg", "invalid request"))
+    )
     return _render(InvalidRequest(message, param=where or None))
 
 
@@ -42,7 +46,11 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 401:
         return _render(AuthenticationFailed(str(exc.detail)))
     err = RelaygateError(str(exc.detail))
-    body = {**error_envelope(err), "statusCode": exc.status_code, "errorType": "invalid_request_error"}
+    body = {
+        **error_envelope(err),
+        "statusCode": exc.status_code,
+        "errorType": "invalid_request_error",
+    }
     return JSONResponse(body, status_code=exc.status_code)
 
 

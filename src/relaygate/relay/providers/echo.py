@@ -34,7 +34,9 @@ def _text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return " ".join(
-            part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
         )
     return ""
 
@@ -76,7 +78,11 @@ def _frame(obj: dict[str, Any]) -> bytes:
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 class EchoProvider:
@@ -90,7 +96,11 @@ class EchoProvider:
             reply, prompt_tokens, kind = f"Echo: {text}", _tokens(text), "text_completion"
         else:
             messages = payload["messages"]
-            reply, prompt_tokens, kind = echo_text(messages), _prompt_tokens(messages), "chat.completion"
+            reply, prompt_tokens, kind = (
+                echo_text(messages),
+                _prompt_tokens(messages),
+                "chat.completion",
+            )
         usage = _usage(prompt_tokens, _tokens(reply))
         base = {
             "id": ("cmpl-" if kind == "text_completion" else "chatcmpl-") + os.urandom(12).hex(),
@@ -101,7 +111,12 @@ class EchoProvider:
         if call.stream:
             return _EchoReply(b"", _stream(base, kind, reply, usage, payload))
         if kind == "text_completion":
-            choice: dict[str, Any] = {"index": 0, "text": reply, "logprobs": None, "finish_reason": "stop"}
+            choice: dict[str, Any] = {
+                "index": 0,
+                "text": reply,
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
         else:
             message = {"role": "assistant", "content": reply, "refusal": None}
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
@@ -122,12 +137,23 @@ def _stream(
         for piece in pieces:
             choice = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
             frames.append(_frame({**chunk, "choices": [choice]}))
-        frames.append(_frame({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        frames.append(
+            _frame({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        )
     else:
         for piece in pieces:
             choice = {"index": 0, "text": piece, "logprobs": None, "finish_reason": None}
             frames.append(_frame({**chunk, "choices": [choice]}))
-        frames.append(_frame({**chunk, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}]}))
+        frames.append(
+            _frame(
+                {
+                    **chunk,
+                    "choices": [
+                        {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
+                    ],
+                }
+            )
+        )
     options = payload.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         frames.append(_frame({**chunk, "choices": [], "usage": usage}))
@@ -139,7 +165,11 @@ def _embeddings(payload: dict[str, Any]) -> bytes:
     raw = payload.get("input")
     inputs = [raw] if isinstance(raw, str) else list(raw or [])
     dimensions = payload.get("dimensions")
-    size = dimensions if isinstance(dimensions, int) and 0 < dimensions <= 4096 else _EMBEDDING_DIMENSIONS
+    size = (
+        dimensions
+        if isinstance(dimensions, int) and 0 < dimensions <= 4096
+        else _EMBEDDING_DIMENSIONS
+    )
     as_base64 = payload.get("encoding_format") == "base64"
     data = []
     for index, item in enumerate(inputs):

@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from relaygate.channels.spec import ChannelSpec
-from relaygate.core.errors import UpstreamBadResponse, UpstreamFailure, UpstreamTimeout, UpstreamUnavailable
+from relaygate.core.errors import (
+    UpstreamBadResponse,
+    UpstreamFailure,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
 
 __all__ = ["OpenAIProvider", "upstream_failure"]
@@ -40,7 +45,7 @@ class _AiohttpReply:
     async def read(self) -> bytes:
         try:
             return await self._response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise upstream_failure(exc) from exc
         finally:
             self._response.release()
@@ -53,7 +58,7 @@ class _AiohttpReply:
                 if not chunk:
                     return
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise upstream_failure(exc) from exc
 
     def close(self) -> None:
@@ -76,6 +81,6 @@ class OpenAIProvider:
         }
         try:
             response = await self.session.post(url, data=call.body, headers=headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise upstream_failure(exc) from exc
         return _AiohttpReply(response)

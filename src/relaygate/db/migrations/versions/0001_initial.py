@@ -71,9 +71,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "usage_records",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
         sa.Column("request_id", sa.String(40), nullable=False),
         _ts("created_at"),
         sa.Column("user_id", sa.Integer(), nullable=True),

@@ -57,7 +57,7 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
         raise InvalidRequest(f"Missing required parameter: '{field}'.", param=field)
     if not isinstance(value, types):
         raise InvalidRequest(f"Invalid type for '{field}'.", param=field)
-    if endpoint == CHAT:
+    if endpoint == CHAT and isinstance(value, list):
         _check_messages(value)
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
