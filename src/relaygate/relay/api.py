@@ -87,8 +87,9 @@ class RelayApp:
         try:
             principal, declared = await self._authenticate(scope)
             ctx.user_id, ctx.key_id = principal.user_id, principal.key_id
+            upload_started = time.perf_counter()
             body = await read_body(receive, declared, self.max_body_bytes)
-            ctx.rurt_ms = ctx.elapsed_ms()
+            ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload)
             reply, injected = await self.relay.open(ctx, facts, payload, body)
