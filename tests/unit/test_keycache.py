@@ -1,0 +1,57 @@
+"""KeyCache: one database lookup for concurrent misses; entries expire after the TTL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from relaygate.accounts.keycache import KeyCache, Lookup
+
+
+class CountingLoader:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, digest: str) -> Lookup:
+        self.calls += 1
+        await asyncio.sleep(0.01)
+        return f"refused:{digest}"
+
+
+async def test_concurrent_misses_share_one_lookup() -> None:
+    loader = CountingLoader()
+    cache = KeyCache(loader, ttl=60)
+    results = await asyncio.gather(*(cache.get("d") for _ in range(50)))
+    assert set(results) == {"refused:d"}
+    assert loader.calls == 1
+
+
+async def test_entries_expire_and_invalidate() -> None:
+    loader = CountingLoader()
+    cache = KeyCache(loader, ttl=0.05)
+    await cache.get("d")
+    await cache.get("d")
+    assert loader.calls == 1
+    await asyncio.sleep(0.06)
+    await cache.get("d")
+    assert loader.calls == 2
+    cache.invalidate("d")
+    await cache.get("d")
+    assert loader.calls == 3
+
+
+async def test_a_failed_lookup_is_not_cached() -> None:
+    attempts = 0
+
+    async def flaky(digest: str) -> Lookup:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise ConnectionError("db away")
+        return "ok"
+
+    cache = KeyCache(flaky, ttl=60)
+    with pytest.raises(ConnectionError):
+        await cache.get("d")
+    assert await cache.get("d") == "ok"
