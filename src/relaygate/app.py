@@ -115,6 +115,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     recorder.start()
     keepalive.start()
+    refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
     gateway.relay = RelayApp(
         RelayService(router, providers),
         accounts,
@@ -128,6 +129,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         gateway.relay = None
+        refresher.cancel()
         await keepalive.stop()
         await recorder.close()
         await session.close()

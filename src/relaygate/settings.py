@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     stream_keepalive_interval: float = 15.0
 
     key_cache_ttl: float = 1.0
+    channel_refresh_interval: float = 5.0
     usage_flush_interval: float = 0.05
     usage_batch_size: int = 1000
 

@@ -7,11 +7,13 @@ the hot path: it holds a snapshot that is rebuilt after every change made here.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from relaygate.channels.models import Channel
 from relaygate.channels.repository import ChannelRepository
@@ -23,6 +25,8 @@ __all__ = ["ECHO_MODEL", "ChannelService"]
 
 ECHO_MODEL = "relaygate-echo"
 ECHO_CHANNEL = "echo"
+
+log = logging.getLogger(__name__)
 
 
 def _spec(row: Channel) -> ChannelSpec:
@@ -56,6 +60,15 @@ class ChannelService:
         for listener in self._listeners:
             listener(specs)
         return specs
+
+    async def refresh_every(self, interval: float) -> None:
+        """Re-read the table periodically, so changes made on another replica arrive here."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.publish()
+            except SQLAlchemyError:
+                log.warning("refreshing channels failed; keeping the last snapshot", exc_info=True)
 
     async def sync_declared(self, declared: Iterable[dict[str, Any]], echo: bool) -> None:
         """Upsert channels from the config file; create the echo channel once if wanted.
