@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from relaygate.billing.recorder import UsageRecorder
 from relaygate.billing.service import UsageService
 from relaygate.channels.api import router as channels_router
 from relaygate.channels.service import ChannelService
+from relaygate.core.ids import new_request_id
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade
 from relaygate.relay.api import RelayApp
@@ -59,7 +60,20 @@ class Gateway:
             if handler is not None:
                 await handler(scope, receive, send)
                 return
+            send = _with_request_id(send)
         await self.control(scope, receive, send)
+
+
+def _with_request_id(send: Send) -> Send:
+    """Give control-plane responses an ``x-request-id`` too, as relay responses have."""
+    request_id = new_request_id().encode()
+
+    async def send_with_id(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+        await send(message)
+
+    return send_with_id
 
 
 def _upstream_session(settings: Settings) -> aiohttp.ClientSession:

@@ -72,7 +72,16 @@ class RelayApp:
                 return lambda s, r, w: self.relay_call(s, r, w, endpoint)
         elif method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
             return self.models
+        if path.startswith("/v1/"):
+            return self.unknown_route
         return None
+
+    async def unknown_route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """OpenAI's answer to a path it does not serve, in its own error format."""
+        err = NotFound(f"Invalid URL ({scope['method']} {scope['path']})")
+        await respond(
+            send, 404, error_body(err), JSON, [(b"x-request-id", new_request_id().encode())]
+        )
 
     async def _authenticate(self, scope: Scope) -> tuple[Principal, int]:
         headers = read_headers(scope, self.max_header_bytes)
