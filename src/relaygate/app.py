@@ -26,6 +26,7 @@ from relaygate.billing.service import UsageService
 from relaygate.channels.api import router as channels_router
 from relaygate.channels.service import ChannelService
 from relaygate.core.ids import new_request_id
+from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade
 from relaygate.relay.api import RelayApp
@@ -143,7 +144,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         gateway.relay = None
-        refresher.cancel()
+        await cancel_and_wait(refresher)
         await keepalive.stop()
         await recorder.close()
         await session.close()

@@ -7,7 +7,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Request
 
 from relaygate.accounts.api import OperatorDep
-from relaygate.billing.schemas import UsageOut
+from relaygate.billing.schemas import UsageOut, UsageQuery
 from relaygate.billing.service import UsageService
 from relaygate.core.envelope import envelope
 
@@ -30,5 +30,5 @@ async def list_usage(
     key_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    rows = await svc.search(request_id=request_id, user_id=user_id, key_id=key_id, limit=limit)
+    rows = await svc.search(UsageQuery(request_id, user_id, key_id, limit))
     return envelope([UsageOut.model_validate(r).model_dump(mode="json") for r in rows])

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from relaygate.billing.models import UsageRecord
+from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 
 __all__ = ["UsageRecorder"]
@@ -72,10 +73,5 @@ class UsageRecorder:
         """Stop the writer and write every record still buffered."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         await self._drain()

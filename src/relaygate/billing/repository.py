@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.billing.models import UsageRecord
+from relaygate.billing.schemas import UsageQuery
 
 __all__ = ["UsageRepository"]
 
@@ -14,19 +15,12 @@ class UsageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def search(
-        self,
-        *,
-        request_id: str | None = None,
-        user_id: int | None = None,
-        key_id: int | None = None,
-        limit: int = 100,
-    ) -> list[UsageRecord]:
-        query = select(UsageRecord).order_by(UsageRecord.id.desc()).limit(limit)
-        if request_id is not None:
-            query = query.where(UsageRecord.request_id == request_id)
-        if user_id is not None:
-            query = query.where(UsageRecord.user_id == user_id)
-        if key_id is not None:
-            query = query.where(UsageRecord.key_id == key_id)
-        return list(await self.session.scalars(query))
+    async def search(self, query: UsageQuery) -> list[UsageRecord]:
+        statement = select(UsageRecord).order_by(UsageRecord.id.desc()).limit(query.limit)
+        if query.request_id is not None:
+            statement = statement.where(UsageRecord.request_id == query.request_id)
+        if query.user_id is not None:
+            statement = statement.where(UsageRecord.user_id == query.user_id)
+        if query.key_id is not None:
+            statement = statement.where(UsageRecord.key_id == query.key_id)
+        return list(await self.session.scalars(statement))

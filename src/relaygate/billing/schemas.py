@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["UsageOut"]
+__all__ = ["UsageOut", "UsageQuery"]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    request_id: str | None = None
+    user_id: int | None = None
+    key_id: int | None = None
+    limit: int = 100
 
 
 class UsageOut(BaseModel):

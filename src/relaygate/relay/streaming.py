@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from relaygate.core.tasks import cancel_and_wait
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.openai_chat.usage import read_usage
 
@@ -126,12 +127,7 @@ class KeepAlive:
             self._task = asyncio.create_task(self._run(), name="sse-keepalive")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     def watch(self, send: Send) -> StreamWatch:
         stream = StreamWatch(send)
