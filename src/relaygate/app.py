@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -38,6 +37,7 @@ from relaygate.relay.providers.openai import OpenAIProvider
 from relaygate.relay.routing import Router
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
+from relaygate.relay.transport import HTTPClient
 from relaygate.settings import Settings
 from relaygate.web.pages import router as pages_router
 from relaygate.web.platform import install_error_handlers
@@ -77,21 +77,6 @@ def _with_request_id(send: Send) -> Send:
     return send_with_id
 
 
-def _upstream_session(settings: Settings) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, ttl_dns_cache=300)
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        connect=settings.upstream_connect_timeout,
-        sock_read=settings.upstream_read_timeout,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent",),
-    )
-
-
 def _announce(settings: Settings, admin_key: str | None) -> None:
     base = settings.base_url
     lines = [
@@ -114,7 +99,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     channels = ChannelService(db)
     recorder = UsageRecorder(db, settings.usage_flush_interval, settings.usage_batch_size)
     keepalive = KeepAlive(settings.stream_keepalive_interval)
-    session = _upstream_session(settings)
+    client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
     router = Router()
     channels.on_change(router.load)
     bootstrap_key = (
@@ -126,7 +111,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         echo=settings.echo_channel,
     )
     await channels.publish()
-    providers: dict[str, Provider] = {"openai": OpenAIProvider(session), "echo": EchoProvider()}
+    providers: dict[str, Provider] = {"openai": OpenAIProvider(client), "echo": EchoProvider()}
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     recorder.start()
     keepalive.start()
@@ -147,7 +132,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         await cancel_and_wait(refresher)
         await keepalive.stop()
         await recorder.close()
-        await session.close()
+        await client.close()
         await db.dispose()
 
 

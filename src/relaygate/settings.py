@@ -62,7 +62,6 @@ class Settings(BaseSettings):
 
     upstream_connect_timeout: float = 10.0
     upstream_read_timeout: float = 600.0
-    upstream_max_connections: int = 1000
     stream_keepalive_interval: float = 15.0
 
     key_cache_ttl: float = 1.0

@@ -1,15 +1,12 @@
 """Any OpenAI-compatible upstream: OpenAI, DeepSeek, vLLM, Ollama, OpenRouter, ...
 
-aiohttp was chosen over httpx for the upstream client after measuring both in the bench
-harness (docs/benchmarks.md): it costs far less CPU per call.
+The request is the caller's body (or the relay's rewrite of it) with the channel's key;
+the reply is handed back unparsed, so a same-dialect call is relayed byte for byte.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-
-import aiohttp
 
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import (
@@ -19,68 +16,78 @@ from relaygate.core.errors import (
     UpstreamUnavailable,
 )
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
+from relaygate.relay.transport import (
+    ConnectFailed,
+    HTTPClient,
+    ReadTimedOut,
+    Response,
+    TransportError,
+)
 
 __all__ = ["OpenAIProvider", "upstream_failure"]
 
 
-def upstream_failure(exc: BaseException) -> UpstreamFailure:
-    """Map a client-side exception to a clean error: no host, port or key in the message."""
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+def upstream_failure(exc: TransportError) -> UpstreamFailure:
+    """Map a transport failure to a clean error: no host, port or key in the message."""
+    if isinstance(exc, ReadTimedOut):
         return UpstreamTimeout("The upstream did not answer in time.")
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, ConnectFailed):
         return UpstreamUnavailable("The upstream could not be reached.")
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return UpstreamBadResponse("The upstream closed the connection unexpectedly.")
-    return UpstreamBadResponse("The upstream call failed.")
+    return UpstreamBadResponse("The upstream closed the connection unexpectedly.")
 
 
-class _AiohttpReply:
+def _header_lines(channel: ChannelSpec) -> bytes:
+    """The channel's request headers, with CR/LF removed so no value can inject a header."""
+    pairs = {**channel.headers, "Authorization": f"Bearer {channel.api_key}"}
+    pairs["Content-Type"] = "application/json"
+    lines = []
+    for name, value in pairs.items():
+        clean = f"{name}: {value}".replace("\r", "").replace("\n", "")
+        lines.append(clean.encode("latin-1", errors="replace") + b"\r\n")
+    return b"".join(lines)
+
+
+class _Reply:
     __slots__ = ("_response", "content_type", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: Response) -> None:
         self._response = response
         self.status = response.status
-        self.content_type = response.headers.get("content-type", "application/json")
+        self.content_type = response.content_type
 
     async def read(self) -> bytes:
         try:
             return await self._response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except TransportError as exc:
             raise upstream_failure(exc) from exc
-        finally:
-            self._response.release()
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        content = self._response.content
         try:
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    return
+            async for chunk in self._response.iter_chunks():
                 yield chunk
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except TransportError as exc:
             raise upstream_failure(exc) from exc
 
     def close(self) -> None:
-        if self._response.content.at_eof():
-            self._response.release()
-        else:
-            self._response.close()
+        self._response.close()
 
 
 class OpenAIProvider:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
+    def __init__(self, client: HTTPClient) -> None:
+        self.client = client
+        self._headers: dict[int, tuple[ChannelSpec, bytes]] = {}
+
+    def _headers_for(self, channel: ChannelSpec) -> bytes:
+        cached = self._headers.get(channel.id)
+        if cached is None or cached[0] is not channel:
+            cached = (channel, _header_lines(channel))
+            self._headers[channel.id] = cached
+        return cached[1]
 
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
         url = f"{channel.base_url.rstrip('/')}/{call.endpoint}"
-        headers = {
-            **channel.headers,
-            "Authorization": f"Bearer {channel.api_key}",
-            "Content-Type": "application/json",
-        }
         try:
-            response = await self.session.post(url, data=call.body, headers=headers)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            response = await self.client.post(url, self._headers_for(channel), call.body)
+        except TransportError as exc:
             raise upstream_failure(exc) from exc
-        return _AiohttpReply(response)
+        return _Reply(response)
