@@ -27,7 +27,7 @@ from relaygate.channels.service import ChannelService
 from relaygate.core.ids import new_request_id
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
-from relaygate.db.migrate import upgrade
+from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.openapi import relay_paths
@@ -93,7 +93,7 @@ def _announce(settings: Settings, admin_key: str | None) -> None:
 async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     settings = gateway.settings
     if settings.migrate_on_start:
-        await asyncio.to_thread(upgrade, settings.database_url)
+        await upgrade_in_subprocess(settings.database_url)
     db = Database(settings.database_url)
     accounts = AccountService(db, settings.key_cache_ttl)
     channels = ChannelService(db)

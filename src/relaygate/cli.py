@@ -16,7 +16,10 @@ __all__ = ["main"]
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
-        args.config, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        args.config,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        database_url=getattr(args, "database_url", None),
     )
 
 
@@ -37,6 +40,8 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=settings.access_log,
         log_level=settings.log_level,
         timeout_graceful_shutdown=30,
+        proxy_headers=settings.trust_proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -86,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path)
+        sub.add_argument("--database-url", help="overrides RELAYGATE_DATABASE_URL")
         sub.set_defaults(run=run)
     args = parser.parse_args(argv)
     args.run(args)

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     usage_flush_interval: float = 0.05
     usage_batch_size: int = 1000
 
+    trust_proxy_headers: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
+
     log_level: str = "info"
     access_log: bool = False
 

@@ -52,9 +52,13 @@ async def test_chat_stream_concatenates_to_the_reply_and_ends_with_done() -> Non
 
 async def test_embeddings_honour_base64_and_dimensions() -> None:
     plain = {"model": "e", "input": ["x"], "dimensions": 4}
-    floats = orjson.loads(await (await EchoProvider().send(ECHO, _call("embeddings", plain))).read())
+    floats = orjson.loads(
+        await (await EchoProvider().send(ECHO, _call("embeddings", plain))).read()
+    )
     packed = {**plain, "encoding_format": "base64"}
     b64 = orjson.loads(await (await EchoProvider().send(ECHO, _call("embeddings", packed))).read())
     decoded = struct.unpack("<4f", base64.b64decode(b64["data"][0]["embedding"]))
     assert len(floats["data"][0]["embedding"]) == 4
-    assert list(decoded) == [struct.unpack("<f", struct.pack("<f", v))[0] for v in floats["data"][0]["embedding"]]
+    assert list(decoded) == [
+        struct.unpack("<f", struct.pack("<f", v))[0] for v in floats["data"][0]["embedding"]
+    ]

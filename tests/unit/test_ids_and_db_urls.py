@@ -38,3 +38,13 @@ def test_database_urls_get_async_drivers(url: str, expected: str) -> None:
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         async_url("mysql://x")
+
+
+def test_usage_columns_cover_the_table() -> None:
+    from relaygate.billing.models import UsageRecord
+    from relaygate.billing.recorder import USAGE_COLUMNS
+    from relaygate.relay.context import CallContext
+
+    table_columns = {c.name for c in UsageRecord.__table__.columns} - {"id"}
+    assert set(USAGE_COLUMNS) == table_columns
+    assert len(CallContext("req_x", "chat/completions", "1.2.3.4").record()) == len(USAGE_COLUMNS)

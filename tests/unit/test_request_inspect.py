@@ -28,7 +28,9 @@ CHAT_OK = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         (EMBEDDINGS, {"model": "m", "input": "x", "stream": True}, "stream"),
     ],
 )
-def test_bad_bodies_are_400_with_the_field_named(endpoint: str, body: Any, param: str | None) -> None:
+def test_bad_bodies_are_400_with_the_field_named(
+    endpoint: str, body: Any, param: str | None
+) -> None:
     with pytest.raises(InvalidRequest) as caught:
         inspect(endpoint, body)
     assert caught.value.status == 400

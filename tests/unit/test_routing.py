@@ -10,7 +10,13 @@ from relaygate.relay.routing import Router
 
 def _channel(cid: int, models: dict[str, str], **kw: object) -> ChannelSpec:
     return ChannelSpec(
-        id=cid, name=f"c{cid}", type="openai", base_url="http://x", api_key="k", models=models, **kw  # type: ignore[arg-type]
+        id=cid,
+        name=f"c{cid}",
+        type="openai",
+        base_url="http://x",
+        api_key="k",
+        models=models,
+        **kw,  # type: ignore[arg-type]
     )
 
 

@@ -10,15 +10,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
-
-from relaygate.billing.models import UsageRecord
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 
-__all__ = ["UsageRecorder"]
+__all__ = ["USAGE_COLUMNS", "UsageRecorder"]
+
+USAGE_COLUMNS = (
+    "request_id", "created_at", "user_id", "key_id", "model", "upstream_model", "channel_id",
+    "endpoint", "status", "stream", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "reasoning_tokens", "usage_estimated", "rurt_ms", "ttfb_ms", "duration_ms", "client_ip",
+    "error",
+)  # fmt: skip
+_CREATED_AT = USAGE_COLUMNS.index("created_at")
+
+
+def _insert_sql(paramstyle: str) -> str:
+    if paramstyle == "qmark":
+        marks = ", ".join("?" for _ in USAGE_COLUMNS)
+    elif paramstyle == "numeric_dollar":
+        marks = ", ".join(f"${i}" for i in range(1, len(USAGE_COLUMNS) + 1))
+    else:
+        raise ValueError(f"unsupported DB-API parameter style {paramstyle!r}")
+    return f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) VALUES ({marks})"
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return _naive_utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
+
 
 log = logging.getLogger(__name__)
 _RETRY_DELAY = 1.0
@@ -29,7 +54,9 @@ class UsageRecorder:
         self.db = db
         self.flush_interval = flush_interval
         self.batch_size = batch_size
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[tuple[Any, ...]] = []
+        self._sql = _insert_sql(db.engine.dialect.paramstyle)
+        self._time = _sqlite_time if db.is_sqlite else _naive_utc
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -38,7 +65,8 @@ class UsageRecorder:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: tuple[Any, ...]) -> None:
+        """Queue one row, in :data:`USAGE_COLUMNS` order."""
         self._buffer.append(record)
         if not self._wake.is_set():
             self._wake.set()
@@ -65,9 +93,11 @@ class UsageRecorder:
             del self._buffer[: len(batch)]
             self.written += len(batch)
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+    async def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        convert, at = self._time, _CREATED_AT
+        prepared = [(*row[:at], convert(row[at]), *row[at + 1 :]) for row in rows]
         async with self.db.engine.begin() as conn:
-            await conn.execute(insert(UsageRecord), rows)
+            await conn.exec_driver_sql(self._sql, prepared)
 
     async def close(self) -> None:
         """Stop the writer and write every record still buffered."""

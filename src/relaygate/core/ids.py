@@ -7,11 +7,12 @@ entropy, so an unsalted fast hash is enough and keeps the per-request lookup che
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
 import string
 
-__all__ = ["hash_key", "key_hint", "new_api_key", "new_request_id"]
+__all__ = ["RequestIds", "hash_key", "key_hint", "new_api_key", "new_request_id"]
 
 _KEY_ALPHABET = string.ascii_letters + string.digits
 KEY_BODY_LENGTH = 48
@@ -33,3 +34,15 @@ def key_hint(key: str) -> str:
 
 def new_request_id() -> str:
     return "req_" + os.urandom(12).hex()
+
+
+class RequestIds:
+    """Unique request ids without a system call each: a random per-process prefix and a
+    counter. They identify calls; they are not secrets."""
+
+    def __init__(self) -> None:
+        self._prefix = "req_" + os.urandom(6).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):012x}"

@@ -9,6 +9,7 @@ error frame instead. Every authenticated call leaves a usage record, in ``finall
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
 from relaygate.billing.recorder import UsageRecorder
 from relaygate.core.errors import NotFound, RelaygateError, UpstreamFailure
-from relaygate.core.ids import new_request_id
+from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, read_headers, respond
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
@@ -61,15 +62,20 @@ class RelayApp:
         self.keepalive = keepalive
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
+        self.ids = RequestIds()
+        self._posts: dict[str, Handler] = {
+            path: functools.partial(self.relay_call, endpoint=endpoint)
+            for path, endpoint in _POSTS.items()
+        }
 
     def route(self, scope: Scope) -> Handler | None:
         """The handler for this request, or None when the control plane should answer."""
         path: str = scope["path"]
         method: str = scope["method"]
         if method == "POST":
-            endpoint = _POSTS.get(path)
-            if endpoint is not None:
-                return lambda s, r, w: self.relay_call(s, r, w, endpoint)
+            handler = self._posts.get(path)
+            if handler is not None:
+                return handler
         elif method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
             return self.models
         if path.startswith("/v1/"):
@@ -80,7 +86,7 @@ class RelayApp:
         """OpenAI's answer to a path it does not serve, in its own error format."""
         err = NotFound(f"Invalid URL ({scope['method']} {scope['path']})")
         await respond(
-            send, 404, error_body(err), JSON, [(b"x-request-id", new_request_id().encode())]
+            send, 404, error_body(err), JSON, [(b"x-request-id", self.ids.next().encode())]
         )
 
     async def _authenticate(self, scope: Scope) -> tuple[Principal, int]:
@@ -91,7 +97,7 @@ class RelayApp:
 
     async def relay_call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
         client = scope.get("client")
-        ctx = CallContext(new_request_id(), endpoint, client[0] if client else "")
+        ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "")
         principal: Principal | None = None
         try:
             principal, declared = await self._authenticate(scope)
@@ -196,7 +202,7 @@ class RelayApp:
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/models[/{id}]``: the models this key may use and some channel serves."""
-        ids = [(b"x-request-id", new_request_id().encode())]
+        ids = [(b"x-request-id", self.ids.next().encode())]
         try:
             principal, _ = await self._authenticate(scope)
             visible = [(m, c) for m, c in self.relay.router.models() if principal.may_use(m)]

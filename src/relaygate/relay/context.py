@@ -44,27 +44,28 @@ class CallContext:
         self.status = status
         self.error = message[:2000]
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> tuple[Any, ...]:
+        """The usage row, in ``billing.recorder.USAGE_COLUMNS`` order."""
         usage = self.usage or Usage()
-        return {
-            "request_id": self.request_id,
-            "created_at": utcnow(),
-            "user_id": self.user_id,
-            "key_id": self.key_id,
-            "model": self.model,
-            "upstream_model": self.upstream_model,
-            "channel_id": self.channel_id,
-            "endpoint": self.endpoint,
-            "status": self.status,
-            "stream": self.stream,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cached_tokens": usage.cached_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-            "usage_estimated": usage.estimated,
-            "rurt_ms": self.rurt_ms,
-            "ttfb_ms": self.ttfb_ms,
-            "duration_ms": self.elapsed_ms(),
-            "client_ip": self.client_ip,
-            "error": self.error,
-        }
+        return (
+            self.request_id,
+            utcnow(),
+            self.user_id,
+            self.key_id,
+            self.model,
+            self.upstream_model,
+            self.channel_id,
+            self.endpoint,
+            self.status,
+            self.stream,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.reasoning_tokens,
+            usage.estimated,
+            self.rurt_ms,
+            self.ttfb_ms,
+            self.elapsed_ms(),
+            self.client_ip,
+            self.error,
+        )
