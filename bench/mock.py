@@ -43,7 +43,7 @@ def json_body() -> bytes:
                     "index": 0,
                     "message": {
                         "role": "assistant",
-                        "content": "Hello! This is a fixed answer from the benchmark mock upstream.",
+                        "content": "Hello! A fixed answer from the benchmark mock upstream.",
                         "refusal": None,
                     },
                     "logprobs": None,
@@ -153,7 +153,9 @@ http {{
 """
 
 
-def start_nginx(children: Children, workdir: Path, core: str = LOAD_CORE) -> tuple[int, Popen[bytes]]:
+def start_nginx(
+    children: Children, workdir: Path, core: str = LOAD_CORE
+) -> tuple[int, Popen[bytes]]:
     """Start the mock on ``core``; returns (port, process). Verifies both answers."""
     port = free_port()
     conf = workdir / "nginx.conf"

@@ -37,10 +37,17 @@ class GatewayPool:
         self._tmp = tmp_path_factory
         self._gateways: dict[str, Gateway] = {}
         self._pg_urls: list[str] = []
+        self._failed: dict[str, str] = {}
 
     def get(self, kind: str) -> Gateway:
+        if kind in self._failed:  # fail fast instead of retrying a broken start per test
+            raise RuntimeError(f"the {kind} gateway failed to start earlier: {self._failed[kind]}")
         if kind not in self._gateways:
-            self._gateways[kind] = start_gateway(self.database_url(kind))
+            try:
+                self._gateways[kind] = start_gateway(self.database_url(kind))
+            except Exception as exc:
+                self._failed[kind] = repr(exc)
+                raise
         return self._gateways[kind]
 
     def database_url(self, kind: str) -> str:

@@ -167,17 +167,22 @@ class Gateway:
         records: list[dict[str, Any]] = self.op("GET", "/usage", params=params)
         return records
 
-    def wait_for_usage(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Poll the usage endpoint until the (asynchronously written) record appears."""
+    def wait_for_records(self, timeout: float = 10.0, **params: Any) -> list[dict[str, Any]]:
+        """Poll the usage endpoint until some record matches ``params``."""
         deadline = time.monotonic() + timeout
         while True:
-            records = self.usage(request_id=request_id)
+            records = self.usage(**params)
             if records:
-                assert len(records) == 1, records
-                return records[0]
+                return records
             if time.monotonic() > deadline:
-                raise AssertionError(f"no usage record for {request_id} after {timeout}s")
+                raise AssertionError(f"no usage record for {params} after {timeout}s")
             time.sleep(0.05)
+
+    def wait_for_usage(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll the usage endpoint until the (asynchronously written) record appears."""
+        records = self.wait_for_records(timeout, request_id=request_id)
+        assert len(records) == 1, records
+        return records[0]
 
     # ------------------------------------------------------------ lifecycle
     def stop(self) -> None:
@@ -216,6 +221,9 @@ def start_gateway(database_url: str, **overrides: Any) -> Gateway:
         http="httptools",
         lifespan="on",
         log_level="warning",
+        # As ``relaygate serve`` does: proxy headers only when the operator trusts a proxy.
+        proxy_headers=getattr(settings, "trust_proxy_headers", False),
+        forwarded_allow_ips=getattr(settings, "forwarded_allow_ips", "127.0.0.1"),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

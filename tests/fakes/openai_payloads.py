@@ -10,6 +10,7 @@ import base64
 import json
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,13 @@ class Behaviour:
     follows the request (``stream_options.include_usage``); True/False force it.
     ``break_after`` aborts the TCP connection after that many content chunks;
     ``stall_after``/``stall_seconds`` go silent mid-stream; ``keepalive_comments`` sends
-    ``: keep-alive`` SSE comment lines between chunks.
+    ``: keep-alive`` SSE comment lines between chunks. ``reply`` computes the text from
+    the request body (for concurrent calls that must each get their own answer).
+    ``linger_after_done`` keeps the stream open that long after ``data: [DONE]``.
+    ``fragment`` writes every SSE frame in pieces of that many bytes; ``crlf`` ends lines
+    with CRLF instead of LF. ``gzip`` compresses a JSON answer when the request accepts it;
+    ``connection_close`` answers with ``Connection: close``; ``truncate_body`` promises a
+    JSON body in Content-Length, sends half and hangs up.
     """
 
     text: str = "Hello from the fake upstream."
@@ -60,6 +67,13 @@ class Behaviour:
     n: int | None = None
     finish_reason: str | None = None
     embedding: list[float] = field(default_factory=lambda: [0.5, -0.25, 1.5, 0.125])
+    reply: Callable[[dict[str, Any]], str] | None = None
+    linger_after_done: float = 0.0
+    fragment: int | None = None
+    crlf: bool = False
+    gzip: bool = False
+    connection_close: bool = False
+    truncate_body: bool = False
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:
@@ -74,7 +88,7 @@ class Behaviour:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def usage_body(b: Behaviour) -> dict[str, Any]:

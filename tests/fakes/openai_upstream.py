@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 import threading
@@ -60,6 +61,7 @@ class RecordedRequest:
     status: int = 0
     response_body: bytes = b""
     client_disconnected: bool = False
+    peer: tuple[Any, ...] | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -68,8 +70,9 @@ class RecordedRequest:
 
 
 class FakeOpenAI:
-    def __init__(self, models: list[str] | None = None) -> None:
+    def __init__(self, models: list[str] | None = None, keepalive_timeout: float = 75.0) -> None:
         self.models = models or ["fake-model"]
+        self.keepalive_timeout = keepalive_timeout
         self.default = Behaviour()
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str | None, deque[Behaviour]] = {}
@@ -113,7 +116,11 @@ class FakeOpenAI:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
+            app,
+            handler_cancellation=True,
+            shutdown_timeout=0.5,
+            access_log=None,
+            keepalive_timeout=self.keepalive_timeout,
         )
         self._loop.run_until_complete(self._runner.setup())
         site = web.SockSite(self._runner, sock)
@@ -167,6 +174,8 @@ class FakeOpenAI:
         except ValueError:
             body = None
         rec = RecordedRequest(request.method, request.path, dict(request.headers), body, raw)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        rec.peer = tuple(peer) if peer else None
         with self._lock:
             self.requests.append(rec)
         return rec
@@ -177,12 +186,16 @@ class FakeOpenAI:
         rec = await self._record(request)
         model = rec.body.get("model") if isinstance(rec.body, dict) else None
         b = self._next_behaviour(model)
+        if b.reply is not None and isinstance(rec.body, dict):
+            b = dataclasses.replace(b, text=b.reply(rec.body), reply=None)
         try:
             if b.latency:
                 await asyncio.sleep(b.latency)
             if b.status != 200:
                 return self._error(rec, b)
             response: web.StreamResponse = await answer(request, rec, b)
+            if b.truncate_body and isinstance(response, web.Response):
+                return await self._truncated(request, rec, response)
             return response
         except (asyncio.CancelledError, ConnectionResetError):
             rec.client_disconnected = True
@@ -207,9 +220,27 @@ class FakeOpenAI:
     def _json(self, rec: RecordedRequest, b: Behaviour, payload: dict[str, Any]) -> web.Response:
         rec.status = 200
         rec.response_body = dumps(payload)
-        return web.Response(
+        response = web.Response(
             body=rec.response_body, content_type="application/json", headers=b.headers
         )
+        if b.gzip:
+            response.enable_compression()  # only when the request accepts gzip/deflate
+        if b.connection_close:
+            response.force_close()
+        return response
+
+    async def _truncated(
+        self, request: web.Request, rec: RecordedRequest, full: web.Response
+    ) -> web.StreamResponse:
+        """Promise the whole body in Content-Length, send half of it, then hang up."""
+        body = rec.response_body
+        resp = web.StreamResponse(status=full.status, headers={"Content-Type": "application/json"})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        await resp.write(body[: len(body) // 2])
+        if request.transport is not None:
+            request.transport.close()
+        return resp
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._guarded(request, self._answer_chat)
@@ -328,6 +359,7 @@ class FakeOpenAI:
         await resp.prepare(request)
         rec.status = 200
         sent = 0
+        sep = b"\r\n" if b.crlf else b"\n"
         for is_content, payload in frames:
             if is_content and b.break_after is not None and sent >= b.break_after:
                 self._break(request, b)
@@ -336,16 +368,25 @@ class FakeOpenAI:
                 await asyncio.sleep(b.stall_seconds)
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
-            await self._write(rec, resp, b"data: " + dumps(payload) + b"\n\n")
+            await self._write(rec, resp, b, b"data: " + dumps(payload) + sep + sep)
             sent += int(is_content)
             if b.keepalive_comments:
-                await self._write(rec, resp, b": keep-alive\n\n")
-        await self._write(rec, resp, b"data: [DONE]\n\n")
+                await self._write(rec, resp, b, b": keep-alive" + sep + sep)
+        await self._write(rec, resp, b, b"data: [DONE]" + sep + sep)
+        if b.linger_after_done:
+            await asyncio.sleep(b.linger_after_done)
         await resp.write_eof()
         return resp
 
-    async def _write(self, rec: RecordedRequest, resp: web.StreamResponse, data: bytes) -> None:
-        await resp.write(data)
+    async def _write(
+        self, rec: RecordedRequest, resp: web.StreamResponse, b: Behaviour, data: bytes
+    ) -> None:
+        """Write one SSE frame, in ``b.fragment``-byte pieces when asked (split TCP reads)."""
+        step = b.fragment or len(data)
+        for start in range(0, len(data), step):
+            await resp.write(data[start : start + step])
+            if b.fragment:
+                await asyncio.sleep(0.001)
         rec.response_body += data
 
     def _break(self, request: web.Request, b: Behaviour) -> None:

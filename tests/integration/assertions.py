@@ -21,7 +21,9 @@ class _Response(Protocol):
 
 
 def assert_openai_error(
-    response: _Response, status: int | tuple[int, ...], code: str | None = None
+    response: _Response,
+    status: int | tuple[int, ...],
+    code: str | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Assert the OpenAI error envelope ``{"error": {message, type, param, code}}``."""
     statuses = status if isinstance(status, tuple) else (status,)
@@ -33,7 +35,8 @@ def assert_openai_error(
     assert isinstance(error["message"], str) and error["message"], error
     assert isinstance(error["type"], str) and error["type"], error
     if code is not None:
-        assert error["code"] == code, error
+        codes = code if isinstance(code, tuple) else (code,)
+        assert error["code"] in codes, error
     assert response.headers.get("x-request-id"), "error response lacks x-request-id"
     return dict(error)
 

@@ -98,3 +98,30 @@ def test_echo_can_be_disabled(gateway_factory: Callable[..., Gateway]) -> None:
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model=ECHO, messages=_messages("hi"))
     assert_openai_error(info.value.response, 404, "model_not_found")
+
+
+def test_echo_embeddings_float_and_base64_agree(bare_gateway: Gateway) -> None:
+    client = bare_gateway.openai(bare_gateway.make_user_key().key)
+    as_base64 = client.embeddings.create(model=ECHO, input=["alpha", "beta"])  # SDK: base64
+    as_float = client.embeddings.create(
+        model=ECHO, input=["alpha", "beta"], encoding_format="float"
+    )
+    assert len(as_base64.data) == 2 and as_base64.data[0].embedding
+    assert as_base64.data[0].embedding != as_base64.data[1].embedding
+    for b64, flt in zip(as_base64.data, as_float.data, strict=True):
+        # base64 carries float32: equal to the float answer within float32 precision.
+        assert b64.embedding == pytest.approx(flt.embedding, rel=1e-6, abs=1e-7)
+    assert as_float.usage.prompt_tokens > 0
+
+
+def test_echo_legacy_completions(bare_gateway: Gateway) -> None:
+    client = bare_gateway.openai(bare_gateway.make_user_key().key)
+    whole = client.completions.create(model=ECHO, prompt="complete this")
+    assert whole.object == "text_completion" and whole.choices[0].text
+    assert whole.usage is not None and whole.usage.completion_tokens > 0
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(model=ECHO, prompt="complete this", stream=True)
+        if c.choices
+    )
+    assert streamed == whole.choices[0].text

@@ -91,6 +91,53 @@ def test_disabled_channel_stops_serving(gateway: Gateway, fake: FakeOpenAI) -> N
     assert client.chat.completions.create(model=model, messages=USER).choices
 
 
+def test_channel_patch_takes_effect(gateway: Gateway, fake: FakeOpenAI) -> None:
+    """PATCH models, base_url and api_key: the next call uses the new values."""
+    ch = gateway.add_channel(fake)
+    old_model = next(iter(ch["models"]))
+    new_model = f"renamed-{fake.port}"
+    client = gateway.openai(gateway.make_user_key().key)
+    with FakeOpenAI() as other:
+        patched = gateway.op(
+            "PATCH",
+            f"/channels/{ch['id']}",
+            json={
+                "models": {new_model: "upstream-renamed"},
+                "base_url": other.base_url,
+                "api_key": "sk-rotated-channel-key",
+            },
+        )
+        assert patched["models"] == {new_model: "upstream-renamed"}
+        assert patched["base_url"] == other.base_url and patched["has_api_key"] is True
+        assert "sk-rotated-channel-key" not in str(patched)
+        client.chat.completions.create(model=new_model, messages=USER)
+        assert other.requests[-1].body["model"] == "upstream-renamed"
+        assert other.requests[-1].headers["Authorization"] == "Bearer sk-rotated-channel-key"
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model=old_model, messages=USER)
+    assert not fake.requests
+
+
+def test_key_permission_change_takes_effect(gateway: Gateway, fake: FakeOpenAI) -> None:
+    ch = gateway.add_channel(fake)
+    model = next(iter(ch["models"]))
+    key = gateway.make_user_key(permissions=["relaygate-echo"])
+    client = gateway.openai(key.key)
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model=model, messages=USER)
+    gateway.op("PATCH", f"/keys/{key.id}", json={"permissions": ["relaygate-echo", model]})
+    deadline = time.monotonic() + gateway.settings.key_cache_ttl + 5
+    while True:
+        try:
+            client.chat.completions.create(model=model, messages=USER)
+            break
+        except openai.AuthenticationError:
+            assert time.monotonic() < deadline, "new permission never took effect"
+            time.sleep(0.1)
+    keys = gateway.op("GET", f"/users/{key.user_id}/keys")
+    assert [k["permissions"] for k in keys if k["id"] == key.id] == [["relaygate-echo", model]]
+
+
 def test_deleted_channel_stops_serving(gateway: Gateway, fake: FakeOpenAI) -> None:
     ch = gateway.add_channel(fake)
     model = next(iter(ch["models"]))
@@ -190,3 +237,86 @@ def test_operator_routes_refuse_non_admins(gateway: Gateway, method: str, path: 
             ).status_code
             == 200
         )
+
+
+def test_duplicate_channel_name_refused(gateway: Gateway, fake: FakeOpenAI) -> None:
+    name = f"dup-channel-{fake.port}"
+    gateway.add_channel(fake, name=name)
+    response = gateway.operator.post(
+        "/channels",
+        json={
+            "name": name,
+            "type": "openai",
+            "base_url": fake.base_url,
+            "api_key": "sk-x",
+            "models": [f"dup-model-{fake.port}"],
+        },
+    )
+    assert_envelope_error(response, (400, 409))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/channels/987654321", None),
+        ("PATCH", "/channels/987654321", {"priority": 1}),
+        ("DELETE", "/channels/987654321", None),
+        ("PATCH", "/keys/987654321", {"remark": "x"}),
+        ("GET", "/users/987654321", None),
+        ("GET", "/users/987654321/keys", None),
+        ("GET", "/no-such-operator-route", None),
+    ],
+)
+def test_operator_not_found_in_envelope(
+    gateway: Gateway, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    response = gateway.operator.request(method, path, json=body)
+    assert_envelope_error(response, (404,))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/users", {"email": "not-an-email"}),
+        ("POST", "/users", {}),
+        ("POST", "/users", {"email": "x@example.test", "unknown": 1}),
+        ("POST", "/channels", {"name": "x", "type": "openai", "models": "not-a-list"}),
+        ("PATCH", "/keys/1", {"permissions": "everything"}),
+        ("PATCH", "/keys/1", {"expired_at": "next tuesday"}),
+        ("GET", "/channels/not-a-number", None),
+    ],
+)
+def test_operator_validation_errors_in_envelope(
+    gateway: Gateway, method: str, path: str, body: dict[str, object] | None
+) -> None:
+    response = gateway.operator.request(method, path, json=body)
+    assert_envelope_error(response, (400, 404, 422))
+
+
+@pytest.mark.parametrize("when", ["2020-01-01T00:00:00", "2020-01-01"])
+def test_key_expiry_without_timezone(gateway: Gateway, when: str) -> None:
+    """A naive ISO time (no offset) is read as UTC or refused in the envelope; never a 500."""
+    user = gateway.create_user()
+    ok_key = gateway.make_user_key(user_id=user["id"])
+    base = gateway.url + "/api/v1/operator"
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    # One connection per call: after a 500 the server drops the connection.
+    created = httpx.post(
+        f"{base}/users/{user['id']}/keys", json={"expired_at": when}, headers=headers, timeout=30
+    )
+    patched = httpx.patch(
+        f"{base}/keys/{ok_key.id}", json={"expired_at": when}, headers=headers, timeout=30
+    )
+    for response in (created, patched):
+        if response.status_code != 200:
+            assert_envelope_error(response, (400, 422))
+            continue
+        expired_at = response.json()["data"]["expired_at"]
+        assert expired_at.startswith("2020-01-01T00:00:00") and (
+            expired_at.endswith("Z") or expired_at.endswith("+00:00")
+        ), expired_at
+    if created.status_code == 200:
+        with pytest.raises(openai.AuthenticationError):
+            gateway.openai(created.json()["data"]["key"]).chat.completions.create(
+                model="relaygate-echo", messages=USER
+            )

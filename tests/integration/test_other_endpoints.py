@@ -89,4 +89,4 @@ def test_models_list_is_openai_shape(sqlite_gateway: Gateway) -> None:
 def test_models_need_a_key(sqlite_gateway: Gateway) -> None:
     with sqlite_gateway.http() as http:
         response = http.get("/v1/models")
-    assert_openai_error(response, 401, "invalid_api_key")
+    assert_openai_error(response, 401, ("invalid_api_key", "missing_api_key"))

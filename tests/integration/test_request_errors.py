@@ -56,7 +56,7 @@ def test_chat_bad_request(sqlite_gateway: Gateway, body: bytes) -> None:
 )
 def test_other_endpoints_bad_request(sqlite_gateway: Gateway, path: str, body: bytes) -> None:
     response = _post(sqlite_gateway, path, body)
-    assert_openai_error(response, (400, 404))
+    assert_openai_error(response, 400)
 
 
 def test_bad_request_via_sdk(sqlite_gateway: Gateway) -> None:
@@ -115,7 +115,17 @@ def test_oversized_headers(gateway_factory: Callable[..., Gateway]) -> None:
         assert_openai_error(response, (400, 431))
 
 
-def test_request_id_on_success_and_error(sqlite_gateway: Gateway) -> None:
+def _assert_distinct_ids(responses: list[httpx.Response]) -> None:
+    ids = [r.headers.get("x-request-id") for r in responses]
+    detail = [
+        (r.request.method, r.request.url.path, r.status_code, i)
+        for r, i in zip(responses, ids, strict=True)
+    ]
+    assert all(ids), detail
+    assert len(set(ids)) == len(ids), detail
+
+
+def test_request_id_on_relay_responses(sqlite_gateway: Gateway) -> None:
     key = sqlite_gateway.make_user_key().key
     with sqlite_gateway.http(key) as http:
         responses = [
@@ -127,10 +137,19 @@ def test_request_id_on_success_and_error(sqlite_gateway: Gateway) -> None:
         ]
     with sqlite_gateway.http() as anonymous:
         responses.append(anonymous.post("/v1/chat/completions", json={"model": ECHO}))
-        responses.append(anonymous.get("/api/v1/operator/users"))
-    ids = [r.headers.get("x-request-id") for r in responses]
-    assert all(ids), list(zip([r.status_code for r in responses], ids, strict=True))
-    assert len(set(ids)) == len(ids)
+    _assert_distinct_ids(responses)
+
+
+def test_request_id_on_every_other_response(sqlite_gateway: Gateway) -> None:
+    """Operator routes, docs and unknown paths carry ``x-request-id`` too."""
+    with sqlite_gateway.http() as anonymous:
+        responses = [
+            anonymous.get("/api/v1/operator/users"),
+            anonymous.get("/openapi.json"),
+            anonymous.get("/no/such/path"),
+        ]
+    responses.append(sqlite_gateway.operator.get("/users"))
+    _assert_distinct_ids(responses)
 
 
 def test_query_string_is_ignored(sqlite_gateway: Gateway) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -174,3 +175,99 @@ def test_include_usage_with_upstream_that_omits_it(
     record = sqlite_gateway.wait_for_usage(rid)
     assert record["completion_tokens"] > 0
     assert record["usage_estimated"] is True
+
+
+def test_client_closing_right_after_done_is_a_completed_call(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    """client-requirements 5.0 item 8: the SDK closes the socket as soon as it reads
+    ``data: [DONE]``, before the chunked terminator. The call is complete: status 200 and
+    the upstream's usage, not 499 with estimated tokens."""
+    model, key = _setup(gateway, fake)
+    fake.script(
+        model,
+        Behaviour(text="all of it", prompt_tokens=6, completion_tokens=3, linger_after_done=2.0),
+    )
+    client = gateway.openai(key)
+    with client.chat.completions.with_streaming_response.create(
+        model=model, messages=USER, stream=True, stream_options={"include_usage": True}
+    ) as response:
+        rid = response.headers["x-request-id"]
+        chunks = list(response.parse())  # stops at [DONE] and closes the connection
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "all of it"
+    record = gateway.wait_for_usage(rid)
+    assert record["status"] == 200, record
+    assert record["error"] is None
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (6, 3)
+    assert record["usage_estimated"] is False
+
+
+UNICODE_TEXT = "Grüße aus Köln — 東京 🚀🎉 ok"
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({"fragment": 3}, id="fragmented-frames"),
+        pytest.param({"crlf": True}, id="crlf-lines"),
+        pytest.param({"fragment": 1, "crlf": True}, id="byte-by-byte-crlf"),
+    ],
+)
+def test_awkward_upstream_framing(
+    sqlite_gateway: Gateway, fake: FakeOpenAI, shape: dict[str, Any]
+) -> None:
+    """Frames split across reads (inside multi-byte characters) and CRLF line ends."""
+    model, key = _setup(sqlite_gateway, fake)
+    behaviour = Behaviour(text=UNICODE_TEXT, prompt_tokens=5, completion_tokens=9, **shape)
+    fake.script(model, behaviour, behaviour)
+    client = sqlite_gateway.openai(key)
+    with client.chat.completions.with_streaming_response.create(
+        model=model, messages=USER, stream=True, stream_options={"include_usage": True}
+    ) as response:
+        rid = response.headers["x-request-id"]
+        chunks = list(response.parse())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == UNICODE_TEXT
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 9
+    record = sqlite_gateway.wait_for_usage(rid)
+    assert (record["prompt_tokens"], record["completion_tokens"]) == (5, 9)
+    # The client did not ask for usage here: no usage-only chunk, tokens still metered.
+    with client.chat.completions.with_streaming_response.create(
+        model=model, messages=USER, stream=True
+    ) as response:
+        rid = response.headers["x-request-id"]
+        chunks = list(response.parse())
+    assert all(c.choices for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == UNICODE_TEXT
+    record = sqlite_gateway.wait_for_usage(rid)
+    assert record["completion_tokens"] > 0
+
+
+def test_unicode_non_stream_bytes_pass_through(sqlite_gateway: Gateway, fake: FakeOpenAI) -> None:
+    model, key = _setup(sqlite_gateway, fake)
+    fake.script(model, Behaviour(text=UNICODE_TEXT))
+    raw = sqlite_gateway.openai(key).chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "Ünïcödé ✓ 你好"}]
+    )
+    assert raw.parse().choices[0].message.content == UNICODE_TEXT
+    assert raw.http_response.content == fake.requests[-1].response_body
+    assert fake.requests[-1].body["messages"][0]["content"] == "Ünïcödé ✓ 你好"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_gone_before_upstream_answers(
+    gateway: Gateway, fake: FakeOpenAI, stream: bool
+) -> None:
+    """The client gives up while the upstream is still thinking: the upstream call is
+    cancelled and the record says 499 with nothing produced."""
+    model = next(iter(gateway.add_channel(fake)["models"]))
+    key = gateway.make_user_key()
+    fake.script(model, Behaviour(latency=4.0))
+    body = {"model": model, "messages": USER, "stream": stream}
+    with pytest.raises(httpx.ReadTimeout), gateway.http(key.key) as http:
+        http.post("/v1/chat/completions", json=body, timeout=httpx.Timeout(30, read=0.5))
+    assert fake.wait_until(lambda: bool(fake.requests) and fake.requests[-1].done.is_set(), 15)
+    assert fake.requests[-1].client_disconnected, "the upstream call outlived the client"
+    records = gateway.wait_for_records(key_id=key.id)
+    assert len(records) == 1, records
+    assert records[0]["status"] == 499
+    assert records[0]["completion_tokens"] == 0

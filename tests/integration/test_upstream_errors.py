@@ -157,11 +157,14 @@ def test_upstream_slower_than_read_timeout_is_504(
 def test_failover_to_second_channel_before_first_byte(
     sqlite_gateway: Gateway, fake: FakeOpenAI
 ) -> None:
-    """Two channels serve one model; the higher priority one fails with 500."""
+    """Two channels serve one model; the preferred one (lowest priority) fails with 500.
+
+    DESIGN.md section 2 step 6: fail over on 5xx before the first byte reaches the client.
+    """
     model = f"shared-{fake.port}"
     with FakeOpenAI() as backup:
-        sqlite_gateway.add_channel(fake, models=[model], priority=10)
-        sqlite_gateway.add_channel(backup, models=[model], priority=0)
+        sqlite_gateway.add_channel(fake, models=[model], priority=0)
+        sqlite_gateway.add_channel(backup, models=[model], priority=10)
         fake.default = Behaviour(status=500)
         backup.default = Behaviour(text="from the backup")
         client = sqlite_gateway.openai(sqlite_gateway.make_user_key().key)

@@ -144,3 +144,21 @@ def test_request_ids_are_unique(gateway: Gateway) -> None:
         for _ in range(5)
     }
     assert len(rids) == 5
+
+
+def test_client_ip_ignores_spoofed_forwarded_headers(gateway: Gateway) -> None:
+    """By default proxy headers are not trusted: the record has the socket's address."""
+    key = gateway.make_user_key()
+    with gateway.http(key.key) as http:
+        response = http.post(
+            "/v1/chat/completions",
+            json={"model": "relaygate-echo", "messages": USER},
+            headers={
+                "X-Forwarded-For": "203.0.113.9",
+                "X-Real-IP": "203.0.113.10",
+                "Forwarded": "for=203.0.113.11",
+            },
+        )
+    assert response.status_code == 200
+    record = gateway.wait_for_usage(response.headers["x-request-id"])
+    assert record["client_ip"] == "127.0.0.1"

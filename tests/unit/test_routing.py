@@ -58,3 +58,18 @@ def test_models_lists_each_public_name_once() -> None:
     router = Router()
     router.load([_channel(1, {"a": "a", "b": "b"}), _channel(2, {"a": "a"})])
     assert [m for m, _ in router.models()] == ["a", "b"]
+
+
+def test_routes_list_fallbacks_after_the_preferred_group() -> None:
+    router = Router()
+    router.load(
+        [
+            _channel(1, {"a": "a"}, priority=0),
+            _channel(2, {"a": "a"}, priority=0),
+            _channel(3, {"a": "a"}, priority=7),
+        ]
+    )
+    for _ in range(20):
+        order = [r.channel.id for r in router.routes("a")]
+        assert sorted(order[:2]) == [1, 2] and order[2] == 3
+    assert router.routes("missing") == []

@@ -65,3 +65,17 @@ def test_comments_pass_through_and_flush_returns_the_tail() -> None:
     scanner = SSEScanner(drop_usage_chunk=False)
     assert scanner.feed(b": keep-alive\n\n" + b"data: {") == b": keep-alive\n\n"
     assert scanner.flush() == b"data: {"
+
+
+def test_the_terminal_done_line_finishes_the_stream() -> None:
+    scanner = SSEScanner(drop_usage_chunk=False)
+    scanner.feed(CONTENT)
+    assert not scanner.finished
+    scanner.feed(b"data:[DONE]\r\n\r\n")
+    assert scanner.finished
+
+
+def test_done_inside_generated_text_does_not_finish_the_stream() -> None:
+    scanner = SSEScanner(drop_usage_chunk=False)
+    scanner.feed(_frame({"choices": [{"delta": {"content": "say\ndata: [DONE]\n"}}]}))
+    assert not scanner.finished

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = ["KeyCreate", "KeyOut", "KeyPatch", "NewKeyOut", "UserCreate", "UserOut"]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A time without a zone (``2025-01-01`` or ``2025-01-01T00:00:00``) is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UTCTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class UserCreate(BaseModel):
@@ -32,7 +41,7 @@ class KeyCreate(BaseModel):
 
     remark: str = Field(default="", max_length=500)
     permissions: list[str] | None = None
-    expired_at: datetime | None = None
+    expired_at: UTCTime | None = None
     is_admin: bool = False
     max_fee: int = Field(default=0, ge=0)
 
@@ -42,7 +51,7 @@ class KeyPatch(BaseModel):
 
     remark: str | None = Field(default=None, max_length=500)
     permissions: list[str] | None = None
-    expired_at: datetime | None = None
+    expired_at: UTCTime | None = None
     is_disabled: bool | None = None
     max_fee: int | None = Field(default=None, ge=0)
 

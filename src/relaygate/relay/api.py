@@ -26,7 +26,12 @@ from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, re
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.errors import error_body, stream_error_frame
-from relaygate.relay.dialects.openai_chat.request import CHAT, COMPLETIONS, EMBEDDINGS
+from relaygate.relay.dialects.openai_chat.request import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    RequestFacts,
+)
 from relaygate.relay.providers.base import UpstreamReply
 from relaygate.relay.service import RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive, SSEScanner
@@ -107,21 +112,7 @@ class RelayApp:
             ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload)
-            reply, injected = await self.relay.open(ctx, facts, payload, body)
-            if ctx.error is not None:  # an upstream 4xx passed through as it came
-                await respond(
-                    send,
-                    reply.status,
-                    await reply.read(),
-                    reply.content_type.encode(),
-                    self._ids(ctx),
-                )
-            elif facts.stream and reply.content_type.startswith("text/event-stream"):
-                await self._stream(ctx, reply, injected, body, receive, send)
-            else:
-                data = self.relay.usage_of(ctx, await reply.read(), body)
-                ctx.status = 200
-                await respond(send, 200, data, reply.content_type.encode(), self._ids(ctx))
+            await _until_disconnect(self._answer(ctx, facts, payload, body, send), receive, ctx)
         except RelaygateError as err:
             ctx.fail(err.status, err.message)
             await self._error(send, ctx, err)
@@ -137,6 +128,29 @@ class RelayApp:
             if principal is not None:
                 self.recorder.add(ctx.record())
 
+    async def _answer(
+        self,
+        ctx: CallContext,
+        facts: RequestFacts,
+        payload: dict[str, Any],
+        body: bytes,
+        send: Send,
+    ) -> None:
+        reply, injected = await self.relay.open(ctx, facts, payload, body)
+        try:
+            if ctx.error is not None:  # an upstream 4xx, passed through as it came
+                data = await reply.read()
+            elif facts.stream and reply.content_type.startswith("text/event-stream"):
+                await self._stream(ctx, reply, injected, body, send)
+                return
+            else:
+                data = self.relay.usage_of(ctx, await reply.read(), body)
+                ctx.status = 200
+        finally:
+            reply.close()
+        ctx.responded = True
+        await respond(send, ctx.status, data, reply.content_type.encode(), self._ids(ctx))
+
     @staticmethod
     def _ids(ctx: CallContext) -> list[tuple[bytes, bytes]]:
         return [(b"x-request-id", ctx.request_id.encode())]
@@ -151,27 +165,18 @@ class RelayApp:
         reply: UpstreamReply,
         injected: bool,
         request_body: bytes,
-        receive: Receive,
         send: Send,
     ) -> None:
-        """Forward the upstream's events as they come; meter them; survive either side leaving."""
+        """Forward the upstream's events as they come and meter them.
+
+        The stream ends at the upstream's terminal event (``[DONE]``), not at its end of
+        file: a client may hang up right after it, and the call is complete all the same.
+        """
         scanner = SSEScanner(drop_usage_chunk=injected)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream"),
-                    *_SSE_HEADERS,
-                    *self._ids(ctx),
-                ],
-            }
-        )
+        headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         ctx.status = 200
         watch = self.keepalive.watch(send)
-        task = asyncio.current_task()
-        assert task is not None
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, ctx, task))
         last = b""
         try:
             async for chunk in reply.chunks():
@@ -179,26 +184,23 @@ class RelayApp:
                 if out:
                     watch.last = time.monotonic()
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+                if scanner.finished:
+                    ctx.responded = True
+                    break
             last = scanner.flush()
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
             last = scanner.flush() + stream_error_frame(err)
-        except asyncio.CancelledError:
-            if not ctx.client_gone:
-                raise
-            task.uncancel()
-            ctx.fail(CLIENT_CLOSED, "client disconnected")
         finally:
             self.keepalive.release(watch)
-            watcher.cancel()
             reply.close()
             ctx.usage = scanner.usage or Usage(
                 prompt_tokens=estimate_prompt_tokens(request_body),
                 completion_tokens=scanner.content_events,
                 estimated=True,
             )
-        if not ctx.client_gone:
-            await send({"type": "http.response.body", "body": last, "more_body": False})
+        ctx.responded = True
+        await send({"type": "http.response.body", "body": last, "more_body": False})
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/models[/{id}]``: the models this key may use and some channel serves."""
@@ -229,11 +231,32 @@ def _model(model_id: str, created: int) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": created, "owned_by": "relaygate"}
 
 
+async def _until_disconnect(work: Awaitable[None], receive: Receive, ctx: CallContext) -> None:
+    """Run ``work`` but stop it, and the upstream call inside it, if the client goes away.
+
+    A client that leaves after the answer is complete (Codex hangs up right after the last
+    event) has not cancelled anything: the call stays a success.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    watcher = asyncio.ensure_future(_watch_disconnect(receive, ctx, task))
+    try:
+        await work
+    except asyncio.CancelledError:
+        if not ctx.client_gone:
+            raise
+        task.uncancel()
+        if not ctx.responded:
+            ctx.fail(CLIENT_CLOSED, "client disconnected")
+    finally:
+        watcher.cancel()
+
+
 async def _watch_disconnect(receive: Receive, ctx: CallContext, task: asyncio.Task[Any]) -> None:
-    """Cancel the streaming task when the client goes away, so the upstream call stops too."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             ctx.client_gone = True
-            task.cancel()
+            if not ctx.responded:
+                task.cancel()
             return

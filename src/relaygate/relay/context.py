@@ -36,6 +36,7 @@ class CallContext:
     rurt_ms: int = 0
     ttfb_ms: int | None = None
     client_gone: bool = False
+    responded: bool = False  # the answer is complete on the wire (or being sent whole)
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)

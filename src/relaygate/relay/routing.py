@@ -1,7 +1,10 @@
-"""Which channel serves a model.
+"""Which channels serve a model, in the order to try them.
 
-The router holds an immutable index built from the channel snapshot, so a pick is a dict
-lookup (plus a weighted draw when several channels share the best priority).
+The router holds an immutable index built from the channel snapshot, so a lookup is a
+dict access (plus a weighted draw when several channels share a priority). The first
+route is the preferred one; the rest are fallbacks for a call that fails before its first
+byte reaches the client: the remaining channels of the same priority, then the next
+priorities, each group in a weighted random order.
 """
 
 from __future__ import annotations
@@ -21,9 +24,24 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class _Choice:
+class _Group:
     routes: tuple[Route, ...]
     weights: tuple[int, ...]
+
+    def ordered(self) -> list[Route]:
+        """The routes in a weighted random order (a weighted shuffle)."""
+        routes, weights = list(self.routes), list(self.weights)
+        order: list[Route] = []
+        while routes:
+            index = random.choices(range(len(routes)), weights=weights)[0]
+            order.append(routes.pop(index))
+            weights.pop(index)
+        return order
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    groups: tuple[_Group, ...]  # best priority first
     created: int
 
 
@@ -39,22 +57,27 @@ class Router:
                     grouped.setdefault(public, []).append(channel)
         index: dict[str, _Choice] = {}
         for model, candidates in grouped.items():
-            best = min(c.priority for c in candidates)
-            top = [c for c in candidates if c.priority == best]
-            index[model] = _Choice(
-                routes=tuple(Route(c, c.models[model] or model) for c in top),
-                weights=tuple(c.weight for c in top),
-                created=min(c.created for c in candidates),
-            )
+            groups = []
+            for priority in sorted({c.priority for c in candidates}):
+                members = [c for c in candidates if c.priority == priority]
+                routes = tuple(Route(c, c.models[model] or model) for c in members)
+                groups.append(_Group(routes, tuple(c.weight for c in members)))
+            index[model] = _Choice(tuple(groups), min(c.created for c in candidates))
         self._index = index
 
-    def pick(self, model: str) -> Route | None:
+    def routes(self, model: str) -> list[Route]:
+        """Every route for ``model``, preferred first; empty when no channel serves it."""
         choice = self._index.get(model)
         if choice is None:
-            return None
-        if len(choice.routes) == 1:
-            return choice.routes[0]
-        return random.choices(choice.routes, weights=choice.weights)[0]
+            return []
+        if len(choice.groups) == 1 and len(choice.groups[0].routes) == 1:
+            return [choice.groups[0].routes[0]]
+        return [route for group in choice.groups for route in group.ordered()]
+
+    def pick(self, model: str) -> Route | None:
+        """The preferred route for ``model``."""
+        routes = self.routes(model)
+        return routes[0] if routes else None
 
     def models(self) -> list[tuple[str, int]]:
         """Every public model some enabled channel serves, with its ``created`` time."""

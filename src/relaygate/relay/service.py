@@ -50,6 +50,26 @@ def _upstream_status_error(status: int) -> UpstreamFailure:
     return UpstreamBadResponse(message)
 
 
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _request_usage_chunk(ctx: CallContext, facts: RequestFacts, payload: dict[str, Any]) -> bool:
+    """Ask a streaming upstream for its usage chunk when the client did not; True if asked.
+
+    The gateway needs the upstream's own count to meter the call; the chunk is removed
+    from the stream again before the client sees it.
+    """
+    if not facts.stream or facts.include_usage or ctx.endpoint == EMBEDDINGS:
+        return False
+    options = payload.get("stream_options")
+    payload["stream_options"] = {
+        **(options if isinstance(options, dict) else {}),
+        "include_usage": True,
+    }
+    return True
+
+
 class RelayService:
     def __init__(self, router: Router, providers: dict[str, Provider]) -> None:
         self.router = router
@@ -76,37 +96,46 @@ class RelayService:
     async def open(
         self, ctx: CallContext, facts: RequestFacts, payload: dict[str, Any], body: bytes
     ) -> tuple[UpstreamReply, bool]:
-        """Call the upstream; return its reply and whether a usage chunk was requested for us."""
-        route = self.router.pick(facts.model)
-        if route is None:
+        """Call the upstream; return its reply and whether a usage chunk was requested for us.
+
+        Channels are tried in the router's order until one answers with anything but a
+        connection failure, a 429 or a 5xx; nothing has reached the client yet, so a
+        failed attempt is invisible to it (and, having produced nothing, unbilled).
+        """
+        routes = self.router.routes(facts.model)
+        if not routes:
             raise ModelNotFound(
                 f"The model '{facts.model}' does not exist or you do not have access to it.",
                 param="model",
             )
-        ctx.channel_id = route.channel.id
-        ctx.upstream_model = route.upstream_model
-        injected = False
-        if route.upstream_model != facts.model:
+        injected = _request_usage_chunk(ctx, facts, payload)
+        last_error: UpstreamFailure | None = None
+        for attempt, route in enumerate(routes, start=1):
+            ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
             payload["model"] = route.upstream_model
-        if facts.stream and not facts.include_usage and ctx.endpoint != EMBEDDINGS:
-            options = payload.get("stream_options")
-            payload["stream_options"] = {
-                **(options if isinstance(options, dict) else {}),
-                "include_usage": True,
-            }
-            injected = True
-        if injected or route.upstream_model != facts.model:
-            body = orjson.dumps(payload)
-        call = UpstreamCall(ctx.endpoint, payload, body, facts.stream, ctx.request_id)
-        reply = await self.providers[route.channel.type].send(route.channel, call)
-        ctx.ttfb_ms = ctx.elapsed_ms()
-        if reply.status >= 300:
+            unchanged = not injected and route.upstream_model == facts.model
+            call = UpstreamCall(
+                ctx.endpoint, payload, body if unchanged else orjson.dumps(payload),
+                facts.stream, ctx.request_id,
+            )  # fmt: skip
+            try:
+                reply = await self.providers[route.channel.type].send(route.channel, call)
+            except UpstreamFailure as err:
+                last_error = err
+                continue
+            ctx.ttfb_ms = ctx.elapsed_ms()
+            if reply.status < 300:
+                return reply, injected
             error_body = await reply.read()
+            if _retryable(reply.status) and attempt < len(routes):
+                last_error = _upstream_status_error(reply.status)
+                continue
             if reply.status in PASSTHROUGH_STATUSES:
                 ctx.fail(reply.status, error_body.decode(errors="replace"))
                 return _Finished(reply.status, reply.content_type, error_body), False
             raise _upstream_status_error(reply.status)
-        return reply, injected
+        assert last_error is not None
+        raise last_error
 
     def usage_of(self, ctx: CallContext, body: bytes, request_body: bytes) -> bytes:
         """Meter a complete (non-streamed) upstream body; reject one that is not JSON."""

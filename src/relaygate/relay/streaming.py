@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 _CONTENT_MARKERS = (b'"content"', b'"text"', b'"arguments"')
+# A line of its own: inside an event's JSON a newline is always escaped, so "[DONE]" in
+# generated text can never match.
+_DONE_LINES = re.compile(rb"^data: ?\[DONE\]\r?$", re.MULTILINE)
 
 
 def _event_end(data: bytes) -> int:
@@ -43,13 +47,14 @@ def _data_of(event: bytes) -> bytes:
 
 
 class SSEScanner:
-    __slots__ = ("_drop_usage_chunk", "_tail", "content_events", "usage")
+    __slots__ = ("_drop_usage_chunk", "_tail", "content_events", "finished", "usage")
 
     def __init__(self, drop_usage_chunk: bool) -> None:
         self._drop_usage_chunk = drop_usage_chunk
         self._tail = b""
         self.usage: Usage | None = None
         self.content_events = 0
+        self.finished = False  # the terminal ``data: [DONE]`` went by
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events ready to forward."""
@@ -63,6 +68,8 @@ class SSEScanner:
             complete = self._scan_usage(complete)
         for marker in _CONTENT_MARKERS:
             self.content_events += complete.count(marker)
+        if b"[DONE]" in complete and _DONE_LINES.search(complete):
+            self.finished = True
         return complete
 
     def flush(self) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,6 +18,8 @@ from relaygate.core.errors import (
 )
 
 __all__ = ["install_error_handlers"]
+
+log = logging.getLogger(__name__)
 
 
 def _render(err: RelaygateError) -> JSONResponse:
@@ -54,7 +58,14 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code)
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The top-level handler: log the bug, answer in the envelope, keep the worker alive."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _render(RelaygateError("The server had an error processing your request."))
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(RelaygateError, _relaygate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
