@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_WATCH_AFTER = 0.05  # seconds before a call starts watching for the client to leave
 _POSTS = {
     "/v1/chat/completions": CHAT,
     "/v1/completions": COMPLETIONS,
@@ -234,12 +235,18 @@ def _model(model_id: str, created: int) -> dict[str, Any]:
 async def _until_disconnect(work: Awaitable[None], receive: Receive, ctx: CallContext) -> None:
     """Run ``work`` but stop it, and the upstream call inside it, if the client goes away.
 
-    A client that leaves after the answer is complete (Codex hangs up right after the last
-    event) has not cancelled anything: the call stays a success.
+    Watching costs a task, so it starts only once the call has run for a moment: most
+    calls are over before anyone could hang up on them. A client that leaves after the
+    answer is complete (Codex hangs up right after the last event) has not cancelled
+    anything: the call stays a success.
     """
     task = asyncio.current_task()
     assert task is not None
-    watcher = asyncio.ensure_future(_watch_disconnect(receive, ctx, task))
+    watchers: list[asyncio.Future[None]] = []
+    timer = asyncio.get_running_loop().call_later(
+        _WATCH_AFTER,
+        lambda: watchers.append(asyncio.ensure_future(_watch_disconnect(receive, ctx, task))),
+    )
     try:
         await work
     except asyncio.CancelledError:
@@ -249,7 +256,9 @@ async def _until_disconnect(work: Awaitable[None], receive: Receive, ctx: CallCo
         if not ctx.responded:
             ctx.fail(CLIENT_CLOSED, "client disconnected")
     finally:
-        watcher.cancel()
+        timer.cancel()
+        for watcher in watchers:
+            watcher.cancel()
 
 
 async def _watch_disconnect(receive: Receive, ctx: CallContext, task: asyncio.Task[Any]) -> None:
