@@ -132,7 +132,7 @@ class Response:
 
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "_headers_done", "_parser", "_paused", "_pool", "_timer", "idle", "last_activity",
+        "_headers_done", "_parser", "_paused", "_pool", "_timer", "idle", "keep_alive", "last_activity",
         "loop", "origin", "received", "response", "transport",
     )  # fmt: skip
 
@@ -148,6 +148,7 @@ class _Connection(asyncio.Protocol):
         self._paused = False
         self.idle = True
         self.received = False
+        self.keep_alive = False
         self.last_activity = 0.0
 
     # asyncio.Protocol
@@ -178,6 +179,8 @@ class _Connection(asyncio.Protocol):
             self.response.headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
+        # llhttp answers should_keep_alive() only until the message is complete.
+        self.keep_alive = self._parser.should_keep_alive()
         if self.response is not None:
             self.response.status = self._parser.get_status_code()
         if self._headers_done is not None and not self._headers_done.done():
@@ -258,7 +261,7 @@ class _Connection(asyncio.Protocol):
         self.idle = True
         self.response = None
         self._headers_done = None
-        if reusable and self.transport is not None and self._parser.should_keep_alive():
+        if reusable and self.transport is not None and self.keep_alive:
             self.resume()
             self._pool.park(self)
         else:
