@@ -63,7 +63,10 @@ async def serve() -> AsyncIterator[Callable[[Server], Awaitable[str]]]:
 
 
 def _fixed(body: bytes) -> list[bytes]:
-    return [b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)]
+    return [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        % (len(body), body)
+    ]
 
 
 async def test_sequential_calls_share_one_keep_alive_connection(serve) -> None:  # type: ignore[no-untyped-def]
@@ -79,8 +82,12 @@ async def test_sequential_calls_share_one_keep_alive_connection(serve) -> None: 
 
 
 async def test_chunked_body_arrives_decoded_piece_by_piece(serve) -> None:  # type: ignore[no-untyped-def]
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-    server = Server(lambda n: [head, b"5\r\nhello\r\n", b"<sleep>", b"6\r\n world\r\n", b"0\r\n\r\n"])
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    server = Server(
+        lambda n: [head, b"5\r\nhello\r\n", b"<sleep>", b"6\r\n world\r\n", b"0\r\n\r\n"]
+    )
     client = HTTPClient(5, 5)
     response = await client.post(await serve(server), b"", b"{}")
     assert response.status == 200 and response.content_type == "text/event-stream"
@@ -91,7 +98,9 @@ async def test_chunked_body_arrives_decoded_piece_by_piece(serve) -> None:  # ty
 
 
 async def test_body_delimited_by_connection_close(serve) -> None:  # type: ignore[no-untyped-def]
-    server = Server(lambda n: [b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil eof"], close_after=True)
+    server = Server(
+        lambda n: [b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil eof"], close_after=True
+    )
     client = HTTPClient(5, 5)
     url = await serve(server)
     assert await (await client.post(url, b"", b"{}")).read() == b"until eof"
@@ -101,7 +110,9 @@ async def test_body_delimited_by_connection_close(serve) -> None:  # type: ignor
 
 
 async def test_a_cut_body_is_an_error_not_a_short_answer(serve) -> None:  # type: ignore[no-untyped-def]
-    server = Server(lambda n: [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"], close_after=True)
+    server = Server(
+        lambda n: [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"], close_after=True
+    )
     client = HTTPClient(5, 5)
     response = await client.post(await serve(server), b"", b"{}")
     with pytest.raises(ProtocolFailed):
