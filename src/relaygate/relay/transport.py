@@ -132,8 +132,8 @@ class Response:
 
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "_headers_done", "_parser", "_paused", "_pool", "_timer", "idle", "keep_alive", "last_activity",
-        "loop", "origin", "received", "response", "transport",
+        "_headers_done", "_parser", "_paused", "_pool", "_timer", "idle", "keep_alive",
+        "last_activity", "loop", "origin", "received", "response", "transport",
     )  # fmt: skip
 
     def __init__(self, pool: HTTPClient, origin: _Origin) -> None:
