@@ -182,13 +182,13 @@ class RelayApp:
         try:
             async for chunk in reply.chunks():
                 out = scanner.feed(chunk)
+                if scanner.finished:  # the terminal event goes out with the end of the body
+                    last = out
+                    break
                 if out:
                     watch.last = time.monotonic()
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-                if scanner.finished:
-                    ctx.responded = True
-                    break
-            last = scanner.flush()
+            last += scanner.flush()
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
             last = scanner.flush() + stream_error_frame(err)
