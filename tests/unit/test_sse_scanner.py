@@ -79,3 +79,13 @@ def test_done_inside_generated_text_does_not_finish_the_stream() -> None:
     scanner = SSEScanner(drop_usage_chunk=False)
     scanner.feed(_frame({"choices": [{"delta": {"content": "say\ndata: [DONE]\n"}}]}))
     assert not scanner.finished
+
+
+def test_cumulative_usage_in_several_events_keeps_the_last() -> None:
+    scanner = SSEScanner(drop_usage_chunk=True)
+    first = _frame({"choices": [{"delta": {"content": "a"}}], "usage": {"completion_tokens": 1}})
+    second = _frame({"choices": [{"delta": {"content": "b"}}], "usage": {"completion_tokens": 2}})
+    final = _frame({"choices": [], "usage": {"completion_tokens": 2, "prompt_tokens": 5}})
+    out = scanner.feed(first + second + final + DONE)
+    assert out == first + second + DONE
+    assert scanner.usage is not None and scanner.usage.prompt_tokens == 5

@@ -31,6 +31,7 @@ KEEPALIVE_FRAME = b": keep-alive\n\n"
 _CONTENT_MARKERS = (b'"content"', b'"text"', b'"arguments"')
 # A line of its own: inside an event's JSON a newline is always escaped, so "[DONE]" in
 # generated text can never match.
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 _DONE_LINES = re.compile(rb"^data: ?\[DONE\]\r?$", re.MULTILINE)
 
 
@@ -39,6 +40,18 @@ def _event_end(data: bytes) -> int:
     lf = data.rfind(b"\n\n")
     crlf = data.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
+
+
+def _event_bounds(data: bytes, inside: int) -> tuple[int, int]:
+    """Start and end (past its blank line) of the event containing index ``inside``."""
+    lf, crlf = data.rfind(b"\n\n", 0, inside), data.rfind(b"\r\n\r\n", 0, inside)
+    start = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    ends = [
+        i + n
+        for i, n in ((data.find(b"\n\n", inside), 2), (data.find(b"\r\n\r\n", inside), 4))
+        if i >= 0
+    ]
+    return start, min(ends) if ends else len(data)
 
 
 def _data_of(event: bytes) -> bytes:
@@ -78,14 +91,15 @@ class SSEScanner:
         return tail
 
     def _scan_usage(self, complete: bytes) -> bytes:
-        kept: list[bytes] = []
-        for event in complete.replace(b"\r\n", b"\n").split(b"\n\n"):
-            if not event:
-                continue
-            if b'"usage"' in event and self._take_usage(event):
-                continue
-            kept.append(event + b"\n\n")
-        return b"".join(kept)
+        """Meter the event that carries a usage object (``"usage": null`` is skipped
+        without parsing); drop it when the gateway asked for it on the client's behalf."""
+        spans = {_event_bounds(complete, m.start()) for m in _USAGE_OBJECT.finditer(complete)}
+        kept, cursor = [], 0
+        for start, end in sorted(spans):  # in stream order: the last count read wins
+            if self._take_usage(complete[start:end]):
+                kept.append(complete[cursor:start])
+                cursor = end
+        return b"".join([*kept, complete[cursor:]]) if cursor else complete
 
     def _take_usage(self, event: bytes) -> bool:
         """Record the usage in ``event``; True when the event should be dropped."""
