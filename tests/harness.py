@@ -130,11 +130,18 @@ class Gateway:
         user: dict[str, Any] = self.op("POST", "/users", json={"email": email, "name": name})
         return user
 
+    def credit(self, user_id: int, amount: str, kind: str = "topup") -> dict[str, Any]:
+        """Change a user's balance through the operator API (amount in currency units)."""
+        body = {"amount": amount, "kind": kind}
+        result: dict[str, Any] = self.op("POST", f"/users/{user_id}/credit", json=body)
+        return result
+
     def make_user_key(
         self, permissions: list[str] | None = None, *, user_id: int | None = None, **fields: Any
     ) -> IssuedKey:
         if user_id is None:
             user_id = int(self.create_user()["id"])
+            self.credit(user_id, "100")
         data = self.op(
             "POST", f"/users/{user_id}/keys", json={"permissions": permissions, **fields}
         )

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,14 +21,19 @@ from relaygate import __version__
 from relaygate.accounts.api import router as accounts_router
 from relaygate.accounts.service import AccountService
 from relaygate.billing.api import router as usage_router
-from relaygate.billing.recorder import UsageRecorder
+from relaygate.billing.catalogue import Catalogue, CatalogueService
+from relaygate.billing.charging import Charging
+from relaygate.billing.ledger import LedgerService
+from relaygate.billing.pricing import parse_money
 from relaygate.billing.service import UsageService
+from relaygate.billing.writer import BillWriter
 from relaygate.channels.api import router as channels_router
 from relaygate.channels.service import ChannelService
 from relaygate.core.ids import new_request_id
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade_in_subprocess
+from relaygate.kv.memory import MemoryKV
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.openapi import relay_paths
@@ -77,6 +83,31 @@ def _with_request_id(send: Send) -> Send:
     return send_with_id
 
 
+def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """The ``[[models]]`` of the config file as catalogue rows (money in micro-units)."""
+
+    def micro(value: Decimal | None) -> int | None:
+        return None if value is None else parse_money(value)
+
+    return [
+        (
+            m.name,
+            {
+                "input": parse_money(m.input),
+                "output": parse_money(m.output),
+                "cached_input": micro(m.cached_input),
+                "cache_write": micro(m.cache_write),
+                "reasoning": micro(m.reasoning),
+                "per_call": parse_money(m.per_call),
+                "multiplier": str(m.multiplier),
+                "flex": m.flex,
+                "vip_only": m.vip_only,
+            },
+        )
+        for m in settings.models
+    ]
+
+
 def _announce(settings: Settings, admin_key: str | None) -> None:
     base = settings.base_url
     lines = [
@@ -97,7 +128,12 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     db = Database(settings.database_url)
     accounts = AccountService(db, settings.key_cache_ttl)
     channels = ChannelService(db)
-    recorder = UsageRecorder(db, settings.usage_flush_interval, settings.usage_batch_size)
+    writer = BillWriter(db, settings.usage_batch_size)
+    kv = MemoryKV()
+    catalogue = Catalogue(settings.route_multipliers, settings.flex_multiplier)
+    prices = CatalogueService(db, catalogue)
+    ledger = LedgerService(db)
+    charging = Charging(ledger, catalogue, writer, kv.counters, settings.balance_ttl)
     keepalive = KeepAlive(settings.stream_keepalive_interval)
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
     router = Router()
@@ -111,15 +147,17 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         echo=settings.echo_channel,
     )
     await channels.publish()
+    await prices.sync_declared(_declared_prices(settings))
+    await prices.publish()
     providers: dict[str, Provider] = {"openai": OpenAIProvider(client), "echo": EchoProvider()}
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
-    recorder.start()
+    app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
+    writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
     gateway.relay = RelayApp(
-        RelayService(router, providers),
+        RelayService(router, providers, charging, settings.default_output_estimate),
         accounts,
-        recorder,
         keepalive,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
@@ -131,7 +169,8 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         gateway.relay = None
         await cancel_and_wait(refresher)
         await keepalive.stop()
-        await recorder.close()
+        await writer.close()
+        await kv.close()
         await client.close()
         await db.dispose()
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ChannelConfig", "Settings", "load_settings"]
+__all__ = ["ChannelConfig", "ModelPriceConfig", "Settings", "load_settings"]
 
 ChannelType = Literal["openai", "echo"]
 
@@ -42,6 +43,21 @@ class ChannelConfig(BaseModel):
         if isinstance(value, list):
             return {str(name): str(name) for name in value}
         return value
+
+
+class ModelPriceConfig(BaseModel):
+    """A model's official prices per million tokens, in currency units (``"2.50"``)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    input: Decimal = Decimal(0)
+    output: Decimal = Decimal(0)
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    reasoning: Decimal | None = None
+    per_call: Decimal = Decimal(0)
+    multiplier: Decimal = Decimal(1)
+    flex: bool = False
+    vip_only: bool = False
 
 
 class Settings(BaseSettings):
@@ -75,7 +91,15 @@ class Settings(BaseSettings):
     log_level: str = "info"
     access_log: bool = False
 
+    balance_ttl: float = 1.0
+    default_output_estimate: int = 1024
+    route_multipliers: dict[str, Decimal] = Field(
+        default_factory=lambda: {"cc-omg": Decimal("0.2"), "codex-omg": Decimal("0.2")}
+    )
+    flex_multiplier: Decimal = Decimal("0.5")
+
     channels: list[ChannelConfig] = Field(default_factory=list)
+    models: list[ModelPriceConfig] = Field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -96,6 +120,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         document = tomllib.loads(config_file.read_text())
         file_values = dict(document.get("settings", {}))
         file_values["channels"] = [_resolve_key_env(c) for c in document.get("channels", [])]
+        file_values["models"] = document.get("models", [])
     from_env = Settings()
     env_values = {name: getattr(from_env, name) for name in from_env.model_fields_set}
     merged = {**file_values, **env_values}

@@ -159,6 +159,7 @@ def test_channel_validation(gateway: Gateway) -> None:
 def test_user_and_key_lifecycle(gateway: Gateway) -> None:
     email = f"alice-{time.time_ns()}@example.test"
     user = gateway.create_user(email=email, name="Alice")
+    gateway.credit(user["id"], "5")
     assert {"id", "email", "name", "is_operator", "is_disabled", "created_at"} <= set(user)
     assert (user["email"], user["name"], user["is_operator"]) == (email, "Alice", False)
     assert user["id"] in [u["id"] for u in gateway.op("GET", "/users", params={"limit": 1000})]

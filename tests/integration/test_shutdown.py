@@ -122,6 +122,7 @@ def test_sigterm_flushes_every_usage_record(tmp_path: Path) -> None:
     try:
         with _operator(first.url) as op:
             user = op.post("/users", json={"email": "load@example.test"}).json()["data"]
+            op.post(f"/users/{user['id']}/credit", json={"amount": "10"}).raise_for_status()
             key = op.post(f"/users/{user['id']}/keys", json={}).json()["data"]["key"]
         request_ids = _fire(first.url, key)
     finally:

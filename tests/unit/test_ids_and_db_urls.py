@@ -42,7 +42,7 @@ def test_unsupported_database_is_refused() -> None:
 
 def test_usage_columns_cover_the_table() -> None:
     from relaygate.billing.models import UsageRecord
-    from relaygate.billing.recorder import USAGE_COLUMNS
+    from relaygate.billing.writer import USAGE_COLUMNS
     from relaygate.relay.context import CallContext
 
     table_columns = {c.name for c in UsageRecord.__table__.columns} - {"id"}

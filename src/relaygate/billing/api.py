@@ -1,13 +1,19 @@
-"""Operator route to read usage records."""
+"""Billing routes: the operator's usage, balance and price routes, and the public rates."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from relaygate.accounts.api import OperatorDep
-from relaygate.billing.schemas import UsageOut, UsageQuery
+from relaygate.accounts.api import OperatorDep, accounts, presented_key
+from relaygate.billing.catalogue import CatalogueService
+from relaygate.billing.charging import Charging
+from relaygate.billing.ledger import Balance, LedgerService
+from relaygate.billing.models import ModelPrice
+from relaygate.billing.pricing import format_money, parse_money
+from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn, UsageOut, UsageQuery
 from relaygate.billing.service import UsageService
 from relaygate.core.envelope import envelope
 
@@ -18,10 +24,53 @@ def usage(request: Request) -> UsageService:
     return cast(UsageService, request.app.state.usage)
 
 
-router = APIRouter(prefix="/api/v1/operator", tags=["operator: usage"])
+def ledger(request: Request) -> LedgerService:
+    return cast(LedgerService, request.app.state.ledger)
 
 
-@router.get("/usage", summary="List usage records, newest first")
+def prices(request: Request) -> CatalogueService:
+    return cast(CatalogueService, request.app.state.prices)
+
+
+def charging(request: Request) -> Charging:
+    return cast(Charging, request.app.state.charging)
+
+
+LedgerDep = Annotated[LedgerService, Depends(ledger)]
+PricesDep = Annotated[CatalogueService, Depends(prices)]
+
+router = APIRouter(tags=["billing"])
+
+
+def balance_out(view: Balance) -> dict[str, Any]:
+    return BalanceOut(
+        balance=format_money(view.balance),
+        free_balance=format_money(view.free_balance),
+        topped_up_total=format_money(view.topped_up_total),
+        first_topup_at=view.first_topup_at,
+    ).model_dump(mode="json")
+
+
+def _price_out(row: ModelPrice) -> dict[str, Any]:
+    def money(value: int | None) -> str | None:
+        return None if value is None else format_money(value, 6)
+
+    return {
+        "model": row.model,
+        "input": money(row.input),
+        "output": money(row.output),
+        "cached_input": money(row.cached_input),
+        "cache_write": money(row.cache_write),
+        "reasoning": money(row.reasoning),
+        "per_call": money(row.per_call),
+        "multiplier": row.multiplier,
+        "flex": row.flex,
+        "vip_only": row.vip_only,
+        "source": row.source,
+    }
+
+
+@router.get("/api/v1/operator/usage", summary="List usage records, newest first")
 async def list_usage(
     _: OperatorDep,
     svc: Annotated[UsageService, Depends(usage)],
@@ -32,3 +81,54 @@ async def list_usage(
 ) -> dict[str, Any]:
     rows = await svc.search(UsageQuery(request_id, user_id, key_id, limit))
     return envelope([UsageOut.model_validate(r).model_dump(mode="json") for r in rows])
+
+
+@router.post("/api/v1/operator/users/{user_id}/credit", summary="Top up or adjust a balance")
+async def credit(
+    user_id: int,
+    body: CreditIn,
+    _: OperatorDep,
+    svc: LedgerDep,
+    meter: Annotated[Charging, Depends(charging)],
+    request: Request,
+) -> dict[str, Any]:
+    await accounts(request).user(user_id)
+    view = await svc.credit(user_id, parse_money(body.amount), body.kind, body.memo)
+    meter.forget(user_id)
+    return envelope(balance_out(view), "Balance updated")
+
+
+@router.get("/api/v1/operator/users/{user_id}/balance", summary="A user's balance")
+async def user_balance(user_id: int, _: OperatorDep, svc: LedgerDep) -> dict[str, Any]:
+    return envelope(balance_out(await svc.balance(user_id)))
+
+
+@router.get("/api/v1/operator/models", summary="The model catalogue (official prices)")
+async def list_prices(_: OperatorDep, svc: PricesDep) -> dict[str, Any]:
+    return envelope([_price_out(row) for row in await svc.all()])
+
+
+@router.put("/api/v1/operator/models/{model:path}", summary="Set a model's prices")
+async def put_price(
+    model: str, body: ModelPriceIn, _: OperatorDep, svc: PricesDep
+) -> dict[str, Any]:
+    fields = body.model_dump()
+    for name in ("input", "output", "cached_input", "cache_write", "reasoning", "per_call"):
+        fields[name] = None if fields[name] is None else parse_money(fields[name])
+    fields["multiplier"] = str(body.multiplier)
+    return envelope(_price_out(await svc.put(model, fields)), "Price saved")
+
+
+@router.delete("/api/v1/operator/models/{model:path}", summary="Remove a model's prices")
+async def delete_price(model: str, _: OperatorDep, svc: PricesDep) -> dict[str, Any]:
+    await svc.remove(model)
+    return envelope(None, "Price removed")
+
+
+@router.get("/api/v1/pay/model-rates", summary="The current multiplier of every priced model")
+async def model_rates(request: Request, svc: PricesDep) -> dict[str, Any]:
+    await accounts(request).authenticate(presented_key(request), time.time())
+    rates = {model: float(rate) for model, rate in svc.catalogue.model_rates().items()}
+    routes = {route: float(rate) for route, rate in svc.catalogue.route_multipliers.items()}
+    data = {"models": rates, "routes": routes, "flex": float(svc.catalogue.flex_multiplier)}
+    return envelope(data, "get model rates success")

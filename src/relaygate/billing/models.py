@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relaygate.core.clock import utcnow
 from relaygate.db.base import Base, UTCDateTime
 
-__all__ = ["UsageRecord"]
+__all__ = ["LedgerEntry", "ModelPrice", "UsageRecord", "Wallet"]
 
 
 class UsageRecord(Base):
@@ -39,3 +39,61 @@ class UsageRecord(Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     client_ip: Mapped[str] = mapped_column(String(64), default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # money, in micro-units: what the call cost at official prices, what was charged to
+    # the balance (free part included), and the multiplier applied
+    official_cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    multiplier: Mapped[str] = mapped_column(String(32), default="1")
+
+
+class Wallet(Base):
+    """A user's money. Changed only together with a ledger entry, in one transaction."""
+
+    __tablename__ = "wallets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    topped_up_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_topup_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LedgerEntry(Base):
+    """Append-only: one row per change of a balance. ``SUM(amount) == balance`` and
+    ``SUM(free_amount) == free_balance`` for every user, always."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("kind", "request_id", name="uq_ledger_entries_kind_request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    memo: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModelPrice(Base):
+    """A model's official prices (micro-units per million tokens) and its multiplier."""
+
+    __tablename__ = "model_prices"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    input: Mapped[int] = mapped_column(BigInteger, default=0)
+    output: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_input: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cache_write: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reasoning: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    per_call: Mapped[int] = mapped_column(BigInteger, default=0)
+    multiplier: Mapped[str] = mapped_column(String(32), default="1")
+    flex: Mapped[bool] = mapped_column(Boolean, default=False)
+    vip_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["UsageOut", "UsageQuery"]
+__all__ = ["BalanceOut", "CreditIn", "ModelPriceIn", "UsageOut", "UsageQuery"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +43,43 @@ class UsageOut(BaseModel):
     duration_ms: int
     client_ip: str
     error: str | None
+    official_cost: int
+    amount: int
+    free_amount: int
+    multiplier: str
+
+
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
+
+
+class CreditIn(BaseModel):
+    """An operator's change to a user's balance, in currency units (``"20"`` or ``"0.5"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Money
+    kind: Literal["topup", "free_grant", "adjustment"] = "topup"
+    memo: str = Field(default="", max_length=500)
+
+
+class BalanceOut(BaseModel):
+    balance: str
+    free_balance: str
+    topped_up_total: str
+    first_topup_at: datetime | None
+
+
+class ModelPriceIn(BaseModel):
+    """Official prices per million tokens (or per call), in currency units."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Money = Decimal(0)
+    output: Money = Decimal(0)
+    cached_input: Money | None = None
+    cache_write: Money | None = None
+    reasoning: Money | None = None
+    per_call: Money = Decimal(0)
+    multiplier: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)] = Decimal(1)
+    flex: bool = False
+    vip_only: bool = False

@@ -19,7 +19,6 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
-from relaygate.billing.recorder import UsageRecorder
 from relaygate.core.errors import NotFound, RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, read_headers, respond
@@ -56,7 +55,6 @@ class RelayApp:
         self,
         relay: RelayService,
         accounts: AccountService,
-        recorder: UsageRecorder,
         keepalive: KeepAlive,
         *,
         max_body_bytes: int,
@@ -64,7 +62,6 @@ class RelayApp:
     ) -> None:
         self.relay = relay
         self.accounts = accounts
-        self.recorder = recorder
         self.keepalive = keepalive
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
@@ -113,6 +110,7 @@ class RelayApp:
             ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload)
+            await self.relay.reserve(ctx, principal, payload, body)
             await _until_disconnect(self._answer(ctx, facts, payload, body, send), receive, ctx)
         except RelaygateError as err:
             ctx.fail(err.status, err.message)
@@ -127,7 +125,7 @@ class RelayApp:
             )
         finally:
             if principal is not None:
-                self.recorder.add(ctx.record())
+                self.relay.settle_later(ctx)
 
     async def _answer(
         self,
@@ -149,6 +147,8 @@ class RelayApp:
                 ctx.status = 200
         finally:
             reply.close()
+        if ctx.status == 200:
+            await self.relay.settle(ctx)
         ctx.responded = True
         await respond(send, ctx.status, data, reply.content_type.encode(), self._ids(ctx))
 
@@ -189,17 +189,15 @@ class RelayApp:
                     watch.last = time.monotonic()
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             last += scanner.flush()
+            _meter_stream(ctx, scanner, request_body)
+            await self.relay.settle(ctx)  # durable before the last byte goes out
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
             last = scanner.flush() + stream_error_frame(err)
         finally:
             self.keepalive.release(watch)
             reply.close()
-            ctx.usage = scanner.usage or Usage(
-                prompt_tokens=estimate_prompt_tokens(request_body),
-                completion_tokens=scanner.content_events,
-                estimated=True,
-            )
+            _meter_stream(ctx, scanner, request_body)
         ctx.responded = True
         await send({"type": "http.response.body", "body": last, "more_body": False})
 
@@ -226,6 +224,16 @@ class RelayApp:
             await respond(send, err.status, error_body(err), JSON, ids)
             return
         await respond(send, 200, orjson.dumps(data), JSON, ids)
+
+
+def _meter_stream(ctx: CallContext, scanner: SSEScanner, request_body: bytes) -> None:
+    """The stream's usage: the upstream's own count, else an estimate of what went out."""
+    if ctx.usage is None:
+        ctx.usage = scanner.usage or Usage(
+            prompt_tokens=estimate_prompt_tokens(request_body),
+            completion_tokens=scanner.content_events,
+            estimated=True,
+        )
 
 
 def _model(model_id: str, created: int) -> dict[str, Any]:

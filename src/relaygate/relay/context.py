@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaygate.billing.charging import Charge, Reservation
 from relaygate.core.clock import utcnow
 from relaygate.relay.canonical import Usage
 
@@ -37,6 +38,9 @@ class CallContext:
     ttfb_ms: int | None = None
     client_gone: bool = False
     responded: bool = False  # the answer is complete on the wire (or being sent whole)
+    reservation: Reservation | None = None
+    charge: Charge | None = None
+    settled: bool = False
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -46,8 +50,9 @@ class CallContext:
         self.error = message[:2000]
 
     def record(self) -> tuple[Any, ...]:
-        """The usage row, in ``billing.recorder.USAGE_COLUMNS`` order."""
+        """The usage row, in ``billing.writer.USAGE_COLUMNS`` order."""
         usage = self.usage or Usage()
+        money = self.charge
         return (
             self.request_id,
             utcnow(),
@@ -69,4 +74,8 @@ class CallContext:
             self.elapsed_ms(),
             self.client_ip,
             self.error,
+            money.official if money else 0,
+            money.amount if money else 0,
+            money.free if money else 0,
+            str(money.multiplier) if money else "1",
         )

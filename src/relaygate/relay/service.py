@@ -14,6 +14,9 @@ from typing import Any
 import orjson
 
 from relaygate.accounts.principal import Principal
+from relaygate.billing.charging import Charging
+from relaygate.billing.pricing import TokenCounts
+from relaygate.billing.writer import Bill
 from relaygate.core.errors import (
     InvalidRequest,
     ModelNotFound,
@@ -24,7 +27,7 @@ from relaygate.core.errors import (
     UpstreamUnavailable,
 )
 from relaygate.relay.canonical import Usage
-from relaygate.relay.context import CallContext
+from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
 from relaygate.relay.dialects.openai_chat.usage import read_usage
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
@@ -70,10 +73,85 @@ def _request_usage_chunk(ctx: CallContext, facts: RequestFacts, payload: dict[st
     return True
 
 
+def _tokens(usage: Usage | None) -> TokenCounts:
+    if usage is None:
+        return TokenCounts()
+    return TokenCounts(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+    )
+
+
+def _max_output(payload: dict[str, Any], default: int) -> int:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = payload.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return default
+
+
 class RelayService:
-    def __init__(self, router: Router, providers: dict[str, Provider]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        providers: dict[str, Provider],
+        charging: Charging,
+        default_output_estimate: int,
+    ) -> None:
         self.router = router
         self.providers = providers
+        self.charging = charging
+        self.default_output_estimate = default_output_estimate
+
+    async def reserve(
+        self,
+        ctx: CallContext,
+        principal: Principal,
+        payload: dict[str, Any],
+        body: bytes,
+        route: str = "",
+    ) -> None:
+        """Admit the call against the caller's balance (402) and hold its estimated cost."""
+        tier = payload.get("service_tier")
+        output = (
+            0 if ctx.endpoint == EMBEDDINGS else _max_output(payload, self.default_output_estimate)
+        )
+        estimate = TokenCounts(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=output)
+        ctx.reservation = await self.charging.reserve(
+            principal, ctx.model, route, tier if isinstance(tier, str) else None, estimate
+        )
+
+    def _bill(self, ctx: CallContext, chargeable: bool) -> Bill:
+        reservation = ctx.reservation
+        if reservation is not None and chargeable:
+            ctx.charge = self.charging.price(reservation, _tokens(ctx.usage))
+        paid, free = (ctx.charge.paid, ctx.charge.free) if ctx.charge else (0, 0)
+        return Bill(ctx.record(), ctx.user_id, ctx.key_id, ctx.request_id, paid, free)
+
+    async def settle(self, ctx: CallContext) -> None:
+        """Charge a completed call and wait until the charge is committed."""
+        if ctx.settled or ctx.reservation is None:
+            return
+        ctx.settled = True
+        await self.charging.settle(ctx.reservation, self._bill(ctx, chargeable=True), durable=True)
+
+    def settle_later(self, ctx: CallContext) -> None:
+        """Record a call that did not complete normally; charge only what was delivered.
+
+        A call the upstream failed is never charged; one the client left is charged for
+        what the upstream produced until then.
+        """
+        if ctx.settled:
+            return
+        ctx.settled = True
+        chargeable = ctx.status in (200, CLIENT_CLOSED) and ctx.usage is not None
+        bill = self._bill(ctx, chargeable)
+        if ctx.reservation is None:
+            self.charging.writer.submit(bill, durable=False)
+        else:
+            self.charging.settle_later(ctx.reservation, bill)
 
     def parse(self, body: bytes) -> Any:
         try:

@@ -1,0 +1,110 @@
+"""The model catalogue: official prices and multipliers, as the relay reads them.
+
+Prices live in the database (declared in the TOML file's ``[[models]]`` or set through
+the operator API); the relay prices calls from an in-memory snapshot rebuilt after each
+change, so pricing a call costs no query. A model with no entry is priced at zero (the
+built-in echo model, or an operator who has not priced a model yet: docs/billing.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from relaygate.billing.models import ModelPrice
+from relaygate.billing.pricing import Multipliers, Price
+from relaygate.core.errors import NotFound
+from relaygate.db.engine import Database
+
+__all__ = ["Catalogue", "CatalogueService", "Rated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    price: Price
+    multiplier: Decimal
+    flex: bool
+    vip_only: bool
+
+
+_FREE = Rated(Price(), Decimal(1), flex=False, vip_only=False)
+
+
+class Catalogue:
+    """The snapshot the relay prices calls with."""
+
+    def __init__(self, route_multipliers: dict[str, Decimal], flex_multiplier: Decimal) -> None:
+        self.route_multipliers = route_multipliers
+        self.flex_multiplier = flex_multiplier
+        self._models: dict[str, Rated] = {}
+
+    def load(self, rows: Iterable[ModelPrice]) -> None:
+        self._models = {
+            row.model: Rated(
+                Price(
+                    input=row.input,
+                    output=row.output,
+                    cached_input=row.cached_input,
+                    cache_write=row.cache_write,
+                    reasoning=row.reasoning,
+                    per_call=row.per_call,
+                ),
+                Decimal(row.multiplier),
+                row.flex,
+                row.vip_only,
+            )
+            for row in rows
+        }
+
+    def rated(self, model: str) -> Rated:
+        return self._models.get(model, _FREE)
+
+    def multipliers(self, model: str, route: str, service_tier: str | None) -> Multipliers:
+        rated = self.rated(model)
+        tier = self.flex_multiplier if service_tier == "flex" and rated.flex else Decimal(1)
+        return Multipliers(
+            model=rated.multiplier, route=self.route_multipliers.get(route, Decimal(1)), tier=tier
+        )
+
+    def model_rates(self) -> dict[str, Decimal]:
+        return {model: rated.multiplier for model, rated in sorted(self._models.items())}
+
+
+class CatalogueService:
+    def __init__(self, db: Database, catalogue: Catalogue) -> None:
+        self.db = db
+        self.catalogue = catalogue
+
+    async def publish(self) -> None:
+        self.catalogue.load(await self.all())
+
+    async def all(self) -> list[ModelPrice]:
+        async with self.db.session() as session:
+            return list(await session.scalars(select(ModelPrice).order_by(ModelPrice.model)))
+
+    async def put(self, model: str, fields: dict[str, Any], source: str = "api") -> ModelPrice:
+        async with self.db.session() as session, session.begin():
+            row = await session.get(ModelPrice, model)
+            if row is None:
+                row = ModelPrice(model=model)
+                session.add(row)
+            for name, value in {**fields, "source": source}.items():
+                setattr(row, name, value)
+        await self.publish()
+        return row
+
+    async def remove(self, model: str) -> None:
+        async with self.db.session() as session, session.begin():
+            result = await session.execute(delete(ModelPrice).where(ModelPrice.model == model))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFound(f"The model '{model}' has no price.")
+        await self.publish()
+
+    async def sync_declared(self, declared: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Write the prices declared in the config file (the file wins for its models)."""
+        for model, fields in declared:
+            await self.put(model, fields, source="config")

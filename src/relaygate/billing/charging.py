@@ -1,0 +1,194 @@
+"""Money on the relay's hot path: admit a call against the balance, then charge it.
+
+Admission (``reserve``) refuses a caller whose balance is at or below zero with 402, even
+if resource packages remain (the platform's rule), and otherwise places a *hold* for the
+call's estimated cost. Holds live in the kv layer (in-process, or Redis across replicas)
+with a time-to-live, so a crashed process's holds lapse; a call is admitted only while the
+user's holds are below the balance, so firing many calls at once can overshoot zero by at
+most one call's estimate.
+
+Settlement (``settle``) prices the call from the upstream's usage, splits the charge
+between free and paid balance (free first), releases the hold and hands the bill to the
+group-commit writer. The operator's own account is the house: metered, never refused.
+
+Balances are read from a per-process view refreshed every ``balance_ttl`` seconds and
+corrected at once by this process's charges, including those not yet committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from relaygate.accounts.principal import Principal
+from relaygate.billing.catalogue import Catalogue, Rated
+from relaygate.billing.ledger import Balance, LedgerService
+from relaygate.billing.pricing import Multipliers, TokenCounts, charge, official_cost
+from relaygate.billing.writer import Bill, BillWriter
+from relaygate.core.errors import InsufficientBalance
+from relaygate.kv.protocols import Counter
+
+__all__ = ["Charge", "Charging", "Reservation", "INSUFFICIENT_BALANCE"]
+
+INSUFFICIENT_BALANCE = (
+    "User balance is insufficient, your request has been rejected, please recharge in time."
+)
+_HOLD_TTL = 900.0  # seconds: the longest a hold outlives a process that died holding it
+
+
+@dataclass(slots=True)
+class Reservation:
+    user_id: int
+    house: bool
+    rated: Rated
+    multipliers: Multipliers
+    hold: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    official: int  # at official prices, rounded
+    amount: int  # charged (free part included)
+    paid: int
+    free: int
+    multiplier: Decimal
+
+
+@dataclass(slots=True)
+class _View:
+    balance: Balance
+    loaded: float
+    unsettled: list[int] = field(default_factory=lambda: [0, 0])  # paid, free not committed
+
+
+class Charging:
+    def __init__(
+        self,
+        ledger: LedgerService,
+        catalogue: Catalogue,
+        writer: BillWriter,
+        holds: Counter,
+        balance_ttl: float,
+    ) -> None:
+        self.ledger = ledger
+        self.catalogue = catalogue
+        self.writer = writer
+        self.holds = holds
+        self.balance_ttl = balance_ttl
+        self._views: dict[int, _View] = {}
+        self._releases: set[asyncio.Future[None]] = set()
+
+    async def _view(self, user_id: int) -> _View:
+        view = self._views.get(user_id)
+        if view is None or time.monotonic() - view.loaded > self.balance_ttl:
+            balance = await self.ledger.balance(user_id)
+            unsettled = view.unsettled if view is not None else [0, 0]
+            view = self._views[user_id] = _View(balance, time.monotonic(), unsettled)
+        return view
+
+    async def spendable(self, user_id: int) -> int:
+        view = await self._view(user_id)
+        return view.balance.spendable - view.unsettled[0] - view.unsettled[1]
+
+    def forget(self, user_id: int) -> None:
+        """Drop the cached view (after a top-up or adjustment made elsewhere in this process)."""
+        self._views.pop(user_id, None)
+
+    async def reserve(
+        self,
+        principal: Principal,
+        model: str,
+        route: str,
+        service_tier: str | None,
+        estimate: TokenCounts,
+    ) -> Reservation:
+        rated = self.catalogue.rated(model)
+        multipliers = self.catalogue.multipliers(model, route, service_tier)
+        reservation = Reservation(principal.user_id, principal.is_operator, rated, multipliers)
+        if reservation.house:
+            return reservation
+        spendable = await self.spendable(principal.user_id)
+        if spendable <= 0:
+            raise InsufficientBalance(INSUFFICIENT_BALANCE)
+        hold = charge(official_cost(rated.price, estimate), multipliers.total)
+        applied, _ = await self.holds.add(
+            _hold_key(principal.user_id), hold, ceiling=spendable + hold - 1, ttl_s=_HOLD_TTL
+        )
+        if not applied:
+            raise InsufficientBalance(INSUFFICIENT_BALANCE)
+        reservation.hold = hold
+        return reservation
+
+    async def release(self, reservation: Reservation) -> None:
+        if reservation.hold:
+            hold, reservation.hold = reservation.hold, 0
+            await self.holds.add(_hold_key(reservation.user_id), -hold, ttl_s=_HOLD_TTL)
+
+    def price(self, reservation: Reservation, tokens: TokenCounts) -> Charge:
+        official = official_cost(reservation.rated.price, tokens)
+        multiplier = reservation.multipliers.total
+        amount = charge(official, multiplier)
+        view = self._views.get(reservation.user_id)
+        free_left = 0
+        if view is not None and not reservation.house:
+            free_left = max(0, view.balance.free_balance - view.unsettled[1])
+        free = min(amount, free_left)
+        return Charge(charge(official, Decimal(1)), amount, amount - free, free, multiplier)
+
+    async def settle(self, reservation: Reservation, bill: Bill, durable: bool) -> None:
+        """Release the hold and submit the bill; with ``durable``, wait for its commit."""
+        await self.release(reservation)
+        committed = self.writer.submit(bill, durable=durable or bool(bill.charged))
+        if bill.charged and bill.user_id is not None:
+            self._account(bill.user_id, bill.paid, bill.free, committed)
+        if durable and committed is not None:
+            await asyncio.shield(committed)
+
+    def settle_later(self, reservation: Reservation, bill: Bill) -> None:
+        """Settle without waiting (a failed or abandoned call): safe in clean-up code."""
+        self.writer.submit(bill, durable=False)
+        if bill.charged and bill.user_id is not None:
+            self._account(bill.user_id, bill.paid, bill.free, None)
+        if reservation.hold:
+            task = asyncio.ensure_future(self.release(reservation))
+            self._releases.add(task)
+            task.add_done_callback(self._releases.discard)
+
+    def _account(
+        self, user_id: int, paid: int, free: int, committed: asyncio.Future[None] | None
+    ) -> None:
+        """Show a charge in this process's view at once, before its commit lands."""
+        view = self._views.get(user_id)
+        if view is None:
+            return
+        if committed is None:  # no future to wait for: count it as landed now
+            view.balance = _minus(view.balance, paid, free)
+            return
+        view.unsettled[0] += paid
+        view.unsettled[1] += free
+
+        def landed(_: object) -> None:
+            view.unsettled[0] -= paid
+            view.unsettled[1] -= free
+            current = self._views.get(user_id)
+            if current is view:
+                view.balance = _minus(view.balance, paid, free)
+            elif current is not None:
+                current.loaded = 0.0  # reloaded mid-commit: read the truth again
+
+        committed.add_done_callback(landed)
+
+
+def _minus(balance: Balance, paid: int, free: int) -> Balance:
+    return Balance(
+        balance.balance - paid,
+        balance.free_balance - free,
+        balance.topped_up_total,
+        balance.first_topup_at,
+    )
+
+
+def _hold_key(user_id: int) -> str:
+    return f"hold:{user_id}"

@@ -1,0 +1,109 @@
+"""Balances and the append-only ledger.
+
+Every change of a balance is a ledger entry written in the same transaction as the
+wallet update; ``SUM(amount)`` over a user's entries is the balance and ``SUM(free_amount)``
+the free balance. Charges for relayed calls are written in batches by
+:class:`~relaygate.billing.writer.BillWriter`; the one-off changes (top-ups, operator
+adjustments) go through :class:`LedgerService`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relaygate.billing.models import LedgerEntry, Wallet
+from relaygate.core.clock import utcnow
+from relaygate.core.errors import InvalidRequest
+from relaygate.db.engine import Database
+
+__all__ = ["Balance", "LedgerService", "TOPUP", "ADJUSTMENT", "CHARGE", "FREE_GRANT"]
+
+TOPUP = "topup"
+FREE_GRANT = "free_grant"
+ADJUSTMENT = "adjustment"
+CHARGE = "charge"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    balance: int
+    free_balance: int
+    topped_up_total: int
+    first_topup_at: datetime | None
+
+    @property
+    def spendable(self) -> int:
+        return self.balance + self.free_balance
+
+
+async def _wallet(session: AsyncSession, user_id: int) -> Wallet:
+    wallet = await session.get(Wallet, user_id, with_for_update=True)
+    if wallet is None:
+        wallet = Wallet(user_id=user_id, balance=0, free_balance=0, topped_up_total=0)
+        session.add(wallet)
+    return wallet
+
+
+def _view(wallet: Wallet | None) -> Balance:
+    if wallet is None:
+        return Balance(0, 0, 0, None)
+    return Balance(
+        wallet.balance, wallet.free_balance, wallet.topped_up_total, wallet.first_topup_at
+    )
+
+
+class LedgerService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def balance(self, user_id: int) -> Balance:
+        async with self.db.session() as session:
+            return _view(await session.get(Wallet, user_id))
+
+    async def credit(
+        self, user_id: int, amount: int, kind: str, memo: str = "", request_id: str | None = None
+    ) -> Balance:
+        """Add (or, for an adjustment, possibly remove) money, with its ledger entry.
+
+        ``topup`` counts toward the cumulative top-up (membership, rate tiers);
+        ``free_grant`` adds to the free balance; ``adjustment`` is an operator correction.
+        """
+        if kind in (TOPUP, FREE_GRANT) and amount <= 0:
+            raise InvalidRequest("A top-up must be positive.", param="amount")
+        async with self.db.session() as session, session.begin():
+            wallet = await _wallet(session, user_id)
+            free = amount if kind == FREE_GRANT else 0
+            paid = amount - free
+            wallet.balance += paid
+            wallet.free_balance += free
+            if kind == TOPUP:
+                wallet.topped_up_total += amount
+                wallet.first_topup_at = wallet.first_topup_at or utcnow()
+            session.add(
+                LedgerEntry(
+                    user_id=user_id,
+                    kind=kind,
+                    amount=paid,
+                    free_amount=free,
+                    request_id=request_id,
+                    memo=memo[:500],
+                )
+            )
+        return _view(wallet)
+
+    async def entries_sum(self, user_id: int) -> tuple[int, int]:
+        """The ledger's view of the balance (for invariant checks and audits)."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.coalesce(func.sum(LedgerEntry.amount), 0),
+                        func.coalesce(func.sum(LedgerEntry.free_amount), 0),
+                    ).where(LedgerEntry.user_id == user_id)
+                )
+            ).one()
+        return int(row[0]), int(row[1])

@@ -1,0 +1,108 @@
+"""What a call costs: official price × multipliers, in exact integer micro-units.
+
+Pure code, no I/O. Money is counted in micro-units of the platform currency
+(``1_000_000`` = 1.00). Prices are the upstream's *official* prices per million tokens
+(or per call); the platform's margin or discount is a product of multipliers: per model,
+per route group (the Claude Code / Codex routes), per service tier (``flex``), per user
+group. Everything is exact (fractions) until one final rounding, half up, to a whole
+micro-unit. docs/billing.md has worked examples.
+
+Token semantics (the canonical usage): ``prompt_tokens`` counts every input token,
+including ``cached_tokens`` (cache reads) and ``cache_write_tokens``; ``completion_tokens``
+counts every output token, including ``reasoning_tokens``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+__all__ = [
+    "MICRO",
+    "Multipliers",
+    "Price",
+    "TokenCounts",
+    "charge",
+    "format_money",
+    "official_cost",
+    "parse_money",
+]
+
+MICRO = 1_000_000
+_PER = 1_000_000  # prices are per million tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Official prices in micro-units per million tokens; ``None`` falls back as noted."""
+
+    input: int = 0
+    output: int = 0
+    cached_input: int | None = None  # None: the input price
+    cache_write: int | None = None  # None: the input price
+    reasoning: int | None = None  # None: the output price
+    per_call: int = 0  # a flat fee per call (non-token endpoints, or on top)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Multipliers:
+    model: Decimal = Decimal(1)
+    route: Decimal = Decimal(1)
+    tier: Decimal = Decimal(1)
+    group: Decimal = Decimal(1)
+
+    @property
+    def total(self) -> Decimal:
+        return self.model * self.route * self.tier * self.group
+
+
+def _nonneg(value: int) -> int:
+    return value if value > 0 else 0
+
+
+def official_cost(price: Price, tokens: TokenCounts) -> Fraction:
+    """The call's cost at official prices, in micro-units, exactly."""
+    cached = min(_nonneg(tokens.cached_tokens), _nonneg(tokens.prompt_tokens))
+    written = min(_nonneg(tokens.cache_write_tokens), _nonneg(tokens.prompt_tokens) - cached)
+    fresh_input = _nonneg(tokens.prompt_tokens) - cached - written
+    reasoning = min(_nonneg(tokens.reasoning_tokens), _nonneg(tokens.completion_tokens))
+    plain_output = _nonneg(tokens.completion_tokens) - reasoning
+    per_million = (
+        fresh_input * price.input
+        + cached * (price.input if price.cached_input is None else price.cached_input)
+        + written * (price.input if price.cache_write is None else price.cache_write)
+        + plain_output * price.output
+        + reasoning * (price.output if price.reasoning is None else price.reasoning)
+    )
+    return Fraction(per_million, _PER) + price.per_call
+
+
+def charge(official: Fraction, multiplier: Decimal) -> int:
+    """Apply the multiplier and round once, half up, to whole micro-units."""
+    exact = official * Fraction(multiplier)
+    whole, rest = divmod(exact.numerator, exact.denominator)
+    return whole + (1 if 2 * rest >= exact.denominator else 0)
+
+
+def parse_money(text: str | int | Decimal) -> int:
+    """``"12.34"`` (currency units, up to six decimals) → micro-units."""
+    amount = Decimal(str(text)) * MICRO
+    if amount != amount.to_integral_value():
+        raise ValueError(f"{text!r} has more than six decimals")
+    return int(amount)
+
+
+def format_money(micro: int, places: int = 2) -> str:
+    """Micro-units → a decimal string such as ``"8217.00"`` (rounded half up to ``places``)."""
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(micro) / MICRO).quantize(quantum, rounding=ROUND_HALF_UP))

@@ -1,0 +1,23 @@
+"""Request-rate limiting: per-user tier RPM, optional per-key RPM/TPM/concurrency.
+
+``RateLimiter`` (service) decides with the pure ``policy``; ``headers`` formats the
+outcome for each dialect; ``errors`` turns a refusal into the 429.
+"""
+
+from relaygate.limits.errors import ConcurrencyLimited, TokensRateLimited, refusal
+from relaygate.limits.headers import rate_limit_headers
+from relaygate.limits.policy import DEFAULT_TIERS, Decision, KeyLimits, Tier, tier_rpm
+from relaygate.limits.service import RateLimiter
+
+__all__ = [
+    "DEFAULT_TIERS",
+    "ConcurrencyLimited",
+    "Decision",
+    "KeyLimits",
+    "RateLimiter",
+    "Tier",
+    "TokensRateLimited",
+    "rate_limit_headers",
+    "refusal",
+    "tier_rpm",
+]
