@@ -133,6 +133,7 @@ class Report:
     db_rows: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     gateway_cmd: str = ""
+    source: str = ""
 
 
 # ---------------------------------------------------------------- the gateway
@@ -284,6 +285,22 @@ def check_answers(gw: Gateway, warnings: list[str]) -> None:
             f"stream answer differs from the mock's: content-type {ctype!r}, "
             f"{content} content chunks, {usage} usage chunks, last {datas[-1:]!r}"
         )
+
+
+def source_state() -> str:
+    """The commit the gateway ran from, and whether src/ had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h %s"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "src"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+    except OSError:
+        return "unknown"
+    return f"{head}" + (" (with uncommitted changes in src/)" if dirty else "")
 
 
 def db_row_counts(db: Path) -> dict[str, int]:
@@ -479,7 +496,9 @@ def markdown(rep: Report) -> str:
             if rep.repeat > 1
             else ""
         ),
-        f"Gateway: `{rep.gateway_cmd}`" if rep.gateway_cmd else "Gateway: not run (--direct-only).",
+        f"Gateway: `{rep.gateway_cmd}`, source {rep.source}"
+        if rep.gateway_cmd
+        else "Gateway: not run (--direct-only).",
         "",
         *table(rep),
         "",
@@ -611,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
                     a if not a.startswith(str(work)) else "<tmp>" + a[len(str(work)) :]
                     for a in gw.argv
                 )
+                rep.source = source_state()
                 gw.start()
                 own.append(gw.pid)
                 print(f"gateway: pid {gw.pid} on {gw.base} (core {SERVER_CORE})", flush=True)

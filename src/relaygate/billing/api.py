@@ -103,6 +103,30 @@ async def user_balance(user_id: int, _: OperatorDep, svc: LedgerDep) -> dict[str
     return envelope(balance_out(await svc.balance(user_id)))
 
 
+@router.get("/api/v1/operator/users/{user_id}/ledger", summary="A user's ledger, newest first")
+async def user_ledger(
+    user_id: int, _: OperatorDep, svc: LedgerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    """Entries in micro-units, with the ledger's sums next to the wallet's balances."""
+    paid, free = await svc.entries_sum(user_id)
+    view = await svc.balance(user_id)
+    entries = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "amount": e.amount,
+            "free_amount": e.free_amount,
+            "request_id": e.request_id,
+            "memo": e.memo,
+            "created_at": e.created_at.isoformat(),
+        }
+        for e in await svc.entries(user_id, limit)
+    ]
+    sums = {"amount": paid, "free_amount": free}
+    wallet = {"balance": view.balance, "free_balance": view.free_balance}
+    return envelope({"entries": entries, "sums": sums, "wallet": wallet})
+
+
 @router.get("/api/v1/operator/models", summary="The model catalogue (official prices)")
 async def list_prices(_: OperatorDep, svc: PricesDep) -> dict[str, Any]:
     return envelope([_price_out(row) for row in await svc.all()])

@@ -95,6 +95,16 @@ class LedgerService:
             )
         return _view(wallet)
 
+    async def entries(self, user_id: int, limit: int = 100) -> list[LedgerEntry]:
+        async with self.db.session() as session:
+            query = (
+                select(LedgerEntry)
+                .where(LedgerEntry.user_id == user_id)
+                .order_by(LedgerEntry.id.desc())
+                .limit(limit)
+            )
+            return list(await session.scalars(query))
+
     async def entries_sum(self, user_id: int) -> tuple[int, int]:
         """The ledger's view of the balance (for invariant checks and audits)."""
         async with self.db.session() as session:
