@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from relaygate import __version__
 from relaygate.accounts.api import router as accounts_router
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
@@ -33,7 +34,7 @@ from relaygate.core.ids import new_request_id
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade_in_subprocess
-from relaygate.kv.memory import MemoryKV
+from relaygate.kv.factory import open_kv
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.openapi import relay_paths
@@ -129,7 +130,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     accounts = AccountService(db, settings.key_cache_ttl)
     channels = ChannelService(db)
     writer = BillWriter(db, settings.usage_batch_size)
-    kv = MemoryKV()
+    kv = open_kv(settings.kv_url)
     catalogue = Catalogue(settings.route_multipliers, settings.flex_multiplier)
     prices = CatalogueService(db, catalogue)
     ledger = LedgerService(db)
@@ -152,6 +153,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     providers: dict[str, Provider] = {"openai": OpenAIProvider(client), "echo": EchoProvider()}
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
+    app.state.kv = kv
     writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
@@ -183,7 +185,8 @@ def _control_plane(gateway: Gateway) -> FastAPI:
         lifespan=lambda a: _lifespan(gateway, a),
     )
     install_error_handlers(app)
-    for router in (pages_router, accounts_router, channels_router, usage_router):
+    routers = (pages_router, accounts_router, user_keys_router, channels_router, usage_router)
+    for router in routers:
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

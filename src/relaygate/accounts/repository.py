@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.models import ApiKey, User
@@ -54,6 +54,12 @@ class AccountRepository:
             select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)
         )
         return list(rows)
+
+    async def key_count(self, user_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user_id)
+        )
+        return int(count or 0)
 
     def add(self, obj: Any) -> None:
         self.session.add(obj)

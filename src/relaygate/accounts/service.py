@@ -164,6 +164,26 @@ class AccountService:
         async with self.db.session() as session:
             return await AccountRepository(session).keys_of(user_id)
 
+    async def key_count(self, user_id: int) -> int:
+        async with self.db.session() as session:
+            return await AccountRepository(session).key_count(user_id)
+
+    async def own_key(self, user_id: int, presented: str) -> ApiKey:
+        """The key ``presented`` if ``user_id`` owns it; another user's key is "not found"."""
+        async with self.db.session() as session:
+            row = await AccountRepository(session).key_by_hash(hash_key(presented))
+        if row is None or row.user_id != user_id:
+            raise NotFound("No such API key.", param="key")
+        return row
+
+    async def delete_key(self, key_id: int) -> None:
+        async with self.db.session() as session, session.begin():
+            row = await AccountRepository(session).key(key_id)
+            if row is None:
+                raise NotFound(f"No API key with id {key_id}.")
+            await session.delete(row)
+        self.cache.invalidate(row.key_hash)
+
     async def update_key(self, key_id: int, changes: dict[str, Any]) -> ApiKey:
         async with self.db.session() as session, session.begin():
             row = await AccountRepository(session).key(key_id)

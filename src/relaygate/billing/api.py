@@ -8,13 +8,16 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Request
 
 from relaygate.accounts.api import OperatorDep, accounts, presented_key
+from relaygate.accounts.user_api import ManagerDep
 from relaygate.billing.catalogue import CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.ledger import Balance, LedgerService
+from relaygate.billing.membership import membership
 from relaygate.billing.models import ModelPrice
 from relaygate.billing.pricing import format_money, parse_money
 from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn, UsageOut, UsageQuery
 from relaygate.billing.service import UsageService
+from relaygate.core.clock import utcnow
 from relaygate.core.envelope import envelope
 
 __all__ = ["router"]
@@ -147,6 +150,22 @@ async def put_price(
 async def delete_price(model: str, _: OperatorDep, svc: PricesDep) -> dict[str, Any]:
     await svc.remove(model)
     return envelope(None, "Price removed")
+
+
+@router.post("/api/v1/user/admin/balance", summary="The caller's balance")
+async def my_balance(principal: ManagerDep, svc: LedgerDep) -> dict[str, Any]:
+    view = await svc.balance(principal.user_id)
+    data = {"balance": format_money(view.balance), "free_balance": format_money(view.free_balance)}
+    return envelope(data, "get user balance success")
+
+
+@router.post("/api/v1/user/admin/get-membership-expire-date", summary="The caller's membership")
+async def my_membership(principal: ManagerDep, svc: LedgerDep) -> dict[str, Any]:
+    view = await svc.balance(principal.user_id)
+    status = membership(view.topped_up_total, view.first_topup_at, utcnow())
+    expire_at = status.expire_at.isoformat().replace("+00:00", "Z") if status.expire_at else None
+    data = {"membership": status.level, "expire_at": expire_at}
+    return envelope(data, "get membership expire date success")
 
 
 @router.get("/api/v1/pay/model-rates", summary="The current multiplier of every priced model")

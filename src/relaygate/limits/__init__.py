@@ -6,7 +6,14 @@ outcome for each dialect; ``errors`` turns a refusal into the 429.
 
 from relaygate.limits.errors import ConcurrencyLimited, TokensRateLimited, refusal
 from relaygate.limits.headers import rate_limit_headers
-from relaygate.limits.policy import DEFAULT_TIERS, Decision, KeyLimits, Tier, tier_rpm
+from relaygate.limits.policy import (
+    DEFAULT_TIERS,
+    Decision,
+    KeyLimits,
+    Tier,
+    tier_rpm,
+    tiers_from_units,
+)
 from relaygate.limits.service import RateLimiter
 
 __all__ = [
@@ -20,4 +27,5 @@ __all__ = [
     "rate_limit_headers",
     "refusal",
     "tier_rpm",
+    "tiers_from_units",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 from relaygate.kv.protocols import RateHit, WindowCount
@@ -27,10 +28,12 @@ __all__ = [
     "decide",
     "plan_request",
     "tier_rpm",
+    "tiers_from_units",
     "tokens_key",
 ]
 
 WINDOW_S = 60
+MICROS_PER_UNIT = 1_000_000
 
 LimitKind = Literal["requests", "tokens"]
 Scope = Literal["user", "key"]
@@ -50,6 +53,22 @@ DEFAULT_TIERS: tuple[Tier, ...] = (
     Tier(20_000_000, 1_000),
     Tier(300_000_000, 10_000),
 )
+
+
+def tiers_from_units(table: Sequence[tuple[Decimal | int | str, int]]) -> tuple[Tier, ...]:
+    """Operator tiers given in currency units (``("20", 1000)``), checked and sorted.
+
+    Money never passes through a float: thresholds become exact micro-units.
+    """
+    tiers = sorted(
+        (Tier(int(Decimal(str(units)) * MICROS_PER_UNIT), rpm) for units, rpm in table),
+        key=lambda tier: tier.min_topup,
+    )
+    if not tiers or tiers[0].min_topup != 0:
+        raise ValueError("rate-limit tiers must start at a top-up of 0")
+    if any(tier.rpm <= 0 for tier in tiers):
+        raise ValueError("every rate-limit tier needs a positive rpm")
+    return tuple(tiers)
 
 
 def tier_rpm(cumulative_topup: int, tiers: Sequence[Tier] = DEFAULT_TIERS) -> int:

@@ -32,7 +32,7 @@ def test_roll_moves_current_to_previous_then_clears() -> None:
         (Buckets(0, curr=1), 0.0, 1, 2, 0.0),  # fits now
         (Buckets(0, curr=1), 0.0, 1, None, 0.0),  # no limit
         (Buckets(0, curr=2), 15.0, 1, 2, 45.0 + 30.0),  # next bucket, then half decays
-        (Buckets(0, curr=0, prev=10), 30.0, 1, 5, 30.0 * 1.2 - 30.0 + 30.0 - 30.0 + 6.0),
+        (Buckets(0, prev=10), 30.0, 1, 5, 6.0),  # weight must fall from 0.5 to 0.4
         (Buckets(0), 0.0, 11, 10, 60.0),  # can never fit: one window
     ],
 )

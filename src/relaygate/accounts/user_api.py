@@ -1,0 +1,213 @@
+"""The platform's key-management API for users (platform-api.md §10).
+
+``/api/v1/user/admin/*``: form-urlencoded (or JSON) bodies, the ``{statusCode, message,
+data}`` envelope, authenticated by the user's management key (``is_admin``). A management
+key can create, change and delete its user's ordinary keys but never create or touch an
+admin key. Each route has the platform's documented rate (10 QPS, 1 QPS for the listing),
+and a user has at most 5,000 keys.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+
+from relaygate.accounts.api import accounts, presented_key
+from relaygate.accounts.models import ApiKey
+from relaygate.accounts.principal import Principal
+from relaygate.accounts.service import AccountService
+from relaygate.core.envelope import envelope
+from relaygate.core.errors import InvalidRequest, PermissionDenied, RateLimited
+from relaygate.core.forms import parse_body, parse_bool, parse_json_list
+from relaygate.kv.protocols import KV
+
+__all__ = ["MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
+
+MAX_KEYS_PER_USER = 5000
+_MICRO = 1_000_000
+
+_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        }
+    }
+}
+
+
+async def require_manager(request: Request) -> Principal:
+    principal = await accounts(request).authenticate(presented_key(request), time.time())
+    if not principal.is_admin:
+        raise PermissionDenied("This route needs the account's management key (没有权限).")
+    return principal
+
+
+ManagerDep = Annotated[Principal, Depends(require_manager)]
+
+
+def throttle(per_second: int, route: str) -> Any:
+    """A dependency enforcing the platform's per-route QPS for each user."""
+
+    async def check(request: Request, principal: ManagerDep) -> None:
+        kv = cast(KV, request.app.state.kv)
+        hit = await kv.rates.hit(f"qps:{route}:{principal.user_id}", 1, limit=per_second)
+        if not hit.allowed:
+            retry = str(max(1, round(hit.reset_after_s)))
+            raise RateLimited(
+                f"Too many requests: {per_second} per second.", headers={"retry-after": retry}
+            )
+
+    return Depends(check)
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    return parse_body(await request.body(), request.headers.get("content-type", ""))
+
+
+def _permissions(value: Any) -> list[str] | None:
+    """The models a key may use; none given (or ``[]``) means every model."""
+    return parse_json_list(value, "permissions") or None
+
+
+def _time(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidRequest(f"'{field}' must be an ISO 8601 time.", param=field) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _micro(value: Any, field: str) -> int:
+    try:
+        amount = Decimal(str(value)) * _MICRO
+    except InvalidOperation as exc:
+        raise InvalidRequest(f"'{field}' must be a number.", param=field) from exc
+    if amount < 0 or amount != amount.to_integral_value():
+        raise InvalidRequest(f"'{field}' must be a non-negative amount.", param=field)
+    return int(amount)
+
+
+def _money(micro: int) -> str:
+    return f"{Decimal(micro) / _MICRO:.2f}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _key_out(row: ApiKey) -> dict[str, Any]:
+    """The platform's 12 fields; ``key`` is the hint, since only a digest is stored."""
+    return {
+        "key": row.hint,
+        "user_id": str(row.user_id),
+        "remark": row.remark,
+        "created_at": _iso(row.created_at),
+        "used_at": _iso(row.used_at),
+        "expired_at": _iso(row.expired_at),
+        "used_times": str(row.used_times),
+        "used_fee": _money(row.used_fee),
+        "max_fee": _money(row.max_fee),
+        "permissions": row.permissions if row.permissions is not None else [],
+        "is_admin": row.is_admin,
+        "is_disabled": row.is_disabled,
+    }
+
+
+router = APIRouter(prefix="/api/v1/user/admin", tags=["platform: API keys"])
+AccountsDep = Annotated[AccountService, Depends(accounts)]
+
+
+@router.post(
+    "/new-api-token",
+    summary="Create an API key",
+    openapi_extra=_FORM,
+    dependencies=[throttle(10, "new")],
+)
+@router.post(
+    "/create-api-token",
+    summary="Create an API key (alias)",
+    openapi_extra=_FORM,
+    dependencies=[throttle(10, "new")],
+)
+async def new_api_token(
+    request: Request, principal: ManagerDep, svc: AccountsDep
+) -> dict[str, Any]:
+    form = await _form(request)
+    if "expired_at" not in form or "max_fee" not in form:
+        raise InvalidRequest("'expired_at' and 'max_fee' are required.", param="expired_at")
+    if await svc.key_count(principal.user_id) >= MAX_KEYS_PER_USER:
+        raise InvalidRequest(f"A user may have at most {MAX_KEYS_PER_USER} API keys.")
+    new = await svc.issue_key(
+        principal.user_id,
+        remark=str(form.get("remark", ""))[:500],
+        permissions=_permissions(form.get("permissions")),
+        expired_at=_time(form.get("expired_at"), "expired_at"),
+        max_fee=_micro(form.get("max_fee", 0), "max_fee"),
+    )
+    return envelope(new.key, "New api token success")
+
+
+@router.post(
+    "/update-api-token",
+    summary="Change an API key",
+    openapi_extra=_FORM,
+    dependencies=[throttle(10, "update")],
+)
+async def update_api_token(
+    request: Request, principal: ManagerDep, svc: AccountsDep
+) -> dict[str, Any]:
+    form = await _form(request)
+    row = await svc.own_key(principal.user_id, str(form.get("key", "")))
+    if row.is_admin:
+        raise PermissionDenied("Admin keys cannot be changed through the API.")
+    changes: dict[str, Any] = {}
+    if "remark" in form:
+        changes["remark"] = str(form["remark"])[:500]
+    if "expired_at" in form:
+        changes["expired_at"] = _time(form["expired_at"], "expired_at")
+    if "max_fee" in form:
+        changes["max_fee"] = _micro(form["max_fee"], "max_fee")
+    if "permissions" in form:
+        changes["permissions"] = _permissions(form["permissions"])
+    if "is_disabled" in form:
+        changes["is_disabled"] = parse_bool(form["is_disabled"], "is_disabled")
+    await svc.update_key(row.id, changes)
+    return envelope(None, "Update api token success")
+
+
+@router.post(
+    "/get-api-tokens", summary="List the user's API keys", dependencies=[throttle(1, "list")]
+)
+async def get_api_tokens(principal: ManagerDep, svc: AccountsDep) -> dict[str, Any]:
+    keys = await svc.keys_of(principal.user_id)
+    return envelope([_key_out(k) for k in keys], f"Get API keys success, total keys: {len(keys)}")
+
+
+@router.post(
+    "/del-api-token",
+    summary="Delete an API key",
+    openapi_extra=_FORM,
+    dependencies=[throttle(10, "delete")],
+)
+@router.post(
+    "/delete-api-token",
+    summary="Delete an API key (alias)",
+    openapi_extra=_FORM,
+    dependencies=[throttle(10, "delete")],
+)
+async def del_api_token(
+    request: Request, principal: ManagerDep, svc: AccountsDep
+) -> dict[str, Any]:
+    form = await _form(request)
+    row = await svc.own_key(principal.user_id, str(form.get("key", "")))
+    if row.is_admin:
+        raise PermissionDenied("Admin keys cannot be deleted through the API.")
+    await svc.delete_key(row.id)
+    return envelope(None, "Delete api key success")
