@@ -35,6 +35,8 @@ from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.kv.factory import open_kv
+from relaygate.limits.policy import tiers_from_units
+from relaygate.limits.service import RateLimiter
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.openapi import relay_paths
@@ -158,7 +160,14 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
     gateway.relay = RelayApp(
-        RelayService(router, providers, charging, settings.default_output_estimate),
+        RelayService(
+            router,
+            providers,
+            charging,
+            RateLimiter(kv.rates, kv.counters),
+            tiers_from_units(settings.rate_limit_tiers),
+            settings.default_output_estimate,
+        ),
         accounts,
         keepalive,
         max_body_bytes=settings.max_body_bytes,

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         default_factory=lambda: {"cc-omg": Decimal("0.2"), "codex-omg": Decimal("0.2")}
     )
     flex_multiplier: Decimal = Decimal("0.5")
+    # requests per minute by cumulative top-up (currency units): [[min_topup, rpm], ...]
+    rate_limit_tiers: list[tuple[Decimal, int]] = Field(
+        default_factory=lambda: [(Decimal(0), 60), (Decimal(20), 1000), (Decimal(300), 10000)]
+    )
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

@@ -122,7 +122,9 @@ def test_sigterm_flushes_every_usage_record(tmp_path: Path) -> None:
     try:
         with _operator(first.url) as op:
             user = op.post("/users", json={"email": "load@example.test"}).json()["data"]
-            op.post(f"/users/{user['id']}/credit", json={"amount": "10"}).raise_for_status()
+            op.post(
+                f"/users/{user['id']}/credit", json={"amount": "20"}
+            ).raise_for_status()  # 1,000 RPM tier
             key = op.post(f"/users/{user['id']}/keys", json={}).json()["data"]["key"]
         request_ids = _fire(first.url, key)
     finally:

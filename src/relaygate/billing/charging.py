@@ -92,6 +92,10 @@ class Charging:
         view = await self._view(user_id)
         return view.balance.spendable - view.unsettled[0] - view.unsettled[1]
 
+    async def topped_up(self, user_id: int) -> int:
+        """The user's cumulative top-up (for rate tiers and membership)."""
+        return (await self._view(user_id)).balance.topped_up_total
+
     def forget(self, user_id: int) -> None:
         """Drop the cached view (after a top-up or adjustment made elsewhere in this process)."""
         self._views.pop(user_id, None)

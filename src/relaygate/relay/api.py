@@ -110,6 +110,7 @@ class RelayApp:
             ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload)
+            await self.relay.limit(ctx, principal)
             await self.relay.reserve(ctx, principal, payload, body)
             await _until_disconnect(self._answer(ctx, facts, payload, body, send), receive, ctx)
         except RelaygateError as err:
@@ -154,7 +155,7 @@ class RelayApp:
 
     @staticmethod
     def _ids(ctx: CallContext) -> list[tuple[bytes, bytes]]:
-        return [(b"x-request-id", ctx.request_id.encode())]
+        return [(b"x-request-id", ctx.request_id.encode()), *ctx.headers]
 
     async def _error(self, send: Send, ctx: CallContext, err: RelaygateError) -> None:
         headers = self._ids(ctx) + [(k.encode(), v.encode()) for k, v in err.headers.items()]

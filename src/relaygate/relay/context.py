@@ -41,6 +41,7 @@ class CallContext:
     reservation: Reservation | None = None
     charge: Charge | None = None
     settled: bool = False
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # x-request-id and limits
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)

@@ -9,6 +9,7 @@ a clean 502/503/504 without upstream details.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging
 from relaygate.billing.pricing import TokenCounts
 from relaygate.billing.writer import Bill
+from relaygate.core.clock import utcnow
 from relaygate.core.errors import (
     InvalidRequest,
     ModelNotFound,
@@ -26,6 +28,10 @@ from relaygate.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from relaygate.limits.errors import refusal
+from relaygate.limits.headers import rate_limit_headers
+from relaygate.limits.policy import Tier, tier_rpm
+from relaygate.limits.service import RateLimiter
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
@@ -98,12 +104,30 @@ class RelayService:
         router: Router,
         providers: dict[str, Provider],
         charging: Charging,
+        limiter: RateLimiter,
+        tiers: Sequence[Tier],
         default_output_estimate: int,
     ) -> None:
         self.router = router
         self.providers = providers
         self.charging = charging
+        self.limiter = limiter
+        self.tiers = tiers
         self.default_output_estimate = default_output_estimate
+
+    async def limit(self, ctx: CallContext, principal: Principal) -> None:
+        """Requests per minute by the user's tier (429 with the rate-limit headers).
+
+        The operator's own calls are not limited; every other answer carries the headers.
+        """
+        if principal.is_operator:
+            return
+        rpm = tier_rpm(await self.charging.topped_up(principal.user_id), self.tiers)
+        decision = await self.limiter.check_request(principal.user_id, principal.key_id, rpm, None)
+        headers = rate_limit_headers(decision, "openai", utcnow())
+        if not decision.allowed:
+            raise refusal(decision, headers)
+        ctx.headers.extend((k.encode(), v.encode()) for k, v in headers.items())
 
     async def reserve(
         self,
