@@ -25,6 +25,7 @@ from relaygate.billing.api import router as usage_router
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.ledger import LedgerService
+from relaygate.billing.membership import MembershipTier
 from relaygate.billing.pricing import parse_money
 from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
@@ -136,7 +137,8 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     catalogue = Catalogue(settings.route_multipliers, settings.flex_multiplier)
     prices = CatalogueService(db, catalogue)
     ledger = LedgerService(db)
-    charging = Charging(ledger, catalogue, writer, kv.counters, settings.balance_ttl)
+    tiers = [MembershipTier(n, parse_money(t), m) for n, t, m in settings.membership_tiers]
+    charging = Charging(ledger, catalogue, writer, kv.counters, settings.balance_ttl, tiers)
     keepalive = KeepAlive(settings.stream_keepalive_interval)
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
     router = Router()

@@ -49,13 +49,13 @@ class ModelPriceConfig(BaseModel):
     """A model's official prices per million tokens, in currency units (``"2.50"``)."""
 
     name: str = Field(min_length=1, max_length=200)
-    input: Decimal = Decimal(0)
-    output: Decimal = Decimal(0)
-    cached_input: Decimal | None = None
-    cache_write: Decimal | None = None
-    reasoning: Decimal | None = None
-    per_call: Decimal = Decimal(0)
-    multiplier: Decimal = Decimal(1)
+    input: Decimal = Field(default=Decimal(0), ge=0)
+    output: Decimal = Field(default=Decimal(0), ge=0)
+    cached_input: Decimal | None = Field(default=None, ge=0)
+    cache_write: Decimal | None = Field(default=None, ge=0)
+    reasoning: Decimal | None = Field(default=None, ge=0)
+    per_call: Decimal = Field(default=Decimal(0), ge=0)
+    multiplier: Decimal = Field(default=Decimal(1), ge=0)
     flex: bool = False
     vip_only: bool = False
 
@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         default_factory=lambda: {"cc-omg": Decimal("0.2"), "codex-omg": Decimal("0.2")}
     )
     flex_multiplier: Decimal = Decimal("0.5")
+    # membership by cumulative top-up, from the first payment: [[level, min_topup, months]]
+    membership_tiers: list[tuple[str, Decimal, int]] = Field(
+        default_factory=lambda: [
+            ("vip", Decimal(20), 1),
+            ("vip", Decimal(40), 6),
+            ("premium", Decimal(300), 12),
+        ]
+    )
     # requests per minute by cumulative top-up (currency units): [[min_topup, rpm], ...]
     rate_limit_tiers: list[tuple[Decimal, int]] = Field(
         default_factory=lambda: [(Decimal(0), 60), (Decimal(20), 1000), (Decimal(300), 10000)]

@@ -15,6 +15,8 @@ class Principal:
     is_operator: bool
     permissions: frozenset[str] | None
     expires_at: float | None  # epoch seconds
+    max_fee: int = 0  # the key's spending cap in micro-units; 0: none
+    used_fee: int = 0  # spent when this view was loaded (at most key_cache_ttl old)
 
     def may_use(self, model: str) -> bool:
         return self.permissions is None or model in self.permissions

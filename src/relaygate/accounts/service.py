@@ -58,6 +58,8 @@ def _principal(key: ApiKey, user: User) -> Lookup:
         is_operator=user.is_operator,
         permissions=None if key.permissions is None else frozenset(key.permissions),
         expires_at=_epoch(key.expired_at),
+        max_fee=key.max_fee,
+        used_fee=key.used_fee,
     )
 
 

@@ -160,9 +160,12 @@ async def my_balance(principal: ManagerDep, svc: LedgerDep) -> dict[str, Any]:
 
 
 @router.post("/api/v1/user/admin/get-membership-expire-date", summary="The caller's membership")
-async def my_membership(principal: ManagerDep, svc: LedgerDep) -> dict[str, Any]:
+async def my_membership(
+    principal: ManagerDep, svc: LedgerDep, meter: Annotated[Charging, Depends(charging)]
+) -> dict[str, Any]:
     view = await svc.balance(principal.user_id)
-    status = membership(view.topped_up_total, view.first_topup_at, utcnow())
+    tiers = meter.membership_tiers
+    status = membership(view.topped_up_total, view.first_topup_at, utcnow(), tiers)
     expire_at = status.expire_at.isoformat().replace("+00:00", "Z") if status.expire_at else None
     data = {"membership": status.level, "expire_at": expire_at}
     return envelope(data, "get membership expire date success")

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.catalogue import Catalogue, Rated
 from relaygate.billing.ledger import Balance, LedgerService
+from relaygate.billing.membership import DEFAULT_TIERS, MembershipTier, membership
 from relaygate.billing.pricing import Multipliers, TokenCounts, charge, official_cost
 from relaygate.billing.writer import Bill, BillWriter
-from relaygate.core.errors import InsufficientBalance
+from relaygate.core.clock import utcnow
+from relaygate.core.errors import InsufficientBalance, PermissionDenied
 from relaygate.kv.protocols import Counter
 
 __all__ = ["Charge", "Charging", "Reservation", "INSUFFICIENT_BALANCE"]
@@ -35,6 +38,7 @@ __all__ = ["Charge", "Charging", "Reservation", "INSUFFICIENT_BALANCE"]
 INSUFFICIENT_BALANCE = (
     "User balance is insufficient, your request has been rejected, please recharge in time."
 )
+KEY_CAP_REACHED = "This API key has reached its spending limit (max_fee)."
 _HOLD_TTL = 900.0  # seconds: the longest a hold outlives a process that died holding it
 
 
@@ -45,6 +49,8 @@ class Reservation:
     rated: Rated
     multipliers: Multipliers
     hold: int = 0
+    key_id: int = 0
+    key_capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,9 @@ class Charging:
         writer: BillWriter,
         holds: Counter,
         balance_ttl: float,
+        membership_tiers: Sequence[MembershipTier] = DEFAULT_TIERS,
     ) -> None:
+        self.membership_tiers = membership_tiers
         self.ledger = ledger
         self.catalogue = catalogue
         self.writer = writer
@@ -79,13 +87,17 @@ class Charging:
         self.balance_ttl = balance_ttl
         self._views: dict[int, _View] = {}
         self._releases: set[asyncio.Future[None]] = set()
+        self._landings: dict[int, int] = {}  # commits landed per user, to spot racing reads
 
     async def _view(self, user_id: int) -> _View:
         view = self._views.get(user_id)
         if view is None or time.monotonic() - view.loaded > self.balance_ttl:
+            landings = self._landings.get(user_id, 0)
             balance = await self.ledger.balance(user_id)
             unsettled = view.unsettled if view is not None else [0, 0]
             view = self._views[user_id] = _View(balance, time.monotonic(), unsettled)
+            if self._landings.get(user_id, 0) != landings:
+                view.loaded = 0.0  # a charge landed during the read: read again next time
         return view
 
     async def spendable(self, user_id: int) -> int:
@@ -116,30 +128,62 @@ class Charging:
         spendable = await self.spendable(principal.user_id)
         if spendable <= 0:
             raise InsufficientBalance(INSUFFICIENT_BALANCE)
+        view = await self._view(principal.user_id)
+        if rated.vip_only and self._level(view) == "free":
+            raise PermissionDenied(f"The model '{model}' needs a VIP or Premium membership.")
         hold = charge(official_cost(rated.price, estimate), multipliers.total)
+        await self._hold_key_budget(principal, hold)
         applied, _ = await self.holds.add(
             _hold_key(principal.user_id), hold, ceiling=spendable + hold - 1, ttl_s=_HOLD_TTL
         )
         if not applied:
+            await self._release_key_budget(principal.key_id, principal.max_fee, hold)
             raise InsufficientBalance(INSUFFICIENT_BALANCE)
         reservation.hold = hold
+        reservation.key_id, reservation.key_capped = principal.key_id, principal.max_fee > 0
         return reservation
+
+    def _level(self, view: _View) -> str:
+        balance = view.balance
+        return membership(
+            balance.topped_up_total, balance.first_topup_at, utcnow(), self.membership_tiers
+        ).level
+
+    async def _hold_key_budget(self, principal: Principal, hold: int) -> None:
+        """A key with ``max_fee`` may not spend (with its calls in flight) past its cap."""
+        if principal.max_fee <= 0:
+            return
+        left = principal.max_fee - principal.used_fee
+        applied, _ = await self.holds.add(
+            _key_hold_key(principal.key_id), hold, ceiling=left + hold - 1, ttl_s=_HOLD_TTL
+        )
+        if left <= 0 or not applied:
+            if applied:
+                await self.holds.add(_key_hold_key(principal.key_id), -hold, ttl_s=_HOLD_TTL)
+            raise InsufficientBalance(KEY_CAP_REACHED, code="key_quota_exceeded")
+
+    async def _release_key_budget(self, key_id: int, max_fee: int, hold: int) -> None:
+        if max_fee > 0 and hold:
+            await self.holds.add(_key_hold_key(key_id), -hold, ttl_s=_HOLD_TTL)
 
     async def release(self, reservation: Reservation) -> None:
         if reservation.hold:
             hold, reservation.hold = reservation.hold, 0
             await self.holds.add(_hold_key(reservation.user_id), -hold, ttl_s=_HOLD_TTL)
+            if reservation.key_capped:
+                await self.holds.add(_key_hold_key(reservation.key_id), -hold, ttl_s=_HOLD_TTL)
 
     def price(self, reservation: Reservation, tokens: TokenCounts) -> Charge:
         official = official_cost(reservation.rated.price, tokens)
         multiplier = reservation.multipliers.total
-        amount = charge(official, multiplier)
+        amount = max(0, charge(official, multiplier))  # a call never adds money
+        rounded = charge(official, Decimal(1))
+        if reservation.house:  # metered at its price, charged to nobody
+            return Charge(rounded, amount, 0, 0, multiplier)
         view = self._views.get(reservation.user_id)
-        free_left = 0
-        if view is not None and not reservation.house:
-            free_left = max(0, view.balance.free_balance - view.unsettled[1])
+        free_left = 0 if view is None else max(0, view.balance.free_balance - view.unsettled[1])
         free = min(amount, free_left)
-        return Charge(charge(official, Decimal(1)), amount, amount - free, free, multiplier)
+        return Charge(rounded, amount, amount - free, free, multiplier)
 
     async def settle(self, reservation: Reservation, bill: Bill, durable: bool) -> None:
         """Release the hold and submit the bill; with ``durable``, wait for its commit."""
@@ -152,9 +196,9 @@ class Charging:
 
     def settle_later(self, reservation: Reservation, bill: Bill) -> None:
         """Settle without waiting (a failed or abandoned call): safe in clean-up code."""
-        self.writer.submit(bill, durable=False)
+        committed = self.writer.submit(bill, durable=bool(bill.charged))
         if bill.charged and bill.user_id is not None:
-            self._account(bill.user_id, bill.paid, bill.free, None)
+            self._account(bill.user_id, bill.paid, bill.free, committed)
         if reservation.hold:
             task = asyncio.ensure_future(self.release(reservation))
             self._releases.add(task)
@@ -167,13 +211,13 @@ class Charging:
         view = self._views.get(user_id)
         if view is None:
             return
-        if committed is None:  # no future to wait for: count it as landed now
-            view.balance = _minus(view.balance, paid, free)
+        if committed is None:
             return
         view.unsettled[0] += paid
         view.unsettled[1] += free
 
         def landed(_: object) -> None:
+            self._landings[user_id] = self._landings.get(user_id, 0) + 1
             view.unsettled[0] -= paid
             view.unsettled[1] -= free
             current = self._views.get(user_id)
@@ -196,3 +240,7 @@ def _minus(balance: Balance, paid: int, free: int) -> Balance:
 
 def _hold_key(user_id: int) -> str:
     return f"hold:{user_id}"
+
+
+def _key_hold_key(key_id: int) -> str:
+    return f"hold:key:{key_id}"

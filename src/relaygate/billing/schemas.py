@@ -50,6 +50,7 @@ class UsageOut(BaseModel):
 
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
 
 class CreditIn(BaseModel):
@@ -74,12 +75,12 @@ class ModelPriceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: Money = Decimal(0)
-    output: Money = Decimal(0)
-    cached_input: Money | None = None
-    cache_write: Money | None = None
-    reasoning: Money | None = None
-    per_call: Money = Decimal(0)
+    input: Price = Decimal(0)
+    output: Price = Decimal(0)
+    cached_input: Price | None = None
+    cache_write: Price | None = None
+    reasoning: Price | None = None
+    per_call: Price = Decimal(0)
     multiplier: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)] = Decimal(1)
     flex: bool = False
     vip_only: bool = False

@@ -80,6 +80,7 @@ class Bill:
     request_id: str
     paid: int = 0  # from the balance
     free: int = 0  # from the free balance
+    used: bool = True  # counts toward the key's used_times (a refused call does not)
     committed: asyncio.Future[None] | None = None
 
     @property
@@ -143,7 +144,7 @@ class BillWriter:
         wallets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         keys: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         for bill in batch:
-            if bill.key_id is not None:
+            if bill.key_id is not None and (bill.used or bill.charged):
                 keys[bill.key_id][0] += bill.charged
                 keys[bill.key_id][1] += 1
         for bill in charged:

@@ -28,7 +28,12 @@ __all__ = ["KeepAlive", "SSEScanner", "StreamWatch"]
 log = logging.getLogger(__name__)
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
-_CONTENT_MARKERS = (b'"content"', b'"text"', b'"arguments"')
+# (a delta with text, the same delta empty): a stream's first chunk carries "content":""
+_CONTENT_MARKERS = (
+    (b'"content":"', b'"content":""'),
+    (b'"text":"', b'"text":""'),
+    (b'"arguments":"', b'"arguments":""'),
+)
 # A line of its own: inside an event's JSON a newline is always escaped, so "[DONE]" in
 # generated text can never match.
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
@@ -79,8 +84,8 @@ class SSEScanner:
         complete, self._tail = data[:end], data[end:]
         if b'"usage"' in complete:
             complete = self._scan_usage(complete)
-        for marker in _CONTENT_MARKERS:
-            self.content_events += complete.count(marker)
+        for marker, empty in _CONTENT_MARKERS:
+            self.content_events += complete.count(marker) - complete.count(empty)
         if b"[DONE]" in complete and _DONE_LINES.search(complete):
             self.finished = True
         return complete
