@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         children.close()
+        shutil.rmtree(work, ignore_errors=True)
 
     m = machine_info()
     lines = [

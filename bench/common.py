@@ -47,6 +47,15 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the bench itself dies (even by SIGKILL)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Children:
     """Owns every child process of a run; ``close()`` ends them (process group, TERM then KILL)."""
 
@@ -70,6 +79,7 @@ class Children:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,  # own process group: Ctrl-C in the terminal doesn't race us
+                preexec_fn=_die_with_parent,
             )
         finally:
             fh.close()
@@ -271,6 +281,17 @@ def _to_ms(value: str) -> float:
     return float(m.group(1)) * _UNITS_MS[m.group(2)]
 
 
+# wrk runs per URL: completed requests and the sum of connections (requests cut off at the end
+# of a run are at most one per connection); bench.run compares them with the usage records.
+SENT: dict[str, list[int]] = {}
+
+
+def count_sent(res: WrkResult) -> None:
+    total = SENT.setdefault(res.url, [0, 0])
+    total[0] += res.requests
+    total[1] += res.connections
+
+
 def parse_wrk(text: str, res: WrkResult) -> WrkResult:
     res.raw = text
     if m := re.search(r"Requests/sec:\s+([\d.]+)", text):
@@ -340,6 +361,7 @@ def run_wrk(
     wrk_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     res.other_load = max(0.0, (busy1 - busy0) - (own1 - own0) - wrk_cpu) / (t1 - t0)
     parse_wrk(proc.stdout + proc.stderr, res)
+    count_sent(res)
     if proc.returncode != 0 and not res.requests:
         raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     if cpu_pid and res.requests:
@@ -413,7 +435,7 @@ def measured(
         )
     assert res is not None
     warnings.append(
-        f"{res.target} c={res.connections} {urlsplit(res.url).path}: other processes used "
+        f"{res.target} c={res.connections} {urlsplit(res.url).path} (one run): others used "
         f"{res.other_load:.2f} cores during the run; the figures are disturbed"
     )
     return res

@@ -1,13 +1,15 @@
 """Relaygate load benchmark.
 
     python -m bench.run [--duration 12] [--scenarios nonstream,stream] [--concurrency 1,16,64]
-                        [--quick] [--soak 300] [--direct-only] [--keep]
+                        [--quick] [--repeat N] [--soak 300] [--profile] [--direct-only]
+                        [--quiet-wait 90] [--retries 2] [--keep]
 
 Starts the nginx mock upstream (bench/mock.py) and the wrk load generator on core 1, and the
 gateway (``relaygate serve``) on core 0 with SQLite, a real (non-operator) user key and usage
 records on. For every scenario and concurrency it runs wrk against the mock directly and
 through the gateway, and prints RPS, p50/p99, added p50, the RPS ratio and the gateway's CPU
 ms per call. The same table goes to bench/results/latest.md (and latest.json).
+Method, caveats and recorded results: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from bench.common import (
     LOAD_CORE,
     NOISY,
     REPO,
+    SENT,
     SERVER_CORE,
     Children,
     WrkResult,
+    count_sent,
     cpu_seconds,
     free_port,
     http,
@@ -134,6 +138,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     gateway_cmd: str = ""
     source: str = ""
+    records_check: str = ""
 
 
 # ---------------------------------------------------------------- the gateway
@@ -152,6 +157,10 @@ class Gateway:
         self.config = work / "bench.toml"
         self.config.write_text(
             f"""
+# Rate limits stay on; the tier is set high enough not to refuse the benchmark's own load.
+[settings]
+rate_limit_tiers = [[0, 1000000000]]
+
 [[channels]]
 name = "bench-json"
 type = "openai"
@@ -165,6 +174,17 @@ type = "openai"
 base_url = "http://127.0.0.1:{mock_port}/stream/v1"
 api_key = "sk-upstream-bench"
 models = ["{mock.MODEL_STREAM}"]
+
+# Priced, so every call is charged (the mock reports 9 prompt + 20 completion tokens).
+[[models]]
+name = "{mock.MODEL_JSON}"
+input = "2.50"
+output = "10.00"
+
+[[models]]
+name = "{mock.MODEL_STREAM}"
+input = "2.50"
+output = "10.00"
 """
         )
         self.db = work / "bench.db"
@@ -208,13 +228,17 @@ models = ["{mock.MODEL_STREAM}"]
             time.sleep(0.2)
         raise RuntimeError(f"gateway not ready: GET /v1/models -> {last}")
 
-    def _operator(self, path: str, payload: dict[str, object]) -> dict[str, object]:
+    def _operator(
+        self, path: str, payload: dict[str, object], optional: bool = False
+    ) -> dict[str, object]:
         status, _, body = http(
             "POST",
             f"{self.base}/api/v1/operator{path}",
             orjson.dumps(payload),
             headers={"Authorization": f"Bearer {self.admin_key}"},
         )
+        if status == 404 and optional:
+            return {}
         if status != 200:
             raise RuntimeError(f"POST /api/v1/operator{path} -> {status} {body[:500]!r}")
         doc = orjson.loads(body)
@@ -225,6 +249,12 @@ models = ["{mock.MODEL_STREAM}"]
 
     def _create_user_key(self) -> str:
         user = self._operator("/users", {"email": "bench@example.com"})
+        # enough balance for ~400 million calls at the prices above
+        self._operator(
+            f"/users/{user['id']}/credit",
+            {"amount": "100000", "kind": "topup", "memo": "bench"},
+            optional=True,
+        )
         key = self._operator(f"/users/{user['id']}/keys", {})
         return str(key["key"])
 
@@ -352,6 +382,7 @@ def soak(gw: Gateway, seconds: int, body_file: Path, children: Children) -> Soak
         children.stop(proc)
     cpu1 = cpu_seconds(gw.pid)
     res = parse_wrk(out.read_text(), WrkResult("gateway", gw.url(), 16, seconds))
+    count_sent(res)
     time.sleep(2)
     return Soak(
         seconds=seconds,
@@ -388,6 +419,7 @@ def profile_run(
         children.stop(spy)
         children.stop(load)
     res = parse_wrk(out.read_text(), WrkResult("gateway+py-spy", gw.url(), 16, duration))
+    count_sent(res)
     summary = profile.summarise(raw) if raw.exists() else "py-spy wrote nothing\n"
     text = (
         f"# {scenario} c=16 through the gateway with py-spy attached: "
@@ -532,6 +564,8 @@ def markdown(rep: Report) -> str:
             + ", ".join(f"{k} {v}" for k, v in sorted(rep.db_rows.items())),
             "",
         ]
+    if rep.records_check:
+        lines += [f"Usage records: {rep.records_check}.", ""]
     if rep.warnings:
         lines += ["Warnings:", "", *(f"- {w}" for w in rep.warnings), ""]
     return "\n".join(lines)
@@ -688,6 +722,22 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(2)
                 rep.rss_idle_end_mb = rss_mb(gw.pid)
                 rep.db_rows = db_row_counts(gw.db)
+                done, conns = SENT.get(gw.url(), [0, 0])
+                done += 2  # check_answers
+                rec = rep.db_rows.get("usage_records")
+                rep.records_check = (
+                    f"{done:,} calls completed through the gateway (wrk's count, with warm-ups); "
+                    f"usage_records holds {rec if rec is not None else 'no table'}"
+                )
+                if rec is not None:
+                    extra = rec - done
+                    rep.records_check += (
+                        f" ({extra:+,}; calls cut off when a wrk run stops may add up to {conns:,})"
+                    )
+                    if not 0 <= extra <= conns:
+                        rep.warnings.append(
+                            f"usage records do not match the calls: {rep.records_check}"
+                        )
     except KeyboardInterrupt:
         print("interrupted; cleaning up", file=sys.stderr)
         failed = True

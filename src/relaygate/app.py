@@ -26,6 +26,8 @@ from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
+from relaygate.billing.package_api import router as packages_router
+from relaygate.billing.packages import PackageService
 from relaygate.billing.pricing import parse_money
 from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
@@ -138,7 +140,10 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     prices = CatalogueService(db, catalogue)
     ledger = LedgerService(db)
     tiers = [MembershipTier(n, parse_money(t), m) for n, t, m in settings.membership_tiers]
-    charging = Charging(ledger, catalogue, writer, kv.counters, settings.balance_ttl, tiers)
+    packages = PackageService(db)
+    charging = Charging(
+        ledger, catalogue, writer, kv.counters, settings.balance_ttl, packages, tiers
+    )
     keepalive = KeepAlive(settings.stream_keepalive_interval)
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
     router = Router()
@@ -157,7 +162,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     providers: dict[str, Provider] = {"openai": OpenAIProvider(client), "echo": EchoProvider()}
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
-    app.state.kv = kv
+    app.state.kv, app.state.packages = kv, packages
     writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
@@ -196,7 +201,14 @@ def _control_plane(gateway: Gateway) -> FastAPI:
         lifespan=lambda a: _lifespan(gateway, a),
     )
     install_error_handlers(app)
-    routers = (pages_router, accounts_router, user_keys_router, channels_router, usage_router)
+    routers = (
+        pages_router,
+        accounts_router,
+        user_keys_router,
+        channels_router,
+        usage_router,
+        packages_router,
+    )
     for router in routers:
         app.include_router(router)
 

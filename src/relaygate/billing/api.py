@@ -14,6 +14,7 @@ from relaygate.billing.charging import Charging
 from relaygate.billing.ledger import Balance, LedgerService
 from relaygate.billing.membership import membership
 from relaygate.billing.models import ModelPrice
+from relaygate.billing.packages import PackageService
 from relaygate.billing.pricing import format_money, parse_money
 from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn, UsageOut, UsageQuery
 from relaygate.billing.service import UsageService
@@ -108,7 +109,11 @@ async def user_balance(user_id: int, _: OperatorDep, svc: LedgerDep) -> dict[str
 
 @router.get("/api/v1/operator/users/{user_id}/ledger", summary="A user's ledger, newest first")
 async def user_ledger(
-    user_id: int, _: OperatorDep, svc: LedgerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    user_id: int,
+    _: OperatorDep,
+    svc: LedgerDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Entries in micro-units, with the ledger's sums next to the wallet's balances."""
     paid, free = await svc.entries_sum(user_id)
@@ -119,6 +124,8 @@ async def user_ledger(
             "kind": e.kind,
             "amount": e.amount,
             "free_amount": e.free_amount,
+            "package_id": e.package_id,
+            "package_amount": e.package_amount,
             "request_id": e.request_id,
             "memo": e.memo,
             "created_at": e.created_at.isoformat(),
@@ -127,7 +134,14 @@ async def user_ledger(
     ]
     sums = {"amount": paid, "free_amount": free}
     wallet = {"balance": view.balance, "free_balance": view.free_balance}
-    return envelope({"entries": entries, "sums": sums, "wallet": wallet})
+    grants = await cast(PackageService, request.app.state.packages).of_user(user_id)
+    package_sums = await svc.package_sums(user_id)
+    packages = {
+        str(p.id): {"remaining": p.remaining, "ledger_sum": package_sums.get(p.id, 0)}
+        for p in grants
+    }
+    data = {"entries": entries, "sums": sums, "wallet": wallet, "packages": packages}
+    return envelope(data)
 
 
 @router.get("/api/v1/operator/models", summary="The model catalogue (official prices)")

@@ -20,13 +20,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.catalogue import Catalogue, Rated
 from relaygate.billing.ledger import Balance, LedgerService
 from relaygate.billing.membership import DEFAULT_TIERS, MembershipTier, membership
+from relaygate.billing.packages import PackageService, PackageView, split_official
 from relaygate.billing.pricing import Multipliers, TokenCounts, charge, official_cost
 from relaygate.billing.writer import Bill, BillWriter
 from relaygate.core.clock import utcnow
@@ -48,6 +50,8 @@ class Reservation:
     house: bool
     rated: Rated
     multipliers: Multipliers
+    route: str = ""
+    model: str = ""
     hold: int = 0
     key_id: int = 0
     key_capped: bool = False
@@ -60,13 +64,21 @@ class Charge:
     paid: int
     free: int
     multiplier: Decimal
+    packages: tuple[tuple[int, int], ...] = ()  # (package id, amount at official price)
+
+    @property
+    def package_total(self) -> int:
+        return sum(amount for _, amount in self.packages)
 
 
 @dataclass(slots=True)
 class _View:
+    """A user's balance and packages as of the last read, plus this process's charges
+    committed since (applied as they land)."""
+
     balance: Balance
-    loaded: float
-    unsettled: list[int] = field(default_factory=lambda: [0, 0])  # paid, free not committed
+    packages: list[PackageView]
+    loaded: float  # monotonic time of the read; 0: read again before use
 
 
 class Charging:
@@ -77,40 +89,68 @@ class Charging:
         writer: BillWriter,
         holds: Counter,
         balance_ttl: float,
+        packages: PackageService,
         membership_tiers: Sequence[MembershipTier] = DEFAULT_TIERS,
     ) -> None:
         self.membership_tiers = membership_tiers
+        self.packages = packages
+        self._package_pending: dict[int, int] = {}  # spent from a package, not committed
         self.ledger = ledger
         self.catalogue = catalogue
         self.writer = writer
         self.holds = holds
         self.balance_ttl = balance_ttl
         self._views: dict[int, _View] = {}
+        self._unsettled: dict[int, list[int]] = {}  # per user: paid, free not committed yet
+        self._loading: dict[int, asyncio.Future[_View]] = {}
         self._releases: set[asyncio.Future[None]] = set()
-        self._landings: dict[int, int] = {}  # commits landed per user, to spot racing reads
 
     async def _view(self, user_id: int) -> _View:
+        """The user's view; a stale one is used while a fresh one is read in the background.
+
+        Reads run inside the bill writer, between two commits, so a read never races a
+        commit of this process: every charge is in the view exactly once.
+        """
         view = self._views.get(user_id)
-        if view is None or time.monotonic() - view.loaded > self.balance_ttl:
-            landings = self._landings.get(user_id, 0)
-            balance = await self.ledger.balance(user_id)
-            unsettled = view.unsettled if view is not None else [0, 0]
-            view = self._views[user_id] = _View(balance, time.monotonic(), unsettled)
-            if self._landings.get(user_id, 0) != landings:
-                view.loaded = 0.0  # a charge landed during the read: read again next time
-        return view
+        if view is not None and view.loaded and time.monotonic() - view.loaded <= self.balance_ttl:
+            return view
+        loading = self._loading.get(user_id)
+        if loading is None:
+            loading = self._loading[user_id] = asyncio.ensure_future(self._load(user_id))
+        if view is not None and view.loaded:
+            return view  # stale but usable: the fresh one is on its way
+        return await asyncio.shield(loading)
+
+    async def _load(self, user_id: int) -> _View:
+        try:
+
+            async def read() -> _View:
+                balance = await self.ledger.balance(user_id)
+                packages = await self.packages.active(user_id)
+                return _View(balance, packages, time.monotonic())
+
+            view = self._views[user_id] = await self.writer.read(read)
+            return view
+        finally:
+            del self._loading[user_id]
+
+    def _pending(self, user_id: int) -> list[int]:
+        return self._unsettled.setdefault(user_id, [0, 0])
 
     async def spendable(self, user_id: int) -> int:
         view = await self._view(user_id)
-        return view.balance.spendable - view.unsettled[0] - view.unsettled[1]
+        unsettled = self._pending(user_id)
+        return view.balance.spendable - unsettled[0] - unsettled[1]
 
     async def topped_up(self, user_id: int) -> int:
         """The user's cumulative top-up (for rate tiers and membership)."""
         return (await self._view(user_id)).balance.topped_up_total
 
     def forget(self, user_id: int) -> None:
-        """Drop the cached view (after a top-up or adjustment made elsewhere in this process)."""
-        self._views.pop(user_id, None)
+        """Read the user's balance and packages again before the next call (after a top-up)."""
+        view = self._views.get(user_id)
+        if view is not None:
+            view.loaded = 0.0
 
     async def reserve(
         self,
@@ -122,13 +162,15 @@ class Charging:
     ) -> Reservation:
         rated = self.catalogue.rated(model)
         multipliers = self.catalogue.multipliers(model, route, service_tier)
-        reservation = Reservation(principal.user_id, principal.is_operator, rated, multipliers)
+        reservation = Reservation(
+            principal.user_id, principal.is_operator, rated, multipliers, route=route, model=model
+        )
         if reservation.house:
             return reservation
         spendable = await self.spendable(principal.user_id)
         if spendable <= 0:
             raise InsufficientBalance(INSUFFICIENT_BALANCE)
-        view = await self._view(principal.user_id)
+        view = self._views[principal.user_id]
         if rated.vip_only and self._level(view) == "free":
             raise PermissionDenied(f"The model '{model}' needs a VIP or Premium membership.")
         hold = charge(official_cost(rated.price, estimate), multipliers.total)
@@ -174,57 +216,72 @@ class Charging:
                 await self.holds.add(_key_hold_key(reservation.key_id), -hold, ttl_s=_HOLD_TTL)
 
     def price(self, reservation: Reservation, tokens: TokenCounts) -> Charge:
+        """Price a call: packages in scope first at official price, the rest multiplied.
+
+        What is taken from packages is claimed at once (before any await), so concurrent
+        calls in this process cannot spend the same package amount twice.
+        """
         official = official_cost(reservation.rated.price, tokens)
         multiplier = reservation.multipliers.total
-        amount = max(0, charge(official, multiplier))  # a call never adds money
         rounded = charge(official, Decimal(1))
         if reservation.house:  # metered at its price, charged to nobody
-            return Charge(rounded, amount, 0, 0, multiplier)
+            return Charge(rounded, max(0, charge(official, multiplier)), 0, 0, multiplier)
         view = self._views.get(reservation.user_id)
-        free_left = 0 if view is None else max(0, view.balance.free_balance - view.unsettled[1])
+        uses: list[tuple[int, int]] = []
+        if view is not None and view.packages and rounded > 0:
+            where = (reservation.route, reservation.model)
+            uses = split_official(rounded, view.packages, self._package_pending, where, utcnow())
+        covered = sum(amount for _, amount in uses)
+        rest = official if not covered else Fraction(rounded - covered)
+        amount = max(0, charge(rest, multiplier))  # a call never adds money
+        for package_id, taken in uses:
+            self._package_pending[package_id] = self._package_pending.get(package_id, 0) + taken
+        unsettled_free = self._pending(reservation.user_id)[1]
+        free_left = 0 if view is None else max(0, view.balance.free_balance - unsettled_free)
         free = min(amount, free_left)
-        return Charge(rounded, amount, amount - free, free, multiplier)
+        return Charge(rounded, amount, amount - free, free, multiplier, tuple(uses))
 
     async def settle(self, reservation: Reservation, bill: Bill, durable: bool) -> None:
-        """Release the hold and submit the bill; with ``durable``, wait for its commit."""
+        """Submit the bill and release the hold; with ``durable``, wait for the commit."""
+        committed = self.writer.submit(bill, durable=durable or bill.has_money)
+        self._account(bill, committed)
         await self.release(reservation)
-        committed = self.writer.submit(bill, durable=durable or bool(bill.charged))
-        if bill.charged and bill.user_id is not None:
-            self._account(bill.user_id, bill.paid, bill.free, committed)
         if durable and committed is not None:
             await asyncio.shield(committed)
 
     def settle_later(self, reservation: Reservation, bill: Bill) -> None:
         """Settle without waiting (a failed or abandoned call): safe in clean-up code."""
-        committed = self.writer.submit(bill, durable=bool(bill.charged))
-        if bill.charged and bill.user_id is not None:
-            self._account(bill.user_id, bill.paid, bill.free, committed)
+        committed = self.writer.submit(bill, durable=bill.has_money)
+        self._account(bill, committed)
         if reservation.hold:
             task = asyncio.ensure_future(self.release(reservation))
             self._releases.add(task)
             task.add_done_callback(self._releases.discard)
 
-    def _account(
-        self, user_id: int, paid: int, free: int, committed: asyncio.Future[None] | None
-    ) -> None:
+    def _account(self, bill: Bill, committed: asyncio.Future[None] | None) -> None:
         """Show a charge in this process's view at once, before its commit lands."""
-        view = self._views.get(user_id)
-        if view is None:
+        user_id = bill.user_id
+        if committed is None or user_id is None:
             return
-        if committed is None:
-            return
-        view.unsettled[0] += paid
-        view.unsettled[1] += free
+        paid, free, uses = bill.paid, bill.free, bill.packages
+        unsettled = self._pending(user_id)
+        unsettled[0] += paid
+        unsettled[1] += free
 
         def landed(_: object) -> None:
-            self._landings[user_id] = self._landings.get(user_id, 0) + 1
-            view.unsettled[0] -= paid
-            view.unsettled[1] -= free
-            current = self._views.get(user_id)
-            if current is view:
+            unsettled[0] -= paid
+            unsettled[1] -= free
+            for package_id, taken in uses:
+                left = self._package_pending.get(package_id, 0) - taken
+                if left:
+                    self._package_pending[package_id] = left
+                else:
+                    self._package_pending.pop(package_id, None)
+            view = self._views.get(user_id)  # read before this commit: apply it
+            if view is not None:
                 view.balance = _minus(view.balance, paid, free)
-            elif current is not None:
-                current.loaded = 0.0  # reloaded mid-commit: read the truth again
+                for package in view.packages:
+                    package.remaining -= sum(t for pid, t in uses if pid == package.id)
 
         committed.add_done_callback(landed)
 

@@ -105,6 +105,16 @@ class LedgerService:
             )
             return list(await session.scalars(query))
 
+    async def package_sums(self, user_id: int) -> dict[int, int]:
+        """The ledger's view of each package's remaining amount."""
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(LedgerEntry.package_id, func.sum(LedgerEntry.package_amount))
+                .where(LedgerEntry.user_id == user_id, LedgerEntry.package_id.is_not(None))
+                .group_by(LedgerEntry.package_id)
+            )
+            return {int(pid or 0): int(total or 0) for pid, total in rows}
+
     async def entries_sum(self, user_id: int) -> tuple[int, int]:
         """The ledger's view of the balance (for invariant checks and audits)."""
         async with self.db.session() as session:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relaygate.core.clock import utcnow
 from relaygate.db.base import Base, UTCDateTime
 
-__all__ = ["LedgerEntry", "ModelPrice", "UsageRecord", "Wallet"]
+__all__ = ["LedgerEntry", "ModelPrice", "Package", "PackageType", "UsageRecord", "Wallet"]
 
 
 class UsageRecord(Base):
@@ -44,6 +54,7 @@ class UsageRecord(Base):
     official_cost: Mapped[int] = mapped_column(BigInteger, default=0)
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     multiplier: Mapped[str] = mapped_column(String(32), default="1")
 
 
@@ -75,6 +86,8 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(32))
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    package_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     memo: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -97,3 +110,37 @@ class ModelPrice(Base):
     vip_only: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(16), default="api")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PackageType(Base):
+    """A kind of resource package the operator hands out (e.g. "$20 Claude Code")."""
+
+    __tablename__ = "package_types"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # micro-units at official prices
+    scope_routes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [] = every route
+    scope_models: Mapped[list[Any]] = mapped_column(JSON, default=list)  # globs; [] = every model
+    validity_days: Mapped[int] = mapped_column(Integer, default=30)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Package(Base):
+    """A package granted to a user: spent first, at official prices, inside its scope.
+
+    ``remaining`` changes only together with a ledger entry (``package_amount``)."""
+
+    __tablename__ = "packages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    type_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    scope_routes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    scope_models: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(32), default="operator")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -46,6 +46,7 @@ class UsageOut(BaseModel):
     official_cost: int
     amount: int
     free_amount: int
+    package_amount: int
     multiplier: str
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from relaygate.core.clock import utcnow
 from relaygate.core.tasks import cancel_and_wait
@@ -28,13 +29,14 @@ from relaygate.db.engine import Database
 __all__ = ["USAGE_COLUMNS", "Bill", "BillWriter"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _RETRY_DELAY = 1.0
 
 USAGE_COLUMNS = (
     "request_id", "created_at", "user_id", "key_id", "model", "upstream_model", "channel_id",
     "endpoint", "status", "stream", "prompt_tokens", "completion_tokens", "cached_tokens",
     "reasoning_tokens", "usage_estimated", "rurt_ms", "ttfb_ms", "duration_ms", "client_ip",
-    "error", "official_cost", "amount", "free_amount", "multiplier",
+    "error", "official_cost", "amount", "free_amount", "multiplier", "package_amount",
 )  # fmt: skip
 _CREATED_AT = USAGE_COLUMNS.index("created_at")
 
@@ -44,6 +46,10 @@ _SQL = {
     "ledger": "INSERT INTO ledger_entries "
     "(user_id, kind, amount, free_amount, request_id, memo, created_at) "
     "VALUES (?, 'charge', ?, ?, ?, '', ?)",
+    "package_use": "INSERT INTO ledger_entries (user_id, kind, amount, free_amount, "
+    "package_id, package_amount, request_id, memo, created_at) "
+    "VALUES (?, 'package_use', 0, 0, ?, ?, ?, '', ?)",
+    "package": "UPDATE packages SET remaining = remaining - ? WHERE id = ?",
     "wallet_row": "INSERT INTO wallets (user_id, balance, free_balance, topped_up_total) "
     "VALUES (?, 0, 0, 0) ON CONFLICT (user_id) DO NOTHING",
     "wallet": "UPDATE wallets SET balance = balance - ?, free_balance = free_balance - ? "
@@ -81,11 +87,16 @@ class Bill:
     paid: int = 0  # from the balance
     free: int = 0  # from the free balance
     used: bool = True  # counts toward the key's used_times (a refused call does not)
+    packages: tuple[tuple[int, int], ...] = ()  # (package id, amount taken)
     committed: asyncio.Future[None] | None = None
 
     @property
     def charged(self) -> int:
         return self.paid + self.free
+
+    @property
+    def has_money(self) -> bool:
+        return bool(self.charged or self.packages)
 
 
 class BillWriter:
@@ -96,6 +107,7 @@ class BillWriter:
         self._sql = {name: _in_style(sql, style) for name, sql in _SQL.items()}
         self._time = _sqlite_time if db.is_sqlite else _naive_utc
         self._pending: list[Bill] = []
+        self._reads: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -113,6 +125,29 @@ class BillWriter:
             self._wake.set()
         return bill.committed
 
+    async def read(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run ``fn`` between two commits, so what it reads is never half a batch behind.
+
+        Callers that mirror committed bills in memory (the balance views) read through here.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._reads.append((fn, future))
+        self._wake.set()
+        return await future
+
+    async def _run_reads(self) -> None:
+        await asyncio.sleep(0)  # let the callbacks of the last commit run first
+        reads, self._reads = self._reads, []
+        for fn, future in reads:
+            try:
+                result = await fn()
+            except Exception as exc:  # noqa: BLE001 - not swallowed: the reader gets it
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
     async def _run(self) -> None:
         while not self._closing:
             await self._wake.wait()
@@ -120,6 +155,8 @@ class BillWriter:
             await self._drain()
 
     async def _drain(self) -> None:
+        if self._reads:
+            await self._run_reads()
         while self._pending:
             batch = self._pending[: self.batch_size]
             try:
@@ -135,6 +172,8 @@ class BillWriter:
             for bill in batch:
                 if bill.committed is not None and not bill.committed.done():
                     bill.committed.set_result(None)
+            if self._reads:
+                await self._run_reads()
 
     async def _commit(self, batch: list[Bill]) -> None:
         now = utcnow()
@@ -159,6 +198,14 @@ class BillWriter:
                 await run(self._sql["ledger"], ledger)
                 await run(self._sql["wallet_row"], [(uid,) for uid in wallets])
                 await run(self._sql["wallet"], [(p, f, uid) for uid, (p, f) in wallets.items()])
+            uses = [
+                (b.user_id, pid, -amt, b.request_id, stamp)
+                for b in batch
+                for pid, amt in b.packages
+            ]
+            if uses:
+                await run(self._sql["package_use"], uses)
+                await run(self._sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses])
             if keys:
                 await run(
                     self._sql["key"], [(fee, n, stamp, kid) for kid, (fee, n) in keys.items()]

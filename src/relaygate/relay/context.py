@@ -79,4 +79,5 @@ class CallContext:
             money.amount if money else 0,
             money.free if money else 0,
             str(money.multiplier) if money else "1",
+            money.package_total if money else 0,
         )

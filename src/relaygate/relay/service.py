@@ -151,9 +151,11 @@ class RelayService:
         reservation = ctx.reservation
         if reservation is not None and chargeable:
             ctx.charge = self.charging.price(reservation, _tokens(ctx.usage))
-        paid, free = (ctx.charge.paid, ctx.charge.free) if ctx.charge else (0, 0)
+        money = ctx.charge
+        paid, free = (money.paid, money.free) if money else (0, 0)
         used = ctx.status in (200, CLIENT_CLOSED)
-        return Bill(ctx.record(), ctx.user_id, ctx.key_id, ctx.request_id, paid, free, used)
+        uses = money.packages if money else ()
+        return Bill(ctx.record(), ctx.user_id, ctx.key_id, ctx.request_id, paid, free, used, uses)
 
     async def settle(self, ctx: CallContext) -> None:
         """Charge a completed call and wait until the charge is committed."""

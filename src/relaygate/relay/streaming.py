@@ -47,6 +47,19 @@ def _event_end(data: bytes) -> int:
     return max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
 
 
+def _has_done_line(data: bytes) -> bool:
+    """A ``data: [DONE]`` line of its own. Inside an event's JSON a newline is always
+    escaped, so "[DONE]" in generated text never stands on a line alone."""
+    at = data.rfind(b"[DONE]")
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        after = data[at + 6 : at + 8]
+        if data[start:at] in (b"data: ", b"data:") and after[:1] in (b"\n", b"\r", b""):
+            return True
+        at = data.rfind(b"[DONE]", 0, at)
+    return False
+
+
 def _event_bounds(data: bytes, inside: int) -> tuple[int, int]:
     """Start and end (past its blank line) of the event containing index ``inside``."""
     lf, crlf = data.rfind(b"\n\n", 0, inside), data.rfind(b"\r\n\r\n", 0, inside)
@@ -86,7 +99,7 @@ class SSEScanner:
             complete = self._scan_usage(complete)
         for marker, empty in _CONTENT_MARKERS:
             self.content_events += complete.count(marker) - complete.count(empty)
-        if b"[DONE]" in complete and _DONE_LINES.search(complete):
+        if b"[DONE]" in complete and _has_done_line(complete):
             self.finished = True
         return complete
 

@@ -1,0 +1,114 @@
+"""Resource-package routes: the operator's types and grants, and a user's own packages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from relaygate.accounts.api import OperatorDep, accounts
+from relaygate.accounts.user_api import ManagerDep
+from relaygate.billing.charging import Charging
+from relaygate.billing.models import Package, PackageType
+from relaygate.billing.packages import PackageService
+from relaygate.billing.pricing import format_money, parse_money
+from relaygate.core.envelope import envelope
+from relaygate.core.errors import InvalidRequest, NotFound
+
+__all__ = ["router"]
+
+
+class PackageTypeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+    scope_routes: list[str] = Field(default_factory=list)
+    scope_models: list[str] = Field(default_factory=list)
+    validity_days: int = Field(default=30, ge=1, le=3650)
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type_id: int | None = None
+    type_name: str | None = None
+    source: str = Field(default="operator", max_length=32)
+
+
+def packages(request: Request) -> PackageService:
+    return cast(PackageService, request.app.state.packages)
+
+
+PackagesDep = Annotated[PackageService, Depends(packages)]
+router = APIRouter(tags=["billing: resource packages"])
+
+
+def _type_out(row: PackageType) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "amount": format_money(row.amount, 6),
+        "scope_routes": row.scope_routes,
+        "scope_models": row.scope_models,
+        "validity_days": row.validity_days,
+    }
+
+
+def package_out(row: Package) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "amount": format_money(row.amount),
+        "remaining": format_money(row.remaining),
+        "scope_routes": row.scope_routes,
+        "scope_models": row.scope_models,
+        "source": row.source,
+        "expires_at": row.expires_at.isoformat().replace("+00:00", "Z"),
+        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@router.post("/api/v1/operator/package-types", summary="Define a resource package type")
+async def create_type(body: PackageTypeIn, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
+    fields = {**body.model_dump(), "amount": parse_money(body.amount)}
+    return envelope(_type_out(await svc.create_type(fields)), "Package type created")
+
+
+@router.get("/api/v1/operator/package-types", summary="List resource package types")
+async def list_types(_: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
+    return envelope([_type_out(row) for row in await svc.types()])
+
+
+@router.post("/api/v1/operator/users/{user_id}/packages", summary="Grant a package to a user")
+async def grant(
+    user_id: int, body: GrantIn, _: OperatorDep, svc: PackagesDep, request: Request
+) -> dict[str, Any]:
+    await accounts(request).user(user_id)
+    type_id = body.type_id
+    if type_id is None and body.type_name is not None:
+        found = await svc.type_named(body.type_name)
+        if found is None:
+            raise NotFound(f"No package type named {body.type_name!r}.")
+        type_id = found.id
+    if type_id is None:
+        raise InvalidRequest("Give 'type_id' or 'type_name'.", param="type_id")
+    row = await svc.grant(user_id, type_id, body.source)
+    cast(Charging, request.app.state.charging).forget(user_id)
+    return envelope(package_out(row), "Package granted")
+
+
+@router.get("/api/v1/operator/users/{user_id}/packages", summary="A user's packages")
+async def user_packages(user_id: int, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
+    return envelope([package_out(row) for row in await svc.of_user(user_id)])
+
+
+@router.get("/api/v1/user/packages", summary="Your resource packages")
+@router.post("/api/v1/user/packages", summary="Your resource packages (POST form)")
+async def my_packages(
+    principal: ManagerDep, svc: PackagesDep, include_expired: bool = False
+) -> dict[str, Any]:
+    rows = await svc.of_user(principal.user_id, include_expired=include_expired)
+    return envelope([package_out(row) for row in rows], "get packages success")
