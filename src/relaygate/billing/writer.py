@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,6 +77,44 @@ def _sqlite_time(moment: datetime) -> str:
     return _naive_utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+class _SQLiteSink:
+    """SQLite commits with one thread hop per batch, on a connection of the writer's own.
+
+    Through the async driver every statement of a batch is a round trip to its thread;
+    here the whole transaction is one call. Only the writer task uses the connection,
+    one batch at a time.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._conn = conn
+        return self._conn
+
+    def commit(self, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, rows in statements:
+                conn.executemany(sql, rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 @dataclass(slots=True)
 class Bill:
     """One call's usage row (in :data:`USAGE_COLUMNS` order) and what it costs whom."""
@@ -106,6 +145,7 @@ class BillWriter:
         style = db.engine.dialect.paramstyle
         self._sql = {name: _in_style(sql, style) for name, sql in _SQL.items()}
         self._time = _sqlite_time if db.is_sqlite else _naive_utc
+        self._sqlite = _SQLiteSink(db.sqlite_path) if db.sqlite_path else None
         self._pending: list[Bill] = []
         self._reads: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
@@ -175,9 +215,10 @@ class BillWriter:
             if self._reads:
                 await self._run_reads()
 
-    async def _commit(self, batch: list[Bill]) -> None:
-        now = utcnow()
+    def _statements(self, batch: list[Bill]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """The batch as (SQL, rows) pairs, in the order they must run."""
         at, convert = _CREATED_AT, self._time
+        stamp = convert(utcnow())
         usage = [(*b.row[:at], convert(b.row[at]), *b.row[at + 1 :]) for b in batch]
         charged = [b for b in batch if b.charged and b.user_id is not None]
         wallets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -189,27 +230,28 @@ class BillWriter:
         for bill in charged:
             wallets[bill.user_id][0] += bill.paid  # type: ignore[index]
             wallets[bill.user_id][1] += bill.free  # type: ignore[index]
-        stamp = convert(now)
+        uses = [
+            (b.user_id, pid, -amt, b.request_id, stamp) for b in batch for pid, amt in b.packages
+        ]
+        sql = self._sql
+        return [
+            (sql["usage"], usage),
+            (sql["ledger"], [(b.user_id, -b.paid, -b.free, b.request_id, stamp) for b in charged]),
+            (sql["wallet_row"], [(uid,) for uid in wallets]),
+            (sql["wallet"], [(p, f, uid) for uid, (p, f) in wallets.items()]),
+            (sql["package_use"], uses),
+            (sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses]),
+            (sql["key"], [(fee, n, stamp, kid) for kid, (fee, n) in keys.items()]),
+        ]
+
+    async def _commit(self, batch: list[Bill]) -> None:
+        statements = [(sql, rows) for sql, rows in self._statements(batch) if rows]
+        if self._sqlite is not None:
+            await asyncio.to_thread(self._sqlite.commit, statements)
+            return
         async with self.db.engine.begin() as conn:
-            run = conn.exec_driver_sql
-            await run(self._sql["usage"], usage)
-            if charged:
-                ledger = [(b.user_id, -b.paid, -b.free, b.request_id, stamp) for b in charged]
-                await run(self._sql["ledger"], ledger)
-                await run(self._sql["wallet_row"], [(uid,) for uid in wallets])
-                await run(self._sql["wallet"], [(p, f, uid) for uid, (p, f) in wallets.items()])
-            uses = [
-                (b.user_id, pid, -amt, b.request_id, stamp)
-                for b in batch
-                for pid, amt in b.packages
-            ]
-            if uses:
-                await run(self._sql["package_use"], uses)
-                await run(self._sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses])
-            if keys:
-                await run(
-                    self._sql["key"], [(fee, n, stamp, kid) for kid, (fee, n) in keys.items()]
-                )
+            for sql, rows in statements:
+                await conn.exec_driver_sql(sql, rows)
 
     async def close(self) -> None:
         """Stop the writer and commit every bill still queued."""
@@ -217,3 +259,5 @@ class BillWriter:
         self._wake.set()
         await cancel_and_wait(self._task)
         await self._drain()
+        if self._sqlite is not None:
+            self._sqlite.close()

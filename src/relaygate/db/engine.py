@@ -50,6 +50,8 @@ class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        # the file of a SQLite database (for code that opens its own connection), or None
+        self.sqlite_path = self.url.partition(":///")[2] or None if self.is_sqlite else None
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
         options.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
