@@ -22,6 +22,7 @@ from relaygate.accounts.api import router as accounts_router
 from relaygate.accounts.service import AccountService
 from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
+from relaygate.billing.bills_api import router as bills_router
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.ledger import LedgerService
@@ -208,6 +209,7 @@ def _control_plane(gateway: Gateway) -> FastAPI:
         channels_router,
         usage_router,
         packages_router,
+        bills_router,
     )
     for router in routers:
         app.include_router(router)

@@ -16,7 +16,18 @@ class UsageRepository:
         self.session = session
 
     async def search(self, query: UsageQuery) -> list[UsageRecord]:
-        statement = select(UsageRecord).order_by(UsageRecord.id.desc()).limit(query.limit)
+        statement = (
+            select(UsageRecord)
+            .order_by(UsageRecord.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        if query.model is not None:
+            statement = statement.where(UsageRecord.model == query.model)
+        if query.since is not None:
+            statement = statement.where(UsageRecord.created_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(UsageRecord.created_at < query.until)
         if query.request_id is not None:
             statement = statement.where(UsageRecord.request_id == query.request_id)
         if query.user_id is not None:

@@ -18,6 +18,10 @@ class UsageQuery:
     user_id: int | None = None
     key_id: int | None = None
     limit: int = 100
+    model: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    offset: int = 0
 
 
 class UsageOut(BaseModel):

@@ -1,0 +1,101 @@
+"""A user's bill: their usage records, filtered, as JSON or CSV.
+
+The columns are the platform's (platform-api.md §2.7): ``promptTokens``,
+``completionTokens``, ``RURT`` (request upload time, ms), ``TPS`` (the call's duration in
+seconds, despite the name), ``Free`` (whether free balance paid for it) and the amount.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from relaygate.accounts.api import accounts
+from relaygate.accounts.user_api import ManagerDep
+from relaygate.billing.models import UsageRecord
+from relaygate.billing.pricing import format_money
+from relaygate.billing.schemas import UsageQuery
+from relaygate.billing.service import UsageService
+from relaygate.core.envelope import envelope
+
+__all__ = ["router"]
+
+COLUMNS = (
+    "time", "requestId", "keyId", "model", "endpoint", "status", "stream", "promptTokens",
+    "completionTokens", "cachedTokens", "RURT", "TPS", "Free", "amount", "packageAmount",
+)  # fmt: skip
+
+router = APIRouter(tags=["billing: bills"])
+
+
+def _row(record: UsageRecord) -> dict[str, Any]:
+    return {
+        "time": record.created_at.isoformat().replace("+00:00", "Z"),
+        "requestId": record.request_id,
+        "keyId": record.key_id,
+        "model": record.model,
+        "endpoint": record.endpoint,
+        "status": record.status,
+        "stream": record.stream,
+        "promptTokens": record.prompt_tokens,
+        "completionTokens": record.completion_tokens,
+        "cachedTokens": record.cached_tokens,
+        "RURT": record.rurt_ms,
+        "TPS": str(Decimal(record.duration_ms) / 1000),
+        "Free": record.free_amount > 0,
+        "amount": format_money(record.amount, 6),
+        "packageAmount": format_money(record.package_amount, 6),
+    }
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@router.get("/api/v1/user/bills", summary="Your usage records (JSON, or CSV with format=csv)")
+async def my_bills(
+    principal: ManagerDep,
+    request: Request,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    key: str | None = None,
+    model: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """``key`` is one of your keys (the whole key), to see only its calls."""
+    key_id = None
+    if key:
+        key_id = (await accounts(request).own_key(principal.user_id, key)).id
+    query = UsageQuery(
+        user_id=principal.user_id,
+        key_id=key_id,
+        model=model,
+        since=_utc(since),
+        until=_utc(until),
+        limit=limit,
+        offset=offset,
+    )
+    records = await cast(UsageService, request.app.state.usage).search(query)
+    rows = [_row(r) for r in records]
+    if format == "csv":
+        headers = {"content-disposition": 'attachment; filename="relaygate-bill.csv"'}
+        return Response(_csv(rows), media_type="text/csv", headers=headers)
+    return envelope(rows, f"get bills success, {len(rows)} records")
