@@ -103,6 +103,8 @@ class Charging:
         self._views: dict[int, _View] = {}
         self._unsettled: dict[int, list[int]] = {}  # per user: paid, free not committed yet
         self._loading: dict[int, asyncio.Future[_View]] = {}
+        self._key_seen: dict[int, list[float]] = {}  # capped keys: [committed spend, read at]
+        self._key_unsettled: dict[int, int] = {}
         self._releases: set[asyncio.Future[None]] = set()
 
     async def _view(self, user_id: int) -> _View:
@@ -133,6 +135,14 @@ class Charging:
             return view
         finally:
             del self._loading[user_id]
+
+    async def _key_spent(self, key_id: int) -> int:
+        """A capped key's spend: committed (read between commits) plus not yet committed."""
+        seen = self._key_seen.get(key_id)
+        if seen is None or time.monotonic() - seen[1] > self.balance_ttl:
+            used = await self.writer.read(lambda: self.ledger.key_used_fee(key_id))
+            seen = self._key_seen[key_id] = [used, time.monotonic()]
+        return int(seen[0]) + self._key_unsettled.get(key_id, 0)
 
     def _pending(self, user_id: int) -> list[int]:
         return self._unsettled.setdefault(user_id, [0, 0])
@@ -195,7 +205,7 @@ class Charging:
         """A key with ``max_fee`` may not spend (with its calls in flight) past its cap."""
         if principal.max_fee <= 0:
             return
-        left = principal.max_fee - principal.used_fee
+        left = principal.max_fee - await self._key_spent(principal.key_id)
         applied, _ = await self.holds.add(
             _key_hold_key(principal.key_id), hold, ceiling=left + hold - 1, ttl_s=_HOLD_TTL
         )
@@ -267,10 +277,18 @@ class Charging:
         unsettled = self._pending(user_id)
         unsettled[0] += paid
         unsettled[1] += free
+        key_id, spent = bill.key_id, bill.charged
+        tracked = key_id is not None and key_id in self._key_seen
+        if tracked and key_id is not None:
+            self._key_unsettled[key_id] = self._key_unsettled.get(key_id, 0) + spent
 
         def landed(_: object) -> None:
             unsettled[0] -= paid
             unsettled[1] -= free
+            if key_id is not None and key_id in self._key_seen:
+                self._key_seen[key_id][0] += spent  # read before this commit: apply it
+            if tracked and key_id is not None:
+                self._key_unsettled[key_id] -= spent
             for package_id, taken in uses:
                 left = self._package_pending.get(package_id, 0) - taken
                 if left:

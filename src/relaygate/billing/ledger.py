@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaygate.accounts.models import ApiKey
 from relaygate.billing.models import LedgerEntry, Wallet
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest
@@ -114,6 +115,12 @@ class LedgerService:
                 .group_by(LedgerEntry.package_id)
             )
             return {int(pid or 0): int(total or 0) for pid, total in rows}
+
+    async def key_used_fee(self, key_id: int) -> int:
+        """What a key has spent, as committed (for its ``max_fee`` cap)."""
+        async with self.db.session() as session:
+            used = await session.scalar(select(ApiKey.used_fee).where(ApiKey.id == key_id))
+        return int(used or 0)
 
     async def entries_sum(self, user_id: int) -> tuple[int, int]:
         """The ledger's view of the balance (for invariant checks and audits)."""

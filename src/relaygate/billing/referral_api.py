@@ -1,0 +1,55 @@
+"""The manual referral route: ``POST /api/v1/user/invite/redeem`` ``{code}``.
+
+A user who signed up without a code may enter one afterwards. A brand-new user has no API
+key yet, so the route accepts the console session token (``Authorization: Bearer rgs_…``)
+as well as the account's management key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+
+from relaygate.accounts.api import presented_key
+from relaygate.accounts.signup import SESSION_PREFIX, SignupService
+from relaygate.accounts.user_api import require_manager
+from relaygate.billing.referrals import ReferralService
+from relaygate.core.envelope import envelope
+from relaygate.core.forms import parse_body
+
+__all__ = ["router"]
+
+_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+        }
+    }
+}
+
+
+def referrals(request: Request) -> ReferralService:
+    return cast(ReferralService, request.app.state.referrals)
+
+
+async def redeemer(request: Request) -> int:
+    """The caller's user id, from a session token or else the management key."""
+    presented = presented_key(request)
+    if presented and presented.startswith(SESSION_PREFIX):
+        return await cast(SignupService, request.app.state.signup).session_user(presented)
+    return (await require_manager(request)).user_id
+
+
+ReferralsDep = Annotated[ReferralService, Depends(referrals)]
+RedeemerDep = Annotated[int, Depends(redeemer)]
+router = APIRouter(tags=["billing: referrals"])
+
+
+@router.post("/api/v1/user/invite/redeem", summary="Enter an invite code", openapi_extra=_BODY)
+async def redeem(request: Request, user_id: RedeemerDep, svc: ReferralsDep) -> dict[str, Any]:
+    body = parse_body(await request.body(), request.headers.get("content-type", ""))
+    done = await svc.redeem(user_id, str(body.get("code") or ""))
+    message = "Invite code applied" if done.rewarded else "Invite code recorded, no reward"
+    return envelope({"rewarded": done.rewarded, "reason": done.reason}, message)

@@ -1,0 +1,167 @@
+"""Referral rewards: a new user who signs up with (or later enters) someone's invite code
+earns both of them a resource package.
+
+It lives in billing, not accounts, because granting a package is a billing act and billing
+sits above accounts; accounts tells this service about new users through
+``SignupService.on_new_user``. Rules, in order: the code must exist and its owner be
+active (else 400); nobody may invite themselves, by account or by mailbox (400); a code can
+be redeemed only within ``redeem_window`` of sign-up (400), so old accounts cannot farm
+rewards from each other; an invitee has at most one referral (the unique ``invitee_id``,
+400 on a second); and an address whose domain is not eligible (allow/deny lists, e.g.
+disposable mail) is recorded but not rewarded (200, ``rewarded: false``).
+
+The referral row is committed before the packages are granted, so a crash in between can
+lose a reward (``rewarded`` stays false, visible to the operator) but never pay it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from relaygate.accounts.models import Referral, User
+from relaygate.accounts.signup import (
+    NewUser,
+    SignupService,
+    email_disqualification,
+    normalise_invite_code,
+    same_mailbox,
+)
+from relaygate.billing.packages import PackageService
+from relaygate.core.clock import utcnow
+from relaygate.core.errors import ClientError, InvalidRequest, NotFound
+from relaygate.db.engine import Database
+
+__all__ = ["DEFAULT_PACKAGE", "ReferralRules", "ReferralService", "Redeemed"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PACKAGE = "$20 Claude Code"
+SOURCE = "referral"
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRules:
+    """The operator's settings; the package type is created on first use if missing."""
+
+    package_type: str = DEFAULT_PACKAGE
+    allowed_domains: list[str] = field(default_factory=list)
+    denied_domains: list[str] = field(default_factory=list)
+    redeem_window: timedelta = timedelta(days=7)
+    # used only when the type has to be created
+    amount: int = 20_000_000  # micro-units: 20 currency units
+    scope_routes: tuple[str, ...] = ("cc-omg", "codex-omg")
+    validity_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    rewarded: bool
+    reason: str | None = None
+
+
+class ReferralService:
+    def __init__(
+        self,
+        db: Database,
+        packages: PackageService,
+        signup: SignupService,
+        rules: ReferralRules,
+        on_granted: Callable[[int], None] = lambda _user_id: None,
+    ) -> None:
+        """``on_granted(user_id)`` runs after each grant (the composition root passes
+        ``Charging.forget``, so the next call sees the new package)."""
+        self.db = db
+        self.packages = packages
+        self.signup = signup
+        self.rules = rules
+        self.on_granted = on_granted
+
+    async def on_signup(self, new: NewUser) -> None:
+        """Listener for new users: the link has already signed them in, so a code that no
+        longer qualifies is logged rather than failing the sign-in."""
+        if not new.invite_code:
+            return
+        try:
+            await self.redeem(new.user_id, new.invite_code)
+        except ClientError as exc:
+            log.info("invite code of new user %d not applied: %s", new.user_id, exc.message)
+
+    async def redeem(self, invitee_id: int, code_text: str) -> Redeemed:
+        """Apply ``code_text`` for ``invitee_id`` and reward both sides if it qualifies."""
+        inviter = await self._inviter(code_text)
+        invitee = await self._user(invitee_id)
+        if inviter.id == invitee.id or same_mailbox(inviter.email, invitee.email):
+            raise InvalidRequest("You cannot use your own invite code.", param="code")
+        if utcnow() - invitee.created_at > self.rules.redeem_window:
+            days = self.rules.redeem_window.days
+            raise InvalidRequest(
+                f"Invite codes can be entered only in the first {days} days.", param="code"
+            )
+        reason = email_disqualification(
+            invitee.email, self.rules.allowed_domains, self.rules.denied_domains
+        )
+        referral_id = await self._claim(inviter.id, invitee.id)
+        if reason is not None:
+            return Redeemed(False, reason)
+        type_id = await self._package_type_id()
+        for user_id in (inviter.id, invitee.id):
+            await self.packages.grant(user_id, type_id, source=SOURCE)
+            self.on_granted(user_id)
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Referral).where(Referral.id == referral_id).values(rewarded=True)
+            )
+        return Redeemed(True)
+
+    async def _inviter(self, code_text: str) -> User:
+        code = normalise_invite_code(code_text)
+        owner = None if code is None else await self.signup.code_owner(code)
+        if owner is None or owner.is_disabled:
+            raise InvalidRequest("Unknown invite code.", param="code")
+        return owner
+
+    async def _user(self, user_id: int) -> User:
+        async with self.db.session() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"No user with id {user_id}.")
+        return user
+
+    async def _claim(self, inviter_id: int, invitee_id: int) -> int:
+        """Record the referral; the unique ``invitee_id`` makes a second one fail."""
+        try:
+            async with self.db.session() as session, session.begin():
+                row = Referral(inviter_id=inviter_id, invitee_id=invitee_id, rewarded=False)
+                session.add(row)
+        except IntegrityError as exc:
+            raise InvalidRequest(
+                "An invite code has already been applied to this account.", param="code"
+            ) from exc
+        return row.id
+
+    async def _package_type_id(self) -> int:
+        """The reward's package type, created with the default terms if it is missing."""
+        name = self.rules.package_type
+        found = await self.packages.type_named(name)
+        if found is not None:
+            return found.id
+        fields = {
+            "name": name,
+            "amount": self.rules.amount,
+            "scope_routes": list(self.rules.scope_routes),
+            "scope_models": [],
+            "validity_days": self.rules.validity_days,
+        }
+        try:
+            return (await self.packages.create_type(fields)).id
+        except InvalidRequest:  # created concurrently
+            found = await self.packages.type_named(name)
+            if found is None:
+                raise
+            return found.id
