@@ -46,3 +46,52 @@ class ApiKey(Base):
     used_times: Mapped[int] = mapped_column(BigInteger, default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginToken(Base):
+    """A single-use magic-link token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "login_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # the inviter's code given at login, applied when the token creates the user
+    invite_code: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+
+
+class LoginSession(Base):
+    """A console session opened by a magic link; only its SHA-256 digest is stored."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InviteCode(Base):
+    """A user's public invite code (8 characters, A-Z and 0-9)."""
+
+    __tablename__ = "invite_codes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+
+
+class Referral(Base):
+    """Who invited whom; at most one row per invitee, so one reward per invitee."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inviter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rewarded: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit
 
 from relaygate.kv.memory import MemoryKV
 from relaygate.kv.protocols import KV
-from relaygate.kv.redis import RedisKV
 
 __all__ = ["open_kv"]
 
@@ -23,5 +22,8 @@ def open_kv(url: str, prefix: str = "relaygate:", *, max_connections: int = 64) 
     if scheme == "memory":
         return MemoryKV()
     if scheme in _REDIS_SCHEMES:
+        # imported only when used: the Redis client costs the embedded mode ~8 MB of RSS
+        from relaygate.kv.redis import RedisKV
+
         return RedisKV.from_url(url, prefix, max_connections=max_connections)
     raise ValueError(f"unsupported kv url scheme {scheme!r}: use memory:// or redis://")
