@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,10 @@ from fastapi.openapi.utils import get_openapi
 
 from relaygate import __version__
 from relaygate.accounts.api import router as accounts_router
+from relaygate.accounts.mailer import SMTPConfig, make_mailer
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.signup import SignupService
+from relaygate.accounts.signup_api import router as signup_router
 from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
 from relaygate.billing.bills_api import router as bills_router
@@ -30,6 +34,8 @@ from relaygate.billing.membership import MembershipTier
 from relaygate.billing.package_api import router as packages_router
 from relaygate.billing.packages import PackageService
 from relaygate.billing.pricing import parse_money
+from relaygate.billing.referral_api import router as referral_router
+from relaygate.billing.referrals import ReferralRules, ReferralService
 from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
 from relaygate.channels.api import router as channels_router
@@ -90,6 +96,39 @@ def _with_request_id(send: Send) -> Send:
     return send_with_id
 
 
+def _signup(
+    settings: Settings, db: Database, packages: PackageService, charging: Charging
+) -> tuple[SignupService, ReferralService]:
+    """Email sign-in and its referral rewards; billing listens for accounts' new users."""
+    smtp = None
+    if settings.smtp_host:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+        smtp = SMTPConfig(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_user,
+            password,
+            settings.smtp_from,
+            settings.smtp_starttls,
+        )
+    signup = SignupService(
+        db,
+        make_mailer(smtp),
+        settings.base_url,
+        timedelta(minutes=settings.login_token_minutes),
+        timedelta(days=settings.session_days),
+    )
+    rules = ReferralRules(
+        package_type=settings.referral_package_type,
+        allowed_domains=list(settings.referral_allowed_domains),
+        denied_domains=list(settings.referral_denied_domains),
+        redeem_window=timedelta(days=settings.referral_redeem_days),
+    )
+    referrals = ReferralService(db, packages, signup, rules, charging.forget)
+    signup.on_new_user(referrals.on_signup)
+    return signup, referrals
+
+
 def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     """The ``[[models]]`` of the config file as catalogue rows (money in micro-units)."""
 
@@ -145,6 +184,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     charging = Charging(
         ledger, catalogue, writer, kv.counters, settings.balance_ttl, packages, tiers
     )
+    signup, referrals = _signup(settings, db, packages, charging)
     keepalive = KeepAlive(settings.stream_keepalive_interval)
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
     router = Router()
@@ -164,6 +204,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
     app.state.kv, app.state.packages = kv, packages
+    app.state.signup, app.state.referrals = signup, referrals
     writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
@@ -210,6 +251,8 @@ def _control_plane(gateway: Gateway) -> FastAPI:
         usage_router,
         packages_router,
         bills_router,
+        signup_router,
+        referral_router,
     )
     for router in routers:
         app.include_router(router)

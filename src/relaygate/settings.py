@@ -110,6 +110,28 @@ class Settings(BaseSettings):
         default_factory=lambda: [(Decimal(0), 60), (Decimal(20), 1000), (Decimal(300), 10000)]
     )
 
+    # sign-in by email and referral rewards (docs/signup-referral.md)
+    login_token_minutes: int = Field(default=15, ge=1)
+    session_days: int = Field(default=30, ge=1)
+    smtp_host: str = ""  # empty: links go to the log (and the operator outbox)
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "relaygate@localhost"
+    smtp_starttls: bool = True
+    referral_package_type: str = "$20 Claude Code"
+    referral_allowed_domains: list[str] = Field(default_factory=list)  # empty: any domain
+    referral_denied_domains: list[str] = Field(
+        default_factory=lambda: [
+            "mailinator.com",
+            "guerrillamail.com",
+            "yopmail.com",
+            "10minutemail.com",
+            "temp-mail.org",
+        ]
+    )
+    referral_redeem_days: int = Field(default=7, ge=0)
+
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)
 

@@ -1,0 +1,114 @@
+"""Routes of email sign-in and invite codes (the platform envelope throughout).
+
+* ``POST /api/v1/auth/login`` ``{email, invite_code?}``: always 200 for a well-formed
+  address, so the route never tells who has an account. At most 5 links per address per
+  minute are sent; more are dropped silently (no mail bombing through us).
+* ``GET|POST /api/v1/auth/verify?token=``: consumes the link, returns a session token.
+* ``GET /api/v1/user/invite`` (management key): the caller's code and share links.
+* ``GET /i/{code}``: the short share link, redirected to the console with ``?aff=``.
+* ``GET /api/v1/operator/outbox?email=`` (operator): the last links the log mailer sent to
+  an address, for operators without SMTP and for the integration tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+
+from relaygate.accounts.api import OperatorDep
+from relaygate.accounts.signup import SignupService, normalise_email, normalise_invite_code
+from relaygate.accounts.user_api import ManagerDep
+from relaygate.core.envelope import envelope
+from relaygate.core.forms import parse_body
+from relaygate.kv.protocols import KV
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+LOGIN_PER_MINUTE = 5
+_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+        }
+    }
+}
+
+
+def signup(request: Request) -> SignupService:
+    return cast(SignupService, request.app.state.signup)
+
+
+SignupDep = Annotated[SignupService, Depends(signup)]
+router = APIRouter(tags=["accounts: sign-in and invites"])
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return parse_body(await request.body(), request.headers.get("content-type", ""))
+
+
+@router.post("/api/v1/auth/login", summary="Mail a sign-in link", openapi_extra=_BODY)
+async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
+    body = await _body(request)
+    email = normalise_email(str(body.get("email") or ""))
+    code = str(body.get("invite_code") or "").strip() or None
+    kv = cast(KV, request.app.state.kv)
+    hit = await kv.rates.hit(f"login:{email}", 60, limit=LOGIN_PER_MINUTE)
+    if hit.allowed:
+        await svc.request_login(email, code)
+    else:
+        log.info("sign-in links for %s throttled", email)
+    return envelope(None, "If the address can sign in, a link is on its way.")
+
+
+@router.get("/api/v1/auth/verify", summary="Sign in with a mailed link")
+async def verify_get(svc: SignupDep, token: str = "") -> dict[str, Any]:
+    return await _verify(svc, token)
+
+
+@router.post("/api/v1/auth/verify", summary="Sign in with a mailed link (POST)")
+async def verify_post(request: Request, svc: SignupDep, token: str = "") -> dict[str, Any]:
+    body = await _body(request)
+    return await _verify(svc, str(body.get("token") or token))
+
+
+async def _verify(svc: SignupService, token: str) -> dict[str, Any]:
+    done = await svc.verify(token)
+    data = {
+        "user_id": done.user_id,
+        "email": done.email,
+        "session_token": done.session_token,
+        "is_new": done.is_new,
+    }
+    return envelope(data, "Signed in")
+
+
+@router.get("/api/v1/user/invite", summary="Your invite code and links")
+async def my_invite(principal: ManagerDep, svc: SignupDep) -> dict[str, Any]:
+    invite = await svc.invite(principal.user_id)
+    base = svc.public_base
+    data = {
+        "code": invite.code,
+        "link": f"{base}/i/{invite.code}",
+        "aff_link": f"{base}/?aff={invite.code}",
+        "invited": invite.invited,
+    }
+    return envelope(data)
+
+
+@router.get("/i/{code}", summary="Short invite link", response_class=RedirectResponse)
+async def short_invite(code: str) -> RedirectResponse:
+    """Send the visitor to the console with the code; a malformed code just lands on it."""
+    canonical = normalise_invite_code(code)
+    target = f"/?aff={canonical}" if canonical else "/"
+    return RedirectResponse(target, status_code=302)
+
+
+@router.get("/api/v1/operator/outbox", summary="Links the log mailer sent (operators, tests)")
+async def outbox(_: OperatorDep, svc: SignupDep, email: str) -> dict[str, Any]:
+    return envelope(svc.mailer.recent_links(normalise_email(email)))
