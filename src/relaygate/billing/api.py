@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from relaygate.accounts.api import OperatorDep, accounts, presented_key
 from relaygate.accounts.user_api import ManagerDep
@@ -185,10 +188,29 @@ async def my_membership(
     return envelope(data, "get membership expire date success")
 
 
-@router.get("/api/v1/pay/model-rates", summary="The current multiplier of every priced model")
-async def model_rates(request: Request, svc: PricesDep) -> dict[str, Any]:
+def _number_map(rates: dict[str, Decimal]) -> str:
+    """A JSON object of exact decimal numbers (no float ever holds a multiplier)."""
+    return "{" + ",".join(f"{json.dumps(k)}:{_number(v)}" for k, v in rates.items()) + "}"
+
+
+def _number(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text not in ("-0", "") else "0"
+
+
+@router.get(
+    "/api/v1/pay/model-rates",
+    summary="The current multiplier of every priced model",
+    response_class=Response,
+)
+async def model_rates(request: Request, svc: PricesDep) -> Response:
+    """``{models: {model: multiplier}, routes: {group: multiplier}, flex: multiplier}``."""
     await accounts(request).authenticate(presented_key(request), time.time())
-    rates = {model: float(rate) for model, rate in svc.catalogue.model_rates().items()}
-    routes = {route: float(rate) for route, rate in svc.catalogue.route_multipliers.items()}
-    data = {"models": rates, "routes": routes, "flex": float(svc.catalogue.flex_multiplier)}
-    return envelope(data, "get model rates success")
+    catalogue = svc.catalogue
+    data = (
+        f'{{"models":{_number_map(catalogue.model_rates())},'
+        f'"routes":{_number_map(catalogue.route_multipliers)},'
+        f'"flex":{_number(catalogue.flex_multiplier)}}}'
+    )
+    body = f'{{"statusCode":200,"message":"get model rates success","data":{data}}}'
+    return Response(body, media_type="application/json")
