@@ -45,6 +45,10 @@ class ApiKey(Base):
     used_fee: Mapped[int] = mapped_column(BigInteger, default=0)
     used_times: Mapped[int] = mapped_column(BigInteger, default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+    # the key's own limits (None: only the user's tier applies)
+    rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

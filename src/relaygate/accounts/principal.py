@@ -17,6 +17,9 @@ class Principal:
     expires_at: float | None  # epoch seconds
     max_fee: int = 0  # the key's spending cap in micro-units; 0: none
     used_fee: int = 0  # spent when this view was loaded (at most key_cache_ttl old)
+    rpm: int | None = None  # the key's own limits, on top of the user's tier
+    tpm: int | None = None
+    concurrency: int | None = None
 
     def may_use(self, model: str) -> bool:
         return self.permissions is None or model in self.permissions

@@ -44,6 +44,9 @@ class KeyCreate(BaseModel):
     expired_at: UTCTime | None = None
     is_admin: bool = False
     max_fee: int = Field(default=0, ge=0)
+    rpm_limit: int | None = Field(default=None, ge=1)
+    tpm_limit: int | None = Field(default=None, ge=1)
+    concurrency_limit: int | None = Field(default=None, ge=1)
 
 
 class KeyPatch(BaseModel):
@@ -54,6 +57,9 @@ class KeyPatch(BaseModel):
     expired_at: UTCTime | None = None
     is_disabled: bool | None = None
     max_fee: int | None = Field(default=None, ge=0)
+    rpm_limit: int | None = Field(default=None, ge=1)
+    tpm_limit: int | None = Field(default=None, ge=1)
+    concurrency_limit: int | None = Field(default=None, ge=1)
 
 
 class KeyOut(BaseModel):
@@ -71,6 +77,9 @@ class KeyOut(BaseModel):
     used_fee: int
     used_times: int
     used_at: datetime | None
+    rpm_limit: int | None
+    tpm_limit: int | None
+    concurrency_limit: int | None
     created_at: datetime
 
 

@@ -60,6 +60,9 @@ def _principal(key: ApiKey, user: User) -> Lookup:
         expires_at=_epoch(key.expired_at),
         max_fee=key.max_fee,
         used_fee=key.used_fee,
+        rpm=key.rpm_limit,
+        tpm=key.tpm_limit,
+        concurrency=key.concurrency_limit,
     )
 
 
@@ -143,6 +146,9 @@ class AccountService:
         expired_at: datetime | None = None,
         is_admin: bool = False,
         max_fee: int = 0,
+        rpm_limit: int | None = None,
+        tpm_limit: int | None = None,
+        concurrency_limit: int | None = None,
     ) -> NewKey:
         key = new_api_key()
         async with self.db.session() as session, session.begin():
@@ -157,6 +163,9 @@ class AccountService:
                 expired_at=expired_at,
                 is_admin=is_admin,
                 max_fee=max_fee,
+                rpm_limit=rpm_limit,
+                tpm_limit=tpm_limit,
+                concurrency_limit=concurrency_limit,
             )
             repo.add(row)
         return NewKey(record=row, key=key)

@@ -9,6 +9,7 @@ error frame instead. Every authenticated call leaves a usage record, in ``finall
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
 _WATCH_AFTER = 0.05  # seconds before a call starts watching for the client to leave
 _POSTS = {
     "/v1/chat/completions": CHAT,
@@ -110,9 +112,13 @@ class RelayApp:
             ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload)
-            await self.relay.limit(ctx, principal)
+            await self.relay.limit(ctx, principal, estimate_prompt_tokens(body))
             await self.relay.reserve(ctx, principal, payload, body)
-            await _until_disconnect(self._answer(ctx, facts, payload, body, send), receive, ctx)
+            slots = principal.concurrency
+            async with (
+                self.relay.limiter.concurrency(principal.key_id, slots) if slots else _NO_SLOT
+            ):
+                await _until_disconnect(self._answer(ctx, facts, payload, body, send), receive, ctx)
         except RelaygateError as err:
             ctx.fail(err.status, err.message)
             await self._error(send, ctx, err)

@@ -41,6 +41,8 @@ class CallContext:
     reservation: Reservation | None = None
     charge: Charge | None = None
     settled: bool = False
+    key_tpm: int | None = None  # the key's tokens-per-minute limit, when it has one
+    tokens_counted: int = 0  # tokens admission already counted against it
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # x-request-id and limits
 
     def elapsed_ms(self) -> int:

@@ -115,7 +115,9 @@ class RelayService:
         self.tiers = tiers
         self.default_output_estimate = default_output_estimate
 
-    async def limit(self, ctx: CallContext, principal: Principal) -> None:
+    async def limit(
+        self, ctx: CallContext, principal: Principal, estimated_tokens: int = 0
+    ) -> None:
         """Requests per minute by the user's tier (429 with the rate-limit headers).
 
         The operator's own calls are not limited; every other answer carries the headers.
@@ -123,7 +125,15 @@ class RelayService:
         if principal.is_operator:
             return
         rpm = tier_rpm(await self.charging.topped_up(principal.user_id), self.tiers)
-        decision = await self.limiter.check_request(principal.user_id, principal.key_id, rpm, None)
+        decision = await self.limiter.check_request(
+            principal.user_id,
+            principal.key_id,
+            rpm,
+            principal.rpm,
+            key_tpm=principal.tpm,
+            estimated_tokens=estimated_tokens,
+        )
+        ctx.tokens_counted, ctx.key_tpm = decision.tokens_charged, principal.tpm
         headers = rate_limit_headers(decision, "openai", utcnow())
         if not decision.allowed:
             raise refusal(decision, headers)
@@ -163,6 +173,9 @@ class RelayService:
             return
         ctx.settled = True
         await self.charging.settle(ctx.reservation, self._bill(ctx, chargeable=True), durable=True)
+        if ctx.key_tpm and ctx.key_id is not None and ctx.usage is not None:
+            used = ctx.usage.prompt_tokens + ctx.usage.completion_tokens
+            await self.limiter.record_tokens(ctx.key_id, used, ctx.tokens_counted)
 
     def settle_later(self, ctx: CallContext) -> None:
         """Record a call that did not complete normally; charge only what was delivered.
