@@ -55,3 +55,27 @@ async def test_a_failed_lookup_is_not_cached() -> None:
     with pytest.raises(ConnectionError):
         await cache.get("d")
     assert await cache.get("d") == "ok"
+
+
+async def test_a_stale_known_key_answers_at_once_and_refreshes_behind() -> None:
+    from relaygate.accounts.principal import Principal
+
+    versions = iter([False, True])
+    calls = 0
+
+    async def load(digest: str) -> Lookup:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return Principal(1, 1, next(versions), False, None, None)
+
+    cache = KeyCache(load, ttl=0.02)
+    first = await cache.get("d")
+    await asyncio.sleep(0.03)
+    stale = await cache.get("d")  # answered from the stale entry, no wait
+    assert stale is first
+    await asyncio.sleep(0)
+    assert calls == 2  # ...while the refresh runs behind
+    await asyncio.sleep(0.02)
+    fresh = await cache.get("d")
+    assert isinstance(fresh, Principal) and fresh.is_admin is True

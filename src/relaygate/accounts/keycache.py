@@ -1,13 +1,16 @@
 """In-process cache of authenticated keys, so the hot path costs no database round trip.
 
-An entry lives ``ttl`` seconds (default 1 s): a key disabled on another replica is refused
-everywhere within that time. Changes made through this process are invalidated at once.
+An entry is fresh for ``ttl`` seconds (default 1 s); after that it is still used while a
+fresh copy is read behind the call, so a key disabled on another replica is refused
+everywhere about that long after, and no call waits for the database once a key is known.
+Changes made through this process are invalidated at once.
 Concurrent misses for one key share a single database lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +22,7 @@ __all__ = ["KeyCache", "Lookup"]
 Lookup = Principal | str
 
 _MAX_ENTRIES = 100_000
+log = logging.getLogger(__name__)
 
 
 class KeyCache:
@@ -27,11 +31,30 @@ class KeyCache:
         self._ttl = ttl
         self._entries: dict[str, tuple[Lookup, float]] = {}
         self._pending: dict[str, asyncio.Future[Lookup]] = {}
+        self._refreshing: set[asyncio.Future[None]] = set()
 
     async def get(self, digest: str) -> Lookup:
         entry = self._entries.get(digest)
         if entry is not None and time.monotonic() - entry[1] < self._ttl:
             return entry[0]
+        if entry is not None and isinstance(entry[0], Principal):
+            # Stale but known: answer now and refresh behind, so no call waits for the
+            # database (a key disabled elsewhere is refused once the refresh lands).
+            if digest not in self._pending:
+                task = asyncio.ensure_future(self._refresh(digest))
+                self._refreshing.add(task)
+                task.add_done_callback(self._refreshing.discard)
+            return entry[0]
+        return await self._shared_load(digest)
+
+    async def _refresh(self, digest: str) -> None:
+        try:
+            await self._shared_load(digest)
+        except Exception:  # noqa: BLE001 - the stale entry stays; the next call retries
+            log.warning("refreshing a cached key failed", exc_info=True)
+
+    async def _shared_load(self, digest: str) -> Lookup:
+        """Load ``digest``, sharing a load already under way."""
         pending = self._pending.get(digest)
         if pending is not None:
             return await asyncio.shield(pending)

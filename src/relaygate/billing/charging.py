@@ -18,11 +18,14 @@ corrected at once by this process's charges, including those not yet committed.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.catalogue import Catalogue, Rated
@@ -127,9 +130,10 @@ class Charging:
         try:
 
             async def read() -> _View:
-                balance = await self.ledger.balance(user_id)
-                packages = await self.packages.active(user_id)
-                return _View(balance, packages, time.monotonic())
+                wallet = await self.writer.query(_WALLET_SQL, (user_id,))
+                now = self.writer.db_time(utcnow())
+                rows = await self.writer.query(_PACKAGES_SQL, (user_id, now))
+                return _View(_balance(wallet), [_package(r) for r in rows], time.monotonic())
 
             view = self._views[user_id] = await self.writer.read(read)
             return view
@@ -140,7 +144,8 @@ class Charging:
         """A capped key's spend: committed (read between commits) plus not yet committed."""
         seen = self._key_seen.get(key_id)
         if seen is None or time.monotonic() - seen[1] > self.balance_ttl:
-            used = await self.writer.read(lambda: self.ledger.key_used_fee(key_id))
+            rows = await self.writer.read(lambda: self.writer.query(_KEY_SQL, (key_id,)))
+            used = int(rows[0][0]) if rows else 0
             seen = self._key_seen[key_id] = [used, time.monotonic()]
         return int(seen[0]) + self._key_unsettled.get(key_id, 0)
 
@@ -310,6 +315,49 @@ def _minus(balance: Balance, paid: int, free: int) -> Balance:
         balance.free_balance - free,
         balance.topped_up_total,
         balance.first_topup_at,
+    )
+
+
+_WALLET_SQL = (
+    "SELECT balance, free_balance, topped_up_total, first_topup_at FROM wallets WHERE user_id = ?"
+)
+_PACKAGES_SQL = (
+    "SELECT id, remaining, scope_routes, scope_models, expires_at FROM packages "
+    "WHERE user_id = ? AND expires_at > ?"
+)
+_KEY_SQL = "SELECT used_fee FROM api_keys WHERE id = ?"
+
+
+def _time(value: Any) -> datetime | None:
+    """A time as the driver returns it (SQLite: text; PostgreSQL: naive UTC) → aware UTC."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _json_list(value: Any) -> list[str]:
+    items = json.loads(value) if isinstance(value, str | bytes) else value
+    return [str(item) for item in items or []]
+
+
+def _balance(rows: list[tuple[Any, ...]]) -> Balance:
+    if not rows:
+        return Balance(0, 0, 0, None)
+    balance, free, total, first = rows[0]
+    return Balance(int(balance), int(free), int(total), _time(first))
+
+
+def _package(row: tuple[Any, ...]) -> PackageView:
+    package_id, remaining, routes, models, expires_at = row
+    expires = _time(expires_at)
+    assert expires is not None
+    return PackageView(
+        int(package_id),
+        int(remaining),
+        frozenset(_json_list(routes)),
+        tuple(_json_list(models)),
+        expires,
     )
 
 
