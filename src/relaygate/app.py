@@ -176,7 +176,9 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     channels = ChannelService(db)
     writer = BillWriter(db, settings.usage_batch_size)
     kv = open_kv(settings.kv_url)
-    catalogue = Catalogue(settings.route_multipliers, settings.flex_multiplier)
+    catalogue = Catalogue(
+        settings.route_multipliers, settings.flex_multiplier, settings.group_multipliers
+    )
     prices = CatalogueService(db, catalogue)
     ledger = LedgerService(db)
     tiers = [MembershipTier(n, parse_money(t), m) for n, t, m in settings.membership_tiers]

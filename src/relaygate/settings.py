@@ -97,6 +97,8 @@ class Settings(BaseSettings):
         default_factory=lambda: {"cc-omg": Decimal("0.2"), "codex-omg": Decimal("0.2")}
     )
     flex_multiplier: Decimal = Decimal("0.5")
+    # price multiplier per user group (a user's "group", set by the operator); none by default
+    group_multipliers: dict[str, Decimal] = Field(default_factory=dict)
     # membership by cumulative top-up, from the first payment: [[level, min_topup, months]]
     membership_tiers: list[tuple[str, Decimal, int]] = Field(
         default_factory=lambda: [

@@ -12,7 +12,15 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Request
 
 from relaygate.accounts.principal import Principal
-from relaygate.accounts.schemas import KeyCreate, KeyOut, KeyPatch, NewKeyOut, UserCreate, UserOut
+from relaygate.accounts.schemas import (
+    KeyCreate,
+    KeyOut,
+    KeyPatch,
+    NewKeyOut,
+    UserCreate,
+    UserOut,
+    UserPatch,
+)
 from relaygate.accounts.service import AccountService
 from relaygate.core.envelope import envelope
 from relaygate.core.errors import PermissionDenied
@@ -47,7 +55,7 @@ router = APIRouter(prefix="/api/v1/operator", tags=["operator: users and keys"])
 
 @router.post("/users", summary="Create a user")
 async def create_user(body: UserCreate, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
-    user = await svc.create_user(body.email, body.name)
+    user = await svc.create_user(body.email, body.name, body.group)
     return envelope(UserOut.model_validate(user).model_dump(mode="json"), "User created")
 
 
@@ -62,6 +70,14 @@ async def list_users(
 @router.get("/users/{user_id}", summary="Get a user")
 async def get_user(user_id: int, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
     return envelope(UserOut.model_validate(await svc.user(user_id)).model_dump(mode="json"))
+
+
+@router.patch("/users/{user_id}", summary="Change a user (name, pricing group, disabled)")
+async def update_user(
+    user_id: int, body: UserPatch, _: OperatorDep, svc: AccountsDep
+) -> dict[str, Any]:
+    user = await svc.update_user(user_id, body.model_dump(exclude_unset=True))
+    return envelope(UserOut.model_validate(user).model_dump(mode="json"), "User updated")
 
 
 @router.post("/users/{user_id}/keys", summary="Issue an API key (shown once)")

@@ -22,6 +22,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the pricing group ("" = none): settings.group_multipliers prices its calls
+    group: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

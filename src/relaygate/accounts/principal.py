@@ -20,6 +20,7 @@ class Principal:
     rpm: int | None = None  # the key's own limits, on top of the user's tier
     tpm: int | None = None
     concurrency: int | None = None
+    group: str = ""  # the user's pricing group
 
     def may_use(self, model: str) -> bool:
         return self.permissions is None or model in self.permissions

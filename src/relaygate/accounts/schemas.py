@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-__all__ = ["KeyCreate", "KeyOut", "KeyPatch", "NewKeyOut", "UserCreate", "UserOut"]
+__all__ = ["KeyCreate", "KeyOut", "KeyPatch", "NewKeyOut", "UserCreate", "UserOut", "UserPatch"]
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -23,6 +23,15 @@ class UserCreate(BaseModel):
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str = Field(default="", max_length=200)
+    group: str = Field(default="", max_length=64)
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    group: str | None = Field(default=None, max_length=64)
+    is_disabled: bool | None = None
 
 
 class UserOut(BaseModel):
@@ -33,6 +42,7 @@ class UserOut(BaseModel):
     name: str
     is_operator: bool
     is_disabled: bool
+    group: str
     created_at: datetime
 
 

@@ -63,6 +63,7 @@ def _principal(key: ApiKey, user: User) -> Lookup:
         rpm=key.rpm_limit,
         tpm=key.tpm_limit,
         concurrency=key.concurrency_limit,
+        group=user.group,
     )
 
 
@@ -114,11 +115,11 @@ class AccountService:
             user_id=user_id, key_hash=hash_key(key), hint=key_hint(key), remark=remark, **fields
         )
 
-    async def create_user(self, email: str, name: str = "") -> User:
+    async def create_user(self, email: str, name: str = "", group: str = "") -> User:
         async with self.db.session() as session:
             try:
                 async with session.begin():
-                    user = User(email=email.lower(), name=name)
+                    user = User(email=email.lower(), name=name, group=group)
                     session.add(user)
             except IntegrityError as exc:
                 raise InvalidRequest(
@@ -174,6 +175,16 @@ class AccountService:
         await self.user(user_id)
         async with self.db.session() as session:
             return await AccountRepository(session).keys_of(user_id)
+
+    async def update_user(self, user_id: int, changes: dict[str, Any]) -> User:
+        async with self.db.session() as session, session.begin():
+            user = await AccountRepository(session).user(user_id)
+            if user is None:
+                raise NotFound(f"No user with id {user_id}.")
+            for name, value in changes.items():
+                setattr(user, name, value)
+        self.cache.invalidate()  # the user's keys carry its group and state
+        return user
 
     async def key_count(self, user_id: int) -> int:
         async with self.db.session() as session:

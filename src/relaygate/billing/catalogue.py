@@ -37,9 +37,15 @@ _FREE = Rated(Price(), Decimal(1), flex=False, vip_only=False)
 class Catalogue:
     """The snapshot the relay prices calls with."""
 
-    def __init__(self, route_multipliers: dict[str, Decimal], flex_multiplier: Decimal) -> None:
+    def __init__(
+        self,
+        route_multipliers: dict[str, Decimal],
+        flex_multiplier: Decimal,
+        group_multipliers: dict[str, Decimal] | None = None,
+    ) -> None:
         self.route_multipliers = route_multipliers
         self.flex_multiplier = flex_multiplier
+        self.group_multipliers = group_multipliers or {}
         self._models: dict[str, Rated] = {}
 
     def load(self, rows: Iterable[ModelPrice]) -> None:
@@ -63,11 +69,16 @@ class Catalogue:
     def rated(self, model: str) -> Rated:
         return self._models.get(model, _FREE)
 
-    def multipliers(self, model: str, route: str, service_tier: str | None) -> Multipliers:
+    def multipliers(
+        self, model: str, route: str, service_tier: str | None, group: str = ""
+    ) -> Multipliers:
         rated = self.rated(model)
         tier = self.flex_multiplier if service_tier == "flex" and rated.flex else Decimal(1)
         return Multipliers(
-            model=rated.multiplier, route=self.route_multipliers.get(route, Decimal(1)), tier=tier
+            model=rated.multiplier,
+            route=self.route_multipliers.get(route, Decimal(1)),
+            tier=tier,
+            group=self.group_multipliers.get(group, Decimal(1)) if group else Decimal(1),
         )
 
     def model_rates(self) -> dict[str, Decimal]:

@@ -176,7 +176,7 @@ class Charging:
         estimate: TokenCounts,
     ) -> Reservation:
         rated = self.catalogue.rated(model)
-        multipliers = self.catalogue.multipliers(model, route, service_tier)
+        multipliers = self.catalogue.multipliers(model, route, service_tier, principal.group)
         reservation = Reservation(
             principal.user_id, principal.is_operator, rated, multipliers, route=route, model=model
         )
