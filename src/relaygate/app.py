@@ -8,6 +8,7 @@ tears down the services.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
@@ -224,6 +225,10 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
     )
+    # Everything built so far lives as long as the process: keep the collector from
+    # scanning it again and again (full collections of a big heap stall every call).
+    gc.collect()
+    gc.freeze()
     _announce(settings, boot.admin_key)
     try:
         yield
