@@ -10,9 +10,10 @@ and a user has at most 5,000 keys.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Request
 
@@ -124,18 +125,29 @@ router = APIRouter(prefix="/api/v1/user/admin", tags=["platform: API keys"])
 AccountsDep = Annotated[AccountService, Depends(accounts)]
 
 
-@router.post(
-    "/new-api-token",
-    summary="Create an API key",
-    openapi_extra=_FORM,
-    dependencies=[throttle(10, "new")],
-)
-@router.post(
-    "/create-api-token",
-    summary="Create an API key (alias)",
-    openapi_extra=_FORM,
-    dependencies=[throttle(10, "new")],
-)
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[dict[str, Any]]])
+
+
+def _form_route(
+    paths: tuple[str, ...], summary: str, per_second: int, name: str
+) -> Callable[[Handler], Handler]:
+    """Register one handler under the platform's path and its aliases, form body, QPS."""
+
+    def register(handler: Handler) -> Handler:
+        for index, path in enumerate(paths):
+            label = summary if index == 0 else f"{summary} (alias)"
+            router.post(
+                path,
+                summary=label,
+                openapi_extra=_FORM,
+                dependencies=[throttle(per_second, name)],
+            )(handler)
+        return handler
+
+    return register
+
+
+@_form_route(("/new-api-token", "/create-api-token"), "Create an API key", 10, "new")
 async def new_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
@@ -154,12 +166,7 @@ async def new_api_token(
     return envelope(new.key, "New api token success")
 
 
-@router.post(
-    "/update-api-token",
-    summary="Change an API key",
-    openapi_extra=_FORM,
-    dependencies=[throttle(10, "update")],
-)
+@_form_route(("/update-api-token",), "Change an API key", 10, "update")
 async def update_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
@@ -190,18 +197,7 @@ async def get_api_tokens(principal: ManagerDep, svc: AccountsDep) -> dict[str, A
     return envelope([_key_out(k) for k in keys], f"Get API keys success, total keys: {len(keys)}")
 
 
-@router.post(
-    "/del-api-token",
-    summary="Delete an API key",
-    openapi_extra=_FORM,
-    dependencies=[throttle(10, "delete")],
-)
-@router.post(
-    "/delete-api-token",
-    summary="Delete an API key (alias)",
-    openapi_extra=_FORM,
-    dependencies=[throttle(10, "delete")],
-)
+@_form_route(("/del-api-token", "/delete-api-token"), "Delete an API key", 10, "delete")
 async def del_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
