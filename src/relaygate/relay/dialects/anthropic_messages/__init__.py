@@ -1,0 +1,1 @@
+"""The Anthropic dialect: Messages (stream and not), count_tokens and legacy Complete."""
