@@ -402,14 +402,20 @@ def soak(gw: Gateway, seconds: int, body_file: Path, children: Children) -> Soak
 
 
 def profile_run(
-    gw: Gateway, scenario: str, duration: float, body_file: Path, children: Children
+    gw: Gateway,
+    scenario: str,
+    duration: float,
+    body_file: Path,
+    children: Children,
+    concurrency: int = 16,
 ) -> None:
-    """A c=16 run with py-spy sampling the gateway (not part of the table: py-spy costs)."""
+    """A run with py-spy sampling the gateway (not part of the table: py-spy costs)."""
     RESULTS.mkdir(exist_ok=True)
-    raw = RESULTS / f"profile-{scenario}-c16.raw"
+    c = concurrency
+    raw = RESULTS / f"profile-{scenario}-c{c}.raw"
     seconds = max(2, int(duration) - 2)
     out = gw.work / f"wrk-profile-{scenario}.txt"
-    load = children.start(wrk_argv(gw.url(), 16, duration, body_file, gw.key), out)
+    load = children.start(wrk_argv(gw.url(), c, duration, body_file, gw.key), out)
     time.sleep(1)
     spy = children.start(profile.record_argv(gw.pid, seconds, raw), gw.work / "py-spy.log")
     try:
@@ -418,14 +424,14 @@ def profile_run(
     finally:
         children.stop(spy)
         children.stop(load)
-    res = parse_wrk(out.read_text(), WrkResult("gateway+py-spy", gw.url(), 16, duration))
+    res = parse_wrk(out.read_text(), WrkResult("gateway+py-spy", gw.url(), c, duration))
     count_sent(res)
     summary = profile.summarise(raw) if raw.exists() else "py-spy wrote nothing\n"
     text = (
-        f"# {scenario} c=16 through the gateway with py-spy attached: "
+        f"# {scenario} c={c} through the gateway with py-spy attached: "
         f"{res.rps:.0f} RPS, p50 {res.p50_ms:.3f} ms, errors {res.errors}\n\n{summary}"
     )
-    (RESULTS / f"profile-{scenario}-c16.txt").write_text(text)
+    (RESULTS / f"profile-{scenario}-c{c}.txt").write_text(text)
     print(text[:3000], flush=True)
 
 
@@ -601,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 s runs (a smoke test, not a result)")
     ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
                     help="then c=16 non-stream for SECONDS, RSS every 10 s")  # fmt: skip
+    ap.add_argument("--profile-concurrency", type=int, default=16,
+                    help="the concurrency of the --profile run (default 16)")
     ap.add_argument("--profile", action="store_true",
                     help="afterwards, one extra c=16 run per scenario with py-spy attached "
                     "(bench/results/profile-*.txt)")  # fmt: skip
@@ -714,7 +722,9 @@ def main(argv: list[str] | None = None) -> int:
 
             if gw is not None and args.profile:
                 for name in scenarios:
-                    profile_run(gw, name, args.duration, bodies[name], children)
+                    profile_run(
+                        gw, name, args.duration, bodies[name], children, args.profile_concurrency
+                    )
             if gw is not None and args.soak:
                 print(f"soak: c=16 non-stream for {args.soak} s", flush=True)
                 rep.soak = soak(gw, args.soak, bodies["nonstream"], children)

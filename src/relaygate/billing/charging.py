@@ -256,9 +256,14 @@ class Charging:
         free = min(amount, free_left)
         return Charge(rounded, amount, amount - free, free, multiplier, tuple(uses))
 
-    async def settle(self, reservation: Reservation, bill: Bill, durable: bool) -> None:
-        """Submit the bill and release the hold; with ``durable``, wait for the commit."""
-        committed = self.writer.submit(bill, durable=durable or bill.has_money)
+    async def settle(
+        self, reservation: Reservation, bill: Bill, durable: bool, alone: bool = False
+    ) -> None:
+        """Submit the bill and release the hold; with ``durable``, wait for the commit.
+
+        ``alone``: no other call is in flight (see :meth:`BillWriter.submit`).
+        """
+        committed = self.writer.submit(bill, durable=durable or bill.has_money, alone=alone)
         self._account(bill, committed)
         await self.release(reservation)
         if durable and committed is not None:

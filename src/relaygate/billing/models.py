@@ -10,10 +10,12 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,7 +34,7 @@ class UsageRecord(Base):
     request_id: Mapped[str] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    key_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    key_id: Mapped[int | None] = mapped_column(Integer)  # no index: one less write per call
     model: Mapped[str] = mapped_column(String(200), default="")
     upstream_model: Mapped[str] = mapped_column(String(200), default="")
     channel_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -79,6 +81,13 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("kind", "request_id", name="uq_ledger_entries_kind_request_id"),
+        # partial: the charges (most rows) have no package and skip the index entirely
+        Index(
+            "ix_ledger_entries_package_id",
+            "package_id",
+            sqlite_where=text("package_id IS NOT NULL"),
+            postgresql_where=text("package_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -86,7 +95,7 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(32))
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
-    package_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    package_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     memo: Mapped[str] = mapped_column(String(500), default="")

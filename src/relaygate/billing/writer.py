@@ -75,7 +75,7 @@ def _naive_utc(moment: datetime) -> datetime:
 
 
 def _sqlite_time(moment: datetime) -> str:
-    return _naive_utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return _naive_utc(moment).isoformat(" ", "microseconds")
 
 
 class _SQLiteSink:
@@ -101,6 +101,8 @@ class _SQLiteSink:
             conn.execute("PRAGMA busy_timeout=10000")
             # checkpoints run off the loop (checkpoint()), never inside a commit here
             conn.execute("PRAGMA wal_autocheckpoint=0")
+            # index pages are read through the map, not a read() call each
+            conn.execute("PRAGMA mmap_size=268435456")
             self._conn = conn
         return self._conn
 
@@ -170,6 +172,8 @@ class BillWriter:
         self._since_checkpoint = 0
         self._checkpoint: asyncio.Future[None] | None = None
         self._pending: list[Bill] = []
+        self._busy = False  # the writer task is draining (committing or running reads)
+        self._wallets: set[int] = set()  # users whose wallet row is known to exist
         self._reads: list[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -179,10 +183,19 @@ class BillWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="bill-writer")
 
-    def submit(self, bill: Bill, durable: bool) -> asyncio.Future[None] | None:
-        """Queue ``bill``; with ``durable``, return a future done once it is committed."""
+    def submit(self, bill: Bill, durable: bool, alone: bool = False) -> asyncio.Future[None] | None:
+        """Queue ``bill``; with ``durable``, return a future done once it is committed.
+
+        ``alone`` says no other call is in flight: then nothing could join the batch, and
+        an idle SQLite writer commits the bill at once in the caller's step, which saves
+        the two task switches of a hand-off to the writer task.
+        """
         if durable:
             bill.committed = asyncio.get_running_loop().create_future()
+        idle = not (self._busy or self._pending or self._reads)
+        if alone and idle and self._sqlite is not None and self._commit_sqlite([bill], 20, True):
+            self._landed([bill])
+            return bill.committed
         self._pending.append(bill)
         if not self._wake.is_set():
             self._wake.set()
@@ -233,6 +246,13 @@ class BillWriter:
             await self._drain()
 
     async def _drain(self) -> None:
+        self._busy = True
+        try:
+            await self._drain_all()
+        finally:
+            self._busy = False
+
+    async def _drain_all(self) -> None:
         if self._reads:
             await self._run_reads()
         while self._pending:
@@ -246,12 +266,17 @@ class BillWriter:
                 await asyncio.sleep(_RETRY_DELAY)
                 continue
             del self._pending[: len(batch)]
-            self.written += len(batch)
-            for bill in batch:
-                if bill.committed is not None and not bill.committed.done():
-                    bill.committed.set_result(None)
+            self._landed(batch)
             if self._reads:
                 await self._run_reads()
+
+    def _landed(self, batch: list[Bill]) -> None:
+        self.written += len(batch)
+        for bill in batch:
+            if bill.charged and bill.user_id is not None:
+                self._wallets.add(bill.user_id)
+            if bill.committed is not None and not bill.committed.done():
+                bill.committed.set_result(None)
 
     def _statements(self, batch: list[Bill]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         """The batch as (SQL, rows) pairs, in the order they must run."""
@@ -275,26 +300,42 @@ class BillWriter:
         return [
             (sql["usage"], usage),
             (sql["ledger"], [(b.user_id, -b.paid, -b.free, b.request_id, stamp) for b in charged]),
-            (sql["wallet_row"], [(uid,) for uid in wallets]),
+            (sql["wallet_row"], [(uid,) for uid in wallets if uid not in self._wallets]),
             (sql["wallet"], [(p, f, uid) for uid, (p, f) in wallets.items()]),
             (sql["package_use"], uses),
             (sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses]),
             (sql["key"], [(fee, n, stamp, kid) for kid, (fee, n) in keys.items()]),
         ]
 
+    def _commit_sqlite(self, batch: list[Bill], busy_timeout_ms: int, quiet: bool) -> bool:
+        """Commit in the loop's own thread (no GIL hand-offs, see _SQLiteSink); False if
+        the database was locked by another writer (or, ``quiet``, failed otherwise)."""
+        assert self._sqlite is not None
+        try:
+            self._sqlite.commit(self._statement_list(batch), busy_timeout_ms)
+        except sqlite3.OperationalError:
+            return False
+        except Exception:
+            if not quiet:
+                raise
+            return False  # the writer task retries it and reports the failure
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= _CHECKPOINT_EVERY and self._checkpoint is None:
+            self._since_checkpoint = 0
+            self._checkpoint = asyncio.ensure_future(asyncio.to_thread(self._sqlite.checkpoint))
+            self._checkpoint.add_done_callback(self._checkpoint_done)
+        return True
+
+    def _statement_list(self, batch: list[Bill]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        return [(sql, rows) for sql, rows in self._statements(batch) if rows]
+
     async def _commit(self, batch: list[Bill]) -> None:
-        statements = [(sql, rows) for sql, rows in self._statements(batch) if rows]
         if self._sqlite is not None:
-            try:  # in the loop's own thread: no GIL hand-offs (see _SQLiteSink)
-                self._sqlite.commit(statements, busy_timeout_ms=20)
-            except sqlite3.OperationalError:  # locked by another writer: wait off the loop
-                await asyncio.to_thread(self._sqlite.commit, statements, 10_000)
-            self._since_checkpoint += 1
-            if self._since_checkpoint >= _CHECKPOINT_EVERY and self._checkpoint is None:
-                self._since_checkpoint = 0
-                self._checkpoint = asyncio.ensure_future(asyncio.to_thread(self._sqlite.checkpoint))
-                self._checkpoint.add_done_callback(self._checkpoint_done)
+            if not self._commit_sqlite(batch, busy_timeout_ms=20, quiet=False):
+                # locked by another writer: wait for it off the loop
+                await asyncio.to_thread(self._sqlite.commit, self._statement_list(batch), 10_000)
             return
+        statements = self._statement_list(batch)
         async with self.db.engine.begin() as conn:
             for sql, rows in statements:
                 await conn.exec_driver_sql(sql, rows)

@@ -104,6 +104,7 @@ class RelayApp:
         client = scope.get("client")
         ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "")
         principal: Principal | None = None
+        self.relay.in_flight += 1
         try:
             principal, declared = await self._authenticate(scope)
             ctx.user_id, ctx.key_id = principal.user_id, principal.key_id
@@ -131,6 +132,7 @@ class RelayApp:
                 send, ctx, RelaygateError("The server had an error processing your request.")
             )
         finally:
+            self.relay.in_flight -= 1
             if principal is not None:
                 self.relay.settle_later(ctx)
 

@@ -115,6 +115,7 @@ class RelayService:
         self.limiter = limiter
         self.tiers = tiers
         self.default_output_estimate = default_output_estimate
+        self.in_flight = 0  # relay calls between authentication and their usage record
 
     async def limit(
         self, ctx: CallContext, principal: Principal, estimated_tokens: int = 0
@@ -173,7 +174,12 @@ class RelayService:
         if ctx.settled or ctx.reservation is None:
             return
         ctx.settled = True
-        await self.charging.settle(ctx.reservation, self._bill(ctx, chargeable=True), durable=True)
+        await self.charging.settle(
+            ctx.reservation,
+            self._bill(ctx, chargeable=True),
+            durable=True,
+            alone=self.in_flight <= 1,
+        )
         if ctx.key_tpm and ctx.key_id is not None and ctx.usage is not None:
             used = ctx.usage.prompt_tokens + ctx.usage.completion_tokens
             await self.limiter.record_tokens(ctx.key_id, used, ctx.tokens_counted)
