@@ -25,6 +25,9 @@ class UpstreamCall:
     body: bytes  # the exact bytes to send
     stream: bool
     request_id: str
+    # Extra request headers chosen by the relay (e.g. the caller's ``anthropic-beta``);
+    # providers strip CR/LF from them and never let them replace auth or framing headers.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class UpstreamReply(Protocol):

@@ -9,31 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from relaygate.channels.spec import ChannelSpec
-from relaygate.core.errors import (
-    UpstreamBadResponse,
-    UpstreamFailure,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
-from relaygate.relay.transport import (
-    ConnectFailed,
-    HTTPClient,
-    ReadTimedOut,
-    Response,
-    TransportError,
-)
+from relaygate.relay.providers.http import upstream_failure
+from relaygate.relay.transport import HTTPClient, Response, TransportError
 
 __all__ = ["OpenAIProvider", "upstream_failure"]
-
-
-def upstream_failure(exc: TransportError) -> UpstreamFailure:
-    """Map a transport failure to a clean error: no host, port or key in the message."""
-    if isinstance(exc, ReadTimedOut):
-        return UpstreamTimeout("The upstream did not answer in time.")
-    if isinstance(exc, ConnectFailed):
-        return UpstreamUnavailable("The upstream could not be reached.")
-    return UpstreamBadResponse("The upstream closed the connection unexpectedly.")
 
 
 def _header_lines(channel: ChannelSpec) -> bytes:

@@ -1,0 +1,130 @@
+"""Relaying a stream across dialects: an upstream's SSE in, the client's SSE out.
+
+:class:`StreamTranslator` is the cross-dialect twin of
+:class:`relaygate.relay.streaming.SSEScanner` (same duck type, so the pipeline's stream
+loop serves both): each upstream chunk is framed into whole events, decoded into
+canonical events and encoded in the client's dialect at once, so the client sees every
+delta as soon as the upstream sent it. Metering reads the upstream's own counts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal, Protocol
+
+from relaygate.relay.canonical import Usage
+from relaygate.relay.canonical.stream import StreamEvent
+from relaygate.relay.dialects.anthropic_messages.stream import (
+    AnthropicStreamDecoder,
+    AnthropicStreamEncoder,
+)
+from relaygate.relay.dialects.openai_chat.stream import (
+    OpenAIChatStreamDecoder,
+    OpenAIChatStreamEncoder,
+)
+from relaygate.relay.dialects.sse import SSEFramer
+
+__all__ = ["StreamTranslator"]
+
+Dialect = Literal["openai", "anthropic"]
+
+
+class _Decoder(Protocol):
+    content_events: int
+    finished: bool
+    error: str | None
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    def decode(self, data: bytes, out: list[StreamEvent]) -> None: ...
+
+    def close(self, out: list[StreamEvent]) -> bool: ...
+
+
+class _Encoder(Protocol):
+    def encode(self, events: list[StreamEvent]) -> bytes: ...
+
+
+class StreamTranslator:
+    """Translate one upstream stream for one client.
+
+    ``finished`` turns True on the upstream's terminal event (``data: [DONE]`` or
+    ``message_stop``) or an error event; the bytes of that ``feed`` end with the
+    client's terminal event (or its error frame), and later input is ignored.
+    ``flush`` closes a stream whose upstream finished its answer but not its stream.
+    """
+
+    __slots__ = ("_decoder", "_encoder", "_frames", "content_events", "error", "finished", "usage")
+
+    def __init__(
+        self,
+        upstream: str,
+        client: str,
+        *,
+        model: str,
+        request_id: str,
+        include_usage: bool = False,
+        created: int | None = None,
+    ) -> None:
+        self._frames = SSEFramer()
+        self._decoder: _Decoder
+        self._encoder: _Encoder
+        if (upstream, client) == ("openai", "anthropic"):
+            self._decoder = OpenAIChatStreamDecoder()
+            self._encoder = AnthropicStreamEncoder(model=model, request_id=request_id)
+        elif (upstream, client) == ("anthropic", "openai"):
+            self._decoder = AnthropicStreamDecoder()
+            self._encoder = OpenAIChatStreamEncoder(
+                model=model,
+                request_id=request_id,
+                include_usage=include_usage,
+                created=int(time.time()) if created is None else created,
+            )
+        else:
+            raise ValueError(f"no stream translation from {upstream!r} to {client!r}")
+        self.usage: Usage | None = None
+        self.content_events = 0
+        self.finished = False
+        self.error: str | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Upstream bytes, split anywhere; the client's bytes for the events completed."""
+        if self.finished:
+            return b""
+        frames = self._frames.feed(chunk)
+        if not frames:
+            return b""
+        events: list[StreamEvent] = []
+        decoder = self._decoder
+        for _, data in frames:
+            decoder.decode(data, events)
+            if decoder.finished:  # nothing after the terminal event is relayed
+                break
+        self._sync()
+        return self._encoder.encode(events) if events else b""
+
+    def flush(self) -> bytes:
+        """The upstream connection ended. Close the client's stream if the upstream's
+        answer was complete (its stop reason came, its terminal event did not); else
+        return only what a last unterminated but whole event held (usually b""), and
+        the caller appends its own error frame."""
+        if self.finished:
+            return b""
+        events: list[StreamEvent] = []
+        for _, data in self._frames.close():  # a last event without its blank line
+            self._decoder.decode(data, events)
+            if self._decoder.finished:
+                break
+        if not self._decoder.finished:
+            # an unfinished answer gets no invented ending: the caller sends its error
+            self._decoder.close(events)
+        self._sync()
+        return self._encoder.encode(events) if events else b""
+
+    def _sync(self) -> None:
+        decoder = self._decoder
+        self.usage = decoder.usage
+        self.content_events = decoder.content_events
+        self.finished = decoder.finished
+        self.error = decoder.error
