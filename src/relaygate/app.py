@@ -51,6 +51,7 @@ from relaygate.limits.service import RateLimiter
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.openapi import relay_paths
+from relaygate.relay.providers.anthropic import AnthropicProvider
 from relaygate.relay.providers.base import Provider
 from relaygate.relay.providers.echo import EchoProvider
 from relaygate.relay.providers.openai import OpenAIProvider
@@ -203,7 +204,11 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     await channels.publish()
     await prices.sync_declared(_declared_prices(settings))
     await prices.publish()
-    providers: dict[str, Provider] = {"openai": OpenAIProvider(client), "echo": EchoProvider()}
+    providers: dict[str, Provider] = {
+        "openai": OpenAIProvider(client),
+        "anthropic": AnthropicProvider(client),
+        "echo": EchoProvider(),
+    }
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
     app.state.kv, app.state.packages = kv, packages

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["ChannelConfig", "ModelPriceConfig", "Settings", "load_settings"]
 
-ChannelType = Literal["openai", "echo"]
+ChannelType = Literal["openai", "anthropic", "echo"]
 
 
 class ChannelConfig(BaseModel):

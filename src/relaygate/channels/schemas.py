@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = ["ChannelCreate", "ChannelOut", "ChannelPatch"]
 
-ChannelType = Literal["openai", "echo"]
+ChannelType = Literal["openai", "anthropic", "echo"]
 
 
 def _as_mapping(value: Any) -> Any:

@@ -20,6 +20,7 @@ envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body
     └── UpstreamFailure                 5xx, an upstream channel failed us
         ├── UpstreamBadResponse         502
         ├── UpstreamUnavailable         503
+        │   └── UpstreamOverloaded      529 (Anthropic callers only)
         └── UpstreamTimeout             504
 
 Upstream errors never carry an upstream key, host or stack trace in ``message``.
@@ -44,6 +45,7 @@ __all__ = [
     "RelaygateError",
     "UpstreamBadResponse",
     "UpstreamFailure",
+    "UpstreamOverloaded",
     "UpstreamTimeout",
     "UpstreamUnavailable",
 ]
@@ -144,6 +146,12 @@ class UpstreamUnavailable(UpstreamFailure):
     status = 503
     anthropic_type = "overloaded_error"
     default_code = "upstream_unavailable"
+
+
+class UpstreamOverloaded(UpstreamUnavailable):
+    """Anthropic's 529, passed on to Anthropic callers (their clients retry it)."""
+
+    status = 529
 
 
 class UpstreamTimeout(UpstreamFailure):

@@ -1,9 +1,13 @@
-"""The ``/v1/...`` relay routes, as raw ASGI handlers (see relay/asgi.py for why).
+"""The relay routes, as raw ASGI handlers (see relay/asgi.py for why).
 
-One handler per call shape: a POST that is relayed (chat, completions, embeddings) and
-the model list. Errors raised anywhere in the pipeline are rendered here, in the
-caller's dialect, before the first byte of a response; after it, a stream ends with an
-error frame instead. Every authenticated call leaves a usage record, in ``finally``.
+One handler per call shape: a POST that is relayed (OpenAI chat, completions and
+embeddings; Anthropic messages, count_tokens and the legacy complete) and the model
+list. The same routes are mounted again under a route group's prefix (the Claude Code
+route ``/api/v1/ai/openai/cc-omg/``), which prices them with the group's multiplier and
+spends the group's resource packages first. Errors raised anywhere in the pipeline are
+rendered here, in the caller's dialect, before the first byte of a response; after it, a
+stream ends with an error frame instead. Every authenticated call leaves a usage
+record, in ``finally``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,19 +27,32 @@ from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
 from relaygate.core.errors import NotFound, RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
-from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, read_headers, respond
+from relaygate.relay.asgi import (
+    ClientGone,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    read_headers,
+    respond,
+)
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
-from relaygate.relay.dialects.openai_chat.errors import error_body, stream_error_frame
+from relaygate.relay.crossing import StreamReader, read_reply, stream_reader
+from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
+from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
     COMPLETIONS,
     EMBEDDINGS,
     RequestFacts,
 )
-from relaygate.relay.providers.base import UpstreamReply
-from relaygate.relay.service import RelayService, estimate_prompt_tokens
-from relaygate.relay.streaming import KeepAlive, SSEScanner
+from relaygate.relay.models_list import model_list
+from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
+from relaygate.relay.streaming import KeepAlive
+from relaygate.relay.translate import OPENAI
+from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, Wire
 
 __all__ = ["RelayApp"]
 
@@ -45,11 +63,27 @@ JSON = b"application/json"
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
 _WATCH_AFTER = 0.05  # seconds before a call starts watching for the client to leave
-_POSTS = {
-    "/v1/chat/completions": CHAT,
-    "/v1/completions": COMPLETIONS,
-    "/v1/embeddings": EMBEDDINGS,
+_POSTS: dict[str, tuple[Wire, str]] = {
+    "/v1/chat/completions": (OPENAI_WIRE, CHAT),
+    "/v1/completions": (OPENAI_WIRE, COMPLETIONS),
+    "/v1/embeddings": (OPENAI_WIRE, EMBEDDINGS),
+    "/v1/messages": (ANTHROPIC_WIRE, MESSAGES),
+    "/v1/messages/count_tokens": (ANTHROPIC_WIRE, COUNT_TOKENS),
+    "/v1/complete": (ANTHROPIC_WIRE, COMPLETE),
 }
+# route group -> its mount point; the group's own paths are below it
+ROUTE_GROUPS = {"cc-omg": "/api/v1/ai/openai/cc-omg"}
+_GROUP_POSTS = {"cc-omg": ("/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions")}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How this call is carried: the caller's dialect and the upstream call to make."""
+
+    wire: Wire
+    endpoint: str  # the upstream call (Messages for the legacy Complete route)
+    legacy: bool
+    beta: tuple[tuple[str, str], ...]
 
 
 class RelayApp:
@@ -69,9 +103,18 @@ class RelayApp:
         self.max_header_bytes = max_header_bytes
         self.ids = RequestIds()
         self._posts: dict[str, Handler] = {
-            path: functools.partial(self.relay_call, endpoint=endpoint)
-            for path, endpoint in _POSTS.items()
+            path: functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
+            for path, (wire, endpoint) in _POSTS.items()
         }
+        self._models: dict[str, str] = {"/v1/models": ""}
+        for group, prefix in ROUTE_GROUPS.items():
+            for path in _GROUP_POSTS[group]:
+                wire, endpoint = _POSTS[path]
+                self._posts[prefix + path] = functools.partial(
+                    self.relay_call, wire=wire, endpoint=endpoint, group=group
+                )
+            self._models[prefix + "/models"] = group
+            self._models[prefix + "/v1/models"] = group
 
     def route(self, scope: Scope) -> Handler | None:
         """The handler for this request, or None when the control plane should answer."""
@@ -81,55 +124,62 @@ class RelayApp:
             handler = self._posts.get(path)
             if handler is not None:
                 return handler
-        elif method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
+        elif method == "GET" and (
+            path in self._models or path.startswith(("/v1/models/", "/api/v1/ai/openai/"))
+        ):
             return self.models
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/api/v1/ai/openai/")):
             return self.unknown_route
         return None
 
     async def unknown_route(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """OpenAI's answer to a path it does not serve, in its own error format."""
+        """A path the relay does not serve, in the caller's error format."""
         err = NotFound(f"Invalid URL ({scope['method']} {scope['path']})")
-        await respond(
-            send, 404, error_body(err), JSON, [(b"x-request-id", self.ids.next().encode())]
-        )
+        wire = _wire_of(read_headers(scope, self.max_header_bytes))
+        rid = self.ids.next()
+        await respond(send, 404, wire.error_body(err, rid), JSON, _id_headers(wire, rid))
 
-    async def _authenticate(self, scope: Scope) -> tuple[Principal, int]:
-        headers = read_headers(scope, self.max_header_bytes)
-        return await self.accounts.authenticate(
-            headers.api_key, time.time()
-        ), headers.content_length
+    async def _authenticate(self, headers: Headers) -> Principal:
+        return await self.accounts.authenticate(headers.api_key, time.time())
 
-    async def relay_call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
+    async def relay_call(
+        self, scope: Scope, receive: Receive, send: Send, wire: Wire, endpoint: str, group: str
+    ) -> None:
         client = scope.get("client")
         ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "")
         principal: Principal | None = None
         self.relay.in_flight += 1
         try:
-            principal, declared = await self._authenticate(scope)
+            headers = read_headers(scope, self.max_header_bytes)
+            principal = await self._authenticate(headers)
             ctx.user_id, ctx.key_id = principal.user_id, principal.key_id
             upload_started = time.perf_counter()
-            body = await read_body(receive, declared, self.max_body_bytes)
+            body = await read_body(receive, headers.content_length, self.max_body_bytes)
             ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
-            facts = self.relay.admit(ctx, principal, payload)
-            await self.relay.limit(ctx, principal, estimate_prompt_tokens(body))
-            await self.relay.reserve(ctx, principal, payload, body)
+            facts = self.relay.admit(ctx, principal, payload, wire)
+            plan = _plan(wire, endpoint, headers)
+            if plan.legacy:
+                payload = complete_to_messages(payload)
+            await self.relay.limit(ctx, principal, estimate_prompt_tokens(body), wire.limit_style)
+            if endpoint != COUNT_TOKENS:  # counting is free
+                await self.relay.reserve(ctx, principal, payload, body, group, wire)
             slots = principal.concurrency
             async with (
                 self.relay.limiter.concurrency(principal.key_id, slots) if slots else _NO_SLOT
             ):
-                await _until_disconnect(self._answer(ctx, facts, payload, body, send), receive, ctx)
+                answer = self._answer(ctx, facts, payload, body, send, plan)
+                await _until_disconnect(answer, receive, ctx)
         except RelaygateError as err:
             ctx.fail(err.status, err.message)
-            await self._error(send, ctx, err)
+            await self._error(send, ctx, err, wire)
         except ClientGone:
             ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
         except Exception:  # the top-level handler: a bug must not take the worker down
             log.exception("relay call %s failed", ctx.request_id)
             ctx.fail(500, "internal error")
             await self._error(
-                send, ctx, RelaygateError("The server had an error processing your request.")
+                send, ctx, RelaygateError("The server had an error processing your request."), wire
             )
         finally:
             self.relay.in_flight -= 1
@@ -143,110 +193,151 @@ class RelayApp:
         payload: dict[str, Any],
         body: bytes,
         send: Send,
+        plan: _Plan,
     ) -> None:
-        reply, injected = await self.relay.open(ctx, facts, payload, body)
+        client = plan.wire.name
+        opened = await self.relay.open(
+            ctx, facts, payload, body, client=client, endpoint=plan.endpoint, headers=plan.beta
+        )
+        reply = opened.reply
+        content_type = reply.content_type.encode()
         try:
             if ctx.error is not None:  # an upstream 4xx, passed through as it came
                 data = await reply.read()
             elif facts.stream and reply.content_type.startswith("text/event-stream"):
-                await self._stream(ctx, reply, injected, body, send)
+                await self._stream(ctx, opened, facts, body, send, plan)
                 return
             else:
-                data = self.relay.usage_of(ctx, await reply.read(), body)
+                raw = await reply.read()
+                data, usage = read_reply(
+                    client, opened.upstream, raw, model=facts.model, legacy=plan.legacy
+                )
+                if opened.upstream != client or plan.legacy:
+                    content_type = JSON
+                ctx.usage = _usage_of(ctx, usage, body)
                 ctx.status = 200
         finally:
             reply.close()
         if ctx.status == 200:
             await self.relay.settle(ctx)
         ctx.responded = True
-        await respond(send, ctx.status, data, reply.content_type.encode(), self._ids(ctx))
+        await respond(send, ctx.status, data, content_type, self._ids(ctx, plan.wire))
 
     @staticmethod
-    def _ids(ctx: CallContext) -> list[tuple[bytes, bytes]]:
-        return [(b"x-request-id", ctx.request_id.encode()), *ctx.headers]
+    def _ids(ctx: CallContext, wire: Wire) -> list[tuple[bytes, bytes]]:
+        return [*_id_headers(wire, ctx.request_id), *ctx.headers]
 
-    async def _error(self, send: Send, ctx: CallContext, err: RelaygateError) -> None:
-        headers = self._ids(ctx) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
-        await respond(send, err.status, error_body(err), JSON, headers)
+    async def _error(self, send: Send, ctx: CallContext, err: RelaygateError, wire: Wire) -> None:
+        headers = self._ids(ctx, wire) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        await respond(send, err.status, wire.error_body(err, ctx.request_id), JSON, headers)
 
     async def _stream(
         self,
         ctx: CallContext,
-        reply: UpstreamReply,
-        injected: bool,
+        opened: Opened,
+        facts: RequestFacts,
         request_body: bytes,
         send: Send,
+        plan: _Plan,
     ) -> None:
-        """Forward the upstream's events as they come and meter them.
+        """Forward (or translate) the upstream's events as they come and meter them.
 
-        The stream ends at the upstream's terminal event (``[DONE]``), not at its end of
-        file: a client may hang up right after it, and the call is complete all the same.
+        The stream ends at the upstream's terminal event (``[DONE]``, ``message_stop``),
+        not at its end of file: a client may hang up right after it, and the call is
+        complete all the same. An upstream that reports an error mid-stream has failed:
+        the call is recorded as such and not charged.
         """
-        scanner = SSEScanner(drop_usage_chunk=injected)
-        headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx)]
+        wire, reply = plan.wire, opened.reply
+        reader = stream_reader(
+            wire.name,
+            opened.upstream,
+            model=facts.model,
+            request_id=ctx.request_id,
+            include_usage=facts.include_usage and wire.name == OPENAI,
+            injected=opened.injected,
+            legacy=plan.legacy,
+        )
+        headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx, wire)]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         ctx.status = 200
         watch = self.keepalive.watch(send)
         last = b""
         try:
             async for chunk in reply.chunks():
-                out = scanner.feed(chunk)
-                if scanner.finished:  # the terminal event goes out with the end of the body
+                out = reader.feed(chunk)
+                if reader.finished:  # the terminal event goes out with the end of the body
                     last = out
                     break
                 if out:
                     watch.last = time.monotonic()
                     await send({"type": "http.response.body", "body": out, "more_body": True})
-            last += scanner.flush()
-            _meter_stream(ctx, scanner, request_body)
-            await self.relay.settle(ctx)  # durable before the last byte goes out
+            last += reader.flush()
+            _meter_stream(ctx, reader, request_body)
+            failure = getattr(reader, "error", None)
+            if failure:
+                ctx.fail(502, f"the upstream reported an error mid-stream: {failure}")
+            else:
+                await self.relay.settle(ctx)  # durable before the last byte goes out
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
-            last = scanner.flush() + stream_error_frame(err)
+            last = reader.flush() + wire.stream_error_frame(err, ctx.request_id)
         finally:
             self.keepalive.release(watch)
             reply.close()
-            _meter_stream(ctx, scanner, request_body)
+            _meter_stream(ctx, reader, request_body)
         ctx.responded = True
         await send({"type": "http.response.body", "body": last, "more_body": False})
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """``GET /v1/models[/{id}]``: the models this key may use and some channel serves."""
-        ids = [(b"x-request-id", self.ids.next().encode())]
+        """``GET /v1/models[/{id}]``: the models this key may use and some channel serves,
+        in Anthropic's shape when the caller sent ``anthropic-version`` (the SDK always
+        does, OpenAI clients never)."""
+        headers = read_headers(scope, self.max_header_bytes)
+        wire = _wire_of(headers)
+        rid = self.ids.next()
         try:
-            principal, _ = await self._authenticate(scope)
+            principal = await self._authenticate(headers)
             visible = [(m, c) for m, c in self.relay.router.models() if principal.may_use(m)]
             path: str = scope["path"]
-            if path == "/v1/models":
-                data: Any = {"object": "list", "data": [_model(m, c) for m, c in visible]}
-            else:
-                wanted = path[len("/v1/models/") :]
-                found = [_model(m, c) for m, c in visible if m == wanted]
-                if not found:
-                    raise NotFound(
-                        f"The model '{wanted}' does not exist",
-                        param="model",
-                        code="model_not_found",
-                    )
-                data = found[0]
+            wanted = None if path in self._models else path.rpartition("/models/")[2]
+            if wanted == "" or (wanted is None and not path.endswith("/models")):
+                raise NotFound(f"Invalid URL (GET {path})")
+            data = model_list(visible, wire.name, wanted, scope.get("query_string", b""))
         except RelaygateError as err:
-            await respond(send, err.status, error_body(err), JSON, ids)
+            await respond(send, err.status, wire.error_body(err, rid), JSON, _id_headers(wire, rid))
             return
-        await respond(send, 200, orjson.dumps(data), JSON, ids)
+        await respond(send, 200, orjson.dumps(data), JSON, _id_headers(wire, rid))
 
 
-def _meter_stream(ctx: CallContext, scanner: SSEScanner, request_body: bytes) -> None:
+def _plan(wire: Wire, endpoint: str, headers: Headers) -> _Plan:
+    legacy = endpoint == COMPLETE
+    beta = (("anthropic-beta", headers.anthropic_beta),) if headers.anthropic_beta else ()
+    return _Plan(wire, MESSAGES if legacy else endpoint, legacy, beta)
+
+
+def _wire_of(headers: Headers) -> Wire:
+    return ANTHROPIC_WIRE if headers.anthropic_version else OPENAI_WIRE
+
+
+def _id_headers(wire: Wire, request_id: str) -> list[tuple[bytes, bytes]]:
+    rid = request_id.encode()
+    return [(name, rid) for name in wire.id_headers]
+
+
+def _usage_of(ctx: CallContext, usage: Usage | None, request_body: bytes) -> Usage:
+    if ctx.endpoint == COUNT_TOKENS:
+        return Usage()  # counting generates nothing and is free
+    return usage or Usage(prompt_tokens=estimate_prompt_tokens(request_body), estimated=True)
+
+
+def _meter_stream(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
     """The stream's usage: the upstream's own count, else an estimate of what went out."""
     if ctx.usage is None:
-        ctx.usage = scanner.usage or Usage(
+        ctx.usage = reader.usage or Usage(
             prompt_tokens=estimate_prompt_tokens(request_body),
-            completion_tokens=scanner.content_events,
+            completion_tokens=reader.content_events,
             estimated=True,
         )
-
-
-def _model(model_id: str, created: int) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "relaygate"}
 
 
 async def _until_disconnect(work: Awaitable[None], receive: Receive, ctx: CallContext) -> None:

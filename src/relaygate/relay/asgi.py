@@ -38,6 +38,7 @@ class Headers:
     api_key: str | None
     content_length: int
     anthropic_version: str | None
+    anthropic_beta: str | None = None
 
 
 def read_headers(scope: Scope, limit: int) -> Headers:
@@ -46,6 +47,7 @@ def read_headers(scope: Scope, limit: int) -> Headers:
     x_api_key: str | None = None
     length = -1
     version: str | None = None
+    betas: list[str] = []
     size = 0
     for name, value in scope["headers"]:
         size += len(name) + len(value)
@@ -58,9 +60,11 @@ def read_headers(scope: Scope, limit: int) -> Headers:
             length = int(value) if value.isdigit() else -1
         elif name == b"anthropic-version":
             version = value.decode("latin-1")
+        elif name == b"anthropic-beta":
+            betas.append(value.decode("latin-1"))
     if size > limit:
         raise HeadersTooLarge(f"Request headers exceed {limit} bytes.")
-    return Headers(api_key or x_api_key, length, version)
+    return Headers(api_key or x_api_key, length, version, ",".join(betas) or None)
 
 
 async def read_body(receive: Receive, declared: int, limit: int) -> bytes:

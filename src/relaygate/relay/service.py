@@ -10,6 +10,7 @@ a clean 502/503/504 without upstream details.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,21 +26,30 @@ from relaygate.core.errors import (
     ModelNotPermitted,
     UpstreamBadResponse,
     UpstreamFailure,
+    UpstreamOverloaded,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from relaygate.limits.errors import refusal
-from relaygate.limits.headers import rate_limit_headers
+from relaygate.limits.headers import Dialect, rate_limit_headers
 from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
-from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
-from relaygate.relay.dialects.openai_chat.usage import read_usage
+from relaygate.relay.crossing import (
+    counts_locally,
+    upstream_endpoint,
+    upstream_error,
+    upstream_payload,
+)
+from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
+from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
+from relaygate.relay.translate import ANTHROPIC, OPENAI
+from relaygate.relay.wire import OPENAI_WIRE, Wire, channel_dialect
 
-__all__ = ["PASSTHROUGH_STATUSES", "RelayService", "estimate_prompt_tokens"]
+__all__ = ["PASSTHROUGH_STATUSES", "Opened", "RelayService", "estimate_prompt_tokens"]
 
 # Upstream statuses whose body the caller can act on: passed through unchanged.
 PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422, 429})
@@ -50,8 +60,10 @@ def estimate_prompt_tokens(body: bytes) -> int:
     return max(1, len(body) // 4)
 
 
-def _upstream_status_error(status: int) -> UpstreamFailure:
+def _upstream_status_error(status: int, client: str = OPENAI) -> UpstreamFailure:
     message = f"The upstream returned HTTP {status}."
+    if status == 529 and client == ANTHROPIC:
+        return UpstreamOverloaded(message)
     if status in (503, 529):
         return UpstreamUnavailable(message)
     if status == 504:
@@ -91,12 +103,13 @@ def _tokens(usage: Usage | None) -> TokenCounts:
     )
 
 
-def _max_output(payload: dict[str, Any], default: int) -> int:
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = payload.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return default
+@dataclass(slots=True)
+class Opened:
+    """An upstream's answer and how it must be read back for the caller."""
+
+    reply: UpstreamReply
+    upstream: str  # the dialect the channel answered in
+    injected: bool  # a usage chunk was asked for on the caller's behalf (to be dropped)
 
 
 class RelayService:
@@ -116,9 +129,14 @@ class RelayService:
         self.tiers = tiers
         self.default_output_estimate = default_output_estimate
         self.in_flight = 0  # relay calls between authentication and their usage record
+        self.wire = OPENAI_WIRE
 
     async def limit(
-        self, ctx: CallContext, principal: Principal, estimated_tokens: int = 0
+        self,
+        ctx: CallContext,
+        principal: Principal,
+        estimated_tokens: int = 0,
+        style: Dialect = "openai",
     ) -> None:
         """Requests per minute by the user's tier (429 with the rate-limit headers).
 
@@ -136,7 +154,7 @@ class RelayService:
             estimated_tokens=estimated_tokens,
         )
         ctx.tokens_counted, ctx.key_tpm = decision.tokens_charged, principal.tpm
-        headers = rate_limit_headers(decision, "openai", utcnow())
+        headers = rate_limit_headers(decision, style, utcnow())
         if not decision.allowed:
             raise refusal(decision, headers)
         ctx.headers.extend((k.encode(), v.encode()) for k, v in headers.items())
@@ -148,12 +166,11 @@ class RelayService:
         payload: dict[str, Any],
         body: bytes,
         route: str = "",
+        wire: Wire | None = None,
     ) -> None:
         """Admit the call against the caller's balance (402) and hold its estimated cost."""
         tier = payload.get("service_tier")
-        output = (
-            0 if ctx.endpoint == EMBEDDINGS else _max_output(payload, self.default_output_estimate)
-        )
+        output = (wire or self.wire).max_output(ctx.endpoint, payload, self.default_output_estimate)
         estimate = TokenCounts(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=output)
         ctx.reservation = await self.charging.reserve(
             principal, ctx.model, route, tier if isinstance(tier, str) else None, estimate
@@ -208,8 +225,10 @@ class RelayService:
                 "We could not parse the JSON body of your request. The body must be valid JSON."
             ) from exc
 
-    def admit(self, ctx: CallContext, principal: Principal, payload: Any) -> RequestFacts:
-        facts = inspect(ctx.endpoint, payload)
+    def admit(
+        self, ctx: CallContext, principal: Principal, payload: Any, wire: Wire | None = None
+    ) -> RequestFacts:
+        facts = (wire or self.wire).inspect(ctx.endpoint, payload)
         ctx.model = facts.model
         ctx.stream = facts.stream
         if not principal.may_use(facts.model):
@@ -219,13 +238,23 @@ class RelayService:
         return facts
 
     async def open(
-        self, ctx: CallContext, facts: RequestFacts, payload: dict[str, Any], body: bytes
-    ) -> tuple[UpstreamReply, bool]:
-        """Call the upstream; return its reply and whether a usage chunk was requested for us.
+        self,
+        ctx: CallContext,
+        facts: RequestFacts,
+        payload: dict[str, Any],
+        body: bytes,
+        *,
+        client: str = OPENAI,
+        endpoint: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Opened:
+        """Call the upstream and return its answer (``endpoint``: the call to make, when it
+        is not the recorded one, as for the legacy Complete route).
 
         Channels are tried in the router's order until one answers with anything but a
         connection failure, a 429 or a 5xx; nothing has reached the client yet, so a
         failed attempt is invisible to it (and, having produced nothing, unbilled).
+        A channel that speaks another dialect gets the call translated.
         """
         routes = self.router.routes(facts.model)
         if not routes:
@@ -233,16 +262,22 @@ class RelayService:
                 f"The model '{facts.model}' does not exist or you do not have access to it.",
                 param="model",
             )
-        injected = _request_usage_chunk(ctx, facts, payload)
+        endpoint = endpoint or ctx.endpoint
         last_error: UpstreamFailure | None = None
-        for attempt, route in enumerate(routes, start=1):
+        attempts = [r for r in routes if self._serves(client, endpoint, r.channel.type)]
+        if not attempts:
+            raise InvalidRequest(
+                f"The model '{facts.model}' does not support this endpoint.", param="model"
+            )
+        for attempt, route in enumerate(attempts, start=1):
+            upstream = channel_dialect(route.channel.type)
             ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
-            payload["model"] = route.upstream_model
-            unchanged = not injected and route.upstream_model == facts.model
-            call = UpstreamCall(
-                ctx.endpoint, payload, body if unchanged else orjson.dumps(payload),
-                facts.stream, ctx.request_id,
-            )  # fmt: skip
+            if counts_locally(endpoint, upstream):
+                ctx.ttfb_ms = ctx.elapsed_ms()
+                count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
+                return Opened(_Finished(200, "application/json", count), client, False)
+            call, injected = self._call(ctx, facts, payload, body, client, upstream, endpoint)
+            call.headers = headers if upstream == client else ()
             try:
                 reply = await self.providers[route.channel.type].send(route.channel, call)
             except UpstreamFailure as err:
@@ -250,30 +285,51 @@ class RelayService:
                 continue
             ctx.ttfb_ms = ctx.elapsed_ms()
             if reply.status < 300:
-                return reply, injected
+                return Opened(reply, upstream, injected)
             error_body = await reply.read()
-            if _retryable(reply.status) and attempt < len(routes):
-                last_error = _upstream_status_error(reply.status)
+            if _retryable(reply.status) and attempt < len(attempts):
+                last_error = _upstream_status_error(reply.status, client)
                 continue
             if reply.status in PASSTHROUGH_STATUSES:
+                if upstream != client:
+                    raise upstream_error(upstream, reply.status, error_body)
                 ctx.fail(reply.status, error_body.decode(errors="replace"))
-                return _Finished(reply.status, reply.content_type, error_body), False
-            raise _upstream_status_error(reply.status)
+                return Opened(
+                    _Finished(reply.status, reply.content_type, error_body), client, False
+                )
+            raise _upstream_status_error(reply.status, client)
         assert last_error is not None
         raise last_error
 
-    def usage_of(self, ctx: CallContext, body: bytes, request_body: bytes) -> bytes:
-        """Meter a complete (non-streamed) upstream body; reject one that is not JSON."""
-        try:
-            usage = read_usage(orjson.loads(body))
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamBadResponse(
-                "The upstream returned a body that is not valid JSON."
-            ) from exc
-        ctx.usage = usage or Usage(
-            prompt_tokens=estimate_prompt_tokens(request_body), estimated=True
+    @staticmethod
+    def _serves(client: str, endpoint: str, channel_type: str) -> bool:
+        upstream = channel_dialect(channel_type)
+        return counts_locally(endpoint, upstream) or (
+            upstream_endpoint(client, endpoint, upstream) is not None
         )
-        return body
+
+    def _call(
+        self,
+        ctx: CallContext,
+        facts: RequestFacts,
+        payload: dict[str, Any],
+        body: bytes,
+        client: str,
+        upstream: str,
+        endpoint: str,
+    ) -> tuple[UpstreamCall, bool]:
+        """The request for one channel: the caller's bytes when nothing had to change."""
+        target = upstream_endpoint(client, endpoint, upstream)
+        assert target is not None
+        if upstream != client:
+            out = upstream_payload(client, upstream, payload, self.default_output_estimate)
+            out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
+            return UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id), False
+        injected = upstream == OPENAI and _request_usage_chunk(ctx, facts, payload)
+        payload["model"] = ctx.upstream_model
+        unchanged = not injected and ctx.upstream_model == facts.model and target == ctx.endpoint
+        data = body if unchanged else orjson.dumps(payload)
+        return UpstreamCall(target, payload, data, facts.stream, ctx.request_id), injected
 
 
 class _Finished:

@@ -1,0 +1,197 @@
+"""How a call crosses from the caller's dialect to its channel's, and back.
+
+A call whose channel speaks the caller's dialect is relayed as it came (bytes in, bytes
+out); only then is it a passthrough. Otherwise the body is translated on the way up
+(``relay.translate``), the answer on the way down, and a stream event by event
+(``relay.translate_stream``). The legacy Text Completions route rides on Messages: its
+body becomes a Messages request at admission and its answer a ``completion`` again here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from relaygate.core.errors import (
+    ClientError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UpstreamBadResponse,
+)
+from relaygate.relay.canonical import Usage
+from relaygate.relay.dialects.anthropic_messages.legacy import (
+    CompletionStream,
+    message_to_completion,
+)
+from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
+from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
+from relaygate.relay.dialects.openai_chat.request import CHAT
+from relaygate.relay.streaming import SSEScanner
+from relaygate.relay.translate import ANTHROPIC, OPENAI, translate_request, translate_response
+from relaygate.relay.translate_stream import StreamTranslator
+from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE
+
+__all__ = [
+    "StreamReader",
+    "counts_locally",
+    "read_reply",
+    "stream_reader",
+    "upstream_endpoint",
+    "upstream_error",
+    "upstream_payload",
+]
+
+# (caller's dialect, endpoint) -> the endpoint that does the same in the other dialect
+_ACROSS = {(ANTHROPIC, MESSAGES): CHAT, (OPENAI, CHAT): MESSAGES}
+_WIRES = {OPENAI: OPENAI_WIRE, ANTHROPIC: ANTHROPIC_WIRE}
+
+
+class StreamReader(Protocol):
+    """Sits between an upstream stream and the client: SSEScanner's interface."""
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def content_events(self) -> int: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+# an upstream 4xx the caller can act on -> the error it becomes in the caller's dialect
+# (409 and 422 have no class of their own here and become a 400)
+_UPSTREAM_4XX: dict[int, type[ClientError]] = {
+    404: NotFound,
+    413: PayloadTooLarge,
+    429: RateLimited,
+}
+
+
+def upstream_endpoint(client: str, endpoint: str, upstream: str) -> str | None:
+    """The channel's endpoint for the call, or None when its dialect has no such call."""
+    if client == upstream:
+        return endpoint
+    return _ACROSS.get((client, endpoint))
+
+
+def upstream_payload(
+    client: str, upstream: str, payload: dict[str, Any], default_max_tokens: int
+) -> dict[str, Any]:
+    if client == upstream:
+        return payload
+    return translate_request(client, upstream, payload, default_max_tokens=default_max_tokens)
+
+
+def upstream_error(upstream: str, status: int, body: bytes) -> ClientError:
+    """An upstream 4xx body in the other dialect: keep its message, drop its shape.
+
+    Both dialects put the text at ``error.message``.
+    """
+    message = f"The upstream refused the request (HTTP {status})."
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        message = error["message"]
+    elif isinstance(error, str):
+        message = error
+    return _UPSTREAM_4XX.get(status, InvalidRequest)(message)
+
+
+def read_reply(
+    client: str, upstream: str, body: bytes, *, model: str, legacy: bool
+) -> tuple[bytes, Usage | None]:
+    """A complete upstream answer: the bytes for the client and the upstream's usage."""
+    if client == upstream and not legacy:
+        try:
+            return body, _WIRES[upstream].read_usage(orjson.loads(body))
+        except orjson.JSONDecodeError as exc:
+            raise _not_json() from exc
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _not_json() from exc
+    if not isinstance(parsed, dict):
+        raise _not_json()
+    usage = _WIRES[upstream].read_usage(parsed)
+    answer = parsed if client == upstream else translate_response(
+        upstream, client, parsed, model=model
+    )  # fmt: skip
+    if legacy:
+        answer = message_to_completion(answer, model)
+    return orjson.dumps(answer), usage
+
+
+def _not_json() -> UpstreamBadResponse:
+    return UpstreamBadResponse("The upstream returned a body that is not valid JSON.")
+
+
+class _Chain:
+    """Two readers in a row (the legacy route over a translated stream)."""
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(self, first: StreamReader, second: StreamReader) -> None:
+        self._first, self._second = first, second
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._first.usage or self._second.usage
+
+    @property
+    def content_events(self) -> int:
+        return self._second.content_events
+
+    @property
+    def finished(self) -> bool:
+        return self._second.finished
+
+    @property
+    def error(self) -> str | None:
+        return getattr(self._first, "error", None)
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._second.feed(self._first.feed(chunk))
+
+    def flush(self) -> bytes:
+        return self._second.feed(self._first.flush()) + self._second.flush()
+
+
+def stream_reader(
+    client: str,
+    upstream: str,
+    *,
+    model: str,
+    request_id: str,
+    include_usage: bool,
+    injected: bool,
+    legacy: bool,
+) -> StreamReader:
+    """The reader for one stream: a scanner when passed through, else a translator."""
+    reader: StreamReader
+    if client != upstream:
+        reader = StreamTranslator(
+            upstream, client, model=model, request_id=request_id, include_usage=include_usage
+        )
+    elif client == ANTHROPIC:
+        reader = AnthropicScanner()
+    else:
+        reader = SSEScanner(drop_usage_chunk=injected)
+    if legacy:
+        return _Chain(reader, CompletionStream(model))
+    return reader
+
+
+def counts_locally(endpoint: str, upstream: str) -> bool:
+    """count_tokens on a channel that cannot count: answered with our own estimate."""
+    return endpoint == COUNT_TOKENS and upstream != ANTHROPIC

@@ -1,0 +1,286 @@
+"""Canonical request -> Anthropic Messages request body.
+
+Anthropic validates far more than OpenAI does, and a translated request that it refuses
+is a failed call the client cannot fix (it never wrote the Anthropic body). So this
+renderer produces what Anthropic accepts rather than a literal copy: roles alternate,
+system text is hoisted to ``system``, empty text blocks and whitespace-only stop
+sequences are left out, tool ids are made to match Anthropic's pattern, and extended
+thinking is only switched on where Anthropic allows it (never with a forced tool choice,
+never in the middle of a tool loop whose assistant turn carries no thinking block, with
+a budget below ``max_tokens``). Every such rule is listed in docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from relaygate.core.errors import InvalidRequest
+from relaygate.relay.canonical.messages import (
+    Base64Source,
+    Block,
+    Document,
+    Effort,
+    Image,
+    Message,
+    RedactedThinking,
+    Request,
+    Text,
+    TextSource,
+    Thinking,
+    Tool,
+    ToolCall,
+    ToolResult,
+    UrlSource,
+)
+
+__all__ = ["EFFORT_BUDGETS", "MIN_BUDGET", "render_block", "render_request", "tool_id"]
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# reasoning_effort -> thinking budget (tokens); Anthropic's minimum budget is 1024.
+EFFORT_BUDGETS: dict[Effort, int] = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+    "max": 65536,
+}
+MIN_BUDGET = 1024
+_CHOICE_TYPES = {"auto": "auto", "required": "any", "none": "none", "tool": "tool"}
+_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def tool_id(raw: str) -> str:
+    """Anthropic wants tool ids matching ``^[a-zA-Z0-9_-]+$``; other servers' ids may not.
+    The mapping is deterministic, so a call and its result still pair up."""
+    return _ID_UNSAFE.sub("_", raw) or "toolu_"
+
+
+def render_request(request: Request, *, default_max_tokens: int) -> dict[str, Any]:
+    """The Messages body for ``request``; ``default_max_tokens`` when it set no limit."""
+    body: dict[str, Any] = {"model": request.model, "messages": _render_messages(request)}
+    hoisted = [block for m in request.messages if m.role == "system" for block in m.content]
+    system = [b.text for b in [*request.system, *hoisted] if isinstance(b, Text) and b.text.strip()]
+    if system:
+        body["system"] = [{"type": "text", "text": text} for text in system]
+    body["stream"] = request.stream
+    _render_generation(request, default_max_tokens, body)
+    stops = [stop for stop in request.stop if stop.strip()]  # Anthropic refuses blank ones
+    if stops:
+        body["stop_sequences"] = stops
+    if request.tools:
+        body["tools"] = [_render_tool(tool) for tool in request.tools]
+        choice = _render_tool_choice(request)
+        if choice is not None:
+            body["tool_choice"] = choice
+    if request.response_schema is not None:
+        schema = request.response_schema.schema
+        body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    return body
+
+
+def _render_generation(request: Request, default_max_tokens: int, body: dict[str, Any]) -> None:
+    """``max_tokens``, ``thinking`` and the sampling parameters, which constrain each
+    other: the budget must stay below ``max_tokens``; with thinking on, Anthropic refuses
+    a temperature other than 1, ``top_p`` below 0.95 and any ``top_k``; current models
+    refuse temperature and top_p together, and the newest refuse any sampling parameter
+    set to other than its default, so a default value (temperature 1, top_p 1) is not
+    sent at all: leaving it out means the same."""
+    budget = _thinking_budget(request)
+    if request.max_tokens is None:
+        max_tokens = default_max_tokens + (budget or 0)
+    else:
+        max_tokens = request.max_tokens
+        if budget is not None:  # the client's cap holds: leave half of it to the answer
+            budget = min(budget, max_tokens // 2)
+            budget = budget if budget >= MIN_BUDGET else None
+    body["max_tokens"] = max_tokens
+    temperature, top_p, top_k = request.temperature, request.top_p, request.top_k
+    if temperature is not None:
+        temperature = min(max(float(temperature), 0.0), 1.0)
+    if budget is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        temperature = None
+        top_p = top_p if top_p is not None and top_p >= 0.95 else None
+        top_k = None
+    if temperature is not None and temperature != 1:
+        body["temperature"] = temperature
+    elif top_p is not None and top_p < 1:
+        body["top_p"] = top_p
+    if top_k is not None:
+        body["top_k"] = top_k
+
+
+def _thinking_budget(request: Request) -> int | None:
+    reasoning = request.reasoning
+    if reasoning is None:
+        return None
+    if request.tool_choice is not None and request.tool_choice.mode in ("required", "tool"):
+        return None  # "Thinking may not be enabled when tool_choice forces tool use"
+    if _in_tool_loop(request.messages):
+        return None
+    if reasoning.effort is not None:
+        return EFFORT_BUDGETS[reasoning.effort]
+    return max(reasoning.budget_tokens or EFFORT_BUDGETS["medium"], MIN_BUDGET)
+
+
+def _in_tool_loop(messages: list[Message]) -> bool:
+    """True when the conversation ends inside an assistant turn (a prefill, or a user turn
+    carrying tool results for it) whose message does not start with signed thinking:
+    Anthropic refuses thinking then, and a translated conversation has no such block.
+    The trailing user messages count as one turn, since the renderer merges them."""
+    turns = [message for message in messages if message.role != "system"]
+    index = len(turns) - 1
+    tool_results = False
+    while index >= 0 and turns[index].role == "user":
+        tool_results |= any(isinstance(block, ToolResult) for block in turns[index].content)
+        index -= 1
+    if index < 0 or not (tool_results or index == len(turns) - 1):
+        return False
+    content = turns[index].content
+    first = content[0] if content else None
+    signed = isinstance(first, Thinking) and bool(first.signature)
+    return not (signed or isinstance(first, RedactedThinking))
+
+
+def _render_messages(request: Request) -> list[dict[str, Any]]:
+    """Turns that alternate user/assistant (consecutive same-role messages merged), with a
+    user turn's tool results first, as Anthropic requires."""
+    turns: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.role == "system":
+            continue
+        blocks = [rendered for block in message.content if (rendered := render_block(block))]
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": message.role, "content": blocks})
+    for turn in turns:
+        if turn["role"] == "user":
+            turn["content"].sort(key=lambda block: block["type"] != "tool_result")
+    if turns and turns[-1]["role"] == "assistant":
+        _strip_trailing_whitespace(turns)
+    if not turns:
+        raise InvalidRequest("The request has no message content to send.", param="messages")
+    return turns
+
+
+def _strip_trailing_whitespace(turns: list[dict[str, Any]]) -> None:
+    """Anthropic refuses a final assistant turn (a prefill) ending in whitespace."""
+    content = turns[-1]["content"]
+    last = content[-1]
+    if last["type"] == "text":
+        last["text"] = last["text"].rstrip()
+        if not last["text"]:
+            content.pop()
+    if not content:
+        turns.pop()
+
+
+def render_block(block: Block) -> dict[str, Any] | None:
+    """One canonical block as an Anthropic content block; None for what Anthropic would
+    refuse and loses nothing by omission (blank text, thinking without a signature)."""
+    if isinstance(block, Text):
+        return {"type": "text", "text": block.text} if block.text.strip() else None
+    if isinstance(block, Image):
+        return {"type": "image", "source": _image_source(block.source)}
+    if isinstance(block, Document):
+        return _render_document(block)
+    if isinstance(block, ToolCall):
+        return {
+            "type": "tool_use",
+            "id": tool_id(block.id),
+            "name": block.name,
+            "input": block.input,
+        }
+    if isinstance(block, ToolResult):
+        return _render_tool_result(block)
+    if isinstance(block, Thinking):
+        if not block.signature:
+            return None
+        return {"type": "thinking", "thinking": block.text, "signature": block.signature}
+    return {"type": "redacted_thinking", "data": block.data}
+
+
+def _image_source(source: Base64Source | UrlSource) -> dict[str, Any]:
+    if isinstance(source, UrlSource):
+        return {"type": "url", "url": source.url}
+    if source.media_type not in IMAGE_TYPES:
+        raise InvalidRequest(
+            f"Image type {source.media_type!r} is not supported by this model "
+            "(use JPEG, PNG, GIF or WebP).",
+            param="messages",
+        )
+    return {"type": "base64", "media_type": source.media_type, "data": source.data}
+
+
+def _render_document(block: Document) -> dict[str, Any]:
+    source = block.source
+    if isinstance(source, UrlSource):
+        rendered: dict[str, Any] = {"type": "url", "url": source.url}
+    elif isinstance(source, TextSource):
+        rendered = {"type": "text", "media_type": "text/plain", "data": source.text}
+    elif source.media_type == "application/pdf":
+        rendered = {"type": "base64", "media_type": "application/pdf", "data": source.data}
+    elif source.media_type.startswith("text/"):
+        rendered = {"type": "text", "media_type": "text/plain", "data": _decode_text(source)}
+    else:
+        raise InvalidRequest(
+            f"File type {source.media_type!r} is not supported by this model "
+            "(use PDF or plain text).",
+            param="messages",
+        )
+    document: dict[str, Any] = {"type": "document", "source": rendered}
+    if block.title:
+        document["title"] = block.title
+    return document
+
+
+def _decode_text(source: Base64Source) -> str:
+    try:
+        return base64.b64decode(source.data, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidRequest("A text file is not valid base64 UTF-8.", param="messages") from exc
+
+
+def _render_tool_result(block: ToolResult) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(block.tool_call_id)}
+    content = [item for part in block.content if (item := render_block(part))]
+    if len(content) == 1 and content[0]["type"] == "text":
+        rendered["content"] = content[0]["text"]
+    elif content:
+        rendered["content"] = content
+    if block.is_error:
+        rendered["is_error"] = True
+    return rendered
+
+
+def _render_tool(tool: Tool) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        rendered["description"] = tool.description
+    rendered["input_schema"] = tool.parameters
+    if tool.strict is not None:
+        rendered["strict"] = tool.strict
+    return rendered
+
+
+def _render_tool_choice(request: Request) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    serial = request.parallel_tool_calls is False
+    if choice is None and not serial:
+        return None
+    mode = choice.mode if choice is not None else "auto"
+    rendered: dict[str, Any] = {"type": _CHOICE_TYPES[mode]}
+    if choice is not None and choice.mode == "tool":
+        rendered["name"] = choice.name
+    if serial and mode != "none":
+        rendered["disable_parallel_tool_use"] = True
+    return rendered

@@ -1,0 +1,327 @@
+"""OpenAI Chat Completions request body -> canonical request.
+
+Runs only when the call goes to an upstream of another dialect (same-dialect calls are
+relayed raw), so what the canonical request cannot carry faithfully (``n > 1``, audio,
+file ids, the legacy ``functions`` protocol, custom tools) is refused with a 400 naming the
+field, instead of being dropped and answered wrongly. Hints without a faithful mapping
+(``logprobs``, ``seed``, penalties, …) are simply not read. See docs/compatibility.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+
+from relaygate.core.errors import InvalidRequest
+from relaygate.relay.canonical.messages import (
+    EFFORTS,
+    Base64Source,
+    Block,
+    Document,
+    Image,
+    Message,
+    Reasoning,
+    Request,
+    ResponseSchema,
+    Text,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+    UrlSource,
+)
+
+__all__ = ["arguments_object", "parse_request"]
+
+_MODES: dict[str, Literal["auto", "none", "required"]] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "required",
+}
+_LEGACY = "The legacy 'functions'/'function_call' protocol cannot be translated; use 'tools'."
+
+
+def _dict(value: Any, param: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"'{param}' must be an object.", param=param)
+    return value
+
+
+def _list(value: Any, param: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRequest(f"'{param}' must be an array.", param=param)
+    return value
+
+
+def _str(value: Any, param: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{param}' must be a string.", param=param)
+    return value
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequest(f"'{key}' must be a number.", param=key)
+    return value
+
+
+def _int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"'{key}' must be a positive integer.", param=key)
+    return value
+
+
+def arguments_object(raw: Any) -> dict[str, Any] | None:
+    """The parsed arguments object, or None when they are not a JSON object."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
+    if isinstance(raw, dict):  # some servers send the object itself
+        return raw
+    try:
+        parsed = orjson.loads(raw) if isinstance(raw, str) else None
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def parse_request(body: dict[str, Any]) -> Request:
+    """Read an OpenAI chat request; raise InvalidRequest for what cannot be translated."""
+    _reject_untranslatable(body)
+    system, messages = _parse_messages(body.get("messages"))
+    tools, choice = _parse_tools(body)
+    user = body.get("user") or body.get("safety_identifier")
+    parallel = body.get("parallel_tool_calls")
+    return Request(
+        model=_str(body.get("model"), "model"),
+        messages=messages,
+        system=system,
+        stream=body.get("stream") is True,
+        max_tokens=_int(body, "max_completion_tokens") or _int(body, "max_tokens"),
+        temperature=_number(body, "temperature"),
+        top_p=_number(body, "top_p"),
+        stop=_parse_stop(body.get("stop")),
+        tools=tools,
+        tool_choice=choice,
+        parallel_tool_calls=parallel if isinstance(parallel, bool) and tools else None,
+        reasoning=_parse_reasoning(body.get("reasoning_effort")),
+        response_schema=_parse_response_format(body.get("response_format")),
+        user=user if isinstance(user, str) and user else None,
+    )
+
+
+def _reject_untranslatable(body: dict[str, Any]) -> None:
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise InvalidRequest("Only n=1 can be translated for this model.", param="n")
+    if body.get("functions") is not None or body.get("function_call") is not None:
+        raise InvalidRequest(_LEGACY, param="functions")
+    modalities = body.get("modalities")
+    if isinstance(modalities, list) and "audio" in modalities:
+        raise InvalidRequest("Audio output is not available for this model.", param="modalities")
+
+
+def _parse_messages(raw: Any) -> tuple[list[Text], list[Message]]:
+    system: list[Text] = []
+    messages: list[Message] = []
+    for index, item in enumerate(_list(raw, "messages")):
+        param = f"messages[{index}]"
+        entry = _dict(item, param)
+        role = entry.get("role")
+        if role in ("system", "developer"):
+            texts = _texts(entry.get("content"), f"{param}.content")
+            if messages:
+                messages.append(Message("system", list(texts)))
+            else:
+                system.extend(texts)
+        elif role == "user":
+            messages.append(Message("user", _user_content(entry.get("content"), param)))
+        elif role == "assistant":
+            messages.append(Message("assistant", _assistant_content(entry, param)))
+        elif role == "tool":
+            call_id = _str(entry.get("tool_call_id"), f"{param}.tool_call_id")
+            content = tuple(_texts(entry.get("content"), f"{param}.content"))
+            messages.append(Message("user", [ToolResult(call_id, content)]))
+        elif role == "function":
+            raise InvalidRequest(_LEGACY, param=f"{param}.role")
+        else:
+            raise InvalidRequest(f"Unsupported role {role!r}.", param=f"{param}.role")
+    return system, messages
+
+
+def _texts(content: Any, param: str) -> list[Text]:
+    """Text-only content (system, developer, tool, assistant): a string or text parts."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [Text(content)]
+    texts: list[Text] = []
+    for index, part in enumerate(_list(content, param)):
+        entry = _dict(part, f"{param}[{index}]")
+        if entry.get("type") not in ("text", "refusal"):
+            raise InvalidRequest("Only text parts are allowed here.", param=f"{param}[{index}]")
+        key = "text" if entry.get("type") == "text" else "refusal"
+        texts.append(Text(_str(entry.get(key), f"{param}[{index}].{key}")))
+    return texts
+
+
+def _user_content(content: Any, param: str) -> list[Block]:
+    if isinstance(content, str):
+        return [Text(content)]
+    blocks: list[Block] = []
+    for index, part in enumerate(_list(content, f"{param}.content")):
+        where = f"{param}.content[{index}]"
+        blocks.append(_user_part(_dict(part, where), where))
+    return blocks
+
+
+def _user_part(part: dict[str, Any], param: str) -> Block:
+    kind = part.get("type")
+    if kind == "text":
+        return Text(_str(part.get("text"), f"{param}.text"))
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        return Image(_image_source(_str(url, f"{param}.image_url.url"), param))
+    if kind == "file":
+        return _file_part(_dict(part.get("file"), f"{param}.file"), param)
+    if kind == "input_audio":
+        raise InvalidRequest("Audio input cannot be translated for this model.", param=param)
+    raise InvalidRequest(f"Unsupported content part type {kind!r}.", param=f"{param}.type")
+
+
+def _data_url(url: str, param: str) -> Base64Source:
+    header, comma, data = url[5:].partition(",")
+    media_type, *options = header.split(";")
+    if not comma or "base64" not in options:
+        raise InvalidRequest("Data URLs must be base64-encoded.", param=param)
+    media_type = media_type.strip().lower()
+    return Base64Source("image/jpeg" if media_type == "image/jpg" else media_type, data)
+
+
+def _image_source(url: str, param: str) -> Base64Source | UrlSource:
+    if url.startswith("data:"):
+        return _data_url(url, param)
+    if url.startswith(("https://", "http://")):
+        return UrlSource(url)
+    raise InvalidRequest("Image URLs must be http(s) or base64 data URLs.", param=param)
+
+
+def _file_part(file: dict[str, Any], param: str) -> Document:
+    name = file.get("filename") if isinstance(file.get("filename"), str) else None
+    data = file.get("file_data")
+    if not isinstance(data, str):
+        raise InvalidRequest(
+            "Only inline files (file_data) can be translated, not file ids.", param=param
+        )
+    if data.startswith("data:"):
+        return Document(_data_url(data, param), title=name)
+    is_text = name is not None and name.lower().endswith((".txt", ".md"))
+    return Document(Base64Source("text/plain" if is_text else "application/pdf", data), name)
+
+
+def _assistant_content(entry: dict[str, Any], param: str) -> list[Block]:
+    if entry.get("function_call") is not None:
+        raise InvalidRequest(_LEGACY, param=f"{param}.function_call")
+    blocks: list[Block] = list(_texts(entry.get("content"), f"{param}.content"))
+    refusal = entry.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        blocks.append(Text(refusal))
+    calls = entry.get("tool_calls") or []
+    for index, call in enumerate(_list(calls, f"{param}.tool_calls")):
+        blocks.append(_request_tool_call(_dict(call, f"{param}.tool_calls[{index}]"), param))
+    return blocks
+
+
+def _request_tool_call(call: dict[str, Any], param: str) -> ToolCall:
+    if call.get("type", "function") != "function":
+        raise InvalidRequest("Only function tool calls can be translated.", param=param)
+    function = _dict(call.get("function"), f"{param}.function")
+    name = _str(function.get("name"), f"{param}.function.name")
+    arguments = arguments_object(function.get("arguments"))
+    if arguments is None:
+        raise InvalidRequest(
+            f"The arguments of tool call {call.get('id')!r} ({name}) are not a JSON object.",
+            param=f"{param}.tool_calls",
+        )
+    return ToolCall(_str(call.get("id"), f"{param}.tool_calls.id"), name, arguments)
+
+
+def _parse_tools(body: dict[str, Any]) -> tuple[list[Tool], ToolChoice | None]:
+    tools = [
+        _parse_tool(raw, f"tools[{i}]")
+        for i, raw in enumerate(_list(body.get("tools") or [], "tools"))
+    ]
+    choice = body.get("tool_choice")
+    if choice is None or not tools:
+        return tools, None
+    if isinstance(choice, str) and choice in _MODES:
+        return tools, ToolChoice(_MODES[choice])
+    entry = _dict(choice, "tool_choice")
+    if entry.get("type") == "function":
+        name = _str(_dict(entry.get("function"), "tool_choice").get("name"), "tool_choice")
+        return tools, ToolChoice("tool", name)
+    if entry.get("type") == "allowed_tools":
+        # a subset of the tools, to keep OpenAI's prompt cache: here, send only that subset
+        allowed = _dict(entry.get("allowed_tools"), "tool_choice.allowed_tools")
+        names = {
+            item["function"].get("name")
+            for item in _list(allowed.get("tools"), "tool_choice.allowed_tools.tools")
+            if isinstance(item, dict) and isinstance(item.get("function"), dict)
+        }
+        mode = _MODES["required" if allowed.get("mode") == "required" else "auto"]
+        return [tool for tool in tools if tool.name in names], ToolChoice(mode)
+    raise InvalidRequest("Unsupported tool_choice.", param="tool_choice")
+
+
+def _parse_tool(raw: Any, param: str) -> Tool:
+    entry = _dict(raw, param)
+    if entry.get("type") != "function":
+        raise InvalidRequest("Only function tools can be translated for this model.", param=param)
+    function = _dict(entry.get("function"), f"{param}.function")
+    description = function.get("description")
+    strict = function.get("strict")
+    parameters = function.get("parameters") or {"type": "object", "properties": {}}
+    return Tool(
+        name=_str(function.get("name"), f"{param}.function.name"),
+        description=description if isinstance(description, str) else None,
+        parameters=_dict(parameters, f"{param}.function.parameters"),
+        strict=strict if isinstance(strict, bool) else None,
+    )
+
+
+def _parse_stop(stop: Any) -> list[str]:
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        return [stop]
+    return [_str(s, "stop") for s in _list(stop, "stop")]
+
+
+def _parse_reasoning(effort: Any) -> Reasoning | None:
+    if effort is None or effort == "none":
+        return None
+    for known in EFFORTS:
+        if effort == known:
+            return Reasoning(effort=known)
+    raise InvalidRequest(f"Unsupported reasoning_effort {effort!r}.", param="reasoning_effort")
+
+
+def _parse_response_format(fmt: Any) -> ResponseSchema | None:
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None  # text, or json_object (no faithful mapping: see compatibility.md)
+    spec = _dict(fmt.get("json_schema"), "response_format.json_schema")
+    schema = _dict(spec.get("schema") or {"type": "object"}, "response_format.json_schema")
+    strict = spec.get("strict")
+    name = spec.get("name")
+    return ResponseSchema(
+        schema,
+        name if isinstance(name, str) and name else "response",
+        strict if isinstance(strict, bool) else None,
+    )

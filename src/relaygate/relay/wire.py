@@ -1,0 +1,83 @@
+"""The two client-facing dialects, as the pipeline sees them.
+
+Everything the pipeline does differently for an OpenAI and an Anthropic caller (checking
+the body, the error format, where the usage is, what caps the output, which rate-limit
+headers and request-id header go out) is one :class:`Wire` value, so the pipeline itself
+has no ``if dialect == ...`` branches. Which dialect an upstream channel speaks is
+:func:`channel_dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from relaygate.core.errors import RelaygateError
+from relaygate.limits.headers import Dialect
+from relaygate.relay.canonical import Usage
+from relaygate.relay.dialects.anthropic_messages import errors as anthropic_errors
+from relaygate.relay.dialects.anthropic_messages import request as anthropic_request
+from relaygate.relay.dialects.anthropic_messages.usage import read_usage as anthropic_usage
+from relaygate.relay.dialects.openai_chat import errors as openai_errors
+from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
+from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usage
+from relaygate.relay.translate import ANTHROPIC, OPENAI
+
+__all__ = ["ANTHROPIC_WIRE", "OPENAI_WIRE", "Wire", "channel_dialect"]
+
+# channel type -> the dialect its upstream speaks (anything unknown is OpenAI-compatible)
+_CHANNEL_DIALECTS = {"anthropic": ANTHROPIC}
+
+
+def channel_dialect(channel_type: str) -> str:
+    return _CHANNEL_DIALECTS.get(channel_type, OPENAI)
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    name: str  # OPENAI or ANTHROPIC, as in relay.translate
+    inspect: Callable[[str, Any], RequestFacts]
+    error_body: Callable[[RelaygateError, str], bytes]  # (error, request id)
+    stream_error_frame: Callable[[RelaygateError, str], bytes]
+    read_usage: Callable[[Any], Usage | None]
+    max_output: Callable[[str, Any, int], int]  # (endpoint, body, default when uncapped)
+    limit_style: Dialect  # which rate-limit headers go out
+    id_headers: tuple[bytes, ...]  # the response headers that carry our request id
+
+
+def _openai_max_output(endpoint: str, payload: Any, default: int) -> int:
+    if endpoint == EMBEDDINGS or not isinstance(payload, dict):
+        return 0
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = payload.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return default
+
+
+def _anthropic_max_output(endpoint: str, payload: Any, default: int) -> int:
+    return anthropic_request.max_output(endpoint, payload)
+
+
+OPENAI_WIRE = Wire(
+    name=OPENAI,
+    inspect=inspect,
+    error_body=lambda err, _: openai_errors.error_body(err),
+    stream_error_frame=lambda err, _: openai_errors.stream_error_frame(err),
+    read_usage=openai_usage,
+    max_output=_openai_max_output,
+    limit_style="openai",
+    id_headers=(b"x-request-id",),
+)
+
+ANTHROPIC_WIRE = Wire(
+    name=ANTHROPIC,
+    inspect=anthropic_request.inspect,
+    error_body=anthropic_errors.error_body,
+    stream_error_frame=anthropic_errors.stream_error_frame,
+    read_usage=anthropic_usage,
+    max_output=_anthropic_max_output,
+    limit_style="anthropic",
+    id_headers=(b"request-id", b"x-request-id"),
+)
