@@ -1,7 +1,8 @@
 """OpenAPI description of the raw-ASGI relay routes (the framework cannot see them).
 
-Bodies follow OpenAI's published schemas; only what the gateway itself checks is spelled
-out, and every other field is passed to the upstream as sent.
+Bodies follow OpenAI's and Anthropic's published schemas; only what the gateway itself
+checks is spelled out, and every other field is passed to the upstream as sent. The
+Claude Code route group repeats its routes below ``/api/v1/ai/openai/cc-omg``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,21 @@ _ERROR = {
     "description": "OpenAI error object",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}},
 }
-_ERRORS = {str(code): _ERROR for code in (400, 401, 404, 413, 429, 502, 503, 504)}
+_ERRORS = {str(code): _ERROR for code in (400, 401, 402, 404, 413, 429, 502, 503, 504)}
+_ANTHROPIC_ERROR = {
+    "description": "Anthropic error object",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnthropicError"}}},
+}
+_ANTHROPIC_ERRORS = {
+    str(code): _ANTHROPIC_ERROR for code in (400, 401, 402, 404, 413, 429, 502, 503, 504, 529)
+}
+_OPENAI_TAG, _ANTHROPIC_TAG = "relay (OpenAI compatible)", "relay (Anthropic compatible)"
+_CC_OMG = "/api/v1/ai/openai/cc-omg"
 
 
-def _post(summary: str, required: list[str], streams: bool) -> dict[str, Any]:
+def _post(
+    summary: str, required: list[str], streams: bool, tag: str = _OPENAI_TAG
+) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "required": required,
@@ -31,13 +43,13 @@ def _post(summary: str, required: list[str], streams: bool) -> dict[str, Any]:
         content["text/event-stream"] = {"schema": {"type": "string"}}
     return {
         "post": {
-            "tags": ["relay (OpenAI compatible)"],
+            "tags": [tag],
             "summary": summary,
             "security": [{"bearer": []}, {"apiKey": []}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
             "responses": {
                 "200": {"description": "The upstream's answer", "content": content},
-                **_ERRORS,
+                **(_ANTHROPIC_ERRORS if tag == _ANTHROPIC_TAG else _ERRORS),
             },
         }
     }
@@ -63,17 +75,42 @@ def _get(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[s
 
 def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Paths, component schemas and security schemes to merge into the OpenAPI document."""
+    model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
+    chat = _post("Create a chat completion (stream or not)", ["model", "messages"], True)
+    messages = _post(
+        "Create a message (Anthropic Messages API, stream or not; `?beta=true` accepted)",
+        ["model", "messages", "max_tokens"],
+        True,
+        _ANTHROPIC_TAG,
+    )
+    count = _post(
+        "Count a message's input tokens (the upstream's count, or a local estimate)",
+        ["model", "messages"],
+        False,
+        _ANTHROPIC_TAG,
+    )
+    models = _get(
+        "List the models this key may use (Anthropic's shape when `anthropic-version` is sent)"
+    )
     paths = {
-        "/v1/chat/completions": _post(
-            "Create a chat completion (stream or not)", ["model", "messages"], True
-        ),
+        "/v1/chat/completions": chat,
         "/v1/completions": _post("Create a legacy text completion", ["model", "prompt"], True),
         "/v1/embeddings": _post("Create embeddings (float or base64)", ["model", "input"], False),
-        "/v1/models": _get("List the models this key may use"),
-        "/v1/models/{model}": _get(
-            "Retrieve a model",
-            [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "/v1/messages": messages,
+        "/v1/messages/count_tokens": count,
+        "/v1/complete": _post(
+            "Create a legacy Anthropic text completion (served through Messages)",
+            ["model", "prompt", "max_tokens_to_sample"],
+            True,
+            _ANTHROPIC_TAG,
         ),
+        "/v1/models": models,
+        "/v1/models/{model}": _get("Retrieve a model", model_param),
+        f"{_CC_OMG}/v1/messages": messages,
+        f"{_CC_OMG}/v1/messages/count_tokens": count,
+        f"{_CC_OMG}/v1/chat/completions": chat,
+        f"{_CC_OMG}/models": models,
+        f"{_CC_OMG}/v1/models": models,
     }
     schemas = {
         "OpenAIError": {
@@ -90,6 +127,17 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
                 }
             },
         }
+    }
+    schemas["AnthropicError"] = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": ["error"]},
+            "error": {
+                "type": "object",
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "request_id": {"type": "string"},
+        },
     }
     security = {
         "bearer": {"type": "http", "scheme": "bearer"},
