@@ -23,7 +23,7 @@ from relaygate.relay.dialects.anthropic_messages.request import (
     inspect,
     max_output,
 )
-from relaygate.relay.dialects.anthropic_messages.usage import StreamUsage, read_usage
+from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts, read_usage
 from tests.fakes.anthropic_payloads import Behaviour, message_body, message_events, sse
 
 OK: dict[str, Any] = {
@@ -181,7 +181,7 @@ def test_read_usage_tolerates_nulls() -> None:
 
 def test_stream_usage_follows_a_real_event_sequence() -> None:
     b = Behaviour(text="a b c d", input_tokens=20, cache_read_input_tokens=5, thinking_tokens=0)
-    meter = StreamUsage()
+    meter = UsageCounts()
     assert meter.usage is None
     for event in message_events(b, "msg_1", "m"):
         meter.feed(event.payload)
@@ -191,7 +191,7 @@ def test_stream_usage_follows_a_real_event_sequence() -> None:
 
 
 def test_stream_usage_keeps_the_input_when_a_delta_reports_zero() -> None:
-    meter = StreamUsage()
+    meter = UsageCounts()
     meter.feed({"type": "message_start", "message": {"usage": {"input_tokens": 9}}})
     meter.feed({"type": "message_delta", "usage": {"input_tokens": 0, "output_tokens": 7}})
     assert meter.usage is not None

@@ -6,12 +6,10 @@ the reply is handed back unparsed, so a same-dialect call is relayed byte for by
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from relaygate.channels.spec import ChannelSpec
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
-from relaygate.relay.providers.http import upstream_failure
-from relaygate.relay.transport import HTTPClient, Response, TransportError
+from relaygate.relay.providers.http import HTTPReply, clean_header_line, upstream_failure
+from relaygate.relay.transport import HTTPClient, TransportError
 
 __all__ = ["OpenAIProvider", "upstream_failure"]
 
@@ -20,36 +18,7 @@ def _header_lines(channel: ChannelSpec) -> bytes:
     """The channel's request headers, with CR/LF removed so no value can inject a header."""
     pairs = {**channel.headers, "Authorization": f"Bearer {channel.api_key}"}
     pairs["Content-Type"] = "application/json"
-    lines = []
-    for name, value in pairs.items():
-        clean = f"{name}: {value}".replace("\r", "").replace("\n", "")
-        lines.append(clean.encode("latin-1", errors="replace") + b"\r\n")
-    return b"".join(lines)
-
-
-class _Reply:
-    __slots__ = ("_response", "content_type", "status")
-
-    def __init__(self, response: Response) -> None:
-        self._response = response
-        self.status = response.status
-        self.content_type = response.content_type
-
-    async def read(self) -> bytes:
-        try:
-            return await self._response.read()
-        except TransportError as exc:
-            raise upstream_failure(exc) from exc
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.iter_chunks():
-                yield chunk
-        except TransportError as exc:
-            raise upstream_failure(exc) from exc
-
-    def close(self) -> None:
-        self._response.close()
+    return b"".join(clean_header_line(name, value) for name, value in pairs.items())
 
 
 class OpenAIProvider:
@@ -70,4 +39,4 @@ class OpenAIProvider:
             response = await self.client.post(url, self._headers_for(channel), call.body)
         except TransportError as exc:
             raise upstream_failure(exc) from exc
-        return _Reply(response)
+        return HTTPReply(response)

@@ -18,7 +18,7 @@ import orjson
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects.anthropic_messages.usage import StreamUsage
+from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts
 
 __all__ = [
     "CompletionStream",
@@ -132,7 +132,7 @@ class CompletionStream:
         self._id = "compl_unknown"
         self._stop: Any = None
         self._tail = b""
-        self._meter = StreamUsage()
+        self._meter = UsageCounts()
         self.content_events = 0
         self.finished = False
         self.failed = False

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects.anthropic_messages.stream import UsageCounts
+from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts
 from relaygate.relay.dialects.sse import SSEFramer
 
 __all__ = ["AnthropicScanner"]

@@ -30,8 +30,9 @@ from relaygate.relay.canonical.stream import (
     ThinkingDelta,
     ToolArgsDelta,
 )
+from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts
 
-__all__ = ["AnthropicStreamDecoder", "AnthropicStreamEncoder", "UsageCounts", "error_event"]
+__all__ = ["AnthropicStreamDecoder", "AnthropicStreamEncoder", "error_event"]
 
 _STOP_REASONS: frozenset[str] = frozenset(get_args(StopReason))
 _KEPT_BLOCKS: dict[str, BlockKind] = {
@@ -62,46 +63,6 @@ _ERROR_TYPES_FROM_OPENAI = {
     "tokens": "rate_limit_error",
     "insufficient_quota": "billing_error",
 }
-
-
-def _later(current: int, value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return current
-
-
-class UsageCounts:
-    """Anthropic's usage fields as the stream reports them: ``message_start`` sends the
-    input side, each ``message_delta`` the cumulative output and sometimes the input
-    side again. A later value replaces an earlier one, except that a missing, null or
-    zero value never erases an earlier count (some proxies send 0 in ``message_delta``
-    for input counts they reported in ``message_start``)."""
-
-    __slots__ = ("cache_read", "cache_write", "input", "output", "thinking", "usage")
-
-    def __init__(self) -> None:
-        self.input = self.output = self.cache_read = self.cache_write = self.thinking = 0
-        self.usage: Usage | None = None  # None until an event carried usage
-
-    def update(self, usage: Any) -> None:
-        """Take an event's ``usage``; the canonical :attr:`usage` is rebuilt here, at
-        most twice a stream, so reading it per chunk costs nothing."""
-        if not isinstance(usage, dict):
-            return
-        self.input = _later(self.input, usage.get("input_tokens"))
-        self.output = _later(self.output, usage.get("output_tokens"))
-        self.cache_read = _later(self.cache_read, usage.get("cache_read_input_tokens"))
-        self.cache_write = _later(self.cache_write, usage.get("cache_creation_input_tokens"))
-        details = usage.get("output_tokens_details")  # the thinking-token-count beta
-        if isinstance(details, dict):
-            self.thinking = _later(self.thinking, details.get("thinking_tokens"))
-        self.usage = Usage(  # canonical: prompt tokens include cache reads and writes
-            prompt_tokens=self.input + self.cache_read + self.cache_write,
-            completion_tokens=self.output,
-            cached_tokens=self.cache_read,
-            cache_write_tokens=self.cache_write,
-            reasoning_tokens=self.thinking,
-        )
 
 
 def _text(value: Any) -> str:

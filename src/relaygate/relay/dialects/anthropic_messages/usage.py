@@ -14,14 +14,7 @@ from typing import Any
 
 from relaygate.relay.canonical import Usage
 
-__all__ = ["StreamUsage", "read_usage"]
-
-_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-)
+__all__ = ["UsageCounts", "read_usage"]
 
 
 def _int(value: Any) -> int:
@@ -54,41 +47,54 @@ def read_usage(payload: Any) -> Usage | None:
     return _to_usage(usage) if isinstance(usage, dict) else None
 
 
-class StreamUsage:
-    """The usage of a Messages stream, kept current event by event.
+def _later(current: int, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return current
 
-    ``message_start`` carries the input counts (and a first output count);
-    ``message_delta`` carries cumulative counts, so each field it sends replaces the
-    earlier value instead of adding to it (some proxies send a 0 there for the input
-    counts they already reported, hence the larger value wins).
-    """
 
-    __slots__ = ("_counts",)
+class UsageCounts:
+    """Anthropic's usage fields as the stream reports them: ``message_start`` sends the
+    input side, each ``message_delta`` the cumulative output and sometimes the input
+    side again. A later value replaces an earlier one, except that a missing, null or
+    zero value never erases an earlier count (some proxies send 0 in ``message_delta``
+    for input counts they reported in ``message_start``)."""
+
+    __slots__ = ("cache_read", "cache_write", "input", "output", "thinking", "usage")
 
     def __init__(self) -> None:
-        self._counts: dict[str, Any] = {}
+        self.input = self.output = self.cache_read = self.cache_write = self.thinking = 0
+        self.usage: Usage | None = None  # None until an event carried usage
+
+    def update(self, usage: Any) -> None:
+        """Take an event's ``usage``; the canonical :attr:`usage` is rebuilt here, at
+        most twice a stream, so reading it per chunk costs nothing."""
+        if not isinstance(usage, dict):
+            return
+        self.input = _later(self.input, usage.get("input_tokens"))
+        self.output = _later(self.output, usage.get("output_tokens"))
+        self.cache_read = _later(self.cache_read, usage.get("cache_read_input_tokens"))
+        self.cache_write = _later(self.cache_write, usage.get("cache_creation_input_tokens"))
+        details = usage.get("output_tokens_details")  # the thinking-token-count beta
+        if isinstance(details, dict):
+            self.thinking = _later(self.thinking, details.get("thinking_tokens"))
+        self.usage = Usage(  # canonical: prompt tokens include cache reads and writes
+            prompt_tokens=self.input + self.cache_read + self.cache_write,
+            completion_tokens=self.output,
+            cached_tokens=self.cache_read,
+            cache_write_tokens=self.cache_write,
+            reasoning_tokens=self.thinking,
+        )
 
     def feed(self, event: Any) -> None:
-        """Take one parsed stream event; events without usage are ignored."""
+        """Take one parsed stream event; only ``message_start`` and ``message_delta``
+        carry usage."""
         if not isinstance(event, dict):
             return
         kind = event.get("type")
-        if kind == "message_start":
+        if kind == "message_delta":
+            self.update(event.get("usage"))
+        elif kind == "message_start":
             message = event.get("message")
-            usage = message.get("usage") if isinstance(message, dict) else None
-        elif kind == "message_delta":
-            usage = event.get("usage")
-        else:
-            return
-        if not isinstance(usage, dict):
-            return
-        counts = self._counts
-        for name in _FIELDS:  # cumulative counts never shrink: a stray 0 changes nothing
-            counts[name] = max(_int(counts.get(name)), _int(usage.get(name)))
-        if isinstance(usage.get("output_tokens_details"), dict):
-            counts["output_tokens_details"] = usage["output_tokens_details"]
-
-    @property
-    def usage(self) -> Usage | None:
-        """The counts so far, or None before any event carried usage."""
-        return _to_usage(self._counts) if self._counts else None
+            if isinstance(message, dict):
+                self.update(message.get("usage"))
