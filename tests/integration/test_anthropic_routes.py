@@ -268,3 +268,17 @@ def test_legacy_complete(gateway: Gateway, fake_anthropic: FakeAnthropic) -> Non
 
 
 __all__ = ["record_of"]
+
+
+def test_echo_model_answers_the_anthropic_sdk(gateway: Gateway) -> None:
+    """The built-in model needs no upstream key, in either dialect (make run's promise)."""
+    key = gateway.make_user_key()
+    sdk = client(gateway, key.key)
+    message = sdk.messages.create(model="relaygate-echo", max_tokens=50, messages=MESSAGES)
+    text = "".join(b.text for b in message.content if b.type == "text")
+    assert "Hello there" in text
+    with sdk.messages.stream(model="relaygate-echo", max_tokens=50, messages=MESSAGES) as stream:
+        streamed = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert streamed == text
+    assert final.usage.output_tokens > 0
