@@ -23,7 +23,6 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import (
     InvalidRequest,
     ModelNotFound,
-    ModelNotPermitted,
     UpstreamBadResponse,
     UpstreamFailure,
     UpstreamOverloaded,
@@ -228,12 +227,14 @@ class RelayService:
     def admit(
         self, ctx: CallContext, principal: Principal, payload: Any, wire: Wire | None = None
     ) -> RequestFacts:
-        facts = (wire or self.wire).inspect(ctx.endpoint, payload)
+        wire = wire or self.wire
+        facts = wire.inspect(ctx.endpoint, payload)
         ctx.model = facts.model
         ctx.stream = facts.stream
         if not principal.may_use(facts.model):
-            raise ModelNotPermitted(
-                f"This API key is not permitted to use the model '{facts.model}'."
+            raise wire.not_permitted(
+                f"This API key is not permitted to use the model '{facts.model}'.",
+                code="model_not_permitted",
             )
         return facts
 

@@ -2,9 +2,9 @@
 
 Everything the pipeline does differently for an OpenAI and an Anthropic caller (checking
 the body, the error format, where the usage is, what caps the output, which rate-limit
-headers and request-id header go out) is one :class:`Wire` value, so the pipeline itself
-has no ``if dialect == ...`` branches. Which dialect an upstream channel speaks is
-:func:`channel_dialect`.
+headers and request-id header go out, how a model the key may not use is refused) is one
+:class:`Wire` value, so the pipeline itself has no ``if dialect == ...`` branches. Which
+dialect an upstream channel speaks is :func:`channel_dialect`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from relaygate.core.errors import RelaygateError
+from relaygate.core.errors import ClientError, ModelNotPermitted, PermissionDenied, RelaygateError
 from relaygate.limits.headers import Dialect
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.anthropic_messages import errors as anthropic_errors
@@ -44,6 +44,10 @@ class Wire:
     max_output: Callable[[str, Any, int], int]  # (endpoint, body, default when uncapped)
     limit_style: Dialect  # which rate-limit headers go out
     id_headers: tuple[bytes, ...]  # the response headers that carry our request id
+    # A model the key may not use. OpenAI callers get the documented 401; Anthropic callers
+    # get Anthropic's 403 ``permission_error``, because Claude Code retries a 401 with
+    # backoff for minutes (client-requirements §5.1) while it reports a 403 and exits.
+    not_permitted: type[ClientError] = ModelNotPermitted
 
 
 def _openai_max_output(endpoint: str, payload: Any, default: int) -> int:
@@ -80,4 +84,5 @@ ANTHROPIC_WIRE = Wire(
     max_output=_anthropic_max_output,
     limit_style="anthropic",
     id_headers=(b"request-id", b"x-request-id"),
+    not_permitted=PermissionDenied,
 )
