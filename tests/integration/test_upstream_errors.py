@@ -171,3 +171,20 @@ def test_failover_to_second_channel_before_first_byte(
         reply = client.chat.completions.create(model=model, messages=USER)
     assert reply.choices[0].message.content == "from the backup"
     assert fake.requests, "the preferred channel was not tried first"
+
+
+def test_upstream_retry_after_reaches_the_caller(gateway: Gateway, fake: FakeOpenAI) -> None:
+    """An upstream 429's back-off hint is the caller's too, passed through or translated."""
+    model, _, _ = _setup(gateway, fake)
+    key = gateway.make_user_key().key
+    fake.script(model, Behaviour(status=429, headers={"Retry-After": "7"}))
+    with gateway.http(key) as http:
+        same = http.post("/v1/chat/completions", json={"model": model, "messages": USER})
+    assert same.status_code == 429 and same.headers["retry-after"] == "7"
+    fake.script(model, Behaviour(status=429, headers={"Retry-After": "9"}))
+    with gateway.http(key) as http:
+        crossed = http.post(
+            "/v1/messages", json={"model": model, "max_tokens": 5, "messages": USER}
+        )
+    assert crossed.status_code == 429 and crossed.headers["retry-after"] == "9"
+    assert crossed.json()["error"]["type"] == "rate_limit_error"

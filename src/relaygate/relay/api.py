@@ -221,7 +221,9 @@ class RelayApp:
         if ctx.status == 200:
             await self.relay.settle(ctx)
         ctx.responded = True
-        await respond(send, ctx.status, data, content_type, self._ids(ctx, plan.wire))
+        headers = self._ids(ctx, plan.wire)
+        headers.extend(opened.headers)
+        await respond(send, ctx.status, data, content_type, headers)
 
     @staticmethod
     def _ids(ctx: CallContext, wire: Wire) -> list[tuple[bytes, bytes]]:

@@ -109,6 +109,7 @@ class Opened:
     reply: UpstreamReply
     upstream: str  # the dialect the channel answered in
     injected: bool  # a usage chunk was asked for on the caller's behalf (to be dropped)
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # upstream headers the caller gets too
 
 
 class RelayService:
@@ -292,12 +293,16 @@ class RelayService:
                 last_error = _upstream_status_error(reply.status, client)
                 continue
             if reply.status in PASSTHROUGH_STATUSES:
+                retry = reply.header(b"retry-after")  # the upstream's own back-off hint
                 if upstream != client:
-                    raise upstream_error(upstream, reply.status, error_body)
+                    refused = upstream_error(upstream, reply.status, error_body)
+                    if retry:
+                        refused.headers["retry-after"] = retry.decode("latin-1")
+                    raise refused
                 ctx.fail(reply.status, error_body.decode(errors="replace"))
-                return Opened(
-                    _Finished(reply.status, reply.content_type, error_body), client, False
-                )
+                finished = _Finished(reply.status, reply.content_type, error_body)
+                kept = ((b"retry-after", retry),) if retry else ()
+                return Opened(finished, client, False, kept)
             raise _upstream_status_error(reply.status, client)
         assert last_error is not None
         raise last_error
@@ -350,4 +355,7 @@ class _Finished:
         yield self.body
 
     def close(self) -> None:
+        return None
+
+    def header(self, name: bytes) -> bytes | None:
         return None

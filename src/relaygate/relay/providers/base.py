@@ -43,6 +43,9 @@ class UpstreamReply(Protocol):
     def close(self) -> None:
         """Release the connection; a half-read stream is aborted, never reused."""
 
+    def header(self, name: bytes) -> bytes | None:
+        """A response header by lower-case name (``retry-after`` on a 429)."""
+
 
 class Provider(Protocol):
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply: ...

@@ -69,6 +69,9 @@ class _EchoReply:
         for frame in self._frames or [self._body]:
             yield frame
 
+    def header(self, name: bytes) -> bytes | None:
+        return None
+
     def close(self) -> None:
         return None
 
