@@ -1,0 +1,244 @@
+"""Responses streams to a Responses client: translated from another dialect, or relayed.
+
+:class:`ResponsesTranslator` serves ``POST /v1/responses`` from a Chat Completions or
+Anthropic channel: it frames the upstream's bytes into events, decodes them with that
+dialect's decoder into canonical events and encodes those at once
+(:class:`~relaygate.relay.dialects.openai_responses.encoder.ResponsesStreamEncoder`),
+so each delta reaches the client as soon as the upstream sent it.
+
+:class:`ResponsesScanner` serves it from a native Responses upstream: the bytes go out
+as they came (whole events only) and are only read to meter the call and to keep the
+final Response, which the gateway stores.
+
+Both have the duck type of :class:`relaygate.relay.translate_stream.StreamTranslator`
+(``feed``, ``flush``, ``usage``, ``content_events``, ``finished``, ``error``), plus
+``response``: the final Response object once ``finished``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+
+from relaygate.relay.canonical import Usage
+from relaygate.relay.canonical.stream import StreamEvent
+from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamDecoder
+from relaygate.relay.dialects.openai_chat.stream import OpenAIChatStreamDecoder
+from relaygate.relay.dialects.openai_responses.encoder import ResponsesStreamEncoder
+from relaygate.relay.dialects.openai_responses.output import IdFactory, new_id, read_usage
+from relaygate.relay.dialects.sse import SSEFramer
+
+__all__ = ["ResponsesScanner", "ResponsesStreamEncoder", "ResponsesTranslator"]
+
+
+class _Decoder(Protocol):
+    content_events: int
+    finished: bool
+    error: str | None
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    def decode(self, data: bytes, out: list[StreamEvent]) -> None: ...
+
+    def close(self, out: list[StreamEvent]) -> bool: ...
+
+
+class ResponsesTranslator:
+    """Translate one upstream stream (``"openai"`` chat chunks or ``"anthropic"``
+    events) into the Responses events of the response ``response_template`` describes.
+
+    ``finished`` turns True on the upstream's terminal event (or error); the bytes of
+    that ``feed`` end with ``response.completed`` / ``response.incomplete`` /
+    ``response.failed``. ``flush`` closes a stream whose upstream finished its answer
+    but not its stream; for one that broke off, the gateway ends the client's stream
+    with :meth:`fail`, a ``response.failed`` numbered in sequence.
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_encoder",
+        "_frames",
+        "content_events",
+        "error",
+        "finished",
+        "response",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        response_template: dict[str, Any],
+        ids: IdFactory = new_id,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._decoder: _Decoder
+        if upstream == "openai":
+            self._decoder = OpenAIChatStreamDecoder()
+        elif upstream == "anthropic":
+            self._decoder = AnthropicStreamDecoder()
+        else:
+            raise ValueError(f"no Responses stream translation from {upstream!r}")
+        self._frames = SSEFramer()
+        self._encoder = ResponsesStreamEncoder(
+            response_template=response_template, ids=ids, clock=clock
+        )
+        self.usage: Usage | None = None
+        self.content_events = 0
+        self.finished = False
+        self.error: str | None = None
+        self.response: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Upstream bytes, split anywhere; the client's bytes for the events completed."""
+        if self.finished:
+            return b""
+        frames = self._frames.feed(chunk)
+        if not frames:
+            return b""
+        events: list[StreamEvent] = []
+        for _, data in frames:
+            self._decoder.decode(data, events)
+            if self._decoder.finished:  # nothing after the terminal event is relayed
+                break
+        out = self._encoder.encode(events) if events else b""
+        self._sync()
+        return out
+
+    def flush(self) -> bytes:
+        """The upstream connection ended: close the client's stream if the answer was
+        complete (its stop reason came, its terminal event did not), else return only
+        what a last unterminated but whole event held."""
+        if self.finished:
+            return b""
+        events: list[StreamEvent] = []
+        for _, data in self._frames.close():
+            self._decoder.decode(data, events)
+            if self._decoder.finished:
+                break
+        if not self._decoder.finished:
+            self._decoder.close(events)
+        out = self._encoder.encode(events) if events else b""
+        self._sync()
+        return out
+
+    def fail(self, message: str, code: str = "server_error") -> bytes:
+        """``response.failed`` for a stream the upstream broke off; b"" once ended."""
+        out = self._encoder.fail(message, code)
+        self.response = self._encoder.response
+        return out
+
+    def _sync(self) -> None:
+        decoder = self._decoder
+        self.usage = decoder.usage
+        self.content_events = decoder.content_events
+        self.finished = decoder.finished
+        self.error = decoder.error
+        self.response = self._encoder.response
+
+
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_text.delta",
+    }
+)
+
+
+_DELTA_NAMES = frozenset(name.encode() for name in _DELTAS)
+_PARSED_NAMES = frozenset(name.encode() for name in (*_TERMINAL, "error"))
+
+
+class ResponsesScanner:
+    """Meter a native Responses stream relayed unchanged.
+
+    Only whole events are forwarded (the incomplete last one is held back). Deltas are
+    counted from their ``event:`` line without parsing; the lifecycle events are parsed,
+    and the terminal one (``response.completed`` / ``incomplete`` / ``failed``) gives
+    the usage, ``finished`` and ``response``; ``response.failed`` and ``error`` set
+    ``error``. An event without an ``event:`` line is parsed to find its type.
+    """
+
+    __slots__ = (
+        "_frames",
+        "_held",
+        "content_events",
+        "error",
+        "finished",
+        "response",
+        "usage",
+    )
+
+    def __init__(self) -> None:
+        self._frames = SSEFramer()
+        self._held = b""
+        self.usage: Usage | None = None
+        self.content_events = 0
+        self.finished = False
+        self.error: str | None = None
+        self.response: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take upstream bytes; return the complete events in them, unchanged."""
+        for name, data in self._frames.feed(chunk):
+            self._meter(name, data)
+        data = self._held + chunk if self._held else chunk
+        cut = len(data) - self._frames.held
+        if cut <= 0:
+            self._held = data
+            return b""
+        self._held = data[cut:]
+        return data[:cut] if self._held else data
+
+    def flush(self) -> bytes:
+        """What is left when the upstream ends: an event without its blank line."""
+        for name, data in self._frames.close():
+            self._meter(name, data)
+        tail, self._held = self._held, b""
+        return tail
+
+    def _meter(self, name: bytes, data: bytes) -> None:
+        if name in _DELTA_NAMES:
+            if b'"delta":""' not in data:
+                self.content_events += 1
+            return
+        if name and name not in _PARSED_NAMES:
+            return  # item and part events: nothing to meter
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(event, dict):
+            self._event(event)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind in _DELTAS:  # only without an event: line
+            if event.get("delta"):
+                self.content_events += 1
+        elif kind in _TERMINAL:
+            response = event.get("response")
+            if isinstance(response, dict):
+                self.response = response
+                self.usage = read_usage(response) or self.usage
+            self.finished = True
+            if kind == "response.failed":
+                self.error = _message(response.get("error") if isinstance(response, dict) else None)
+        elif kind == "error":
+            self.error = _message(event)
+            self.finished = True
+
+
+def _message(error: Any) -> str:
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else "The upstream response failed"

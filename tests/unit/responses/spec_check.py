@@ -1,0 +1,85 @@
+"""Checks of a Responses event stream against ../shared/spec.
+
+Each event is validated against its own schema in the OpenAPI document (the schema
+name comes from stream-events.json, so a spec update shows up here), including the
+full ``Response`` object of the lifecycle events; then the stream's structure is
+checked as wire-formats.md §3.3 and client-requirements.md §5.2 describe it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import orjson
+
+from tests.unit.translation.spec import SPEC, openai_errors
+from tests.unit.translation_stream.spec_check import split_events
+
+TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+@cache
+def event_schemas() -> dict[str, str]:
+    events = json.loads((SPEC / "stream-events.json").read_text())["openai"]
+    return {event["type"]: event["schema"] for event in events["responses_stream_events"]}
+
+
+def check_response(response: dict[str, Any]) -> None:
+    assert openai_errors(response, "Response") == []
+    assert response["object"] == "response" and response["id"].startswith("resp_")
+
+
+def check_responses(stream: bytes) -> list[dict[str, Any]]:
+    """Assert ``stream`` is a well-formed Responses stream; return its events."""
+    events = []
+    for index, (name, data) in enumerate(split_events(stream)):
+        event = orjson.loads(data)
+        assert name == event["type"], "every event needs an `event:` line naming its type"
+        assert event["sequence_number"] == index, "sequence numbers count from 0 by one"
+        assert openai_errors(event, event_schemas()[event["type"]]) == [], event["type"]
+        events.append(event)
+    kinds = [event["type"] for event in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] in TERMINAL and sum(kind in TERMINAL for kind in kinds) == 1
+    for event in events[:2]:
+        assert event["response"]["status"] == "in_progress" and event["response"]["output"] == []
+    _check_items(events)
+    return events
+
+
+def _check_items(events: list[dict[str, Any]]) -> None:
+    """Items are added at consecutive output indexes and finished once each (Codex reads
+    only ``output_item.done``); deltas, parts and ``.done`` texts agree; the terminal
+    Response's output is the finished items in order."""
+    added: dict[int, dict[str, Any]] = {}
+    done: dict[int, dict[str, Any]] = {}
+    texts: dict[tuple[str, int], str] = {}
+    for event in events[2:-1]:
+        kind = event["type"]
+        if kind == "response.output_item.added":
+            assert event["output_index"] == len(added), "output indexes are consecutive"
+            added[event["output_index"]] = event["item"]
+            continue
+        if kind == "response.output_item.done":
+            index = event["output_index"]
+            assert index in added and index not in done
+            assert event["item"]["id"] == added[index]["id"]
+            done[index] = event["item"]
+            continue
+        index = event["output_index"]
+        assert index in added and index not in done, f"{kind} outside its item"
+        assert event.get("item_id", added[index]["id"]) == added[index]["id"]
+        key = (added[index]["id"], event.get("content_index", 0))
+        if kind.endswith(".delta"):
+            texts[key] = texts.get(key, "") + event["delta"]
+        elif kind.endswith("_text.done"):
+            assert texts.get(key, "") == event["text"]
+        elif kind == "response.function_call_arguments.done":
+            assert texts.get(key, "") == event["arguments"]
+    terminal = events[-1]["response"]
+    check_response(terminal)
+    if terminal["status"] != "failed":
+        assert sorted(done) == sorted(added), "every item is finished before the end"
+        assert terminal["output"] == [done[index] for index in sorted(done)]
