@@ -60,6 +60,8 @@ from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.transport import HTTPClient
 from relaygate.settings import Settings
+from relaygate.state.api import router as state_router
+from relaygate.state.service import StateService
 from relaygate.web.pages import router as pages_router
 from relaygate.web.platform import install_error_handlers
 
@@ -129,6 +131,17 @@ def _signup(
     referrals = ReferralService(db, packages, signup, rules, charging.forget)
     signup.on_new_user(referrals.on_signup)
     return signup, referrals
+
+
+def _state(settings: Settings, db: Database) -> StateService:
+    """Stored responses, conversations and chat completions, with their retention sweep."""
+    state = StateService(
+        db,
+        max_item_bytes=settings.state_max_item_bytes,
+        retention_days=settings.state_retention_days,
+    )
+    state.start(settings.state_sweep_interval)
+    return state
 
 
 def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
@@ -216,6 +229,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
+    app.state.state_service = state = _state(settings, db)
     gateway.relay = RelayApp(
         RelayService(
             router,
@@ -240,6 +254,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     finally:
         gateway.relay = None
         await cancel_and_wait(refresher)
+        await state.close()
         await keepalive.stop()
         await writer.close()
         await kv.close()
@@ -265,6 +280,7 @@ def _control_plane(gateway: Gateway) -> FastAPI:
         bills_router,
         signup_router,
         referral_router,
+        state_router,
     )
     for router in routers:
         app.include_router(router)
@@ -275,7 +291,9 @@ def _control_plane(gateway: Gateway) -> FastAPI:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             paths, schemas, security = relay_paths()
-            schema["paths"] = {**paths, **schema.get("paths", {})}
+            for path, operations in schema.get("paths", {}).items():  # GET and POST may share
+                paths.setdefault(path, {}).update(operations)
+            schema["paths"] = paths
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {}).update(schemas)
             components.setdefault("securitySchemes", {}).update(security)

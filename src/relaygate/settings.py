@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     )
     referral_redeem_days: int = Field(default=7, ge=0)
 
+    # state the gateway owns: stored responses, conversations, chat completions (docs/state.md)
+    state_max_item_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    state_retention_days: int = Field(default=0, ge=0)  # 0: keep until deleted
+    state_sweep_interval: float = Field(default=3600.0, gt=0)
+
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)
 

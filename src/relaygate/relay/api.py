@@ -53,6 +53,7 @@ from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.translate import OPENAI
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, Wire
+from relaygate.state.paths import serves as serves_state
 
 __all__ = ["RelayApp"]
 
@@ -128,6 +129,8 @@ class RelayApp:
             path in self._models or path.startswith(("/v1/models/", "/api/v1/ai/openai/"))
         ):
             return self.models
+        if serves_state(method, path):  # stored responses, conversations: the control plane
+            return None
         if path.startswith(("/v1/", "/api/v1/ai/openai/")):
             return self.unknown_route
         return None
