@@ -10,12 +10,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,13 +79,8 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("kind", "request_id", name="uq_ledger_entries_kind_request_id"),
-        # partial: the charges (most rows) have no package and skip the index entirely
-        Index(
-            "ix_ledger_entries_package_id",
-            "package_id",
-            sqlite_where=text("package_id IS NOT NULL"),
-            postgresql_where=text("package_id IS NOT NULL"),
-        ),
+        # ix_ledger_entries_package_id is a partial index (package_id IS NOT NULL), made
+        # by migration 0007; declaring it here would load every dialect at import
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

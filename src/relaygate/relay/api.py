@@ -40,7 +40,7 @@ from relaygate.relay.asgi import (
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import StreamReader, read_reply, stream_reader
-from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
+from relaygate.relay.dialects import OPENAI
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
@@ -51,7 +51,6 @@ from relaygate.relay.dialects.openai_chat.request import (
 from relaygate.relay.models_list import model_list
 from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive
-from relaygate.relay.translate import OPENAI
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, Wire
 from relaygate.state.paths import serves as serves_state
 
@@ -163,6 +162,10 @@ class RelayApp:
             facts = self.relay.admit(ctx, principal, payload, wire)
             plan = _plan(wire, endpoint, headers)
             if plan.legacy:
+                from relaygate.relay.dialects.anthropic_messages.legacy import (
+                    complete_to_messages,
+                )
+
                 payload = complete_to_messages(payload)
             await self.relay.limit(ctx, principal, estimate_prompt_tokens(body), wire.limit_style)
             if endpoint != COUNT_TOKENS:  # counting is free

@@ -5,6 +5,10 @@ out); only then is it a passthrough. Otherwise the body is translated on the way
 (``relay.translate``), the answer on the way down, and a stream event by event
 (``relay.translate_stream``). The legacy Text Completions route rides on Messages: its
 body becomes a Messages request at admission and its answer a ``completion`` again here.
+
+The translators are imported on the first translated call, not at start-up: a gateway
+whose callers all speak their channels' dialect never loads them (idle memory is a
+target, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -22,16 +26,11 @@ from relaygate.core.errors import (
     UpstreamBadResponse,
 )
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects.anthropic_messages.legacy import (
-    CompletionStream,
-    message_to_completion,
-)
+from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.streaming import SSEScanner
-from relaygate.relay.translate import ANTHROPIC, OPENAI, translate_request, translate_response
-from relaygate.relay.translate_stream import StreamTranslator
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE
 
 __all__ = [
@@ -87,6 +86,8 @@ def upstream_payload(
 ) -> dict[str, Any]:
     if client == upstream:
         return payload
+    from relaygate.relay.translate import translate_request
+
     return translate_request(client, upstream, payload, default_max_tokens=default_max_tokens)
 
 
@@ -123,6 +124,9 @@ def read_reply(
         raise _not_json() from exc
     if not isinstance(parsed, dict):
         raise _not_json()
+    from relaygate.relay.dialects.anthropic_messages.legacy import message_to_completion
+    from relaygate.relay.translate import translate_response
+
     usage = _WIRES[upstream].read_usage(parsed)
     answer = parsed if client == upstream else translate_response(
         upstream, client, parsed, model=model
@@ -178,6 +182,9 @@ def stream_reader(
     legacy: bool,
 ) -> StreamReader:
     """The reader for one stream: a scanner when passed through, else a translator."""
+    from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
+    from relaygate.relay.translate_stream import StreamTranslator
+
     reader: StreamReader
     if client != upstream:
         reader = StreamTranslator(

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from relaygate.core.errors import InvalidRequest, NotFound
-from relaygate.relay.translate import ANTHROPIC
+from relaygate.relay.dialects import ANTHROPIC
 
 __all__ = ["model_list"]
 

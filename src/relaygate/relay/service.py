@@ -41,11 +41,11 @@ from relaygate.relay.crossing import (
     upstream_error,
     upstream_payload,
 )
+from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
-from relaygate.relay.translate import ANTHROPIC, OPENAI
 from relaygate.relay.wire import OPENAI_WIRE, Wire, channel_dialect
 
 __all__ = ["PASSTHROUGH_STATUSES", "Opened", "RelayService", "estimate_prompt_tokens"]

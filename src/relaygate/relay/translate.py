@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages import convert as anthropic
 from relaygate.relay.dialects.openai_chat import convert as openai
 
 __all__ = ["ANTHROPIC", "DIALECTS", "OPENAI", "translate_request", "translate_response"]
 
-OPENAI = "openai"
-ANTHROPIC = "anthropic"
 DIALECTS = (OPENAI, ANTHROPIC)
 
 

@@ -16,13 +16,13 @@ from typing import Any
 from relaygate.core.errors import ClientError, ModelNotPermitted, PermissionDenied, RelaygateError
 from relaygate.limits.headers import Dialect
 from relaygate.relay.canonical import Usage
+from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages import errors as anthropic_errors
 from relaygate.relay.dialects.anthropic_messages import request as anthropic_request
 from relaygate.relay.dialects.anthropic_messages.usage import read_usage as anthropic_usage
 from relaygate.relay.dialects.openai_chat import errors as openai_errors
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
 from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usage
-from relaygate.relay.translate import ANTHROPIC, OPENAI
 
 __all__ = ["ANTHROPIC_WIRE", "OPENAI_WIRE", "Wire", "channel_dialect"]
 
