@@ -40,7 +40,7 @@ from relaygate.relay.asgi import (
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import StreamReader, read_reply, stream_reader
-from relaygate.relay.dialects import OPENAI
+from relaygate.relay.dialects import OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
@@ -51,8 +51,10 @@ from relaygate.relay.dialects.openai_chat.request import (
 from relaygate.relay.models_list import model_list
 from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive
-from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, Wire
+from relaygate.relay.turns import Turn, close_turn, open_turn
+from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE, Wire
 from relaygate.state.paths import serves as serves_state
+from relaygate.state.service import StateService
 
 __all__ = ["RelayApp"]
 
@@ -70,13 +72,20 @@ _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/messages": (ANTHROPIC_WIRE, MESSAGES),
     "/v1/messages/count_tokens": (ANTHROPIC_WIRE, COUNT_TOKENS),
     "/v1/complete": (ANTHROPIC_WIRE, COMPLETE),
+    "/v1/responses": (RESPONSES_WIRE, RESPONSES),
 }
 # route group -> its mount point; the group's own paths are below it
-ROUTE_GROUPS = {"cc-omg": "/api/v1/ai/openai/cc-omg"}
-_GROUP_POSTS = {"cc-omg": ("/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions")}
+ROUTE_GROUPS = {
+    "cc-omg": "/api/v1/ai/openai/cc-omg",  # Claude Code
+    "codex-omg": "/api/v1/ai/openai/codex-omg",  # Codex
+}
+_GROUP_POSTS = {
+    "cc-omg": ("/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"),
+    "codex-omg": ("/v1/responses", "/v1/chat/completions"),
+}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Plan:
     """How this call is carried: the caller's dialect and the upstream call to make."""
 
@@ -84,6 +93,7 @@ class _Plan:
     endpoint: str  # the upstream call (Messages for the legacy Complete route)
     legacy: bool
     beta: tuple[tuple[str, str], ...]
+    turn: Turn | None = None  # a Responses turn: its stored history and its Response
 
 
 class RelayApp:
@@ -92,6 +102,7 @@ class RelayApp:
         relay: RelayService,
         accounts: AccountService,
         keepalive: KeepAlive,
+        state: StateService,
         *,
         max_body_bytes: int,
         max_header_bytes: int,
@@ -99,6 +110,7 @@ class RelayApp:
         self.relay = relay
         self.accounts = accounts
         self.keepalive = keepalive
+        self.state = state
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.ids = RequestIds()
@@ -161,6 +173,8 @@ class RelayApp:
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload, wire)
             plan = _plan(wire, endpoint, headers)
+            if wire is RESPONSES_WIRE:
+                plan.turn = await open_turn(self.state, principal.user_id, payload)
             if plan.legacy:
                 from relaygate.relay.dialects.anthropic_messages.legacy import (
                     complete_to_messages,
@@ -203,8 +217,9 @@ class RelayApp:
     ) -> None:
         client = plan.wire.name
         opened = await self.relay.open(
-            ctx, facts, payload, body, client=client, endpoint=plan.endpoint, headers=plan.beta
-        )
+            ctx, facts, payload, body, client=client, endpoint=plan.endpoint,
+            headers=plan.beta, history=plan.turn.history if plan.turn else None,
+        )  # fmt: skip
         reply = opened.reply
         content_type = reply.content_type.encode()
         try:
@@ -215,13 +230,16 @@ class RelayApp:
                 return
             else:
                 raw = await reply.read()
-                data, usage = read_reply(
-                    client, opened.upstream, raw, model=facts.model, legacy=plan.legacy
-                )
+                template = plan.turn.template if plan.turn else None
+                data, usage, answer = read_reply(
+                    client, opened.upstream, raw, model=facts.model, legacy=plan.legacy,
+                    template=template,
+                )  # fmt: skip
                 if opened.upstream != client or plan.legacy:
                     content_type = JSON
                 ctx.usage = _usage_of(ctx, usage, body)
                 ctx.status = 200
+                await self._keep(ctx, plan, payload, answer, data)
         finally:
             reply.close()
         if ctx.status == 200:
@@ -230,6 +248,26 @@ class RelayApp:
         headers = self._ids(ctx, plan.wire)
         headers.extend(opened.headers)
         await respond(send, ctx.status, data, content_type, headers)
+
+    async def _keep(
+        self,
+        ctx: CallContext,
+        plan: _Plan,
+        payload: dict[str, Any],
+        answer: dict[str, Any] | None,
+        data: bytes,
+    ) -> None:
+        """Store what the caller asked Relaygate to keep, before the answer goes out: the
+        Response of a Responses turn, or a chat completion created with ``store: true``."""
+        user_id = ctx.user_id
+        if user_id is None:
+            return
+        if plan.turn is not None and answer is not None:
+            await close_turn(self.state, user_id, plan.turn, answer)
+        elif plan.endpoint == CHAT and payload.get("store") is True:
+            completion = answer if answer is not None else orjson.loads(data)
+            if isinstance(completion, dict):
+                await self.state.save_chat_completion(user_id, payload, completion)
 
     @staticmethod
     def _ids(ctx: CallContext, wire: Wire) -> list[tuple[bytes, bytes]]:
@@ -264,6 +302,7 @@ class RelayApp:
             include_usage=facts.include_usage and wire.name == OPENAI,
             injected=opened.injected,
             legacy=plan.legacy,
+            template=plan.turn.template if plan.turn else None,
         )
         headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx, wire)]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -284,17 +323,39 @@ class RelayApp:
             failure = getattr(reader, "error", None)
             if failure:
                 ctx.fail(502, f"the upstream reported an error mid-stream: {failure}")
-            else:
+            await self._keep_stream(ctx, plan, reader)
+            if not failure:
                 await self.relay.settle(ctx)  # durable before the last byte goes out
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
-            last = reader.flush() + wire.stream_error_frame(err, ctx.request_id)
+            last = reader.flush() + self._stream_failure(wire, reader, err, ctx)
+            await self._keep_stream(ctx, plan, reader)
         finally:
             self.keepalive.release(watch)
             reply.close()
             _meter_stream(ctx, reader, request_body)
         ctx.responded = True
         await send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _keep_stream(self, ctx: CallContext, plan: _Plan, reader: StreamReader) -> None:
+        """A Responses stream's final Response is stored before its last event goes out
+        (a failed one too, as OpenAI keeps failed responses)."""
+        response = getattr(reader, "response", None)
+        if plan.turn is not None and ctx.user_id is not None and isinstance(response, dict):
+            await close_turn(self.state, ctx.user_id, plan.turn, response)
+
+    @staticmethod
+    def _stream_failure(
+        wire: Wire, reader: StreamReader, err: RelaygateError, ctx: CallContext
+    ) -> bytes:
+        """The stream's last event when the upstream broke off: the dialect's own
+        terminal failure where it has one (``response.failed``), else an error frame."""
+        fail = getattr(reader, "fail", None)
+        if callable(fail):
+            frame = fail(err.message)
+            if isinstance(frame, bytes):
+                return frame
+        return wire.stream_error_frame(err, ctx.request_id)
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/models[/{id}]``: the models this key may use and some channel serves,

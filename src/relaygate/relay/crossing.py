@@ -26,7 +26,7 @@ from relaygate.core.errors import (
     UpstreamBadResponse,
 )
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects import ANTHROPIC, OPENAI
+from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
@@ -43,8 +43,13 @@ __all__ = [
     "upstream_payload",
 ]
 
-# (caller's dialect, endpoint) -> the endpoint that does the same in the other dialect
-_ACROSS = {(ANTHROPIC, MESSAGES): CHAT, (OPENAI, CHAT): MESSAGES}
+# (caller's dialect, endpoint, channel's dialect) -> the channel's endpoint for the call
+_ACROSS = {
+    (ANTHROPIC, MESSAGES, OPENAI): CHAT,
+    (OPENAI, CHAT, ANTHROPIC): MESSAGES,
+    (RESPONSES, RESPONSES, OPENAI): CHAT,  # the Responses endpoint is named like its dialect
+    (RESPONSES, RESPONSES, ANTHROPIC): MESSAGES,
+}
 _WIRES = {OPENAI: OPENAI_WIRE, ANTHROPIC: ANTHROPIC_WIRE}
 
 
@@ -78,14 +83,25 @@ def upstream_endpoint(client: str, endpoint: str, upstream: str) -> str | None:
     """The channel's endpoint for the call, or None when its dialect has no such call."""
     if client == upstream:
         return endpoint
-    return _ACROSS.get((client, endpoint))
+    return _ACROSS.get((client, endpoint, upstream))
 
 
 def upstream_payload(
-    client: str, upstream: str, payload: dict[str, Any], default_max_tokens: int
+    client: str,
+    upstream: str,
+    payload: dict[str, Any],
+    default_max_tokens: int,
+    history: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The body for the channel; a Responses turn is sent with its stored ``history``."""
     if client == upstream:
         return payload
+    if client == RESPONSES:
+        from relaygate.relay.translate_responses import responses_request_to
+
+        return responses_request_to(
+            upstream, payload, history or [], default_max_tokens=default_max_tokens
+        )
     from relaygate.relay.translate import translate_request
 
     return translate_request(client, upstream, payload, default_max_tokens=default_max_tokens)
@@ -110,12 +126,19 @@ def upstream_error(upstream: str, status: int, body: bytes) -> ClientError:
 
 
 def read_reply(
-    client: str, upstream: str, body: bytes, *, model: str, legacy: bool
-) -> tuple[bytes, Usage | None]:
-    """A complete upstream answer: the bytes for the client and the upstream's usage."""
+    client: str,
+    upstream: str,
+    body: bytes,
+    *,
+    model: str,
+    legacy: bool,
+    template: dict[str, Any] | None = None,
+) -> tuple[bytes, Usage | None, dict[str, Any] | None]:
+    """A complete upstream answer: the bytes for the client, the upstream's usage and,
+    when translated, the client's answer as an object (a Response to be stored)."""
     if client == upstream and not legacy:
         try:
-            return body, _WIRES[upstream].read_usage(orjson.loads(body))
+            return body, _WIRES[upstream].read_usage(orjson.loads(body)), None
         except orjson.JSONDecodeError as exc:
             raise _not_json() from exc
     try:
@@ -124,16 +147,32 @@ def read_reply(
         raise _not_json() from exc
     if not isinstance(parsed, dict):
         raise _not_json()
-    from relaygate.relay.dialects.anthropic_messages.legacy import message_to_completion
+    usage = _WIRES[upstream].read_usage(parsed)
+    answer = _translated(client, upstream, parsed, model, template)
+    if legacy:
+        from relaygate.relay.dialects.anthropic_messages.legacy import message_to_completion
+
+        answer = message_to_completion(answer, model)
+    return orjson.dumps(answer), usage, answer
+
+
+def _translated(
+    client: str,
+    upstream: str,
+    parsed: dict[str, Any],
+    model: str,
+    template: dict[str, Any] | None,
+) -> dict[str, Any]:
+    if client == upstream:
+        return parsed
+    if client == RESPONSES:
+        from relaygate.relay.translate_responses import responses_reply_from
+
+        assert template is not None  # a Responses turn always has one
+        return responses_reply_from(upstream, parsed, response_template=template)
     from relaygate.relay.translate import translate_response
 
-    usage = _WIRES[upstream].read_usage(parsed)
-    answer = parsed if client == upstream else translate_response(
-        upstream, client, parsed, model=model
-    )  # fmt: skip
-    if legacy:
-        answer = message_to_completion(answer, model)
-    return orjson.dumps(answer), usage
+    return translate_response(upstream, client, parsed, model=model)
 
 
 def _not_json() -> UpstreamBadResponse:
@@ -180,12 +219,18 @@ def stream_reader(
     include_usage: bool,
     injected: bool,
     legacy: bool,
+    template: dict[str, Any] | None = None,
 ) -> StreamReader:
     """The reader for one stream: a scanner when passed through, else a translator."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
     from relaygate.relay.translate_stream import StreamTranslator
 
     reader: StreamReader
+    if client == RESPONSES:
+        from relaygate.relay.translate_responses import ResponsesTranslator
+
+        assert template is not None
+        return ResponsesTranslator(upstream, response_template=template)
     if client != upstream:
         reader = StreamTranslator(
             upstream, client, model=model, request_id=request_id, include_usage=include_usage

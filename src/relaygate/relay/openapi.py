@@ -25,6 +25,7 @@ _ANTHROPIC_ERRORS = {
 }
 _OPENAI_TAG, _ANTHROPIC_TAG = "relay (OpenAI compatible)", "relay (Anthropic compatible)"
 _CC_OMG = "/api/v1/ai/openai/cc-omg"
+_CODEX_OMG = "/api/v1/ai/openai/codex-omg"
 
 
 def _post(
@@ -92,8 +93,15 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     models = _get(
         "List the models this key may use (Anthropic's shape when `anthropic-version` is sent)"
     )
+    responses = _post(
+        "Create a model response (Responses API, stream or not; served on every channel, "
+        "with `previous_response_id` and `conversation` kept by Relaygate)",
+        ["model"],
+        True,
+    )
     paths = {
         "/v1/chat/completions": chat,
+        "/v1/responses": responses,
         "/v1/completions": _post("Create a legacy text completion", ["model", "prompt"], True),
         "/v1/embeddings": _post("Create embeddings (float or base64)", ["model", "input"], False),
         "/v1/messages": messages,
@@ -111,6 +119,10 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         f"{_CC_OMG}/v1/chat/completions": chat,
         f"{_CC_OMG}/models": models,
         f"{_CC_OMG}/v1/models": models,
+        f"{_CODEX_OMG}/v1/responses": responses,
+        f"{_CODEX_OMG}/v1/chat/completions": chat,
+        f"{_CODEX_OMG}/models": models,
+        f"{_CODEX_OMG}/v1/models": models,
     }
     schemas = {
         "OpenAIError": {

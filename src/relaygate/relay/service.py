@@ -249,6 +249,7 @@ class RelayService:
         client: str = OPENAI,
         endpoint: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
+        history: list[dict[str, Any]] | None = None,
     ) -> Opened:
         """Call the upstream and return its answer (``endpoint``: the call to make, when it
         is not the recorded one, as for the legacy Complete route).
@@ -278,7 +279,9 @@ class RelayService:
                 ctx.ttfb_ms = ctx.elapsed_ms()
                 count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
                 return Opened(_Finished(200, "application/json", count), client, False)
-            call, injected = self._call(ctx, facts, payload, body, client, upstream, endpoint)
+            call, injected = self._call(
+                ctx, facts, payload, body, (client, upstream, endpoint), history
+            )
             call.headers = headers if upstream == client else ()
             try:
                 reply = await self.providers[route.channel.type].send(route.channel, call)
@@ -320,15 +323,15 @@ class RelayService:
         facts: RequestFacts,
         payload: dict[str, Any],
         body: bytes,
-        client: str,
-        upstream: str,
-        endpoint: str,
+        crossing: tuple[str, str, str],  # (caller's dialect, channel's dialect, endpoint)
+        history: list[dict[str, Any]] | None,
     ) -> tuple[UpstreamCall, bool]:
         """The request for one channel: the caller's bytes when nothing had to change."""
+        client, upstream, endpoint = crossing
         target = upstream_endpoint(client, endpoint, upstream)
         assert target is not None
         if upstream != client:
-            out = upstream_payload(client, upstream, payload, self.default_output_estimate)
+            out = upstream_payload(client, upstream, payload, self.default_output_estimate, history)
             out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
             return UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id), False
         injected = upstream == OPENAI and _request_usage_chunk(ctx, facts, payload)

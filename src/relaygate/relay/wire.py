@@ -16,15 +16,17 @@ from typing import Any
 from relaygate.core.errors import ClientError, ModelNotPermitted, PermissionDenied, RelaygateError
 from relaygate.limits.headers import Dialect
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects import ANTHROPIC, OPENAI
+from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages import errors as anthropic_errors
 from relaygate.relay.dialects.anthropic_messages import request as anthropic_request
 from relaygate.relay.dialects.anthropic_messages.usage import read_usage as anthropic_usage
 from relaygate.relay.dialects.openai_chat import errors as openai_errors
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
 from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usage
+from relaygate.relay.dialects.openai_responses import request as responses_request
+from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
 
-__all__ = ["ANTHROPIC_WIRE", "OPENAI_WIRE", "Wire", "channel_dialect"]
+__all__ = ["ANTHROPIC_WIRE", "OPENAI_WIRE", "RESPONSES_WIRE", "Wire", "channel_dialect"]
 
 # channel type -> the dialect its upstream speaks (anything unknown is OpenAI-compatible)
 _CHANNEL_DIALECTS = {"anthropic": ANTHROPIC}
@@ -85,4 +87,15 @@ ANTHROPIC_WIRE = Wire(
     limit_style="anthropic",
     id_headers=(b"request-id", b"x-request-id"),
     not_permitted=PermissionDenied,
+)
+
+RESPONSES_WIRE = Wire(
+    name=RESPONSES,
+    inspect=responses_request.inspect,
+    error_body=lambda err, _: openai_errors.error_body(err),
+    stream_error_frame=lambda err, _: openai_errors.stream_error_frame(err),
+    read_usage=responses_usage,
+    max_output=responses_request.max_output,
+    limit_style="openai",
+    id_headers=(b"x-request-id",),
 )

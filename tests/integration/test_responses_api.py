@@ -1,0 +1,148 @@
+"""The Responses API through the gateway with the official ``openai`` SDK.
+
+Relaygate keeps every response itself, so a ``previous_response_id`` chain continues on a
+channel that has no Responses API at all (Chat Completions or Claude), and a
+conversation collects each turn's items. Both databases.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.fakes.anthropic_upstream import Behaviour as ClaudeBehaviour
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
+from tests.harness import Gateway
+from tests.integration.test_money import books
+
+
+@pytest.fixture
+def claude() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+def _gpt(gw: Gateway, fake: FakeOpenAI, **price: Any) -> str:
+    model = f"gpt-resp-{uuid.uuid4().hex[:8]}"
+    gw.add_channel(fake, models=[model])
+    if price:
+        gw.op("PUT", f"/models/{model}", json=price)
+    return model
+
+
+def _claude(gw: Gateway, fake: FakeAnthropic) -> str:
+    model = f"claude-resp-{uuid.uuid4().hex[:8]}"
+    gw.add_channel(fake, models=[model], type="anthropic", base_url=fake.url)
+    return model
+
+
+def _sdk(gw: Gateway, key: str, prefix: str = "") -> openai.OpenAI:
+    return openai.OpenAI(base_url=gw.url + prefix + "/v1", api_key=key, max_retries=0)
+
+
+def test_create_retrieve_and_input_items(gateway: Gateway, fake: FakeOpenAI) -> None:
+    model = _gpt(gateway, fake, input="1.00", output="2.00")
+    key = gateway.make_user_key()
+    fake.script(model, Behaviour(text="Hi from chat", prompt_tokens=30, completion_tokens=4))
+    sdk = _sdk(gateway, key.key)
+    response = sdk.responses.create(model=model, input="Hello?", instructions="Be brief.")
+    assert response.output_text == "Hi from chat"
+    assert response.status == "completed" and response.id.startswith("resp_")
+    assert response.usage is not None and response.usage.input_tokens == 30
+    sent = fake.requests[-1].body
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    stored = sdk.responses.retrieve(response.id)
+    assert stored.output_text == "Hi from chat"
+    items = sdk.responses.input_items.list(response.id)
+    assert [item.type for item in items.data] == ["message"]
+    record = gateway.usage(user_id=key.user_id)[0]
+    assert record["endpoint"] == "responses" and record["official_cost"] == 30 + 8
+    books(gateway, key.user_id)
+
+
+def test_chain_continues_on_claude(
+    gateway: Gateway, fake: FakeOpenAI, claude: FakeAnthropic
+) -> None:
+    """A chain started on a chat channel continues on Claude: the history is ours."""
+    gpt, sonnet = _gpt(gateway, fake), _claude(gateway, claude)
+    key = gateway.make_user_key()
+    fake.script(gpt, Behaviour(text="My name is Chat."))
+    claude.script(sonnet, ClaudeBehaviour(text="You asked my name."))
+    sdk = _sdk(gateway, key.key)
+    first = sdk.responses.create(model=gpt, input="What is your name?")
+    second = sdk.responses.create(
+        model=sonnet, input="What did I ask?", previous_response_id=first.id
+    )
+    assert second.output_text == "You asked my name."
+    messages = claude.requests[-1].body["messages"]
+    assert messages[0]["role"] == "user" and "your name" in str(messages[0]["content"])
+    assert messages[1]["role"] == "assistant" and "My name is Chat." in str(messages[1]["content"])
+    assert messages[2]["role"] == "user"
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.create(model=gpt, input="x", previous_response_id="resp_missing")
+    other = _sdk(gateway, gateway.make_user_key().key)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.retrieve(first.id)
+
+
+def test_stream_reaches_completed(gateway: Gateway, claude: FakeAnthropic) -> None:
+    model = _claude(gateway, claude)
+    key = gateway.make_user_key()
+    claude.script(
+        model, ClaudeBehaviour(text="streamed words here", input_tokens=12, output_tokens=3)
+    )
+    sdk = _sdk(gateway, key.key)
+    with sdk.responses.stream(model=model, input="Say something") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == "streamed words here" == final.output_text
+    assert final.usage is not None and final.usage.output_tokens == 3
+    assert sdk.responses.retrieve(final.id).output_text == "streamed words here"
+    record = gateway.usage(user_id=key.user_id)[0]
+    assert record["stream"] is True and record["completion_tokens"] == 3
+
+
+def test_conversation_collects_turns(gateway: Gateway, fake: FakeOpenAI) -> None:
+    model = _gpt(gateway, fake)
+    key = gateway.make_user_key()
+    sdk = _sdk(gateway, key.key)
+    conversation = sdk.conversations.create()
+    fake.script(model, Behaviour(text="first answer"))
+    sdk.responses.create(model=model, input="first", conversation=conversation.id)
+    fake.script(model, Behaviour(text="second answer"))
+    sdk.responses.create(model=model, input="second", conversation=conversation.id, store=False)
+    items = sdk.conversations.items.list(conversation.id, order="asc")
+    texts = [part.text for item in items.data for part in item.content]  # type: ignore[union-attr]
+    assert texts == ["first", "first answer", "second", "second answer"]
+    assert [m["content"] for m in fake.requests[-1].body["messages"]][:2] == [
+        "first",
+        "first answer",
+    ]
+
+
+def test_stored_chat_completion(gateway: Gateway, fake: FakeOpenAI) -> None:
+    model = _gpt(gateway, fake)
+    key = gateway.make_user_key()
+    sdk = _sdk(gateway, key.key)
+    completion = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "keep me"}], store=True,
+        metadata={"topic": "test"},
+    )  # fmt: skip
+    listed = sdk.chat.completions.list(metadata={"topic": "test"})
+    assert [c.id for c in listed.data] == [completion.id]
+    assert sdk.chat.completions.retrieve(completion.id).choices[0].message.content
+
+
+def test_codex_route_bills_with_route_multiplier(gateway: Gateway, fake: FakeOpenAI) -> None:
+    model = _gpt(gateway, fake, input="10.00", output="10.00")
+    key = gateway.make_user_key()
+    fake.script(model, Behaviour(prompt_tokens=1000, completion_tokens=1000))
+    sdk = _sdk(gateway, key.key, "/api/v1/ai/openai/codex-omg")
+    sdk.responses.create(model=model, input="hi")
+    record = gateway.usage(user_id=key.user_id)[0]
+    assert record["official_cost"] == 20_000 and record["amount"] == 4_000
