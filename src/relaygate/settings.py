@@ -17,6 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relaygate.channels.options import ChannelOptions
+
 __all__ = ["ChannelConfig", "ModelPriceConfig", "Settings", "load_settings"]
 
 ChannelType = Literal["openai", "anthropic", "echo"]
@@ -35,6 +37,7 @@ class ChannelConfig(BaseModel):
     weight: int = Field(default=1, ge=1)
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
+    options: ChannelOptions = Field(default_factory=ChannelOptions)
 
     @field_validator("models", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ import pytest
 from tests.fakes.anthropic_upstream import Behaviour as ClaudeBehaviour
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
+from tests.fakes.responses_upstream import FakeOpenAIResponses
 from tests.harness import Gateway
 from tests.integration.test_money import books
 
@@ -146,3 +147,70 @@ def test_codex_route_bills_with_route_multiplier(gateway: Gateway, fake: FakeOpe
     sdk.responses.create(model=model, input="hi")
     record = gateway.usage(user_id=key.user_id)[0]
     assert record["official_cost"] == 20_000 and record["amount"] == 4_000
+
+
+@pytest.fixture
+def native() -> Iterator[FakeOpenAIResponses]:
+    with FakeOpenAIResponses() as fake:
+        yield fake
+
+
+def test_native_responses_channel_is_relayed_with_our_history(
+    gateway: Gateway, fake: FakeOpenAI, native: FakeOpenAIResponses
+) -> None:
+    """A channel with ``responses_api`` gets the Responses call itself; the chain (begun on
+    a chat channel, whose ids it never saw) travels as input items, and Relaygate keeps
+    the answer so the chain goes on."""
+    chat = _gpt(gateway, fake)
+    model = f"gpt-native-{uuid.uuid4().hex[:8]}"
+    gateway.add_channel(native, models=[model], options={"responses_api": True})
+    key = gateway.make_user_key()
+    sdk = _sdk(gateway, key.key)
+    fake.script(chat, Behaviour(text="chat said this"))
+    first = sdk.responses.create(model=chat, input="start")
+    native.script(model, Behaviour(text="native answer", prompt_tokens=21, completion_tokens=2))
+    second = sdk.responses.create(model=model, input="go on", previous_response_id=first.id)
+    assert second.output_text == "native answer"
+    sent = native.requests[-1]
+    assert sent.path == "/v1/responses" and "previous_response_id" not in sent.body
+    texts = [str(item.get("content")) for item in sent.body["input"]]
+    assert "start" in texts[0] and "chat said this" in texts[1] and "go on" in texts[2]
+    assert sdk.responses.retrieve(second.id).previous_response_id == first.id
+    native.script(model, Behaviour(text="streamed natively", prompt_tokens=5, completion_tokens=2))
+    with sdk.responses.stream(model=model, input="more", previous_response_id=second.id) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "streamed natively"
+    assert len(native.requests[-1].body["input"]) == 5
+    third = sdk.responses.retrieve(final.id)
+    assert third.previous_response_id == second.id
+    records = gateway.usage(user_id=key.user_id)
+    assert [r["prompt_tokens"] for r in records[:2]] == [5, 21]
+
+
+def test_channel_output_cap_applies_to_translated_calls(gateway: Gateway, fake: FakeOpenAI) -> None:
+    """Claude Code asks for 32,000+ output tokens; a channel whose models take fewer caps
+    the translated call instead of letting the upstream refuse it."""
+    model = f"deepseek-cap-{uuid.uuid4().hex[:8]}"
+    gateway.add_channel(fake, models=[model], options={"max_output_tokens": 8192})
+    key = gateway.make_user_key()
+    with gateway.http(key.key) as http:
+        translated = http.post(
+            "/v1/messages",
+            json={
+                "model": model,
+                "max_tokens": 32000,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
+        assert translated.status_code == 200, translated.text
+        assert fake.requests[-1].body["max_tokens"] == 8192
+        same = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": model,
+                "max_tokens": 32000,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
+        assert same.status_code == 200
+        assert fake.requests[-1].body["max_tokens"] == 32000  # relayed as sent

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from relaygate.channels.options import ChannelOptions
+
 __all__ = ["ChannelCreate", "ChannelOut", "ChannelPatch"]
 
 ChannelType = Literal["openai", "anthropic", "echo"]
@@ -30,6 +32,7 @@ class ChannelCreate(BaseModel):
     weight: int = Field(default=1, ge=1)
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
+    options: ChannelOptions = Field(default_factory=ChannelOptions)
 
     _models = field_validator("models", mode="before")(_as_mapping)
 
@@ -51,6 +54,7 @@ class ChannelPatch(BaseModel):
     weight: int | None = Field(default=None, ge=1)
     enabled: bool | None = None
     headers: dict[str, str] | None = None
+    options: ChannelOptions | None = None
 
     _models = field_validator("models", mode="before")(_as_mapping)
 
@@ -69,6 +73,7 @@ class ChannelOut(BaseModel):
     weight: int
     enabled: bool
     headers: dict[str, str]
+    options: ChannelOptions
     source: str
     has_api_key: bool
     created_at: datetime

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from relaygate.channels.models import Channel
+from relaygate.channels.options import ChannelOptions
 from relaygate.channels.repository import ChannelRepository
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import InvalidRequest, NotFound
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _spec(row: Channel) -> ChannelSpec:
+    options = ChannelOptions.model_validate(row.options or {})
     return ChannelSpec(
         id=row.id,
         name=row.name,
@@ -42,6 +44,8 @@ def _spec(row: Channel) -> ChannelSpec:
         enabled=row.enabled,
         headers={str(k): str(v) for k, v in (row.headers or {}).items()},
         created=calendar.timegm(row.created_at.utctimetuple()),
+        responses_api=options.responses_api,
+        max_output_tokens=options.max_output_tokens,
     )
 
 

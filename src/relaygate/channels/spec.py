@@ -20,3 +20,5 @@ class ChannelSpec:
     enabled: bool = True
     headers: dict[str, str] = field(default_factory=dict)
     created: int = 0  # epoch seconds, shown as the model's ``created``
+    responses_api: bool = False  # see ChannelOptions
+    max_output_tokens: int | None = None

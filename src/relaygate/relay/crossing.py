@@ -31,10 +31,11 @@ from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, ME
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.streaming import SSEScanner
-from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE
+from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
 
 __all__ = [
     "StreamReader",
+    "cap_output",
     "counts_locally",
     "read_reply",
     "stream_reader",
@@ -50,7 +51,13 @@ _ACROSS = {
     (RESPONSES, RESPONSES, OPENAI): CHAT,  # the Responses endpoint is named like its dialect
     (RESPONSES, RESPONSES, ANTHROPIC): MESSAGES,
 }
-_WIRES = {OPENAI: OPENAI_WIRE, ANTHROPIC: ANTHROPIC_WIRE}
+_WIRES = {OPENAI: OPENAI_WIRE, ANTHROPIC: ANTHROPIC_WIRE, RESPONSES: RESPONSES_WIRE}
+# where each dialect's body says how many tokens the answer may have
+_OUTPUT_FIELDS = {
+    OPENAI: ("max_tokens", "max_completion_tokens"),
+    ANTHROPIC: ("max_tokens",),
+    RESPONSES: ("max_output_tokens",),
+}
 
 
 class StreamReader(Protocol):
@@ -95,7 +102,7 @@ def upstream_payload(
 ) -> dict[str, Any]:
     """The body for the channel; a Responses turn is sent with its stored ``history``."""
     if client == upstream:
-        return payload
+        return _native_responses(payload, history or []) if client == RESPONSES else payload
     if client == RESPONSES:
         from relaygate.relay.translate_responses import responses_request_to
 
@@ -105,6 +112,43 @@ def upstream_payload(
     from relaygate.relay.translate import translate_request
 
     return translate_request(client, upstream, payload, default_max_tokens=default_max_tokens)
+
+
+def _native_responses(payload: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Responses turn for an upstream that serves the API itself: Relaygate's history
+    goes in ``input``, because the chain may have begun on another channel, whose ids the
+    upstream has never seen. Reasoning that Relaygate sealed for another vendor's model
+    is left out (only that vendor can read it)."""
+    out = {k: v for k, v in payload.items() if k not in ("previous_response_id", "conversation")}
+    if history:
+        current = payload.get("input")
+        turn = [{"role": "user", "content": current}] if isinstance(current, str) else current
+        replay = [item for item in history if not _sealed(item)]
+        out["input"] = [*replay, *(turn if isinstance(turn, list) else [])]
+    return out
+
+
+def _sealed(item: dict[str, Any]) -> bool:
+    from relaygate.relay.dialects.openai_responses.output import unseal
+
+    return item.get("type") == "reasoning" and unseal(item.get("encrypted_content")) is not None
+
+
+def cap_output(body: dict[str, Any], dialect: str, cap: int | None) -> None:
+    """Lower the body's output-token ceiling to the channel's ``cap`` (when it has one)."""
+    if cap is None:
+        return
+    for name in _OUTPUT_FIELDS[dialect]:
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > cap:
+            body[name] = cap
+    thinking = body.get("thinking")  # Anthropic: the budget must stay below max_tokens
+    if isinstance(thinking, dict) and isinstance(thinking.get("budget_tokens"), int):
+        ceiling = body.get("max_tokens")
+        if isinstance(ceiling, int) and thinking["budget_tokens"] >= ceiling:
+            thinking["budget_tokens"] = max(1024, ceiling // 2)
+            if thinking["budget_tokens"] >= ceiling:
+                body.pop("thinking")
 
 
 def upstream_error(upstream: str, status: int, body: bytes) -> ClientError:
@@ -138,9 +182,11 @@ def read_reply(
     when translated, the client's answer as an object (a Response to be stored)."""
     if client == upstream and not legacy:
         try:
-            return body, _WIRES[upstream].read_usage(orjson.loads(body)), None
+            parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise _not_json() from exc
+        kept = parsed if client == RESPONSES and isinstance(parsed, dict) else None
+        return body, _WIRES[upstream].read_usage(parsed), kept
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -226,6 +272,10 @@ def stream_reader(
     from relaygate.relay.translate_stream import StreamTranslator
 
     reader: StreamReader
+    if client == RESPONSES and upstream == RESPONSES:
+        from relaygate.relay.dialects.openai_responses.stream import ResponsesScanner
+
+        return ResponsesScanner()
     if client == RESPONSES:
         from relaygate.relay.translate_responses import ResponsesTranslator
 

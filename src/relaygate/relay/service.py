@@ -19,6 +19,7 @@ from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging
 from relaygate.billing.pricing import TokenCounts
 from relaygate.billing.writer import Bill
+from relaygate.channels.spec import ChannelSpec
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import (
     InvalidRequest,
@@ -36,6 +37,7 @@ from relaygate.limits.service import RateLimiter
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import (
+    cap_output,
     counts_locally,
     upstream_endpoint,
     upstream_error,
@@ -46,7 +48,7 @@ from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tok
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
-from relaygate.relay.wire import OPENAI_WIRE, Wire, channel_dialect
+from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
 
 __all__ = ["PASSTHROUGH_STATUSES", "Opened", "RelayService", "estimate_prompt_tokens"]
 
@@ -267,20 +269,20 @@ class RelayService:
             )
         endpoint = endpoint or ctx.endpoint
         last_error: UpstreamFailure | None = None
-        attempts = [r for r in routes if self._serves(client, endpoint, r.channel.type)]
+        attempts = [r for r in routes if self._serves(client, endpoint, r.channel)]
         if not attempts:
             raise InvalidRequest(
                 f"The model '{facts.model}' does not support this endpoint.", param="model"
             )
         for attempt, route in enumerate(attempts, start=1):
-            upstream = channel_dialect(route.channel.type)
+            upstream = call_dialect(route.channel, client)
             ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
             if counts_locally(endpoint, upstream):
                 ctx.ttfb_ms = ctx.elapsed_ms()
                 count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
                 return Opened(_Finished(200, "application/json", count), client, False)
             call, injected = self._call(
-                ctx, facts, payload, body, (client, upstream, endpoint), history
+                ctx, facts, payload, body, (client, upstream, endpoint), history, route.channel
             )
             call.headers = headers if upstream == client else ()
             try:
@@ -311,8 +313,8 @@ class RelayService:
         raise last_error
 
     @staticmethod
-    def _serves(client: str, endpoint: str, channel_type: str) -> bool:
-        upstream = channel_dialect(channel_type)
+    def _serves(client: str, endpoint: str, channel: ChannelSpec) -> bool:
+        upstream = call_dialect(channel, client)
         return counts_locally(endpoint, upstream) or (
             upstream_endpoint(client, endpoint, upstream) is not None
         )
@@ -325,13 +327,16 @@ class RelayService:
         body: bytes,
         crossing: tuple[str, str, str],  # (caller's dialect, channel's dialect, endpoint)
         history: list[dict[str, Any]] | None,
+        channel: ChannelSpec,
     ) -> tuple[UpstreamCall, bool]:
         """The request for one channel: the caller's bytes when nothing had to change."""
         client, upstream, endpoint = crossing
         target = upstream_endpoint(client, endpoint, upstream)
         assert target is not None
-        if upstream != client:
+        if upstream != client or history is not None:
             out = upstream_payload(client, upstream, payload, self.default_output_estimate, history)
+            if upstream != client:
+                cap_output(out, upstream, channel.max_output_tokens)
             out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
             return UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id), False
         injected = upstream == OPENAI and _request_usage_chunk(ctx, facts, payload)

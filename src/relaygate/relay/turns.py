@@ -68,7 +68,15 @@ async def open_turn(state: StateService, user_id: int, payload: dict[str, Any]) 
 async def close_turn(
     state: StateService, user_id: int, turn: Turn, response: dict[str, Any]
 ) -> None:
-    """Store the finished Response (unless ``store: false``) and extend its conversation."""
+    """Store the finished Response (unless ``store: false``) and extend its conversation.
+
+    A Response from an upstream that serves the API itself was asked without the chain
+    (Relaygate sent the history instead): the links are put back for the store.
+    """
+    links = {k: turn.template.get(k) for k in ("previous_response_id", "conversation")}
+    missing = {k: v for k, v in links.items() if v is not None and response.get(k) is None}
+    if missing:
+        response = {**response, **missing}
     await state.save_response(
         user_id, response, turn.input_items, conversation_id=turn.conversation_id
     )

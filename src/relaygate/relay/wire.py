@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import ClientError, ModelNotPermitted, PermissionDenied, RelaygateError
 from relaygate.limits.headers import Dialect
 from relaygate.relay.canonical import Usage
@@ -26,7 +27,14 @@ from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usag
 from relaygate.relay.dialects.openai_responses import request as responses_request
 from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
 
-__all__ = ["ANTHROPIC_WIRE", "OPENAI_WIRE", "RESPONSES_WIRE", "Wire", "channel_dialect"]
+__all__ = [
+    "ANTHROPIC_WIRE",
+    "OPENAI_WIRE",
+    "RESPONSES_WIRE",
+    "Wire",
+    "call_dialect",
+    "channel_dialect",
+]
 
 # channel type -> the dialect its upstream speaks (anything unknown is OpenAI-compatible)
 _CHANNEL_DIALECTS = {"anthropic": ANTHROPIC}
@@ -34,6 +42,14 @@ _CHANNEL_DIALECTS = {"anthropic": ANTHROPIC}
 
 def channel_dialect(channel_type: str) -> str:
     return _CHANNEL_DIALECTS.get(channel_type, OPENAI)
+
+
+def call_dialect(channel: ChannelSpec, client: str) -> str:
+    """The dialect a call is sent to ``channel`` in: its own, or Responses for a
+    Responses caller when the upstream serves that API itself."""
+    if client == RESPONSES and channel.responses_api:
+        return RESPONSES
+    return _CHANNEL_DIALECTS.get(channel.type, OPENAI)
 
 
 @dataclass(frozen=True, slots=True)

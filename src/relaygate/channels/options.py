@@ -1,0 +1,23 @@
+"""Per-channel options: what the relay should know about an upstream beyond its dialect.
+
+Kept in one small typed model so the operator API, the TOML file and the relay's
+:class:`~relaygate.channels.spec.ChannelSpec` agree on names and limits.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ChannelOptions"]
+
+
+class ChannelOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The upstream serves POST /v1/responses itself (OpenAI, recent vLLM): Responses
+    # callers are relayed to it instead of being translated to Chat Completions.
+    responses_api: bool = False
+    # The most output tokens the upstream's models accept. A translated call asking for
+    # more is capped (Claude Code asks for 32,000-128,000, which e.g. gpt-4o and DeepSeek
+    # refuse); a same-dialect call is relayed as the caller sent it.
+    max_output_tokens: int | None = Field(default=None, ge=1)
