@@ -214,3 +214,23 @@ def test_channel_output_cap_applies_to_translated_calls(gateway: Gateway, fake: 
         )
         assert same.status_code == 200
         assert fake.requests[-1].body["max_tokens"] == 32000  # relayed as sent
+
+
+def test_stored_chat_completion_from_a_stream(gateway: Gateway, fake: FakeOpenAI) -> None:
+    """A streamed ``store: true`` completion is kept whole, as OpenAI keeps it."""
+    model = _gpt(gateway, fake)
+    key = gateway.make_user_key()
+    sdk = _sdk(gateway, key.key)
+    fake.script(model, Behaviour(text="kept from a stream", prompt_tokens=8, completion_tokens=4))
+    stream = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "stream me"}], store=True,
+        stream=True, metadata={"kind": "streamed"},
+    )  # fmt: skip
+    chunk_ids = {chunk.id for chunk in stream}
+    listed = sdk.chat.completions.list(metadata={"kind": "streamed"})
+    assert [c.id for c in listed.data] == list(chunk_ids)
+    stored = sdk.chat.completions.retrieve(listed.data[0].id)
+    assert stored.choices[0].message.content == "kept from a stream"
+    assert stored.usage is not None and stored.usage.completion_tokens == 4
+    messages = sdk.chat.completions.messages.list(stored.id)
+    assert [m.content for m in messages.data] == ["stream me"]

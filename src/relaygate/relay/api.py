@@ -39,7 +39,7 @@ from relaygate.relay.asgi import (
 )
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
-from relaygate.relay.crossing import StreamReader, read_reply, stream_reader
+from relaygate.relay.crossing import Assembling, StreamReader, read_reply, stream_reader
 from relaygate.relay.dialects import OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
@@ -94,6 +94,7 @@ class _Plan:
     legacy: bool
     beta: tuple[tuple[str, str], ...]
     turn: Turn | None = None  # a Responses turn: its stored history and its Response
+    stored_chat: dict[str, Any] | None = None  # a store:true chat request, kept with its answer
 
 
 class RelayApp:
@@ -175,6 +176,8 @@ class RelayApp:
             plan = _plan(wire, endpoint, headers)
             if wire is RESPONSES_WIRE:
                 plan.turn = await open_turn(self.state, principal.user_id, payload)
+            elif endpoint == CHAT and payload.get("store") is True:
+                plan.stored_chat = payload
             if plan.legacy:
                 from relaygate.relay.dialects.anthropic_messages.legacy import (
                     complete_to_messages,
@@ -264,7 +267,7 @@ class RelayApp:
             return
         if plan.turn is not None and answer is not None:
             await close_turn(self.state, user_id, plan.turn, answer)
-        elif plan.endpoint == CHAT and payload.get("store") is True:
+        elif plan.stored_chat is not None:
             completion = answer if answer is not None else orjson.loads(data)
             if isinstance(completion, dict):
                 await self.state.save_chat_completion(user_id, payload, completion)
@@ -303,6 +306,7 @@ class RelayApp:
             injected=opened.injected,
             legacy=plan.legacy,
             template=plan.turn.template if plan.turn else None,
+            assemble=plan.stored_chat is not None,
         )
         headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx, wire)]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -339,10 +343,17 @@ class RelayApp:
 
     async def _keep_stream(self, ctx: CallContext, plan: _Plan, reader: StreamReader) -> None:
         """A Responses stream's final Response is stored before its last event goes out
-        (a failed one too, as OpenAI keeps failed responses)."""
+        (a failed one too, as OpenAI keeps failed responses); so is a completed
+        ``store: true`` chat stream."""
         response = getattr(reader, "response", None)
-        if plan.turn is not None and ctx.user_id is not None and isinstance(response, dict):
+        if ctx.user_id is None:
+            return
+        if plan.turn is not None and isinstance(response, dict):
             await close_turn(self.state, ctx.user_id, plan.turn, response)
+        elif plan.stored_chat is not None and isinstance(reader, Assembling) and not ctx.error:
+            await self.state.save_chat_completion(
+                ctx.user_id, plan.stored_chat, reader.completion()
+            )
 
     @staticmethod
     def _stream_failure(

@@ -34,6 +34,7 @@ from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
 
 __all__ = [
+    "Assembling",
     "StreamReader",
     "cap_output",
     "counts_locally",
@@ -266,6 +267,7 @@ def stream_reader(
     injected: bool,
     legacy: bool,
     template: dict[str, Any] | None = None,
+    assemble: bool = False,
 ) -> StreamReader:
     """The reader for one stream: a scanner when passed through, else a translator."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
@@ -291,7 +293,60 @@ def stream_reader(
         reader = SSEScanner(drop_usage_chunk=injected)
     if legacy:
         return _Chain(reader, CompletionStream(model))
-    return reader
+    return Assembling(reader) if assemble else reader
+
+
+class Assembling:
+    """A reader whose output is also put back together as a ``chat.completion`` (a
+    streamed ``store: true`` call, which Relaygate keeps like a whole one)."""
+
+    __slots__ = ("_assembler", "_reader")
+
+    def __init__(self, reader: StreamReader) -> None:
+        from relaygate.relay.dialects.openai_chat.assemble import ChatAssembler
+
+        self._reader, self._assembler = reader, ChatAssembler()
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._reader.usage
+
+    @property
+    def content_events(self) -> int:
+        return self._reader.content_events
+
+    @property
+    def finished(self) -> bool:
+        return self._reader.finished
+
+    @property
+    def error(self) -> str | None:
+        return getattr(self._reader, "error", None)
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = self._reader.feed(chunk)
+        self._assembler.feed(out)
+        return out
+
+    def flush(self) -> bytes:
+        out = self._reader.flush()
+        self._assembler.feed(out + b"\n\n")
+        return out
+
+    def completion(self) -> dict[str, Any]:
+        """The completion, with the upstream's usage when the client's stream had none
+        (the gateway asked for it on the client's behalf and kept it out of the stream)."""
+        completion = self._assembler.completion()
+        usage = self._reader.usage
+        if completion["usage"] is None and usage is not None:
+            completion["usage"] = {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+                "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+            }
+        return completion
 
 
 def counts_locally(endpoint: str, upstream: str) -> bool:
