@@ -55,6 +55,12 @@ __all__ = ["PASSTHROUGH_STATUSES", "Opened", "RelayService", "estimate_prompt_to
 # Upstream statuses whose body the caller can act on: passed through unchanged.
 PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422, 429})
 
+# Anthropic's required ``max_tokens`` for a translated call that set no output limit
+# (docs/compatibility.md), lowered by the channel's ``max_output_tokens``. Not the hold's
+# ``default_output_estimate`` (1,024): Codex never sets a limit, and fails the whole run
+# when a turn ends ``incomplete``, so every turn longer than that broke on Claude.
+DEFAULT_MAX_TOKENS = 4096
+
 
 def estimate_prompt_tokens(body: bytes) -> int:
     """A rough count for calls whose upstream never reported usage (about 4 bytes a token)."""
@@ -334,7 +340,7 @@ class RelayService:
         target = upstream_endpoint(client, endpoint, upstream)
         assert target is not None
         if upstream != client or history is not None:
-            out = upstream_payload(client, upstream, payload, self.default_output_estimate, history)
+            out = upstream_payload(client, upstream, payload, DEFAULT_MAX_TOKENS, history)
             if upstream != client:
                 cap_output(out, upstream, channel.max_output_tokens)
             out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
