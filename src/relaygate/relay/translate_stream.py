@@ -14,32 +14,13 @@ from typing import Literal, Protocol
 
 from relaygate.relay.canonical import Usage
 from relaygate.relay.canonical.stream import StreamEvent
-from relaygate.relay.dialects.anthropic_messages.stream import (
-    AnthropicStreamDecoder,
-    AnthropicStreamEncoder,
-)
-from relaygate.relay.dialects.openai_chat.stream import (
-    OpenAIChatStreamDecoder,
-    OpenAIChatStreamEncoder,
-)
-from relaygate.relay.dialects.sse import SSEFramer
+from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamEncoder
+from relaygate.relay.dialects.decoding import DECODERS, UpstreamEvents
+from relaygate.relay.dialects.openai_chat.stream import OpenAIChatStreamEncoder
 
 __all__ = ["StreamTranslator"]
 
 Dialect = Literal["openai", "anthropic"]
-
-
-class _Decoder(Protocol):
-    content_events: int
-    finished: bool
-    error: str | None
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-    def decode(self, data: bytes, out: list[StreamEvent]) -> None: ...
-
-    def close(self, out: list[StreamEvent]) -> bool: ...
 
 
 class _Encoder(Protocol):
@@ -55,7 +36,7 @@ class StreamTranslator:
     ``flush`` closes a stream whose upstream finished its answer but not its stream.
     """
 
-    __slots__ = ("_decoder", "_encoder", "_frames", "content_events", "error", "finished", "usage")
+    __slots__ = ("_encoder", "_upstream", "content_events", "error", "finished", "usage")
 
     def __init__(
         self,
@@ -67,14 +48,10 @@ class StreamTranslator:
         include_usage: bool = False,
         created: int | None = None,
     ) -> None:
-        self._frames = SSEFramer()
-        self._decoder: _Decoder
         self._encoder: _Encoder
         if (upstream, client) == ("openai", "anthropic"):
-            self._decoder = OpenAIChatStreamDecoder()
             self._encoder = AnthropicStreamEncoder(model=model, request_id=request_id)
         elif (upstream, client) == ("anthropic", "openai"):
-            self._decoder = AnthropicStreamDecoder()
             self._encoder = OpenAIChatStreamEncoder(
                 model=model,
                 request_id=request_id,
@@ -83,6 +60,7 @@ class StreamTranslator:
             )
         else:
             raise ValueError(f"no stream translation from {upstream!r} to {client!r}")
+        self._upstream = UpstreamEvents(DECODERS[upstream]())
         self.usage: Usage | None = None
         self.content_events = 0
         self.finished = False
@@ -92,15 +70,7 @@ class StreamTranslator:
         """Upstream bytes, split anywhere; the client's bytes for the events completed."""
         if self.finished:
             return b""
-        frames = self._frames.feed(chunk)
-        if not frames:
-            return b""
-        events: list[StreamEvent] = []
-        decoder = self._decoder
-        for _, data in frames:
-            decoder.decode(data, events)
-            if decoder.finished:  # nothing after the terminal event is relayed
-                break
+        events = self._upstream.feed(chunk)
         self._sync()
         return self._encoder.encode(events) if events else b""
 
@@ -111,19 +81,12 @@ class StreamTranslator:
         the caller appends its own error frame."""
         if self.finished:
             return b""
-        events: list[StreamEvent] = []
-        for _, data in self._frames.close():  # a last event without its blank line
-            self._decoder.decode(data, events)
-            if self._decoder.finished:
-                break
-        if not self._decoder.finished:
-            # an unfinished answer gets no invented ending: the caller sends its error
-            self._decoder.close(events)
+        events = self._upstream.close()
         self._sync()
         return self._encoder.encode(events) if events else b""
 
     def _sync(self) -> None:
-        decoder = self._decoder
+        decoder = self._upstream.decoder
         self.usage = decoder.usage
         self.content_events = decoder.content_events
         self.finished = decoder.finished

@@ -15,8 +15,9 @@ import openai.types.chat
 import pytest
 
 from relaygate.core.errors import UpstreamBadResponse
+from relaygate.relay.canonical import known_stop_reason
 from relaygate.relay.canonical import stream as canonical_stream
-from relaygate.relay.canonical.messages import STOP_REASONS, StopReason
+from relaygate.relay.canonical.messages import STOP_REASONS, StopReason, known_effort
 from relaygate.relay.translate import ANTHROPIC, OPENAI, translate_response
 
 from .spec import openai_errors
@@ -71,9 +72,14 @@ def to_openai(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_canonical_stop_reasons_are_the_stream_ones() -> None:
-    assert (
-        set(STOP_REASONS) == set(get_args(StopReason)) == set(get_args(canonical_stream.StopReason))
-    )
+    assert canonical_stream.StopReason is StopReason  # one definition, not two kept equal
+    assert get_args(StopReason) == STOP_REASONS
+
+
+@pytest.mark.parametrize("value", [None, "", "stop", "END_TURN", ["end_turn"], {"a": 1}, 1])
+def test_an_unknown_stop_reason_or_effort_is_none(value: object) -> None:
+    assert known_stop_reason(value) is None
+    assert known_effort(value) is None
 
 
 CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}

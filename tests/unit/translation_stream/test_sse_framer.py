@@ -1,8 +1,11 @@
-"""SSEFramer: whole events out of bytes split anywhere."""
+"""SSEFramer: whole events out of bytes split anywhere; SSEPassthrough: the same bytes,
+released at event boundaries; event_object: an event's JSON."""
 
 from __future__ import annotations
 
-from relaygate.relay.dialects.sse import SSEFramer
+import pytest
+
+from relaygate.relay.dialects.sse import SSEFramer, SSEPassthrough, event_object
 
 
 def test_event_name_and_data_of_lf_and_crlf_events() -> None:
@@ -44,3 +47,29 @@ def test_close_yields_an_unterminated_last_event() -> None:
     assert framer.feed(b"data: [DONE]") == []
     assert framer.close() == [(b"", b"[DONE]")]
     assert framer.close() == []
+
+
+def test_passthrough_releases_whole_events_as_they_came() -> None:
+    relay = SSEPassthrough()
+    assert relay.feed(b"data: a\r\n\r\ndata: b") == ([(b"", b"a")], b"data: a\r\n\r\n")
+    assert relay.feed(b"\n") == ([], b"")
+    assert relay.feed(b"\nevent: e\ndata: c\n\n") == (
+        [(b"", b"b"), (b"e", b"c")],
+        b"data: b\n\nevent: e\ndata: c\n\n",
+    )
+
+
+def test_passthrough_close_returns_the_held_back_tail() -> None:
+    relay = SSEPassthrough()
+    assert relay.feed(b"data: [DONE]") == ([], b"")
+    assert relay.close() == ([(b"", b"[DONE]")], b"data: [DONE]")
+    assert relay.close() == ([], b"")
+
+
+@pytest.mark.parametrize("data", [b'{"type":"x"', b"[DONE]", b"[]", b'"s"', b"5", b""])
+def test_event_object_is_none_for_all_but_a_json_object(data: bytes) -> None:
+    assert event_object(data) is None
+
+
+def test_event_object_parses_an_object() -> None:
+    assert event_object(b'{"type":"ping"}') == {"type": "ping"}

@@ -14,9 +14,9 @@ shapes: an OpenAI ``role:"tool"`` message becomes a user message with one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from relaygate.relay.canonical import Usage
+from relaygate.relay.canonical import STOP_REASONS, StopReason, Usage
 
 __all__ = [
     "EFFORTS",
@@ -43,34 +43,19 @@ __all__ = [
     "ToolResult",
     "UrlSource",
     "Usage",
+    "known_effort",
 ]
 
 Role = Literal["system", "user", "assistant"]
 
 Effort = Literal["minimal", "low", "medium", "high", "xhigh", "max"]
-EFFORTS: tuple[Effort, ...] = ("minimal", "low", "medium", "high", "xhigh", "max")
+EFFORTS: tuple[Effort, ...] = get_args(Effort)
 
-# Why the model stopped. Anthropic's vocabulary is the finer one (OpenAI folds end_turn,
-# stop_sequence and pause_turn into "stop"), so the canonical set follows it; the same set
-# as canonical.stream.StopReason (a test keeps the two equal).
-StopReason = Literal[
-    "end_turn",
-    "max_tokens",
-    "stop_sequence",
-    "tool_use",
-    "pause_turn",
-    "refusal",
-    "model_context_window_exceeded",
-]
-STOP_REASONS: tuple[StopReason, ...] = (
-    "end_turn",
-    "max_tokens",
-    "stop_sequence",
-    "tool_use",
-    "pause_turn",
-    "refusal",
-    "model_context_window_exceeded",
-)
+
+def known_effort(value: object) -> Effort | None:
+    """``value`` when it names a canonical effort level, else None; each dialect decides
+    what an unknown one means (refused, or ignored)."""
+    return next((known for known in EFFORTS if known == value), None)
 
 
 @dataclass(frozen=True, slots=True)

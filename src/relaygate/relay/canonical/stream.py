@@ -11,8 +11,10 @@ and cumulative usage) and a ``MessageStop``. A ``StreamError`` may come at any p
 and ends the stream. Decoders guarantee that order, so encoders can map events one by
 one without re-checking it.
 
-Stop reasons use Anthropic's vocabulary, which distinguishes more cases than OpenAI's
-``finish_reason`` (a stop sequence from a natural end, a paused turn, a refusal).
+Stop reasons are the canonical :data:`~relaygate.relay.canonical.StopReason`, the one
+set the complete answer uses too: Anthropic's vocabulary, which distinguishes more
+cases than OpenAI's ``finish_reason`` (a stop sequence from a natural end, a paused
+turn, a refusal).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from relaygate.relay.canonical import Usage
+from relaygate.relay.canonical import StopReason, Usage
 
 __all__ = [
     "BlockKind",
@@ -39,15 +41,6 @@ __all__ = [
 ]
 
 BlockKind = Literal["text", "thinking", "redacted_thinking", "tool_use"]
-StopReason = Literal[
-    "end_turn",
-    "max_tokens",
-    "stop_sequence",
-    "tool_use",
-    "pause_turn",
-    "refusal",
-    "model_context_window_exceeded",
-]
 
 
 @dataclass(slots=True, frozen=True)

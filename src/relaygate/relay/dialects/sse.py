@@ -7,11 +7,18 @@ and never sees a fragment. It also counts the bytes fed since the last blank lin
 lets a passthrough scanner release the upstream's own bytes at event boundaries without
 re-scanning them. Lines may end in LF or CRLF; a lone CR as a line end (allowed by the
 SSE spec, sent by no LLM API) is not recognised.
+
+:class:`SSEPassthrough` is that release for the scanners that relay a stream unchanged,
+and :func:`event_object` the one way every reader takes an event's JSON.
 """
 
 from __future__ import annotations
 
-__all__ = ["SSEFramer", "SSEFrame"]
+from typing import Any
+
+import orjson
+
+__all__ = ["SSEFrame", "SSEFramer", "SSEPassthrough", "event_object"]
 
 SSEFrame = tuple[bytes, bytes]  # (event name, data); the name is b"" when the event has none
 _CR = 13
@@ -69,3 +76,46 @@ class SSEFramer:
         elif field == b"event":
             self._name = value
         # comments (``: keep-alive``), ``id:`` and ``retry:`` carry nothing we relay
+
+
+def event_object(data: bytes) -> dict[str, Any] | None:
+    """An event's data as the JSON object every dialect sends; None for anything else
+    (the fragment of a cut-off event, ``[DONE]``), which readers skip."""
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+class SSEPassthrough:
+    """A stream relayed as it came, released at event boundaries.
+
+    The client gets the upstream's own bytes (nothing it relies on can be lost in a
+    re-encoding) but never half an event: each call returns the bytes of the events
+    completed so far, holding back the incomplete last one, together with those events,
+    framed once, for the caller to meter.
+    """
+
+    __slots__ = ("_frames", "_held")
+
+    def __init__(self) -> None:
+        self._frames = SSEFramer()
+        self._held = b""  # the bytes of the incomplete last event
+
+    def feed(self, chunk: bytes) -> tuple[list[SSEFrame], bytes]:
+        """The events ``chunk`` completes, and the bytes to forward."""
+        frames = self._frames.feed(chunk)
+        data = self._held + chunk if self._held else chunk
+        cut = len(data) - self._frames.held
+        if cut <= 0:
+            self._held = data
+            return frames, b""
+        self._held = data[cut:]
+        return frames, data[:cut] if self._held else data
+
+    def close(self) -> tuple[list[SSEFrame], bytes]:
+        """The upstream ended: a last event without its blank line, and what was held."""
+        frames = self._frames.close()
+        tail, self._held = self._held, b""
+        return frames, tail

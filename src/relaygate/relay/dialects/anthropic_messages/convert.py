@@ -14,13 +14,11 @@ import secrets
 from typing import Any
 
 from relaygate.core.errors import UpstreamBadResponse
-from relaygate.relay.canonical import Usage
+from relaygate.relay.canonical import Usage, known_stop_reason
 from relaygate.relay.canonical.messages import (
-    STOP_REASONS,
     Block,
     RedactedThinking,
     Response,
-    StopReason,
     Text,
     Thinking,
     ToolCall,
@@ -42,15 +40,13 @@ def parse_response(body: dict[str, Any]) -> Response:
     if not isinstance(content, list):
         raise UpstreamBadResponse("The upstream message has no content.")
     blocks = [parsed for block in content if (parsed := _response_block(block)) is not None]
-    reason = body.get("stop_reason")
-    stop_reason: StopReason = next((known for known in STOP_REASONS if known == reason), "end_turn")
     stop_sequence = body.get("stop_sequence")
     model = body.get("model")
     return Response(
         id=str(body.get("id") or ""),
         model=model if isinstance(model, str) else "",
         content=blocks,
-        stop_reason=stop_reason,
+        stop_reason=known_stop_reason(body.get("stop_reason")) or "end_turn",
         usage=read_usage(body) or Usage(),
         stop_sequence=stop_sequence if isinstance(stop_sequence, str) else None,
     )

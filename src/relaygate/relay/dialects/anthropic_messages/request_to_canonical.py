@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import (
-    EFFORTS,
     Base64Source,
     Block,
     Document,
@@ -33,7 +32,10 @@ from relaygate.relay.canonical.messages import (
     ToolChoice,
     ToolResult,
     UrlSource,
+    known_effort,
 )
+from relaygate.relay.dialects.content import part_texts
+from relaygate.relay.dialects.fields import ANTHROPIC_FIELDS as FIELDS
 
 __all__ = ["parse_request"]
 
@@ -49,39 +51,12 @@ _CHOICES: dict[str, Literal["auto", "required", "none", "tool"]] = {
 }
 
 
-def _dict(value: Any, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"{param}: expected an object.", param=param)
-    return value
-
-
-def _list(value: Any, param: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise InvalidRequest(f"{param}: expected an array.", param=param)
-    return value
-
-
-def _str(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{param}: expected a string.", param=param)
-    return value
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(f"{key}: expected a number.", param=key)
-    return value
-
-
 def parse_request(body: dict[str, Any]) -> Request:
     """Read a Messages request; raise InvalidRequest for what cannot be translated."""
     max_tokens, top_k = body.get("max_tokens"), body.get("top_k")
     tools = [
         tool
-        for i, raw in enumerate(_list(body.get("tools") or [], "tools"))
+        for i, raw in enumerate(FIELDS.array(body.get("tools") or [], "tools"))
         if (tool := _tool(raw, i))
     ]
     choice = body.get("tool_choice")
@@ -90,17 +65,17 @@ def parse_request(body: dict[str, Any]) -> Request:
     user = metadata.get("user_id") if isinstance(metadata, dict) else None
     output_config = body.get("output_config")
     output = output_config if isinstance(output_config, dict) else {}
-    stops = _list(body.get("stop_sequences") or [], "stop_sequences")
+    stops = FIELDS.array(body.get("stop_sequences") or [], "stop_sequences")
     return Request(
-        model=_str(body.get("model"), "model"),
+        model=FIELDS.string(body.get("model"), "model"),
         messages=_messages(body.get("messages")),
         system=_system(body.get("system")),
         stream=body.get("stream") is True,
         max_tokens=max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None,
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
+        temperature=FIELDS.number(body, "temperature"),
+        top_p=FIELDS.number(body, "top_p"),
         top_k=top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else None,
-        stop=[_str(stop, "stop_sequences") for stop in stops],
+        stop=[FIELDS.string(stop, "stop_sequences") for stop in stops],
         tools=tools,
         tool_choice=_tool_choice(choice) if tools else None,
         parallel_tool_calls=False if tools and serial else None,
@@ -116,11 +91,11 @@ def _system(system: Any) -> list[Text]:
     if isinstance(system, str):
         return [Text(system)] if system else []
     texts: list[Text] = []
-    for index, block in enumerate(_list(system, "system")):
-        entry = _dict(block, f"system.{index}")
+    for index, block in enumerate(FIELDS.array(system, "system")):
+        entry = FIELDS.mapping(block, f"system.{index}")
         if entry.get("type") != "text":
             raise InvalidRequest("system: only text blocks are allowed.", param="system")
-        text = _str(entry.get("text"), f"system.{index}.text")
+        text = FIELDS.string(entry.get("text"), f"system.{index}.text")
         if not text.startswith(_BILLING_HEADER):
             texts.append(Text(text))
     return texts
@@ -128,9 +103,9 @@ def _system(system: Any) -> list[Text]:
 
 def _messages(raw: Any) -> list[Message]:
     messages: list[Message] = []
-    for index, item in enumerate(_list(raw, "messages")):
+    for index, item in enumerate(FIELDS.array(raw, "messages")):
         param = f"messages.{index}"
-        entry = _dict(item, param)
+        entry = FIELDS.mapping(item, param)
         role_name = entry.get("role")
         role = _ROLES.get(role_name) if isinstance(role_name, str) else None
         if role is None:
@@ -140,9 +115,11 @@ def _messages(raw: Any) -> list[Message]:
             messages.append(Message(role, [Text(content)]))
             continue
         blocks: list[Block] = []
-        for number, block in enumerate(_list(content, f"{param}.content")):
+        for number, block in enumerate(FIELDS.array(content, f"{param}.content")):
             blocks.extend(
-                _block(_dict(block, f"{param}.content.{number}"), f"{param}.content.{number}")
+                _block(
+                    FIELDS.mapping(block, f"{param}.content.{number}"), f"{param}.content.{number}"
+                )
             )
         if role == "system":
             blocks = [block for block in blocks if isinstance(block, Text)]
@@ -156,9 +133,9 @@ def _block(block: dict[str, Any], param: str) -> list[Block]:
     document whose source is itself a list of blocks."""
     kind = block.get("type")
     if kind == "text":
-        return [Text(_str(block.get("text"), f"{param}.text"))]
+        return [Text(FIELDS.string(block.get("text"), f"{param}.text"))]
     if kind == "image":
-        return [Image(_image_source(_dict(block.get("source"), f"{param}.source"), param))]
+        return [Image(_image_source(FIELDS.mapping(block.get("source"), f"{param}.source"), param))]
     if kind == "document":
         return _document(block, param)
     if kind == "search_result":
@@ -167,8 +144,8 @@ def _block(block: dict[str, Any], param: str) -> list[Block]:
         tool_input = block.get("input")
         return [
             ToolCall(
-                _str(block.get("id"), f"{param}.id"),
-                _str(block.get("name"), f"{param}.name"),
+                FIELDS.string(block.get("id"), f"{param}.id"),
+                FIELDS.string(block.get("name"), f"{param}.name"),
                 tool_input if isinstance(tool_input, dict) else {},
             )
         ]
@@ -176,20 +153,20 @@ def _block(block: dict[str, Any], param: str) -> list[Block]:
         return [_tool_result(block, param)]
     if kind == "thinking":
         signature = block.get("signature")
-        text = _str(block.get("thinking", ""), f"{param}.thinking")
+        text = FIELDS.string(block.get("thinking", ""), f"{param}.thinking")
         return [Thinking(text, signature if isinstance(signature, str) else "")]
     if kind == "redacted_thinking":
-        return [RedactedThinking(_str(block.get("data"), f"{param}.data"))]
+        return [RedactedThinking(FIELDS.string(block.get("data"), f"{param}.data"))]
     return []
 
 
 def _image_source(source: dict[str, Any], param: str) -> Base64Source | UrlSource:
     kind = source.get("type")
     if kind == "base64":
-        media_type = _str(source.get("media_type"), f"{param}.source.media_type")
-        return Base64Source(media_type, _str(source.get("data"), f"{param}.source.data"))
+        media_type = FIELDS.string(source.get("media_type"), f"{param}.source.media_type")
+        return Base64Source(media_type, FIELDS.string(source.get("data"), f"{param}.source.data"))
     if kind == "url":
-        return UrlSource(_str(source.get("url"), f"{param}.source.url"))
+        return UrlSource(FIELDS.string(source.get("url"), f"{param}.source.url"))
     raise InvalidRequest(
         f"{param}.source: only base64 and url sources can be sent to this model "
         "(Anthropic file ids cannot).",
@@ -198,41 +175,39 @@ def _image_source(source: dict[str, Any], param: str) -> Base64Source | UrlSourc
 
 
 def _document(block: dict[str, Any], param: str) -> list[Block]:
-    source = _dict(block.get("source"), f"{param}.source")
+    source = FIELDS.mapping(block.get("source"), f"{param}.source")
     title = block.get("title") if isinstance(block.get("title"), str) else None
     kind = source.get("type")
     if kind == "text":
-        return [Document(TextSource(_str(source.get("data"), f"{param}.source.data")), title)]
+        return [
+            Document(TextSource(FIELDS.string(source.get("data"), f"{param}.source.data")), title)
+        ]
     if kind == "content":
         inner = source.get("content")
         if isinstance(inner, str):
             return [Text(inner)]
         blocks: list[Block] = []
-        for index, item in enumerate(_list(inner, f"{param}.source.content")):
-            blocks.extend(_block(_dict(item, f"{param}.source.content.{index}"), param))
+        for index, item in enumerate(FIELDS.array(inner, f"{param}.source.content")):
+            blocks.extend(_block(FIELDS.mapping(item, f"{param}.source.content.{index}"), param))
         return blocks
     return [Document(_image_source(source, param), title)]
 
 
 def _search_result_text(block: dict[str, Any]) -> str:
-    texts = [
-        item["text"]
-        for item in block.get("content") or []
-        if isinstance(item, dict) and isinstance(item.get("text"), str)
-    ]
+    texts = part_texts(block.get("content") or [])
     heading = " ".join(str(block.get(key)) for key in ("title", "source") if block.get(key))
     return "\n\n".join([heading, *texts] if heading else texts)
 
 
 def _tool_result(block: dict[str, Any], param: str) -> ToolResult:
-    tool_use_id = _str(block.get("tool_use_id"), f"{param}.tool_use_id")
+    tool_use_id = FIELDS.string(block.get("tool_use_id"), f"{param}.tool_use_id")
     content = block.get("content")
     items: list[Text | Image | Document] = []
     if isinstance(content, str):
         items.append(Text(content))
     elif content is not None:
-        for index, item in enumerate(_list(content, f"{param}.content")):
-            entry = _dict(item, f"{param}.content.{index}")
+        for index, item in enumerate(FIELDS.array(content, f"{param}.content")):
+            entry = FIELDS.mapping(item, f"{param}.content.{index}")
             if entry.get("type") == "tool_reference":  # Claude Code's tool search result
                 items.append(Text(f"Tool loaded: {entry.get('tool_name')}"))
                 continue
@@ -245,16 +220,16 @@ def _tool_result(block: dict[str, Any], param: str) -> ToolResult:
 def _tool(raw: Any, index: int) -> Tool | None:
     """A custom tool; None for a server tool (``web_search_20250305``, ``bash_…``), which
     only Anthropic's servers can run."""
-    entry = _dict(raw, f"tools.{index}")
+    entry = FIELDS.mapping(raw, f"tools.{index}")
     if entry.get("type") not in (None, "custom"):
         return None
     description = entry.get("description")
     strict = entry.get("strict")
     schema = entry.get("input_schema") or {"type": "object", "properties": {}}
     return Tool(
-        name=_str(entry.get("name"), f"tools.{index}.name"),
+        name=FIELDS.string(entry.get("name"), f"tools.{index}.name"),
         description=description if isinstance(description, str) else None,
-        parameters=_dict(schema, f"tools.{index}.input_schema"),
+        parameters=FIELDS.mapping(schema, f"tools.{index}.input_schema"),
         strict=strict if isinstance(strict, bool) else None,
     )
 
@@ -262,13 +237,13 @@ def _tool(raw: Any, index: int) -> Tool | None:
 def _tool_choice(raw: Any) -> ToolChoice | None:
     if raw is None:
         return None
-    entry = _dict(raw, "tool_choice")
+    entry = FIELDS.mapping(raw, "tool_choice")
     kind = entry.get("type")
     mode = _CHOICES.get(kind) if isinstance(kind, str) else None
     if mode is None:
         raise InvalidRequest("tool_choice: unsupported type.", param="tool_choice")
     if mode == "tool":
-        return ToolChoice("tool", _str(entry.get("name"), "tool_choice.name"))
+        return ToolChoice("tool", FIELDS.string(entry.get("name"), "tool_choice.name"))
     return ToolChoice(mode)
 
 
@@ -276,7 +251,7 @@ def _reasoning(thinking: Any, effort: Any) -> Reasoning | None:
     """Thinking as canonical reasoning. An explicit ``output_config.effort`` is kept as
     the effort level; a budget is kept as a budget; ``disabled`` wins over both."""
     kind = thinking.get("type") if isinstance(thinking, dict) else None
-    level = next((known for known in EFFORTS if known == effort), None)
+    level = known_effort(effort)
     if kind == "disabled":
         return None
     if kind == "enabled":
@@ -290,4 +265,4 @@ def _reasoning(thinking: Any, effort: Any) -> Reasoning | None:
 def _output_format(fmt: Any) -> ResponseSchema | None:
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None
-    return ResponseSchema(_dict(fmt.get("schema"), "output_config.format.schema"))
+    return ResponseSchema(FIELDS.mapping(fmt.get("schema"), "output_config.format.schema"))

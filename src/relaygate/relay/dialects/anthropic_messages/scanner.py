@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts
-from relaygate.relay.dialects.sse import SSEFramer
+from relaygate.relay.dialects.sse import SSEPassthrough, event_object
 
 __all__ = ["AnthropicScanner"]
 
@@ -29,11 +27,10 @@ class AnthropicScanner:
     ``flush`` return the bytes to forward; ``usage``, ``content_events``, ``finished``
     (``message_stop`` or ``error`` went by) and ``error`` describe what went through."""
 
-    __slots__ = ("_counts", "_frames", "_held", "content_events", "error", "finished", "usage")
+    __slots__ = ("_counts", "_relay", "content_events", "error", "finished", "usage")
 
     def __init__(self) -> None:
-        self._frames = SSEFramer()
-        self._held = b""  # the bytes of the incomplete last event
+        self._relay = SSEPassthrough()
         self._counts = UsageCounts()
         self.usage: Usage | None = None
         self.content_events = 0
@@ -42,40 +39,27 @@ class AnthropicScanner:
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events in them, unchanged."""
-        for _, data in self._frames.feed(chunk):
+        frames, out = self._relay.feed(chunk)
+        for _, data in frames:
             self._meter(data)
-        data = self._held + chunk if self._held else chunk
-        cut = len(data) - self._frames.held
-        if cut <= 0:
-            self._held = data
-            return b""
-        self._held = data[cut:]
-        return data[:cut] if self._held else data
+        return out
 
     def flush(self) -> bytes:
         """What is left when the upstream ends: an event without its blank line."""
-        for _, data in self._frames.close():
+        frames, tail = self._relay.close()
+        for _, data in frames:
             self._meter(data)
-        tail, self._held = self._held, b""
         return tail
 
     def _meter(self, data: bytes) -> None:
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(event, dict):
+        event = event_object(data)
+        if event is None:
             return
         kind = event.get("type")
         if kind == "content_block_delta":
             self._count(event.get("delta"))
-        elif kind == "message_start":
-            message = event.get("message")
-            if isinstance(message, dict):
-                self._counts.update(message.get("usage"))
-                self.usage = self._counts.usage
-        elif kind == "message_delta":
-            self._counts.update(event.get("usage"))
+        elif kind in ("message_start", "message_delta"):
+            self._counts.feed(event)
             self.usage = self._counts.usage
         elif kind == "message_stop":
             self.finished = True

@@ -10,11 +10,11 @@ non-streamed request without them (see shared/spec/client-requirements.md §5.0)
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 import orjson
 
-from relaygate.relay.canonical import Usage
+from relaygate.relay.canonical import Usage, known_stop_reason
 from relaygate.relay.canonical.stream import (
     BlockKind,
     BlockStart,
@@ -23,7 +23,6 @@ from relaygate.relay.canonical.stream import (
     MessageStart,
     MessageStop,
     SignatureDelta,
-    StopReason,
     StreamError,
     StreamEvent,
     TextDelta,
@@ -31,10 +30,10 @@ from relaygate.relay.canonical.stream import (
     ToolArgsDelta,
 )
 from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts
+from relaygate.relay.dialects.sse import event_object
 
 __all__ = ["AnthropicStreamDecoder", "AnthropicStreamEncoder", "error_event"]
 
-_STOP_REASONS: frozenset[str] = frozenset(get_args(StopReason))
 _KEPT_BLOCKS: dict[str, BlockKind] = {
     "text": "text",
     "thinking": "thinking",
@@ -89,11 +88,8 @@ class AnthropicStreamDecoder:
         return self.counts.usage
 
     def decode(self, data: bytes, out: list[StreamEvent]) -> None:
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(event, dict):
+        event = event_object(data)
+        if event is None:
             return
         kind = event.get("type")
         if kind == "content_block_delta":
@@ -184,7 +180,7 @@ class AnthropicStreamDecoder:
             delta = {}
         reason = delta.get("stop_reason")
         self._stopped = self._stopped or reason is not None
-        stop: StopReason = reason if reason in _STOP_REASONS else "end_turn"
+        stop = known_stop_reason(reason) or "end_turn"
         sequence = delta.get("stop_sequence")
         out.append(MessageDelta(stop, sequence if isinstance(sequence, str) else None, self.usage))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+from relaygate.relay.dialects.sse import event_object
 
 __all__ = ["ChatAssembler"]
 
@@ -34,11 +34,8 @@ class ChatAssembler:
                     self._chunk(line[5:].strip())
 
     def _chunk(self, raw: bytes) -> None:
-        try:
-            chunk = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(chunk, dict) or "choices" not in chunk:
+        chunk = event_object(raw)
+        if chunk is None or "choices" not in chunk:
             return
         if not self._head:
             self._head = {k: chunk.get(k) for k in ("id", "created", "model")}

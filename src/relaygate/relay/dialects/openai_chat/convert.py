@@ -23,6 +23,7 @@ from relaygate.relay.canonical.messages import (
     Thinking,
     ToolCall,
 )
+from relaygate.relay.dialects.openai_chat.finish import finish_reason, stop_reason
 from relaygate.relay.dialects.openai_chat.request_from_canonical import (
     render_request,
     render_tool_call,
@@ -33,23 +34,6 @@ from relaygate.relay.dialects.openai_chat.request_to_canonical import (
 )
 
 __all__ = ["parse_request", "parse_response", "render_request", "render_response"]
-
-_FINISH: dict[StopReason, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-_STOP: dict[str, StopReason] = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
 
 
 def parse_response(body: dict[str, Any]) -> Response:
@@ -88,7 +72,7 @@ def parse_response(body: dict[str, Any]) -> Response:
 
 
 def _stop_reason(finish: Any, *, has_calls: bool) -> StopReason:
-    stop = _STOP.get(finish, "end_turn") if isinstance(finish, str) else "end_turn"
+    stop = stop_reason(finish)
     if has_calls and stop == "end_turn":
         return "tool_use"  # some servers say "stop" (or nothing) after tool calls
     if stop == "tool_use" and not has_calls:
@@ -171,7 +155,7 @@ def render_response(response: Response) -> dict[str, Any]:
         "index": 0,
         "message": message,
         "logprobs": None,
-        "finish_reason": _FINISH[response.stop_reason],
+        "finish_reason": finish_reason(response.stop_reason),
     }
     return {
         "id": _completion_id(response.id),

@@ -15,8 +15,6 @@ import orjson
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import (
-    EFFORTS,
-    Base64Source,
     Block,
     Document,
     Image,
@@ -29,8 +27,10 @@ from relaygate.relay.canonical.messages import (
     ToolCall,
     ToolChoice,
     ToolResult,
-    UrlSource,
+    known_effort,
 )
+from relaygate.relay.dialects.content import image_source, inline_file
+from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 
 __all__ = ["arguments_object", "parse_request"]
 
@@ -40,42 +40,6 @@ _MODES: dict[str, Literal["auto", "none", "required"]] = {
     "required": "required",
 }
 _LEGACY = "The legacy 'functions'/'function_call' protocol cannot be translated; use 'tools'."
-
-
-def _dict(value: Any, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"'{param}' must be an object.", param=param)
-    return value
-
-
-def _list(value: Any, param: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise InvalidRequest(f"'{param}' must be an array.", param=param)
-    return value
-
-
-def _str(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{param}' must be a string.", param=param)
-    return value
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(f"'{key}' must be a number.", param=key)
-    return value
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequest(f"'{key}' must be a positive integer.", param=key)
-    return value
 
 
 def arguments_object(raw: Any) -> dict[str, Any] | None:
@@ -99,13 +63,14 @@ def parse_request(body: dict[str, Any]) -> Request:
     user = body.get("user") or body.get("safety_identifier")
     parallel = body.get("parallel_tool_calls")
     return Request(
-        model=_str(body.get("model"), "model"),
+        model=FIELDS.string(body.get("model"), "model"),
         messages=messages,
         system=system,
         stream=body.get("stream") is True,
-        max_tokens=_int(body, "max_completion_tokens") or _int(body, "max_tokens"),
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
+        max_tokens=FIELDS.positive(body, "max_completion_tokens")
+        or FIELDS.positive(body, "max_tokens"),
+        temperature=FIELDS.number(body, "temperature"),
+        top_p=FIELDS.number(body, "top_p"),
         stop=_parse_stop(body.get("stop")),
         tools=tools,
         tool_choice=choice,
@@ -130,9 +95,9 @@ def _reject_untranslatable(body: dict[str, Any]) -> None:
 def _parse_messages(raw: Any) -> tuple[list[Text], list[Message]]:
     system: list[Text] = []
     messages: list[Message] = []
-    for index, item in enumerate(_list(raw, "messages")):
+    for index, item in enumerate(FIELDS.array(raw, "messages")):
         param = f"messages[{index}]"
-        entry = _dict(item, param)
+        entry = FIELDS.mapping(item, param)
         role = entry.get("role")
         if role in ("system", "developer"):
             texts = _texts(entry.get("content"), f"{param}.content")
@@ -145,7 +110,7 @@ def _parse_messages(raw: Any) -> tuple[list[Text], list[Message]]:
         elif role == "assistant":
             messages.append(Message("assistant", _assistant_content(entry, param)))
         elif role == "tool":
-            call_id = _str(entry.get("tool_call_id"), f"{param}.tool_call_id")
+            call_id = FIELDS.string(entry.get("tool_call_id"), f"{param}.tool_call_id")
             content = tuple(_texts(entry.get("content"), f"{param}.content"))
             messages.append(Message("user", [ToolResult(call_id, content)]))
         elif role == "function":
@@ -162,12 +127,12 @@ def _texts(content: Any, param: str) -> list[Text]:
     if isinstance(content, str):
         return [Text(content)]
     texts: list[Text] = []
-    for index, part in enumerate(_list(content, param)):
-        entry = _dict(part, f"{param}[{index}]")
+    for index, part in enumerate(FIELDS.array(content, param)):
+        entry = FIELDS.mapping(part, f"{param}[{index}]")
         if entry.get("type") not in ("text", "refusal"):
             raise InvalidRequest("Only text parts are allowed here.", param=f"{param}[{index}]")
         key = "text" if entry.get("type") == "text" else "refusal"
-        texts.append(Text(_str(entry.get(key), f"{param}[{index}].{key}")))
+        texts.append(Text(FIELDS.string(entry.get(key), f"{param}[{index}].{key}")))
     return texts
 
 
@@ -175,42 +140,25 @@ def _user_content(content: Any, param: str) -> list[Block]:
     if isinstance(content, str):
         return [Text(content)]
     blocks: list[Block] = []
-    for index, part in enumerate(_list(content, f"{param}.content")):
+    for index, part in enumerate(FIELDS.array(content, f"{param}.content")):
         where = f"{param}.content[{index}]"
-        blocks.append(_user_part(_dict(part, where), where))
+        blocks.append(_user_part(FIELDS.mapping(part, where), where))
     return blocks
 
 
 def _user_part(part: dict[str, Any], param: str) -> Block:
     kind = part.get("type")
     if kind == "text":
-        return Text(_str(part.get("text"), f"{param}.text"))
+        return Text(FIELDS.string(part.get("text"), f"{param}.text"))
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
-        return Image(_image_source(_str(url, f"{param}.image_url.url"), param))
+        return Image(image_source(FIELDS.string(url, f"{param}.image_url.url"), param))
     if kind == "file":
-        return _file_part(_dict(part.get("file"), f"{param}.file"), param)
+        return _file_part(FIELDS.mapping(part.get("file"), f"{param}.file"), param)
     if kind == "input_audio":
         raise InvalidRequest("Audio input cannot be translated for this model.", param=param)
     raise InvalidRequest(f"Unsupported content part type {kind!r}.", param=f"{param}.type")
-
-
-def _data_url(url: str, param: str) -> Base64Source:
-    header, comma, data = url[5:].partition(",")
-    media_type, *options = header.split(";")
-    if not comma or "base64" not in options:
-        raise InvalidRequest("Data URLs must be base64-encoded.", param=param)
-    media_type = media_type.strip().lower()
-    return Base64Source("image/jpeg" if media_type == "image/jpg" else media_type, data)
-
-
-def _image_source(url: str, param: str) -> Base64Source | UrlSource:
-    if url.startswith("data:"):
-        return _data_url(url, param)
-    if url.startswith(("https://", "http://")):
-        return UrlSource(url)
-    raise InvalidRequest("Image URLs must be http(s) or base64 data URLs.", param=param)
 
 
 def _file_part(file: dict[str, Any], param: str) -> Document:
@@ -220,10 +168,7 @@ def _file_part(file: dict[str, Any], param: str) -> Document:
         raise InvalidRequest(
             "Only inline files (file_data) can be translated, not file ids.", param=param
         )
-    if data.startswith("data:"):
-        return Document(_data_url(data, param), title=name)
-    is_text = name is not None and name.lower().endswith((".txt", ".md"))
-    return Document(Base64Source("text/plain" if is_text else "application/pdf", data), name)
+    return inline_file(data, name, param)
 
 
 def _assistant_content(entry: dict[str, Any], param: str) -> list[Block]:
@@ -234,45 +179,49 @@ def _assistant_content(entry: dict[str, Any], param: str) -> list[Block]:
     if isinstance(refusal, str) and refusal:
         blocks.append(Text(refusal))
     calls = entry.get("tool_calls") or []
-    for index, call in enumerate(_list(calls, f"{param}.tool_calls")):
-        blocks.append(_request_tool_call(_dict(call, f"{param}.tool_calls[{index}]"), param))
+    for index, call in enumerate(FIELDS.array(calls, f"{param}.tool_calls")):
+        blocks.append(
+            _request_tool_call(FIELDS.mapping(call, f"{param}.tool_calls[{index}]"), param)
+        )
     return blocks
 
 
 def _request_tool_call(call: dict[str, Any], param: str) -> ToolCall:
     if call.get("type", "function") != "function":
         raise InvalidRequest("Only function tool calls can be translated.", param=param)
-    function = _dict(call.get("function"), f"{param}.function")
-    name = _str(function.get("name"), f"{param}.function.name")
+    function = FIELDS.mapping(call.get("function"), f"{param}.function")
+    name = FIELDS.string(function.get("name"), f"{param}.function.name")
     arguments = arguments_object(function.get("arguments"))
     if arguments is None:
         raise InvalidRequest(
             f"The arguments of tool call {call.get('id')!r} ({name}) are not a JSON object.",
             param=f"{param}.tool_calls",
         )
-    return ToolCall(_str(call.get("id"), f"{param}.tool_calls.id"), name, arguments)
+    return ToolCall(FIELDS.string(call.get("id"), f"{param}.tool_calls.id"), name, arguments)
 
 
 def _parse_tools(body: dict[str, Any]) -> tuple[list[Tool], ToolChoice | None]:
     tools = [
         _parse_tool(raw, f"tools[{i}]")
-        for i, raw in enumerate(_list(body.get("tools") or [], "tools"))
+        for i, raw in enumerate(FIELDS.array(body.get("tools") or [], "tools"))
     ]
     choice = body.get("tool_choice")
     if choice is None or not tools:
         return tools, None
     if isinstance(choice, str) and choice in _MODES:
         return tools, ToolChoice(_MODES[choice])
-    entry = _dict(choice, "tool_choice")
+    entry = FIELDS.mapping(choice, "tool_choice")
     if entry.get("type") == "function":
-        name = _str(_dict(entry.get("function"), "tool_choice").get("name"), "tool_choice")
+        name = FIELDS.string(
+            FIELDS.mapping(entry.get("function"), "tool_choice").get("name"), "tool_choice"
+        )
         return tools, ToolChoice("tool", name)
     if entry.get("type") == "allowed_tools":
         # a subset of the tools, to keep OpenAI's prompt cache: here, send only that subset
-        allowed = _dict(entry.get("allowed_tools"), "tool_choice.allowed_tools")
+        allowed = FIELDS.mapping(entry.get("allowed_tools"), "tool_choice.allowed_tools")
         names = {
             item["function"].get("name")
-            for item in _list(allowed.get("tools"), "tool_choice.allowed_tools.tools")
+            for item in FIELDS.array(allowed.get("tools"), "tool_choice.allowed_tools.tools")
             if isinstance(item, dict) and isinstance(item.get("function"), dict)
         }
         mode = _MODES["required" if allowed.get("mode") == "required" else "auto"]
@@ -281,17 +230,17 @@ def _parse_tools(body: dict[str, Any]) -> tuple[list[Tool], ToolChoice | None]:
 
 
 def _parse_tool(raw: Any, param: str) -> Tool:
-    entry = _dict(raw, param)
+    entry = FIELDS.mapping(raw, param)
     if entry.get("type") != "function":
         raise InvalidRequest("Only function tools can be translated for this model.", param=param)
-    function = _dict(entry.get("function"), f"{param}.function")
+    function = FIELDS.mapping(entry.get("function"), f"{param}.function")
     description = function.get("description")
     strict = function.get("strict")
     parameters = function.get("parameters") or {"type": "object", "properties": {}}
     return Tool(
-        name=_str(function.get("name"), f"{param}.function.name"),
+        name=FIELDS.string(function.get("name"), f"{param}.function.name"),
         description=description if isinstance(description, str) else None,
-        parameters=_dict(parameters, f"{param}.function.parameters"),
+        parameters=FIELDS.mapping(parameters, f"{param}.function.parameters"),
         strict=strict if isinstance(strict, bool) else None,
     )
 
@@ -301,23 +250,22 @@ def _parse_stop(stop: Any) -> list[str]:
         return []
     if isinstance(stop, str):
         return [stop]
-    return [_str(s, "stop") for s in _list(stop, "stop")]
+    return [FIELDS.string(s, "stop") for s in FIELDS.array(stop, "stop")]
 
 
 def _parse_reasoning(effort: Any) -> Reasoning | None:
     if effort is None or effort == "none":
         return None
-    for known in EFFORTS:
-        if effort == known:
-            return Reasoning(effort=known)
+    if (level := known_effort(effort)) is not None:
+        return Reasoning(effort=level)
     raise InvalidRequest(f"Unsupported reasoning_effort {effort!r}.", param="reasoning_effort")
 
 
 def _parse_response_format(fmt: Any) -> ResponseSchema | None:
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None  # text, or json_object (no faithful mapping: see compatibility.md)
-    spec = _dict(fmt.get("json_schema"), "response_format.json_schema")
-    schema = _dict(spec.get("schema") or {"type": "object"}, "response_format.json_schema")
+    spec = FIELDS.mapping(fmt.get("json_schema"), "response_format.json_schema")
+    schema = FIELDS.mapping(spec.get("schema") or {"type": "object"}, "response_format.json_schema")
     strict = spec.get("strict")
     name = spec.get("name")
     return ResponseSchema(

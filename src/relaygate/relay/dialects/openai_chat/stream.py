@@ -30,26 +30,11 @@ from relaygate.relay.canonical.stream import (
     ThinkingDelta,
     ToolArgsDelta,
 )
+from relaygate.relay.dialects.openai_chat.finish import finish_reason, stop_reason
 from relaygate.relay.dialects.openai_chat.usage import read_usage
+from relaygate.relay.dialects.sse import event_object
 
 __all__ = ["OpenAIChatStreamDecoder", "OpenAIChatStreamEncoder"]
-
-_STOP_FROM_FINISH: dict[str, StopReason] = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
-_FINISH_FROM_STOP: dict[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
 
 
 def _text(value: Any) -> str:
@@ -95,11 +80,8 @@ class OpenAIChatStreamDecoder:
         if data == b"[DONE]":
             self._end(out)
             return
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(chunk, dict):
+        chunk = event_object(data)
+        if chunk is None:
             return
         if "error" in chunk and chunk["error"] is not None:
             self._error(chunk["error"], out)
@@ -191,7 +173,7 @@ class OpenAIChatStreamDecoder:
             self._open, self._kind = -1, None
 
     def _stop(self, reason: Any, out: list[StreamEvent]) -> None:
-        stop = _STOP_FROM_FINISH.get(reason, "end_turn") if isinstance(reason, str) else "end_turn"
+        stop = stop_reason(reason)
         if stop == "end_turn" and self._tools:
             stop = "tool_use"  # some servers say "stop" after tool calls; clients need tool_use
         self._finish = stop
@@ -267,9 +249,9 @@ class OpenAIChatStreamEncoder:
                 case MessageStart(message_id):
                     self._start(message_id)
                     add(self._delta(b'{"role":"assistant","content":""}'))
-                case MessageDelta(stop_reason, _, usage):
+                case MessageDelta(reason, _, usage):
                     self._usage = usage or self._usage
-                    add(self._finish(_FINISH_FROM_STOP.get(stop_reason, "stop")))
+                    add(self._finish(finish_reason(reason)))
                 case MessageStop():
                     add(self._end())
                 case StreamError(error_type, message):

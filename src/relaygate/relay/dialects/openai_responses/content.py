@@ -12,14 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.core.errors import InvalidRequest
-from relaygate.relay.canonical.messages import (
-    Base64Source,
-    Block,
-    Document,
-    Image,
-    Text,
-    UrlSource,
-)
+from relaygate.relay.canonical.messages import Block, Document, Image, Text, UrlSource
+from relaygate.relay.dialects.content import image_source, inline_file
+from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 
 __all__ = ["text_blocks", "tool_output", "user_blocks"]
 
@@ -30,9 +25,7 @@ def _parts(content: Any, param: str) -> list[dict[str, Any]]:
     if not isinstance(content, list):
         raise InvalidRequest(f"'{param}' must be a string or an array.", param=param)
     for index, part in enumerate(content):
-        if not isinstance(part, dict):
-            where = f"{param}[{index}]"
-            raise InvalidRequest(f"'{where}' must be an object.", param=where)
+        FIELDS.mapping(part, f"{param}[{index}]")
     return content
 
 
@@ -40,10 +33,7 @@ def _text(part: dict[str, Any], param: str) -> Text | None:
     key = _TEXT_KEYS.get(str(part.get("type")))
     if key is None:
         return None
-    value = part.get(key)
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{param}.{key}' must be a string.", param=f"{param}.{key}")
-    return Text(value)
+    return Text(FIELDS.string(part.get(key), f"{param}.{key}"))
 
 
 def text_blocks(content: Any, param: str) -> list[Text]:
@@ -96,27 +86,12 @@ def _no_file_ids(part: dict[str, Any], param: str, instead: str) -> None:
         )
 
 
-def _data_url(url: str, param: str) -> Base64Source:
-    header, comma, data = url[len("data:") :].partition(",")
-    media_type, *options = header.split(";")
-    if not comma or "base64" not in options:
-        raise InvalidRequest("Data URLs must be base64-encoded.", param=param)
-    media_type = media_type.strip().lower()
-    return Base64Source("image/jpeg" if media_type == "image/jpg" else media_type, data)
-
-
 def _image(part: dict[str, Any], param: str) -> Image:
     _no_file_ids(part, param, "image_url")
     url = part.get("image_url")
     if not isinstance(url, str):
         raise InvalidRequest("'image_url' must be a string.", param=f"{param}.image_url")
-    if url.startswith("data:"):
-        return Image(_data_url(url, f"{param}.image_url"))
-    if url.startswith(("https://", "http://")):
-        return Image(UrlSource(url))
-    raise InvalidRequest(
-        "Image URLs must be http(s) or base64 data URLs.", param=f"{param}.image_url"
-    )
+    return Image(image_source(url, f"{param}.image_url"))
 
 
 def _file(part: dict[str, Any], param: str) -> Document:
@@ -125,10 +100,7 @@ def _file(part: dict[str, Any], param: str) -> Document:
     name = raw_name if isinstance(raw_name, str) and raw_name else None
     data, url = part.get("file_data"), part.get("file_url")
     if isinstance(data, str):
-        if data.startswith("data:"):
-            return Document(_data_url(data, f"{param}.file_data"), title=name)
-        is_text = name is not None and name.lower().endswith((".txt", ".md"))
-        return Document(Base64Source("text/plain" if is_text else "application/pdf", data), name)
+        return inline_file(data, name, f"{param}.file_data")
     if isinstance(url, str) and url.startswith(("https://", "http://")):
         return Document(UrlSource(url), title=name)
     raise InvalidRequest("An input_file needs file_data or file_url.", param=param)

@@ -26,7 +26,6 @@ from typing import Any
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import (
-    EFFORTS,
     Block,
     Message,
     Reasoning,
@@ -38,7 +37,10 @@ from relaygate.relay.canonical.messages import (
     Thinking,
     ToolCall,
     ToolResult,
+    known_effort,
 )
+from relaygate.relay.dialects.content import part_texts
+from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 from relaygate.relay.dialects.openai_chat.request_to_canonical import arguments_object
 from relaygate.relay.dialects.openai_responses.content import text_blocks, tool_output, user_blocks
 from relaygate.relay.dialects.openai_responses.output import unseal
@@ -68,30 +70,6 @@ DROPPED_ITEMS = frozenset(
 )
 
 
-def _str(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{param}' must be a string.", param=param)
-    return value
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(f"'{key}' must be a number.", param=key)
-    return value
-
-
-def _positive(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequest(f"'{key}' must be a positive integer.", param=key)
-    return value
-
-
 class _Conversation:
     """Canonical messages built item by item."""
 
@@ -109,8 +87,7 @@ class _Conversation:
         return self.messages[-1]
 
     def add(self, item: Any, param: str) -> None:
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"'{param}' must be an object.", param=param)
+        item = FIELDS.mapping(item, param)
         kind = item.get("type", "message" if "role" in item else None)
         if isinstance(item.get("id"), str) and kind != "item_reference":
             self.seen[item["id"]] = item
@@ -119,7 +96,7 @@ class _Conversation:
         elif kind == "function_call":
             self._turn("assistant").content.append(_call(item, param))
         elif kind == "function_call_output":
-            call_id = _str(item.get("call_id"), f"{param}.call_id")
+            call_id = FIELDS.string(item.get("call_id"), f"{param}.call_id")
             content = tool_output(item.get("output"), f"{param}.output")
             self._turn("user").content.append(ToolResult(call_id, content))
         elif kind == "reasoning":
@@ -158,8 +135,8 @@ class _Conversation:
 
 
 def _call(item: dict[str, Any], param: str) -> ToolCall:
-    call_id = _str(item.get("call_id"), f"{param}.call_id")
-    name = _str(item.get("name"), f"{param}.name")
+    call_id = FIELDS.string(item.get("call_id"), f"{param}.call_id")
+    name = FIELDS.string(item.get("name"), f"{param}.name")
     namespace = item.get("namespace")
     if isinstance(namespace, str) and namespace:
         name = flat_name(namespace, name)
@@ -180,18 +157,13 @@ def _thinking(item: dict[str, Any]) -> Block | None:
     if kind == "redacted":
         return RedactedThinking(payload)
     parts = item.get("content")
-    texts = [
-        part["text"]
-        for part in (parts if isinstance(parts, list) else [])
-        if isinstance(part, dict) and isinstance(part.get("text"), str)
-    ]
-    return Thinking("".join(texts), payload)
+    return Thinking("".join(part_texts(parts if isinstance(parts, list) else [])), payload)
 
 
 def _conversation(body: dict[str, Any], history: list[dict[str, Any]]) -> _Conversation:
     instructions = body.get("instructions")
-    if instructions is not None and not isinstance(instructions, str):
-        raise InvalidRequest("'instructions' must be a string.", param="instructions")
+    if instructions is not None:
+        FIELDS.string(instructions, "instructions")
     conversation = _Conversation([Text(instructions)] if instructions else [])
     for index, item in enumerate(history):
         conversation.add(item, f"history[{index}]")
@@ -219,13 +191,13 @@ def parse_request(body: dict[str, Any], history: list[dict[str, Any]]) -> Reques
     parallel = body.get("parallel_tool_calls")
     user = body.get("user") or body.get("safety_identifier")
     return Request(
-        model=_str(body.get("model"), "model"),
+        model=FIELDS.string(body.get("model"), "model"),
         messages=conversation.messages,
         system=conversation.system,
         stream=body.get("stream") is True,
-        max_tokens=_positive(body, "max_output_tokens"),
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
+        max_tokens=FIELDS.positive(body, "max_output_tokens"),
+        temperature=FIELDS.number(body, "temperature"),
+        top_p=FIELDS.number(body, "top_p"),
         tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel if isinstance(parallel, bool) and tools else None,
@@ -241,14 +213,11 @@ def _reasoning(reasoning: Any) -> Reasoning | None:
     thinking, and paying for it, because a client asked for summaries."""
     if reasoning is None:
         return None
-    if not isinstance(reasoning, dict):
-        raise InvalidRequest("'reasoning' must be an object.", param="reasoning")
-    effort = reasoning.get("effort")
+    effort = FIELDS.mapping(reasoning, "reasoning").get("effort")
     if effort is None or effort == "none":
         return None
-    for known in EFFORTS:
-        if effort == known:
-            return Reasoning(effort=known)
+    if (level := known_effort(effort)) is not None:
+        return Reasoning(effort=level)
     raise InvalidRequest(f"Unsupported reasoning effort {effort!r}.", param="reasoning.effort")
 
 

@@ -19,32 +19,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
-
-import orjson
+from typing import Any
 
 from relaygate.relay.canonical import Usage
-from relaygate.relay.canonical.stream import StreamEvent
-from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamDecoder
-from relaygate.relay.dialects.openai_chat.stream import OpenAIChatStreamDecoder
+from relaygate.relay.dialects.decoding import DECODERS, UpstreamEvents
 from relaygate.relay.dialects.openai_responses.encoder import ResponsesStreamEncoder
 from relaygate.relay.dialects.openai_responses.output import IdFactory, new_id, read_usage
-from relaygate.relay.dialects.sse import SSEFramer
+from relaygate.relay.dialects.sse import SSEPassthrough, event_object
 
 __all__ = ["ResponsesScanner", "ResponsesStreamEncoder", "ResponsesTranslator"]
-
-
-class _Decoder(Protocol):
-    content_events: int
-    finished: bool
-    error: str | None
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-    def decode(self, data: bytes, out: list[StreamEvent]) -> None: ...
-
-    def close(self, out: list[StreamEvent]) -> bool: ...
 
 
 class ResponsesTranslator:
@@ -59,9 +42,8 @@ class ResponsesTranslator:
     """
 
     __slots__ = (
-        "_decoder",
         "_encoder",
-        "_frames",
+        "_upstream",
         "content_events",
         "error",
         "finished",
@@ -77,14 +59,10 @@ class ResponsesTranslator:
         ids: IdFactory = new_id,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._decoder: _Decoder
-        if upstream == "openai":
-            self._decoder = OpenAIChatStreamDecoder()
-        elif upstream == "anthropic":
-            self._decoder = AnthropicStreamDecoder()
-        else:
+        decoder = DECODERS.get(upstream)
+        if decoder is None:
             raise ValueError(f"no Responses stream translation from {upstream!r}")
-        self._frames = SSEFramer()
+        self._upstream = UpstreamEvents(decoder())
         self._encoder = ResponsesStreamEncoder(
             response_template=response_template, ids=ids, clock=clock
         )
@@ -98,14 +76,7 @@ class ResponsesTranslator:
         """Upstream bytes, split anywhere; the client's bytes for the events completed."""
         if self.finished:
             return b""
-        frames = self._frames.feed(chunk)
-        if not frames:
-            return b""
-        events: list[StreamEvent] = []
-        for _, data in frames:
-            self._decoder.decode(data, events)
-            if self._decoder.finished:  # nothing after the terminal event is relayed
-                break
+        events = self._upstream.feed(chunk)
         out = self._encoder.encode(events) if events else b""
         self._sync()
         return out
@@ -116,13 +87,7 @@ class ResponsesTranslator:
         what a last unterminated but whole event held."""
         if self.finished:
             return b""
-        events: list[StreamEvent] = []
-        for _, data in self._frames.close():
-            self._decoder.decode(data, events)
-            if self._decoder.finished:
-                break
-        if not self._decoder.finished:
-            self._decoder.close(events)
+        events = self._upstream.close()
         out = self._encoder.encode(events) if events else b""
         self._sync()
         return out
@@ -134,7 +99,7 @@ class ResponsesTranslator:
         return out
 
     def _sync(self) -> None:
-        decoder = self._decoder
+        decoder = self._upstream.decoder
         self.usage = decoder.usage
         self.content_events = decoder.content_events
         self.finished = decoder.finished
@@ -169,19 +134,10 @@ class ResponsesScanner:
     ``error``. An event without an ``event:`` line is parsed to find its type.
     """
 
-    __slots__ = (
-        "_frames",
-        "_held",
-        "content_events",
-        "error",
-        "finished",
-        "response",
-        "usage",
-    )
+    __slots__ = ("_relay", "content_events", "error", "finished", "response", "usage")
 
     def __init__(self) -> None:
-        self._frames = SSEFramer()
-        self._held = b""
+        self._relay = SSEPassthrough()
         self.usage: Usage | None = None
         self.content_events = 0
         self.finished = False
@@ -190,21 +146,16 @@ class ResponsesScanner:
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events in them, unchanged."""
-        for name, data in self._frames.feed(chunk):
+        frames, out = self._relay.feed(chunk)
+        for name, data in frames:
             self._meter(name, data)
-        data = self._held + chunk if self._held else chunk
-        cut = len(data) - self._frames.held
-        if cut <= 0:
-            self._held = data
-            return b""
-        self._held = data[cut:]
-        return data[:cut] if self._held else data
+        return out
 
     def flush(self) -> bytes:
         """What is left when the upstream ends: an event without its blank line."""
-        for name, data in self._frames.close():
+        frames, tail = self._relay.close()
+        for name, data in frames:
             self._meter(name, data)
-        tail, self._held = self._held, b""
         return tail
 
     def _meter(self, name: bytes, data: bytes) -> None:
@@ -214,11 +165,7 @@ class ResponsesScanner:
             return
         if name and name not in _PARSED_NAMES:
             return  # item and part events: nothing to meter
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return
-        if isinstance(event, dict):
+        if (event := event_object(data)) is not None:
             self._event(event)
 
     def _event(self, event: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import Tool, ToolChoice
+from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 
 __all__ = ["HOSTED_TOOLS", "MAX_NAME", "ToolNames", "flat_name", "parse_tools"]
 
@@ -95,12 +96,6 @@ class ToolNames:
         return found if found is not None else (None, name)
 
 
-def _dict(value: Any, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"'{param}' must be an object.", param=param)
-    return value
-
-
 def _name(value: Any, param: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"'{param}' must be a non-empty string.", param=param)
@@ -117,7 +112,7 @@ def _function(entry: dict[str, Any], param: str, name: str, prefix: str = "") ->
     return Tool(
         name=name,
         description=description,
-        parameters=_dict(parameters, f"{param}.parameters"),
+        parameters=FIELDS.mapping(parameters, f"{param}.parameters"),
         strict=strict if isinstance(strict, bool) else None,
     )
 
@@ -139,7 +134,7 @@ def _namespace(entry: dict[str, Any], param: str) -> list[Tool]:
     tools = []
     for index, raw in enumerate(inner):
         where = f"{param}.tools[{index}]"
-        function = _dict(raw, where)
+        function = FIELDS.mapping(raw, where)
         if function.get("type", "function") != "function":
             raise _refuse(function.get("type"), where)
         name = flat_name(namespace, _name(function.get("name"), f"{where}.name"))
@@ -151,13 +146,11 @@ def _parse_tool_list(raw: Any) -> tuple[list[Tool], dict[str, list[str]]]:
     """The canonical tools, and the flat names of each namespace (for allowed_tools)."""
     if raw is None:
         return [], {}
-    if not isinstance(raw, list):
-        raise InvalidRequest("'tools' must be an array.", param="tools")
     tools: list[Tool] = []
     namespaces: dict[str, list[str]] = {}
-    for index, item in enumerate(raw):
+    for index, item in enumerate(FIELDS.array(raw, "tools")):
         param = f"tools[{index}]"
-        entry = _dict(item, param)
+        entry = FIELDS.mapping(item, param)
         kind = entry.get("type")
         if kind == "function":
             tools.append(_function(entry, param, _name(entry.get("name"), f"{param}.name")))
@@ -186,7 +179,7 @@ def parse_tools(body: dict[str, Any]) -> tuple[list[Tool], ToolChoice | None]:
         if choice not in _MODES:
             raise InvalidRequest(f"Unsupported tool_choice {choice!r}.", param="tool_choice")
         return tools, ToolChoice(_MODES[choice])
-    entry = _dict(choice, "tool_choice")
+    entry = FIELDS.mapping(choice, "tool_choice")
     kind = entry.get("type")
     if kind == "function":
         return tools, ToolChoice("tool", _name(entry.get("name"), "tool_choice.name"))
@@ -202,9 +195,7 @@ def _allowed(
 ) -> tuple[list[Tool], ToolChoice]:
     """``allowed_tools`` keeps OpenAI's prompt cache by naming a subset instead of
     changing ``tools``; elsewhere that subset is simply what is sent."""
-    listed = entry.get("tools")
-    if not isinstance(listed, list):
-        raise InvalidRequest("'tool_choice.tools' must be an array.", param="tool_choice.tools")
+    listed = FIELDS.array(entry.get("tools"), "tool_choice.tools")
     names: set[str] = set()
     for item in listed:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
