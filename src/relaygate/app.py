@@ -46,10 +46,12 @@ from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.kv.factory import open_kv
+from relaygate.kv.protocols import KV
 from relaygate.limits.policy import tiers_from_units
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
+from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.openapi import relay_paths
 from relaygate.relay.providers.anthropic import AnthropicProvider
 from relaygate.relay.providers.base import Provider
@@ -133,15 +135,33 @@ def _signup(
     return signup, referrals
 
 
-def _state(settings: Settings, db: Database) -> StateService:
-    """Stored responses, conversations and chat completions, with their retention sweep."""
+async def _state(settings: Settings, db: Database, kv: KV) -> StateService:
+    """Stored responses, conversations and chat completions, with their retention sweep
+    and the background responses' signals (over the kv's pub/sub)."""
     state = StateService(
         db,
         max_item_bytes=settings.state_max_item_bytes,
         retention_days=settings.state_retention_days,
+        pubsub=kv.pubsub,
     )
-    state.start(settings.state_sweep_interval)
+    await state.start(settings.state_sweep_interval)
     return state
+
+
+def _background(
+    settings: Settings, relay: RelayService, state: StateService, kv: KV, keepalive: KeepAlive
+) -> BackgroundRuns:
+    """The runner of ``background: true`` responses, leases in the kv, started."""
+    background = BackgroundRuns(
+        relay,
+        state,
+        kv.counters,
+        keepalive,
+        grace=settings.responses_background_grace,
+        lease=settings.responses_background_lease,
+    )
+    background.start()
+    return background
 
 
 def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
@@ -169,6 +189,24 @@ def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+async def _declare(
+    settings: Settings, accounts: AccountService, channels: ChannelService, prices: CatalogueService
+) -> str | None:
+    """The operator, channels and prices the settings declare; the admin key if new."""
+    bootstrap_key = (
+        settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
+    )
+    boot = await accounts.bootstrap(settings.operator_email, bootstrap_key)
+    await channels.sync_declared(
+        [c.model_dump(exclude={"api_key_env"}) for c in settings.channels],
+        echo=settings.echo_channel,
+    )
+    await channels.publish()
+    await prices.sync_declared(_declared_prices(settings))
+    await prices.publish()
+    return boot.admin_key
+
+
 def _announce(settings: Settings, admin_key: str | None) -> None:
     base = settings.base_url
     lines = [
@@ -190,7 +228,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     accounts = AccountService(db, settings.key_cache_ttl)
     channels = ChannelService(db)
     writer = BillWriter(db, settings.usage_batch_size)
-    kv = open_kv(settings.kv_url)
+    kv = open_kv(settings.kv_url, settings.kv_prefix)
     catalogue = Catalogue(
         settings.route_multipliers, settings.flex_multiplier, settings.group_multipliers
     )
@@ -206,17 +244,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
     router = Router()
     channels.on_change(router.load)
-    bootstrap_key = (
-        settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
-    )
-    boot = await accounts.bootstrap(settings.operator_email, bootstrap_key)
-    await channels.sync_declared(
-        [c.model_dump(exclude={"api_key_env"}) for c in settings.channels],
-        echo=settings.echo_channel,
-    )
-    await channels.publish()
-    await prices.sync_declared(_declared_prices(settings))
-    await prices.publish()
+    admin_key = await _declare(settings, accounts, channels, prices)
     providers: dict[str, Provider] = {
         "openai": OpenAIProvider(client),
         "anthropic": AnthropicProvider(client),
@@ -229,19 +257,22 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
-    app.state.state_service = state = _state(settings, db)
+    app.state.state_service = state = await _state(settings, db, kv)
+    relay = RelayService(
+        router,
+        providers,
+        charging,
+        RateLimiter(kv.rates, kv.counters),
+        tiers_from_units(settings.rate_limit_tiers),
+        settings.default_output_estimate,
+    )
+    background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(
-        RelayService(
-            router,
-            providers,
-            charging,
-            RateLimiter(kv.rates, kv.counters),
-            tiers_from_units(settings.rate_limit_tiers),
-            settings.default_output_estimate,
-        ),
+        relay,
         accounts,
         keepalive,
         state,
+        background,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
     )
@@ -249,11 +280,12 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     # scanning it again and again (full collections of a big heap stall every call).
     gc.collect()
     gc.freeze()
-    _announce(settings, boot.admin_key)
+    _announce(settings, admin_key)
     try:
         yield
     finally:
         gateway.relay = None
+        await background.close()  # finishes or fails the running ones, bills and all
         await cancel_and_wait(refresher)
         await state.close()
         await keepalive.stop()

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///relaygate.db"
     kv_url: str = "memory://"
+    kv_prefix: str = "relaygate:"  # namespaces Redis keys and channels (deployments sharing one)
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
     state_max_item_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     state_retention_days: int = Field(default=0, ge=0)  # 0: keep until deleted
     state_sweep_interval: float = Field(default=3600.0, gt=0)
+    # background responses (docs/state.md): seconds a run may take to finish at shutdown;
+    # its lease in the kv, after which a running response without a live run is failed
+    responses_background_grace: float = Field(default=10.0, ge=0)
+    responses_background_lease: float = Field(default=30.0, gt=0)
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

@@ -12,7 +12,6 @@ record, in ``finally``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -37,6 +36,7 @@ from relaygate.relay.asgi import (
     read_headers,
     respond,
 )
+from relaygate.relay.background import BackgroundRuns, Call
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import Assembling, StreamReader, read_reply, stream_reader
@@ -48,6 +48,7 @@ from relaygate.relay.dialects.openai_chat.request import (
     EMBEDDINGS,
     RequestFacts,
 )
+from relaygate.relay.disconnect import until_disconnect
 from relaygate.relay.models_list import model_list
 from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive
@@ -64,7 +65,6 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
-_WATCH_AFTER = 0.05  # seconds before a call starts watching for the client to leave
 _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/chat/completions": (OPENAI_WIRE, CHAT),
     "/v1/completions": (OPENAI_WIRE, COMPLETIONS),
@@ -104,6 +104,7 @@ class RelayApp:
         accounts: AccountService,
         keepalive: KeepAlive,
         state: StateService,
+        background: BackgroundRuns,
         *,
         max_body_bytes: int,
         max_header_bytes: int,
@@ -112,6 +113,7 @@ class RelayApp:
         self.accounts = accounts
         self.keepalive = keepalive
         self.state = state
+        self.background = background  # the runs of ``background: true`` responses
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.ids = RequestIds()
@@ -187,12 +189,16 @@ class RelayApp:
             await self.relay.limit(ctx, principal, estimate_prompt_tokens(body), wire.limit_style)
             if endpoint != COUNT_TOKENS:  # counting is free
                 await self.relay.reserve(ctx, principal, payload, body, group, wire)
+            if plan.turn is not None and plan.turn.background:  # runs on after the answer
+                call = Call(ctx, principal, facts, payload, body, plan.turn)
+                await self.background.launch(call, send, receive)
+                return
             slots = principal.concurrency
             async with (
                 self.relay.limiter.concurrency(principal.key_id, slots) if slots else _NO_SLOT
             ):
                 answer = self._answer(ctx, facts, payload, body, send, plan)
-                await _until_disconnect(answer, receive, ctx)
+                await until_disconnect(answer, receive, ctx)
         except RelaygateError as err:
             ctx.fail(err.status, err.message)
             await self._error(send, ctx, err, wire)
@@ -418,42 +424,3 @@ def _meter_stream(ctx: CallContext, reader: StreamReader, request_body: bytes) -
             completion_tokens=reader.content_events,
             estimated=True,
         )
-
-
-async def _until_disconnect(work: Awaitable[None], receive: Receive, ctx: CallContext) -> None:
-    """Run ``work`` but stop it, and the upstream call inside it, if the client goes away.
-
-    Watching costs a task, so it starts only once the call has run for a moment: most
-    calls are over before anyone could hang up on them. A client that leaves after the
-    answer is complete (Codex hangs up right after the last event) has not cancelled
-    anything: the call stays a success.
-    """
-    task = asyncio.current_task()
-    assert task is not None
-    watchers: list[asyncio.Future[None]] = []
-    timer = asyncio.get_running_loop().call_later(
-        _WATCH_AFTER,
-        lambda: watchers.append(asyncio.ensure_future(_watch_disconnect(receive, ctx, task))),
-    )
-    try:
-        await work
-    except asyncio.CancelledError:
-        if not ctx.client_gone:
-            raise
-        task.uncancel()
-        if not ctx.responded:
-            ctx.fail(CLIENT_CLOSED, "client disconnected")
-    finally:
-        timer.cancel()
-        for watcher in watchers:
-            watcher.cancel()
-
-
-async def _watch_disconnect(receive: Receive, ctx: CallContext, task: asyncio.Task[Any]) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            ctx.client_gone = True
-            if not ctx.responded:
-                task.cancel()
-            return

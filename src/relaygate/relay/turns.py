@@ -27,6 +27,7 @@ class Turn:
     template: dict[str, Any]  # the Response as known before the upstream answers
     input_items: list[dict[str, Any]]  # this turn's input, as stored
     conversation_id: str | None
+    background: bool = False  # runs on after the create call is answered (relay.background)
 
 
 def _conversation_id(payload: dict[str, Any]) -> str | None:
@@ -43,10 +44,25 @@ def _conversation_id(payload: dict[str, Any]) -> str | None:
     return conversation
 
 
+def _background(payload: dict[str, Any]) -> bool:
+    """``background: true`` needs the response stored (OpenAI refuses ``store: false``)."""
+    background = payload.get("background")
+    if background is None:
+        return False
+    if not isinstance(background, bool):
+        raise InvalidRequest(
+            "Invalid type for 'background': expected a boolean.", param="background"
+        )
+    if background and payload.get("store") is False:
+        raise InvalidRequest("Background mode requires 'store' to be true.", param="background")
+    return background
+
+
 async def open_turn(state: StateService, user_id: int, payload: dict[str, Any]) -> Turn:
     """Load the turn's history and prepare its Response (404 for an unknown id)."""
     previous = payload.get("previous_response_id")
     conversation_id = _conversation_id(payload)
+    background = _background(payload)
     history: list[dict[str, Any]] = []
     if isinstance(previous, str) and previous:
         history = await state.history(user_id, previous)
@@ -62,7 +78,9 @@ async def open_turn(state: StateService, user_id: int, payload: dict[str, Any]) 
         previous_response_id=previous if isinstance(previous, str) else None,
         conversation_id=conversation_id,
     )
-    return Turn(history, template, items, conversation_id)
+    if background:
+        template["background"] = True
+    return Turn(history, template, items, conversation_id, background)
 
 
 async def close_turn(

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, cast
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 
 from relaygate.accounts.api import accounts, presented_key
@@ -94,6 +94,7 @@ _OPENAI_ERROR = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}},
 }
 _DOC: dict[str, Any] = {"security": [{"bearer": []}, {"apiKey": []}]}
+_SSE = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 router = APIRouter(
     route_class=OpenAIErrorRoute,
@@ -112,17 +113,18 @@ RESPONSES = "OpenAI: stored responses"
 @router.get(
     "/v1/responses/{response_id}",
     tags=[RESPONSES],
-    summary="Get a stored response",
+    summary="Get a stored response (stream=true: its events, after starting_after)",
+    response_model=None,
     openapi_extra=_DOC,
 )
 async def get_response(
-    response_id: str, user: User, svc: State, stream: bool = False
-) -> dict[str, Any]:
-    """The Response as it was returned; ``include`` is accepted and ignored."""
+    response_id: str, user: User, svc: State, stream: bool = False, starting_after: int = -1
+) -> Response | dict[str, Any]:
+    """The Response as stored (``include`` is accepted and ignored); with ``stream=true``
+    its events as SSE, live while a background response runs (docs/state.md)."""
     if stream:
-        raise InvalidRequest(
-            "Replaying a stored response as a stream is not supported.", param="stream"
-        )
+        events = await svc.background.replay(user, response_id, starting_after)
+        return StreamingResponse(events, media_type="text/event-stream", headers=_SSE)
     return await svc.response(user, response_id)
 
 

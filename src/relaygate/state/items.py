@@ -22,6 +22,7 @@ __all__ = [
     "item_size",
     "new_id",
     "normalise_item",
+    "with_id",
 ]
 
 _ID_PREFIXES = {
@@ -38,6 +39,14 @@ _ROLES = {"user", "assistant", "system", "developer"}
 def new_id(prefix: str) -> str:
     """``prefix`` and 48 random hex digits, as OpenAI's ``resp_``/``conv_``/``msg_`` ids."""
     return prefix + os.urandom(24).hex()
+
+
+def with_id(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item keeps its id; one without (a translator's slip) gets one."""
+    if not item.get("id"):
+        kind = item.get("type")
+        return {**item, "id": new_id("msg_" if kind == "message" else "item_")}
+    return item
 
 
 def item_size(item: Any) -> int:

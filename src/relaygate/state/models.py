@@ -29,6 +29,7 @@ from relaygate.db.base import Base, UTCDateTime
 __all__ = [
     "Conversation",
     "ConversationItem",
+    "ResponseEvents",
     "ResponseItem",
     "StoredCompletion",
     "StoredResponse",
@@ -46,7 +47,7 @@ class StoredResponse(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     model: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(32), default="completed")
+    status: Mapped[str] = mapped_column(String(32), default="completed", index=True)
     background: Mapped[bool] = mapped_column(Boolean, default=False)
     previous_response_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True)
     conversation_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), nullable=True)
@@ -66,6 +67,21 @@ class ResponseItem(Base):
     user_id: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(8))  # "input" | "output"
     item: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ResponseEvents(Base):
+    """A batch of a background response's stream events, numbered and shaped exactly as
+    they were sent, so ``GET /v1/responses/{id}?stream=true`` replays them. A batch is
+    what the run wrote at once (one row per flush, not per delta)."""
+
+    __tablename__ = "response_events"
+
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    first: Mapped[int] = mapped_column(Integer, primary_key=True)  # events[0]'s sequence_number
+    last: Mapped[int] = mapped_column(Integer)
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class Conversation(Base):

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     and_,
     delete,
+    func,
     literal_column,
     or_,
     select,
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relaygate.state.models import (
     Conversation,
     ConversationItem,
+    ResponseEvents,
     ResponseItem,
     StoredCompletion,
     StoredResponse,
@@ -100,8 +102,75 @@ class StateRepository:
         await self.session.execute(
             delete(ResponseItem).where(ResponseItem.response_id == response_id)
         )
+        await self.session.execute(
+            delete(ResponseEvents).where(ResponseEvents.response_id == response_id)
+        )
         await self.session.execute(delete(StoredResponse).where(StoredResponse.id == response_id))
         return True
+
+    # ------------------------------------------------------------------ background runs
+    async def transition(
+        self, response_id: str, among: frozenset[str], status: str, body: dict[str, Any]
+    ) -> bool:
+        """Set status and body if the status is one of ``among``; False if it was not.
+
+        One conditional ``UPDATE``: of a run finishing and a cancel racing for the same
+        response, exactly one wins (the loser's row lock waits, then re-checks).
+        """
+        result = await self.session.execute(
+            update(StoredResponse)
+            .where(StoredResponse.id == response_id, StoredResponse.status.in_(among))
+            .values(status=status, body=body)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+    async def items_of(self, response_id: str, role: str) -> list[dict[str, Any]]:
+        statement = (
+            select(ResponseItem.item)
+            .where(ResponseItem.response_id == response_id, ResponseItem.role == role)
+            .order_by(ResponseItem.position)
+        )
+        return [dict(item) for item in await self.session.scalars(statement)]
+
+    async def item_count(self, response_id: str) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(ResponseItem.response_id == response_id)
+        )
+        return int(count or 0)
+
+    async def events_after(self, response_id: str, after: int) -> list[dict[str, Any]]:
+        """Stored stream events numbered above ``after``, in order."""
+        statement = (
+            select(ResponseEvents.events)
+            .where(ResponseEvents.response_id == response_id, ResponseEvents.last > after)
+            .order_by(ResponseEvents.first)
+        )
+        batches = await self.session.scalars(statement)
+        return [e for batch in batches for e in batch if int(e["sequence_number"]) > after]
+
+    async def last_event(self, response_id: str) -> dict[str, Any] | None:
+        statement = (
+            select(ResponseEvents.events)
+            .where(ResponseEvents.response_id == response_id)
+            .order_by(ResponseEvents.first.desc())
+            .limit(1)
+        )
+        batch = await self.session.scalar(statement)
+        return dict(batch[-1]) if batch else None
+
+    async def running(self, among: frozenset[str], created_before: datetime) -> list[str]:
+        statement = select(StoredResponse.id).where(
+            StoredResponse.status.in_(among),
+            StoredResponse.background.is_(True),
+            StoredResponse.created_at < created_before,
+        )
+        return list(await self.session.scalars(statement))
+
+    async def with_status(self, ids: list[str], among: frozenset[str]) -> set[str]:
+        statement = select(StoredResponse.id).where(
+            StoredResponse.id.in_(ids), StoredResponse.status.in_(among)
+        )
+        return set(await self.session.scalars(statement))
 
     # ------------------------------------------------------------------ conversations
     async def conversation(self, user_id: int, conversation_id: str) -> Conversation | None:
@@ -212,6 +281,9 @@ class StateRepository:
         old_conversations = select(Conversation.id).where(Conversation.updated_at < cutoff)
         await self.session.execute(
             delete(ResponseItem).where(ResponseItem.response_id.in_(old_responses))
+        )
+        await self.session.execute(
+            delete(ResponseEvents).where(ResponseEvents.response_id.in_(old_responses))
         )
         await self.session.execute(
             delete(ConversationItem).where(ConversationItem.conversation_id.in_(old_conversations))

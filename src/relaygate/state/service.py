@@ -20,22 +20,23 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from relaygate.core.clock import utcnow
-from relaygate.core.errors import InvalidRequest
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
+from relaygate.kv.protocols import PubSub
 from relaygate.state import errors
+from relaygate.state.background import BackgroundResponses
 from relaygate.state.completions import StoredCompletions
 from relaygate.state.conversations import Conversations
-from relaygate.state.items import check_sizes, new_id
+from relaygate.state.items import check_sizes, with_id
 from relaygate.state.models import ResponseItem, StoredResponse
+from relaygate.state.replay import RUNNING
 from relaygate.state.repository import StateRepository
 from relaygate.state.schemas import Page, PageQuery
+from relaygate.state.signals import Signals
 
 __all__ = ["StateService"]
 
 log = logging.getLogger(__name__)
-
-_CANCELLABLE = {"queued", "in_progress"}
 
 
 class StateService:
@@ -43,26 +44,40 @@ class StateService:
 
     ``max_item_bytes`` bounds any one stored item (an input or output item, a chat
     message, a completion); ``retention_days`` (0: keep until deleted) is enforced by
-    :meth:`sweep`. Conversations and stored chat completions have their own use-case
-    objects (``conversations``, ``completions``); the relay needs only the methods here.
+    :meth:`sweep`. Conversations, stored chat completions and background responses have
+    their own use-case objects (``conversations``, ``completions``, ``background``).
+    ``pubsub`` carries the background responses' signals between replicas (in-process
+    when not given).
     """
 
-    def __init__(self, db: Database, *, max_item_bytes: int, retention_days: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_item_bytes: int,
+        retention_days: int,
+        pubsub: PubSub | None = None,
+    ) -> None:
         self.db = db
         self.max_item_bytes = max_item_bytes
         self.retention_days = retention_days
         self.conversations = Conversations(db, max_item_bytes)
         self.completions = StoredCompletions(db, max_item_bytes)
+        self.signals = Signals(pubsub)
+        self.background = BackgroundResponses(db, self.conversations, self.signals, max_item_bytes)
         self._sweeper: asyncio.Task[None] | None = None
 
-    def start(self, sweep_interval: float) -> None:
-        """Start the retention sweep; with ``retention_days`` 0 there is nothing to sweep."""
+    async def start(self, sweep_interval: float) -> None:
+        """Listen for the background signals and start the retention sweep (with
+        ``retention_days`` 0 there is nothing to sweep)."""
+        await self.signals.start()
         if self.retention_days > 0 and self._sweeper is None:
             self._sweeper = asyncio.create_task(self.sweep_every(sweep_interval))
 
     async def close(self) -> None:
         await cancel_and_wait(self._sweeper)
         self._sweeper = None
+        await self.signals.close()
 
     def check_items(self, items: list[Any], param: str) -> None:
         """Refuse (400) an item larger than the gateway stores; the relay may call this
@@ -97,7 +112,7 @@ class StateService:
         """
         response_id = str(response["id"])
         inputs = self.conversations.normalise(input_items, "input")
-        outputs = [_with_id(item) for item in response.get("output") or []]
+        outputs = [with_id(item) for item in response.get("output") or []]
         self.check_items(outputs, "output")
         body = {**response, "output": outputs}
         stored = response.get("store") is not False
@@ -139,10 +154,16 @@ class StateService:
 
     async def delete_response(self, user_id: int, response_id: str) -> None:
         """Delete the response and its items; responses chained after it stay, and their
-        history now starts after it. Conversation items it added stay in the conversation."""
+        history now starts after it. Conversation items it added stay in the conversation.
+        A background response still running is stopped as if cancelled."""
         async with self.db.session() as session, session.begin():
-            if not await StateRepository(session).delete_response(user_id, response_id):
+            repo = StateRepository(session)
+            row = await repo.response(user_id, response_id)
+            running = row is not None and row.background and row.status in RUNNING
+            if not await repo.delete_response(user_id, response_id):
                 raise errors.response_not_found(response_id)
+        if running:
+            await self.signals.cancelled(response_id)
 
     async def input_items(self, user_id: int, response_id: str, query: PageQuery) -> Page:
         async with self.db.session() as session:
@@ -155,22 +176,8 @@ class StateService:
         return page
 
     async def cancel_response(self, user_id: int, response_id: str) -> dict[str, Any]:
-        """Mark a queued or running background response cancelled (whoever runs it must
-        check the status); a response already cancelled is returned as it is."""
-        async with self.db.session() as session, session.begin():
-            row = await StateRepository(session).response(user_id, response_id)
-            if row is None:
-                raise errors.response_not_found(response_id)
-            if not row.background:
-                raise InvalidRequest(
-                    "Only responses created with background=true can be cancelled."
-                )
-            if row.status in _CANCELLABLE:
-                row.status = "cancelled"
-                row.body = {**row.body, "status": "cancelled"}
-            elif row.status != "cancelled":
-                raise InvalidRequest(f"Cannot cancel a response with status '{row.status}'.")
-            return row.body
+        """Cancel a queued or running background response (see ``background.cancel``)."""
+        return await self.background.cancel(user_id, response_id)
 
     # ------------------------------------------------------------ retention
     async def sweep(self, now: datetime | None = None) -> int:
@@ -193,14 +200,6 @@ class StateService:
             else:
                 if removed:
                     log.info("retention: removed %d stored objects", removed)
-
-
-def _with_id(item: dict[str, Any]) -> dict[str, Any]:
-    """An output item keeps its id; one without (a translator's slip) gets one."""
-    if not item.get("id"):
-        kind = item.get("type")
-        return {**item, "id": new_id("msg_" if kind == "message" else "item_")}
-    return item
 
 
 def _response_row(user_id: int, body: dict[str, Any]) -> StoredResponse:
