@@ -1,6 +1,6 @@
 """Validation of translated bodies against the official wire formats.
 
-OpenAI: the OpenAPI document in ../shared/spec (a small validator for the JSON-schema
+OpenAI: the OpenAPI schemas checked in under tests/spec (a small validator for the JSON-schema
 subset the chat schemas use: $ref, allOf/anyOf/oneOf, type, nullable, enum, required,
 properties, additionalProperties:false, items, min/max). Anthropic publishes no OpenAPI
 file (wire-formats.md says so); its SDK's TypedDict param types and pydantic models are
@@ -25,13 +25,14 @@ from anthropic.types.message_create_params import (
     MessageCreateParamsStreaming,
 )
 
-SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec"  # ../shared/spec
+# The spec files, checked in (tests/spec/make_subset.py says where they come from), so a
+# clean clone needs nothing outside the repository.
+SPEC = Path(__file__).resolve().parents[2] / "spec"
 
 
 @cache
 def openai_schemas() -> dict[str, Any]:
-    spec = json.loads((SPEC / "openai-openapi.json").read_text())
-    schemas: dict[str, Any] = spec["components"]["schemas"]
+    schemas: dict[str, Any] = json.loads((SPEC / "openai-schemas.json").read_text())
     return schemas
 
 
