@@ -40,6 +40,7 @@ from relaygate.billing.referrals import ReferralRules, ReferralService
 from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
 from relaygate.channels.api import router as channels_router
+from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.core.ids import new_request_id
 from relaygate.core.tasks import cancel_and_wait
@@ -258,6 +259,9 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
     app.state.state_service = state = await _state(settings, db, kv)
+    app.state.channel_health = health = ChannelHealth(
+        settings.breaker_threshold, settings.breaker_cooldown
+    )
     relay = RelayService(
         router,
         providers,
@@ -265,6 +269,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         RateLimiter(kv.rates, kv.counters),
         tiers_from_units(settings.rate_limit_tiers),
         settings.default_output_estimate,
+        health,
     )
     background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(

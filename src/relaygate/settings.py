@@ -86,6 +86,9 @@ class Settings(BaseSettings):
 
     key_cache_ttl: float = 1.0
     channel_refresh_interval: float = 5.0
+    # circuit breaker: consecutive failures that open a channel, seconds before a trial call
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown: float = Field(default=30.0, gt=0)
     usage_flush_interval: float = 0.05
     usage_batch_size: int = 1000
 

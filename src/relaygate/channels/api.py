@@ -7,6 +7,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Request
 
 from relaygate.accounts.api import OperatorDep
+from relaygate.channels.health import ChannelHealth
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
 from relaygate.channels.service import ChannelService
 from relaygate.core.envelope import envelope
@@ -30,6 +31,14 @@ def _out(row: Any) -> dict[str, Any]:
 @router.get("", summary="List channels (upstream keys redacted)")
 async def list_channels(_: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
     return envelope([_out(row) for row in await svc.all()])
+
+
+@router.get("/health", summary="Each channel's circuit breaker, error rate and latency")
+async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+    """This replica's view: breakers are per process (see relaygate/channels/health.py)."""
+    health = cast(ChannelHealth, request.app.state.channel_health)
+    rows = await svc.all()
+    return envelope([{"id": row.id, "name": row.name, **health.state(row.id)} for row in rows])
 
 
 @router.post("", summary="Create a channel")

@@ -19,6 +19,7 @@ from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging
 from relaygate.billing.pricing import TokenCounts
 from relaygate.billing.writer import Bill
+from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import (
@@ -129,8 +130,10 @@ class RelayService:
         limiter: RateLimiter,
         tiers: Sequence[Tier],
         default_output_estimate: int,
+        health: ChannelHealth | None = None,
     ) -> None:
         self.router = router
+        self.health = health or ChannelHealth()
         self.providers = providers
         self.charging = charging
         self.limiter = limiter
@@ -282,11 +285,14 @@ class RelayService:
             )
         for attempt, route in enumerate(attempts, start=1):
             upstream = call_dialect(route.channel, client)
-            ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
             if counts_locally(endpoint, upstream):
+                ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
                 ctx.ttfb_ms = ctx.elapsed_ms()
                 count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
                 return Opened(_Finished(200, "application/json", count), client, False)
+            if not self.health.admits(route.channel.id):  # its breaker is open
+                continue
+            ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
             call, injected = self._call(
                 ctx, facts, payload, body, (client, upstream, endpoint), history, route.channel
             )
@@ -294,29 +300,52 @@ class RelayService:
             try:
                 reply = await self.providers[route.channel.type].send(route.channel, call)
             except UpstreamFailure as err:
+                self.health.failed(route.channel.id)
                 last_error = err
                 continue
             ctx.ttfb_ms = ctx.elapsed_ms()
             if reply.status < 300:
+                self.health.succeeded(route.channel.id, ctx.ttfb_ms)
                 return Opened(reply, upstream, injected)
             error_body = await reply.read()
+            self._note(route.channel.id, reply.status, ctx.ttfb_ms)
             if _retryable(reply.status) and attempt < len(attempts):
                 last_error = _upstream_status_error(reply.status, client)
                 continue
-            if reply.status in PASSTHROUGH_STATUSES:
-                retry = reply.header(b"retry-after")  # the upstream's own back-off hint
-                if upstream != client:
-                    refused = upstream_error(upstream, reply.status, error_body)
-                    if retry:
-                        refused.headers["retry-after"] = retry.decode("latin-1")
-                    raise refused
-                ctx.fail(reply.status, error_body.decode(errors="replace"))
-                finished = _Finished(reply.status, reply.content_type, error_body)
-                kept = ((b"retry-after", retry),) if retry else ()
-                return Opened(finished, client, False, kept)
-            raise _upstream_status_error(reply.status, client)
-        assert last_error is not None
+            return self._refusal(ctx, reply, error_body, upstream, client)
+        if last_error is None:  # every channel's breaker is open
+            raise UpstreamUnavailable(
+                "Every channel serving this model is failing; try again in a few seconds."
+            )
         raise last_error
+
+    def _note(self, channel_id: int, status: int, ttfb_ms: int | None) -> None:
+        """An upstream error status, for the channel's breaker: a refusal the caller can
+        act on (400, 404, …) comes from a working upstream; 429, 5xx and the channel's own
+        key refused (401/403) count as failures."""
+        if status in PASSTHROUGH_STATUSES and not _retryable(status):
+            self.health.succeeded(channel_id, ttfb_ms)
+        else:
+            self.health.failed(channel_id)
+
+    @staticmethod
+    def _refusal(
+        ctx: CallContext, reply: UpstreamReply, error_body: bytes, upstream: str, client: str
+    ) -> Opened:
+        """The last channel's error answer: passed on when the caller can act on it (in
+        the caller's dialect), else a clean 5xx without upstream details."""
+        if reply.status not in PASSTHROUGH_STATUSES:
+            raise _upstream_status_error(reply.status, client)
+        retry = reply.header(b"retry-after")  # the upstream's own back-off hint
+        if upstream != client:
+            refused = upstream_error(upstream, reply.status, error_body)
+            if retry:
+                refused.headers["retry-after"] = retry.decode("latin-1")
+            raise refused
+        ctx.fail(reply.status, error_body.decode(errors="replace"))
+        finished = _Finished(reply.status, reply.content_type, error_body)
+        kept = ((b"retry-after", retry),) if retry else ()
+        return Opened(finished, client, False, kept)
 
     @staticmethod
     def _serves(client: str, endpoint: str, channel: ChannelSpec) -> bool:

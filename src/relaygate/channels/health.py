@@ -1,0 +1,88 @@
+"""Circuit breakers: stop sending calls to a channel that keeps failing.
+
+After ``threshold`` consecutive failures (connection errors, timeouts, 429 and 5xx before
+the first byte) a channel's breaker opens and the router passes it over, so callers stop
+paying its timeouts. After ``cooldown`` seconds it half-opens: one call goes through as a
+trial; success closes the breaker, failure opens it for another cool-down (a trial that
+never reports back, say because its caller hung up, lapses after a cool-down too). The
+state is per process: each replica learns an upstream's health from its own calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ChannelHealth"]
+
+
+@dataclass(slots=True)
+class _Breaker:
+    failures: int = 0  # consecutive
+    opened_at: float | None = None
+    trial_at: float | None = None  # when the half-open trial call went out
+    calls: int = 0
+    errors: int = 0
+    latency_ms: float | None = None  # moving average of the time to the first byte
+
+
+class ChannelHealth:
+    def __init__(
+        self,
+        threshold: int = 5,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._breakers: dict[int, _Breaker] = {}
+
+    def admits(self, channel_id: int) -> bool:
+        """May a call go to this channel now? (Claims the half-open trial when it may.)"""
+        breaker = self._breakers.get(channel_id)
+        if breaker is None or breaker.opened_at is None:
+            return True
+        now = self._clock()
+        if now - breaker.opened_at < self.cooldown:
+            return False
+        if breaker.trial_at is not None and now - breaker.trial_at < self.cooldown:
+            return False  # one trial at a time
+        breaker.trial_at = now
+        return True
+
+    def succeeded(self, channel_id: int, latency_ms: int | None) -> None:
+        breaker = self._breakers.setdefault(channel_id, _Breaker())
+        breaker.failures, breaker.opened_at, breaker.trial_at = 0, None, None
+        breaker.calls += 1
+        if latency_ms is not None:
+            last = breaker.latency_ms
+            breaker.latency_ms = latency_ms if last is None else 0.8 * last + 0.2 * latency_ms
+
+    def failed(self, channel_id: int) -> None:
+        breaker = self._breakers.setdefault(channel_id, _Breaker())
+        breaker.calls += 1
+        breaker.errors += 1
+        breaker.failures += 1
+        if breaker.trial_at is not None or breaker.failures >= self.threshold:
+            breaker.opened_at, breaker.trial_at = self._clock(), None
+
+    def state(self, channel_id: int) -> dict[str, Any]:
+        """What the operator sees: the breaker's state, error rate and latency."""
+        breaker = self._breakers.get(channel_id, _Breaker())
+        if breaker.opened_at is None:
+            name = "closed"
+        elif self._clock() - breaker.opened_at >= self.cooldown:
+            name = "half_open"
+        else:
+            name = "open"
+        return {
+            "state": name,
+            "consecutive_failures": breaker.failures,
+            "calls": breaker.calls,
+            "errors": breaker.errors,
+            "error_rate": round(breaker.errors / breaker.calls, 4) if breaker.calls else 0.0,
+            "latency_ms": round(breaker.latency_ms, 1) if breaker.latency_ms is not None else None,
+        }
