@@ -212,3 +212,20 @@ def embeddings_body(b: Behaviour, model: str, inputs: list[Any], fmt: str) -> di
         "usage": {"prompt_tokens": b.prompt_tokens, "total_tokens": b.prompt_tokens},
         "x_fake": True,
     }
+
+
+def moderation_body(b: Behaviour, body: dict[str, Any]) -> dict[str, Any]:
+    """One result per input; an input containing ``b.text`` is flagged as harassment."""
+    raw = body.get("input")
+    inputs = raw if isinstance(raw, list) else [raw]
+    results = []
+    for item in inputs:
+        flagged = isinstance(item, str) and b.text in item
+        results.append(
+            {
+                "flagged": flagged,
+                "categories": {"harassment": flagged, "violence": False},
+                "category_scores": {"harassment": 0.9 if flagged else 0.01, "violence": 0.0},
+            }
+        )
+    return {"id": "modr-fake", "model": body.get("model"), "results": results}

@@ -35,6 +35,7 @@ from tests.fakes.openai_payloads import (
     chat_completion,
     dumps,
     embeddings_body,
+    moderation_body,
     text_completion,
     text_completion_chunk,
     usage_body,
@@ -111,6 +112,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/moderations", self._moderations)
         app.router.add_get("/v1/models", self._models)
 
     def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
@@ -253,6 +255,13 @@ class FakeOpenAI:
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         return await self._guarded(request, self._answer_embeddings)
+
+    async def _moderations(self, request: web.Request) -> web.StreamResponse:
+        async def answer(_r: web.Request, rec: RecordedRequest, b: Behaviour) -> web.Response:
+            body = rec.body if isinstance(rec.body, dict) else {}
+            return self._json(rec, b, moderation_body(b, body))
+
+        return await self._guarded(request, answer)
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         async def answer(_r: web.Request, rec: RecordedRequest, b: Behaviour) -> web.Response:

@@ -46,6 +46,7 @@ from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
     COMPLETIONS,
     EMBEDDINGS,
+    MODERATIONS,
     RequestFacts,
 )
 from relaygate.relay.disconnect import until_disconnect
@@ -69,6 +70,7 @@ _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/chat/completions": (OPENAI_WIRE, CHAT),
     "/v1/completions": (OPENAI_WIRE, COMPLETIONS),
     "/v1/embeddings": (OPENAI_WIRE, EMBEDDINGS),
+    "/v1/moderations": (OPENAI_WIRE, MODERATIONS),
     "/v1/messages": (ANTHROPIC_WIRE, MESSAGES),
     "/v1/messages/count_tokens": (ANTHROPIC_WIRE, COUNT_TOKENS),
     "/v1/complete": (ANTHROPIC_WIRE, COMPLETE),

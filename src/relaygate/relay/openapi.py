@@ -104,6 +104,9 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         "/v1/responses": responses,
         "/v1/completions": _post("Create a legacy text completion", ["model", "prompt"], True),
         "/v1/embeddings": _post("Create embeddings (float or base64)", ["model", "input"], False),
+        "/v1/moderations": _post(
+            "Classify text (or images) for moderation", ["model", "input"], False
+        ),
         "/v1/messages": messages,
         "/v1/messages/count_tokens": count,
         "/v1/complete": _post(

@@ -22,7 +22,12 @@ from relaygate.relay.dialects.anthropic_messages import errors as anthropic_erro
 from relaygate.relay.dialects.anthropic_messages import request as anthropic_request
 from relaygate.relay.dialects.anthropic_messages.usage import read_usage as anthropic_usage
 from relaygate.relay.dialects.openai_chat import errors as openai_errors
-from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts, inspect
+from relaygate.relay.dialects.openai_chat.request import (
+    EMBEDDINGS,
+    MODERATIONS,
+    RequestFacts,
+    inspect,
+)
 from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usage
 from relaygate.relay.dialects.openai_responses import request as responses_request
 from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
@@ -69,8 +74,8 @@ class Wire:
 
 
 def _openai_max_output(endpoint: str, payload: Any, default: int) -> int:
-    if endpoint == EMBEDDINGS or not isinstance(payload, dict):
-        return 0
+    if endpoint in (EMBEDDINGS, MODERATIONS) or not isinstance(payload, dict):
+        return 0  # nothing is generated
     for name in ("max_completion_tokens", "max_tokens"):
         value = payload.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:

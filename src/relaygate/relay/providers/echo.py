@@ -93,6 +93,8 @@ class EchoProvider:
         payload = call.payload
         if call.endpoint == "embeddings":
             return _EchoReply(_embeddings(payload), None)
+        if call.endpoint == "moderations":
+            return _EchoReply(_moderations(payload), None)
         if call.endpoint == "completions":
             prompt = payload.get("prompt")
             text = prompt if isinstance(prompt, str) else str(prompt[0] if prompt else "")
@@ -190,3 +192,17 @@ def _embeddings(payload: dict[str, Any]) -> bytes:
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
     return orjson.dumps(body)
+
+
+def _moderations(payload: dict[str, Any]) -> bytes:
+    """Every input passes: the echo model has no opinion (a well-formed, unflagged result)."""
+    raw = payload.get("input")
+    inputs = raw if isinstance(raw, list) else [raw]
+    categories = ("harassment", "hate", "self-harm", "sexual", "violence")
+    result = {
+        "flagged": False,
+        "categories": dict.fromkeys(categories, False),
+        "category_scores": dict.fromkeys(categories, 0.0),
+    }
+    body = {"id": "modr-" + os.urandom(12).hex(), "model": payload["model"]}
+    return orjson.dumps({**body, "results": [result for _ in inputs]})

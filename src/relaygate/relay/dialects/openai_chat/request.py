@@ -12,17 +12,21 @@ from typing import Any
 
 from relaygate.core.errors import InvalidRequest
 
-__all__ = ["CHAT", "COMPLETIONS", "EMBEDDINGS", "RequestFacts", "inspect"]
+__all__ = ["CHAT", "COMPLETIONS", "EMBEDDINGS", "MODERATIONS", "RequestFacts", "inspect"]
 
 CHAT = "chat/completions"
 COMPLETIONS = "completions"
 EMBEDDINGS = "embeddings"
+MODERATIONS = "moderations"
+_UNSTREAMED = frozenset({EMBEDDINGS, MODERATIONS})
+DEFAULT_MODERATION_MODEL = "omni-moderation-latest"
 
 # endpoint -> (required field, accepted JSON types of that field)
 _REQUIRED: dict[str, tuple[str, tuple[type, ...]]] = {
     CHAT: ("messages", (list,)),
     COMPLETIONS: ("prompt", (str, list)),
     EMBEDDINGS: ("input", (str, list)),
+    MODERATIONS: ("input", (str, list)),
 }
 
 
@@ -48,6 +52,8 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
     """Check ``body`` for ``endpoint`` and return what routing and metering need."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    if endpoint == MODERATIONS and "model" not in body:
+        body["model"] = DEFAULT_MODERATION_MODEL  # optional there, as at OpenAI
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("You must provide a model parameter.", param="model")
@@ -62,8 +68,8 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
-    if endpoint == EMBEDDINGS and stream:
-        raise InvalidRequest("Embeddings cannot be streamed.", param="stream")
+    if endpoint in _UNSTREAMED and stream:
+        raise InvalidRequest(f"'{endpoint}' cannot be streamed.", param="stream")
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     return RequestFacts(model=model, stream=bool(stream), include_usage=include_usage)
