@@ -41,7 +41,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -52,7 +52,9 @@ __all__ = [
     "ClaudeRun",
     "ClaudeTimeoutError",
     "ClientInstallError",
+    "base_env",
     "claude_env",
+    "install_pinned",
     "install_claude_code",
     "run_claude",
 ]
@@ -138,26 +140,45 @@ def install_claude_code(
     directory that is renamed into place, so two pytest processes never install twice and
     a killed install never leaves a directory that looks complete.
     """
+    return install_pinned(
+        PACKAGE, version, f"claude-code-{version}", _install_problem, _executable,
+        root=root, timeout=timeout,
+    )  # fmt: skip
+
+
+def install_pinned(
+    package: str,
+    version: str,
+    name: str,
+    problem_of: Callable[[Path, str], str | None],
+    executable: Callable[[Path], Path],
+    *,
+    root: Path | None,
+    timeout: float,
+) -> Path:
+    """Install npm ``package@version`` once into ``<cache>/<name>`` and return its program.
+
+    ``problem_of(prefix, version)`` says why an install is unusable (None: it is fine).
+    Installs under an exclusive file lock into a staging directory that is renamed into
+    place, so two pytest processes never install twice and a killed install never leaves
+    a directory that looks complete. Shared by every pinned client (Claude Code, Codex).
+    """
     root = root or cache_root()
-    prefix = root / f"claude-code-{version}"
-    if _installed(prefix, version):
-        return _executable(prefix)
+    prefix = root / name
+    if problem_of(prefix, version) is None:
+        return executable(prefix)
     root.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(root / f"claude-code-{version}.lock", timeout):
-        if not _installed(prefix, version):  # another process may have finished meanwhile
-            _install(root, prefix, version, timeout)
-    problem = _install_problem(prefix, version)
+    with _exclusive_lock(root / f"{name}.lock", timeout):
+        if problem_of(prefix, version) is not None:  # another process may have finished
+            _install(root, prefix, package, version, timeout, problem_of)
+    problem = problem_of(prefix, version)
     if problem:
-        raise ClientInstallError(f"{PACKAGE}@{version} in {prefix}: {problem}")
-    return _executable(prefix)
+        raise ClientInstallError(f"{package}@{version} in {prefix}: {problem}")
+    return executable(prefix)
 
 
 def _executable(prefix: Path) -> Path:
     return prefix / "node_modules" / ".bin" / "claude"
-
-
-def _installed(prefix: Path, version: str) -> bool:
-    return _install_problem(prefix, version) is None
 
 
 def _install_problem(prefix: Path, version: str) -> str | None:
@@ -178,7 +199,7 @@ def _install_problem(prefix: Path, version: str) -> str | None:
         try:
             out = subprocess.run(
                 [str(_executable(prefix)), "--version"],
-                env=_base_env(Path(home)),
+                env=base_env(Path(home)),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
@@ -213,7 +234,14 @@ def _exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _install(root: Path, prefix: Path, version: str, timeout: float) -> None:
+def _install(
+    root: Path,
+    prefix: Path,
+    package: str,
+    version: str,
+    timeout: float,
+    problem_of: Callable[[Path, str], str | None],
+) -> None:
     """``npm install`` the pinned package into a staging directory, then move it into place.
 
     The flags make the result independent of the user's npm configuration: scripts on (the
@@ -224,7 +252,7 @@ def _install(root: Path, prefix: Path, version: str, timeout: float) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise ClientInstallError(
-            f"npm is not on PATH; the tests need Node.js >= 20 with npm to install {PACKAGE}"
+            f"npm is not on PATH; the tests need Node.js >= 20 with npm to install {package}"
         )
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{prefix.name}-", dir=root))
     try:
@@ -240,7 +268,7 @@ def _install(root: Path, prefix: Path, version: str, timeout: float) -> None:
             "--include=optional",
             "--engine-strict=false",
             "--loglevel=error",
-            f"{PACKAGE}@{version}",
+            f"{package}@{version}",
         ]
         try:
             code, out, err, _ = _run_bounded(
@@ -252,7 +280,7 @@ def _install(root: Path, prefix: Path, version: str, timeout: float) -> None:
             raise ClientInstallError(
                 f"{' '.join(cmd)} exited {code}:\n{out[-3000:]}\n{err[-3000:]}"
             )
-        problem = _install_problem(staging, version)
+        problem = problem_of(staging, version)
         if problem:
             raise ClientInstallError(f"after npm install: {problem}\n{err[-3000:]}")
         if prefix.exists():  # a broken or different install: we hold the lock, replace it
@@ -266,7 +294,7 @@ def _install(root: Path, prefix: Path, version: str, timeout: float) -> None:
 # ---------------------------------------------------------------------------------- run
 
 
-def _base_env(home: Path) -> dict[str, str]:
+def base_env(home: Path) -> dict[str, str]:
     """A minimal environment rooted at a private ``home``; nothing from the user leaks in."""
     tmp = home / "tmp"
     tmp.mkdir(exist_ok=True)
@@ -298,7 +326,7 @@ def claude_env(
     ``"x-api-key"`` sets ``ANTHROPIC_API_KEY`` (sent as ``x-api-key``); the gateway must take
     both. ``extra_env`` is applied last, so it can override anything here.
     """
-    env = _base_env(home)
+    env = base_env(home)
     env["ANTHROPIC_BASE_URL"] = base_url
     env["ANTHROPIC_AUTH_TOKEN" if auth == "bearer" else "ANTHROPIC_API_KEY"] = api_key
     env.update(QUIET_ENV)

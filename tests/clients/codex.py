@@ -39,7 +39,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -52,10 +51,10 @@ from typing import Any, Literal
 
 from tests.clients.claude_code import (
     ClientInstallError,
-    _exclusive_lock,
     _Killed,
     _run_bounded,
-    cache_root,
+    base_env,
+    install_pinned,
 )
 
 __all__ = [
@@ -150,18 +149,10 @@ def install_codex(
     two pytest processes never install twice and a killed install never leaves a
     directory that looks complete.
     """
-    root = root or cache_root()
-    prefix = root / f"codex-{version}"
-    if _install_problem(prefix, version) is None:
-        return _executable(prefix)
-    root.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(root / f"codex-{version}.lock", timeout):
-        if _install_problem(prefix, version) is not None:  # another process may have won
-            _install(root, prefix, version, timeout)
-    problem = _install_problem(prefix, version)
-    if problem:
-        raise ClientInstallError(f"{PACKAGE}@{version} in {prefix}: {problem}")
-    return _executable(prefix)
+    return install_pinned(
+        PACKAGE, version, f"codex-{version}", _install_problem, _executable,
+        root=root, timeout=timeout,
+    )  # fmt: skip
 
 
 def _executable(prefix: Path) -> Path:
@@ -202,75 +193,12 @@ def _install_problem(prefix: Path, version: str) -> str | None:
     return None
 
 
-def _install(root: Path, prefix: Path, version: str, timeout: float) -> None:
-    """``npm install`` the pinned package into a staging directory, then move it into place.
-
-    The flags make the result independent of the user's npm configuration: optional
-    dependencies on (the native binary is one), scripts on (there are none today; a
-    later release may add one), no engine check, no audit or update notifier.
-    """
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ClientInstallError(
-            f"npm is not on PATH; the tests need Node.js >= 16 with npm to install {PACKAGE}"
-        )
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{prefix.name}-", dir=root))
-    try:
-        cmd = [
-            npm,
-            "install",
-            "--prefix",
-            str(staging),
-            "--no-audit",
-            "--no-fund",
-            "--no-update-notifier",
-            "--ignore-scripts=false",
-            "--include=optional",
-            "--engine-strict=false",
-            "--loglevel=error",
-            f"{PACKAGE}@{version}",
-        ]
-        try:
-            code, out, err, _ = _run_bounded(
-                cmd, cwd=staging, env=dict(os.environ), timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            raise ClientInstallError(f"{' '.join(cmd)} took over {timeout:g} s") from None
-        if code != 0:
-            raise ClientInstallError(
-                f"{' '.join(cmd)} exited {code}:\n{out[-3000:]}\n{err[-3000:]}"
-            )
-        problem = _install_problem(staging, version)
-        if problem:
-            raise ClientInstallError(f"after npm install: {problem}\n{err[-3000:]}")
-        if prefix.exists():  # a broken or different install: we hold the lock, replace it
-            shutil.rmtree(prefix)
-        staging.chmod(0o755)  # mkdtemp made it private
-        staging.rename(prefix)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 # ---------------------------------------------------------------------------------- run
 
 
 def _base_env(home: Path) -> dict[str, str]:
-    """A minimal environment rooted at a private ``home``; nothing from the user leaks in."""
-    tmp = home / "tmp"
-    tmp.mkdir(exist_ok=True)
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(home),
-        "CODEX_HOME": str(home / ".codex"),
-        "TMPDIR": str(tmp),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_STATE_HOME": str(home / ".local" / "state"),
-        "LANG": "C.UTF-8",
-        "TERM": "dumb",
-        "NO_COLOR": "1",
-    }
+    """The shared private environment, plus Codex's own home and no colours."""
+    return {**base_env(home), "CODEX_HOME": str(home / ".codex"), "NO_COLOR": "1"}
 
 
 def codex_config(
