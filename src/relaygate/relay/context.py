@@ -30,6 +30,7 @@ class CallContext:
     model: str = ""
     upstream_model: str = ""
     channel_id: int | None = None
+    attempts: int = 0  # upstream calls made for this request (failovers included)
     stream: bool = False
     status: int = 0
     error: str | None = None

@@ -9,7 +9,7 @@ a clean 502/503/504 without upstream details.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,17 @@ from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
 
-__all__ = ["PASSTHROUGH_STATUSES", "Opened", "RelayService", "estimate_prompt_tokens"]
+__all__ = [
+    "PASSTHROUGH_STATUSES",
+    "Encoder",
+    "Opened",
+    "RelayService",
+    "estimate_prompt_tokens",
+]
+
+# How a same-dialect body is written for the channel when it is not JSON (the multipart
+# uploads of the media routes): the payload, its model already mapped -> (bytes, type).
+Encoder = Callable[[dict[str, Any]], tuple[bytes, str]]
 
 # Upstream statuses whose body the caller can act on: passed through unchanged.
 PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422, 429})
@@ -261,6 +271,7 @@ class RelayService:
         endpoint: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
         history: list[dict[str, Any]] | None = None,
+        encode: Encoder | None = None,
     ) -> Opened:
         """Call the upstream and return its answer (``endpoint``: the call to make, when it
         is not the recorded one, as for the legacy Complete route).
@@ -296,7 +307,10 @@ class RelayService:
             call, injected = self._call(
                 ctx, facts, payload, body, (client, upstream, endpoint), history, route.channel
             )
+            if encode is not None:  # a media upload: the same dialect, written as it came
+                call.body, call.content_type = encode(call.payload)
             call.headers = headers if upstream == client else ()
+            ctx.attempts += 1
             try:
                 reply = await self.providers[route.channel.type].send(route.channel, call)
             except UpstreamFailure as err:

@@ -28,6 +28,8 @@ class UpstreamCall:
     # Extra request headers chosen by the relay (e.g. the caller's ``anthropic-beta``);
     # providers strip CR/LF from them and never let them replace auth or framing headers.
     headers: tuple[tuple[str, str], ...] = ()
+    # The body's media type: JSON, except for the multipart uploads of the media routes.
+    content_type: str = "application/json"
 
 
 class UpstreamReply(Protocol):

@@ -21,6 +21,12 @@ def _header_lines(channel: ChannelSpec) -> bytes:
     return b"".join(clean_header_line(name, value) for name, value in pairs.items())
 
 
+def _with_content_type(lines: bytes, content_type: str) -> bytes:
+    """The channel's header lines with another body type (a multipart upload)."""
+    json_line = clean_header_line("Content-Type", "application/json")
+    return lines.replace(json_line, clean_header_line("Content-Type", content_type))
+
+
 class OpenAIProvider:
     def __init__(self, client: HTTPClient) -> None:
         self.client = client
@@ -36,7 +42,10 @@ class OpenAIProvider:
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
         url = f"{channel.base_url.rstrip('/')}/{call.endpoint}"
         try:
-            response = await self.client.post(url, self._headers_for(channel), call.body)
+            headers = self._headers_for(channel)
+            if call.content_type != "application/json":
+                headers = _with_content_type(headers, call.content_type)
+            response = await self.client.post(url, headers, call.body)
         except TransportError as exc:
             raise upstream_failure(exc) from exc
         return HTTPReply(response)
