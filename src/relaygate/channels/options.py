@@ -21,3 +21,13 @@ class ChannelOptions(BaseModel):
     # more is capped (Claude Code asks for 32,000-128,000, which e.g. gpt-4o and DeepSeek
     # refuse); a same-dialect call is relayed as the caller sent it.
     max_output_tokens: int | None = Field(default=None, ge=1)
+    # azure_openai channels: the api-version every call carries (Azure requires one).
+    api_version: str = Field(default="", max_length=40)
+    # Timeouts in seconds, overriding the gateway-wide ones for this channel: opening a
+    # connection, waiting for the response headers, and the longest silence between two
+    # chunks of the body (a stream that stalls longer is cut and reported as failed).
+    connect_timeout: float | None = Field(default=None, gt=0, le=600)
+    first_byte_timeout: float | None = Field(default=None, gt=0, le=3600)
+    idle_timeout: float | None = Field(default=None, gt=0, le=3600)
+    # An HTTP proxy the channel's calls go through (CONNECT for https upstreams).
+    proxy_url: str = Field(default="", max_length=500)

@@ -46,6 +46,12 @@ def _spec(row: Channel) -> ChannelSpec:
         created=calendar.timegm(row.created_at.utctimetuple()),
         responses_api=options.responses_api,
         max_output_tokens=options.max_output_tokens,
+        keys=(row.api_key,) if row.api_key else (),
+        api_version=options.api_version,
+        connect_timeout=options.connect_timeout,
+        first_byte_timeout=options.first_byte_timeout,
+        idle_timeout=options.idle_timeout,
+        proxy_url=options.proxy_url,
     )
 
 

@@ -22,3 +22,11 @@ class ChannelSpec:
     created: int = 0  # epoch seconds, shown as the model's ``created``
     responses_api: bool = False  # see ChannelOptions
     max_output_tokens: int | None = None
+    # Every key of the channel, used in rotation (``api_key`` is the first of them).
+    keys: tuple[str, ...] = ()
+    api_version: str = ""  # azure_openai: the ``api-version`` query parameter
+    # Seconds; None: the gateway-wide default (settings ``connect_timeout``/``read_timeout``).
+    connect_timeout: float | None = None
+    first_byte_timeout: float | None = None  # until the upstream's response headers
+    idle_timeout: float | None = None  # the longest silence between two body chunks
+    proxy_url: str = ""  # http://[user:pass@]host:port, for upstreams reached through a proxy
