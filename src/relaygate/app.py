@@ -53,8 +53,11 @@ from relaygate.limits.service import RateLimiter
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.background import BackgroundRuns
+from relaygate.relay.keyring import KeyRing
 from relaygate.relay.openapi import relay_paths
+from relaygate.relay.probe import ChannelProber
 from relaygate.relay.providers.anthropic import AnthropicProvider
+from relaygate.relay.providers.azure import AzureOpenAIProvider
 from relaygate.relay.providers.base import Provider
 from relaygate.relay.providers.echo import EchoProvider
 from relaygate.relay.providers.openai import OpenAIProvider
@@ -243,14 +246,8 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     signup, referrals = _signup(settings, db, packages, charging)
     keepalive = KeepAlive(settings.stream_keepalive_interval)
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
-    router = Router()
-    channels.on_change(router.load)
+    router, providers, health, prober = _routing(settings, client, channels, app)
     admin_key = await _declare(settings, accounts, channels, prices)
-    providers: dict[str, Provider] = {
-        "openai": OpenAIProvider(client),
-        "anthropic": AnthropicProvider(client),
-        "echo": EchoProvider(),
-    }
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
     app.state.kv, app.state.packages = kv, packages
@@ -258,10 +255,8 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     writer.start()
     keepalive.start()
     refresher = asyncio.create_task(channels.refresh_every(settings.channel_refresh_interval))
+    probes = _probes(settings, prober)
     app.state.state_service = state = await _state(settings, db, kv)
-    app.state.channel_health = health = ChannelHealth(
-        settings.breaker_threshold, settings.breaker_cooldown
-    )
     relay = RelayService(
         router,
         providers,
@@ -270,6 +265,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         tiers_from_units(settings.rate_limit_tiers),
         settings.default_output_estimate,
         health,
+        KeyRing(settings.key_bench_seconds),
     )
     background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(
@@ -292,12 +288,44 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         gateway.relay = None
         await background.close()  # finishes or fails the running ones, bills and all
         await cancel_and_wait(refresher)
+        if probes is not None:
+            await cancel_and_wait(probes)
         await state.close()
         await keepalive.stop()
         await writer.close()
         await kv.close()
         await client.close()
         await db.dispose()
+
+
+def _routing(
+    settings: Settings, client: HTTPClient, channels: ChannelService, app: FastAPI
+) -> tuple[Router, dict[str, Provider], ChannelHealth, ChannelProber]:
+    """What picks and reaches a channel: the router, one provider per channel type
+    (``ChannelSpec.type``), the breakers and the channel tester, fed every snapshot."""
+    router = Router()
+    providers: dict[str, Provider] = {
+        "openai": OpenAIProvider(client),
+        "azure_openai": AzureOpenAIProvider(client),
+        "anthropic": AnthropicProvider(client),
+        "echo": EchoProvider(),
+    }
+    app.state.channel_health = health = ChannelHealth(
+        settings.breaker_threshold, settings.breaker_cooldown
+    )
+    app.state.channel_tester = prober = ChannelProber(providers, health)
+    channels.on_change(router.load)
+    channels.on_change(prober.load)
+    return router, providers, health, prober
+
+
+def _probes(settings: Settings, prober: ChannelProber) -> asyncio.Task[None] | None:
+    """The periodic channel probes, when the operator turned them on."""
+    if settings.health_probe_interval <= 0:
+        return None
+    return asyncio.create_task(
+        prober.probe_every(settings.health_probe_interval, settings.health_probe_all)
+    )
 
 
 def _control_plane(gateway: Gateway) -> FastAPI:

@@ -12,16 +12,14 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from relaygate.channels.options import ChannelOptions
+from relaygate.channels.options import ChannelOptions, ChannelType, join_keys
 
 __all__ = ["ChannelConfig", "ModelPriceConfig", "Settings", "load_settings"]
-
-ChannelType = Literal["openai", "anthropic", "echo"]
 
 
 class ChannelConfig(BaseModel):
@@ -30,7 +28,7 @@ class ChannelConfig(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     type: ChannelType = "openai"
     base_url: str = ""
-    api_key: str = ""
+    api_key: str = ""  # several keys (used in rotation): a list, or one per line
     api_key_env: str | None = None
     models: dict[str, str] = Field(default_factory=dict)
     priority: int = 0
@@ -38,6 +36,8 @@ class ChannelConfig(BaseModel):
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     options: ChannelOptions = Field(default_factory=ChannelOptions)
+
+    _keys = field_validator("api_key", mode="before")(join_keys)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -49,7 +49,8 @@ class ChannelConfig(BaseModel):
 
 
 class ModelPriceConfig(BaseModel):
-    """A model's official prices per million tokens, in currency units (``"2.50"``)."""
+    """A model's official prices per million tokens, in currency units (``"2.50"``); the
+    media prices are per image, per million input characters, per second of audio."""
 
     name: str = Field(min_length=1, max_length=200)
     input: Decimal = Field(default=Decimal(0), ge=0)
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
     # circuit breaker: consecutive failures that open a channel, seconds before a trial call
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown: float = Field(default=30.0, gt=0)
+    # seconds a channel key the upstream refused or rate-limited is left out of rotation
+    key_bench_seconds: float = Field(default=60.0, gt=0)
+    # periodic channel probes (0: off); by default only channels not known to work
+    health_probe_interval: float = Field(default=0.0, ge=0)
+    health_probe_all: bool = False
     usage_flush_interval: float = 0.05
     usage_batch_size: int = 1000
 

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Protocol, cast
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict
 
 from relaygate.accounts.api import OperatorDep
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
 from relaygate.channels.service import ChannelService
+from relaygate.channels.spec import ChannelSpec
 from relaygate.core.envelope import envelope
 
-__all__ = ["router"]
+__all__ = ["ChannelTester", "router"]
+
+
+class ChannelTester(Protocol):
+    """Sends a channel test call (implemented by the relay: relaygate/relay/probe.py)."""
+
+    async def test(self, channel: ChannelSpec, model: str | None = None) -> dict[str, Any]: ...
+
+
+class ChannelTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None  # one of the channel's public model names; default: its first
 
 
 def channels(request: Request) -> ChannelService:
@@ -39,6 +53,21 @@ async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> 
     health = cast(ChannelHealth, request.app.state.channel_health)
     rows = await svc.all()
     return envelope([{"id": row.id, "name": row.name, **health.state(row.id)} for row in rows])
+
+
+@router.post("/{channel_id}/test", summary="Send one tiny call to a channel, with each key")
+async def test_channel(
+    channel_id: int,
+    request: Request,
+    _: OperatorDep,
+    svc: ChannelsDep,
+    body: Annotated[ChannelTest | None, Body()] = None,
+) -> dict[str, Any]:
+    """A real call (one word in, at most one token out) per key; the result feeds the
+    channel's breaker on this replica. A failing upstream is a 200 with ``ok: false``."""
+    tester = cast(ChannelTester, request.app.state.channel_tester)
+    spec = await svc.spec(channel_id)
+    return envelope(await tester.test(spec, body.model if body else None))
 
 
 @router.post("", summary="Create a channel")

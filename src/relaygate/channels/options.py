@@ -6,9 +6,28 @@ Kept in one small typed model so the operator API, the TOML file and the relay's
 
 from __future__ import annotations
 
+import re
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ChannelOptions"]
+__all__ = ["ChannelOptions", "ChannelType", "join_keys", "split_keys"]
+
+ChannelType = Literal["openai", "azure_openai", "anthropic", "echo"]
+
+_KEY_SEPARATORS = re.compile(r"[\n,]")
+
+
+def join_keys(value: Any) -> Any:
+    """Several upstream keys may be given as a list; they are stored one per line."""
+    if isinstance(value, list):
+        return "\n".join(str(key).strip() for key in value if str(key).strip())
+    return value
+
+
+def split_keys(stored: str) -> tuple[str, ...]:
+    """The channel's keys, in rotation order (one per line or comma-separated)."""
+    return tuple(key.strip() for key in _KEY_SEPARATORS.split(stored) if key.strip())
 
 
 class ChannelOptions(BaseModel):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from relaygate.channels.options import ChannelOptions
+from relaygate.channels.options import ChannelOptions, ChannelType, join_keys, split_keys
 
 __all__ = ["ChannelCreate", "ChannelOut", "ChannelPatch"]
-
-ChannelType = Literal["openai", "anthropic", "echo"]
 
 
 def _as_mapping(value: Any) -> Any:
@@ -26,7 +24,7 @@ class ChannelCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     type: ChannelType = "openai"
     base_url: str = Field(default="", max_length=500)
-    api_key: str = ""
+    api_key: str = ""  # several keys, used in rotation: a list, or one per line
     models: dict[str, str] = Field(default_factory=dict)
     priority: int = 0
     weight: int = Field(default=1, ge=1)
@@ -35,6 +33,7 @@ class ChannelCreate(BaseModel):
     options: ChannelOptions = Field(default_factory=ChannelOptions)
 
     _models = field_validator("models", mode="before")(_as_mapping)
+    _keys = field_validator("api_key", mode="before")(join_keys)
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ChannelCreate:
@@ -57,6 +56,7 @@ class ChannelPatch(BaseModel):
     options: ChannelOptions | None = None
 
     _models = field_validator("models", mode="before")(_as_mapping)
+    _keys = field_validator("api_key", mode="before")(join_keys)
 
 
 class ChannelOut(BaseModel):
@@ -76,6 +76,7 @@ class ChannelOut(BaseModel):
     options: ChannelOptions
     source: str
     has_api_key: bool
+    key_count: int  # how many upstream keys the channel rotates through
     created_at: datetime
     updated_at: datetime
 
@@ -84,7 +85,10 @@ class ChannelOut(BaseModel):
     def _redact(cls, value: Any) -> Any:
         if hasattr(value, "api_key"):
             fields = {
-                name: getattr(value, name) for name in cls.model_fields if name != "has_api_key"
+                name: getattr(value, name)
+                for name in cls.model_fields
+                if name not in ("has_api_key", "key_count")
             }
-            return {**fields, "has_api_key": bool(value.api_key)}
+            keys = split_keys(value.api_key or "")
+            return {**fields, "has_api_key": bool(keys), "key_count": len(keys)}
         return value

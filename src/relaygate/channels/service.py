@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from relaygate.channels.models import Channel
-from relaygate.channels.options import ChannelOptions
+from relaygate.channels.options import ChannelOptions, split_keys
 from relaygate.channels.repository import ChannelRepository
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import InvalidRequest, NotFound
@@ -32,12 +32,13 @@ log = logging.getLogger(__name__)
 
 def _spec(row: Channel) -> ChannelSpec:
     options = ChannelOptions.model_validate(row.options or {})
+    keys = split_keys(row.api_key or "")
     return ChannelSpec(
         id=row.id,
         name=row.name,
         type=row.type,
         base_url=row.base_url,
-        api_key=row.api_key,
+        api_key=keys[0] if keys else "",
         models={str(k): str(v) for k, v in (row.models or {}).items()},
         priority=row.priority,
         weight=row.weight,
@@ -46,7 +47,7 @@ def _spec(row: Channel) -> ChannelSpec:
         created=calendar.timegm(row.created_at.utctimetuple()),
         responses_api=options.responses_api,
         max_output_tokens=options.max_output_tokens,
-        keys=(row.api_key,) if row.api_key else (),
+        keys=keys,
         api_version=options.api_version,
         connect_timeout=options.connect_timeout,
         first_byte_timeout=options.first_byte_timeout,
@@ -115,6 +116,10 @@ class ChannelService:
         if row is None:
             raise NotFound(f"No channel with id {channel_id}.")
         return row
+
+    async def spec(self, channel_id: int) -> ChannelSpec:
+        """The relay's view of one channel (for a channel test)."""
+        return _spec(await self.get(channel_id))
 
     async def create(self, fields: dict[str, Any]) -> Channel:
         row = Channel(**fields, source="api")

@@ -47,6 +47,7 @@ from relaygate.relay.crossing import (
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
+from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
@@ -141,9 +142,11 @@ class RelayService:
         tiers: Sequence[Tier],
         default_output_estimate: int,
         health: ChannelHealth | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         self.router = router
         self.health = health or ChannelHealth()
+        self.keys = keys or KeyRing()
         self.providers = providers
         self.charging = charging
         self.limiter = limiter
@@ -310,9 +313,8 @@ class RelayService:
             if encode is not None:  # a media upload: the same dialect, written as it came
                 call.body, call.content_type = encode(call.payload)
             call.headers = headers if upstream == client else ()
-            ctx.attempts += 1
             try:
-                reply = await self.providers[route.channel.type].send(route.channel, call)
+                reply = await self._send(ctx, route.channel, call)
             except UpstreamFailure as err:
                 self.health.failed(route.channel.id)
                 last_error = err
@@ -332,6 +334,28 @@ class RelayService:
                 "Every channel serving this model is failing; try again in a few seconds."
             )
         raise last_error
+
+    async def _send(
+        self, ctx: CallContext, channel: ChannelSpec, call: UpstreamCall
+    ) -> UpstreamReply:
+        """The channel's answer; when it refuses or rate-limits one of its several keys,
+        the call is sent again at once with the next key (nothing reached the client)."""
+        provider = self.providers[channel.type]
+        *others, last = self.keys.order(channel)
+        for index in others:
+            call.key_index = index
+            ctx.attempts += 1
+            reply = await provider.send(channel, call)
+            if reply.status not in KEY_REFUSALS:
+                return reply
+            self.keys.bench(channel.id, index, reply.status, reply.header(b"retry-after"))
+            try:
+                await reply.read()  # drained, so its connection can be reused
+            finally:
+                reply.close()
+        call.key_index = last
+        ctx.attempts += 1
+        return await provider.send(channel, call)
 
     def _note(self, channel_id: int, status: int, ttfb_ms: int | None) -> None:
         """An upstream error status, for the channel's breaker: a refusal the caller can

@@ -67,12 +67,12 @@ class _Prepared:
     betas: tuple[str, ...]
 
 
-def _prepare(channel: ChannelSpec) -> _Prepared:
+def _prepare(channel: ChannelSpec, key: str) -> _Prepared:
     version = ANTHROPIC_VERSION
     betas: list[str] = []
     lines = [clean_header_line("content-type", "application/json")]
-    if channel.api_key:
-        lines.append(clean_header_line("x-api-key", channel.api_key))
+    if key:
+        lines.append(clean_header_line("x-api-key", key))
     extra = []
     for name, value in channel.headers.items():
         lower = name.strip().lower()
@@ -109,17 +109,19 @@ def _with_call_headers(prepared: _Prepared, headers: tuple[tuple[str, str], ...]
 class AnthropicProvider:
     def __init__(self, client: HTTPClient) -> None:
         self.client = client
-        self._prepared: dict[int, _Prepared] = {}
+        # per channel: its prepared prefix and headers, one per key (the rotation's order)
+        self._prepared: dict[int, tuple[_Prepared, ...]] = {}
 
-    def _prepared_for(self, channel: ChannelSpec) -> _Prepared:
+    def _prepared_for(self, channel: ChannelSpec, key_index: int = 0) -> _Prepared:
         cached = self._prepared.get(channel.id)
-        if cached is None or cached.channel is not channel:
-            cached = _prepare(channel)
+        if cached is None or cached[0].channel is not channel:
+            keys = channel.keys or (channel.api_key,)
+            cached = tuple(_prepare(channel, key) for key in keys)
             self._prepared[channel.id] = cached
-        return cached
+        return cached[key_index] if key_index < len(cached) else cached[0]
 
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
-        prepared = self._prepared_for(channel)
+        prepared = self._prepared_for(channel, call.key_index)
         headers = _with_call_headers(prepared, call.headers) if call.headers else prepared.head
         try:
             response = await self.client.post(prepared.prefix + call.endpoint, headers, call.body)

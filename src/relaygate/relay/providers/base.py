@@ -30,6 +30,7 @@ class UpstreamCall:
     headers: tuple[tuple[str, str], ...] = ()
     # The body's media type: JSON, except for the multipart uploads of the media routes.
     content_type: str = "application/json"
+    key_index: int = 0  # which of the channel's keys (ChannelSpec.keys) this attempt uses
 
 
 class UpstreamReply(Protocol):

@@ -14,9 +14,9 @@ from relaygate.relay.transport import HTTPClient, TransportError
 __all__ = ["OpenAIProvider", "upstream_failure"]
 
 
-def _header_lines(channel: ChannelSpec) -> bytes:
+def _header_lines(channel: ChannelSpec, key: str) -> bytes:
     """The channel's request headers, with CR/LF removed so no value can inject a header."""
-    pairs = {**channel.headers, "Authorization": f"Bearer {channel.api_key}"}
+    pairs = {**channel.headers, "Authorization": f"Bearer {key}"}
     pairs["Content-Type"] = "application/json"
     return b"".join(clean_header_line(name, value) for name, value in pairs.items())
 
@@ -28,21 +28,31 @@ def _with_content_type(lines: bytes, content_type: str) -> bytes:
 
 
 class OpenAIProvider:
+    """Subclasses change where a call goes and how the key is sent (Azure)."""
+
     def __init__(self, client: HTTPClient) -> None:
         self.client = client
-        self._headers: dict[int, tuple[ChannelSpec, bytes]] = {}
+        # per channel version: its header lines, one set per key (the rotation's order)
+        self._headers: dict[int, tuple[ChannelSpec, tuple[bytes, ...]]] = {}
 
-    def _headers_for(self, channel: ChannelSpec) -> bytes:
+    header_lines = staticmethod(_header_lines)
+
+    def url(self, channel: ChannelSpec, call: UpstreamCall) -> str:
+        return f"{channel.base_url.rstrip('/')}/{call.endpoint}"
+
+    def _headers_for(self, channel: ChannelSpec, key_index: int = 0) -> bytes:
         cached = self._headers.get(channel.id)
         if cached is None or cached[0] is not channel:
-            cached = (channel, _header_lines(channel))
+            keys = channel.keys or (channel.api_key,)
+            cached = (channel, tuple(self.header_lines(channel, key) for key in keys))
             self._headers[channel.id] = cached
-        return cached[1]
+        lines = cached[1]
+        return lines[key_index] if key_index < len(lines) else lines[0]
 
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
-        url = f"{channel.base_url.rstrip('/')}/{call.endpoint}"
+        url = self.url(channel, call)
         try:
-            headers = self._headers_for(channel)
+            headers = self._headers_for(channel, call.key_index)
             if call.content_type != "application/json":
                 headers = _with_content_type(headers, call.content_type)
             response = await self.client.post(url, headers, call.body)
