@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ChannelOptions", "ChannelType", "join_keys", "split_keys"]
 
@@ -50,3 +51,23 @@ class ChannelOptions(BaseModel):
     idle_timeout: float | None = Field(default=None, gt=0, le=3600)
     # An HTTP proxy the channel's calls go through (CONNECT for https upstreams).
     proxy_url: str = Field(default="", max_length=500)
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        """Refuse at configuration time a proxy the relay could not use: http://, a host, a
+        port, nothing after them (the transport parses the same form)."""
+        value = value.strip()
+        if not value:
+            return ""
+        form = "must be http://[user:password@]host:port"
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:  # a port out of range, a broken [IPv6] literal
+            raise ValueError(form) from None
+        if parts.scheme != "http" or not parts.hostname or port is None:
+            raise ValueError(form)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(form + ", without a path")
+        return value

@@ -6,10 +6,13 @@ pooled keep-alive connection, the answer as it arrives) on top of the event loop
 transports and the llhttp parser (httptools) that uvicorn already uses, and costs a
 fraction of either per call; docs/benchmarks.md has the measurements.
 
-Timeouts: ``connect_timeout`` covers opening a connection; ``read_timeout`` is the
-longest the upstream may stay silent, before its headers or between two chunks. A
-request that fails on a reused keep-alive connection before any byte came back is sent
-once more on a fresh connection: the upstream closed the idle connection and never saw it.
+Timeouts (per call with :class:`CallOptions`, a channel's own): connect covers opening a
+connection (through a proxy, the tunnel and TLS too); first-byte runs from sending the
+request until the response headers are complete (for a non-streamed answer, the whole
+generation); idle is the longest silence between two body chunks after that. A request
+that fails on a reused keep-alive connection before any byte came back is sent once more
+on a fresh connection: the upstream closed the idle connection and never saw it.
+Connections are pooled per (origin, proxy): proxied and direct calls never share one.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from relaygate.relay.proxy import CallOptions, Proxy, open_connection
+
 __all__ = [
+    "CallOptions",
     "ConnectFailed",
     "HTTPClient",
     "ProtocolFailed",
@@ -130,16 +136,19 @@ class Response:
         self._conn.release(reusable=self._done and self._error is None)
 
 
+_PoolKey = _Origin | tuple[_Origin, Proxy]  # a proxied connection is keyed by both
+
+
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "_headers_done", "_parser", "_paused", "_pool", "_timer", "idle", "keep_alive",
-        "last_activity", "loop", "origin", "received", "response", "transport",
+        "_deadline", "_headers_done", "_idle_timeout", "_parser", "_paused", "_pool", "_timer",
+        "idle", "keep_alive", "key", "last_activity", "loop", "received", "response", "transport",
     )  # fmt: skip
 
-    def __init__(self, pool: HTTPClient, origin: _Origin) -> None:
+    def __init__(self, pool: HTTPClient, key: _PoolKey) -> None:
         self.loop = asyncio.get_running_loop()
         self._pool = pool
-        self.origin = origin
+        self.key = key
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
@@ -150,6 +159,8 @@ class _Connection(asyncio.Protocol):
         self.received = False
         self.keep_alive = False
         self.last_activity = 0.0
+        self._deadline = 0.0  # when the pending timer fires
+        self._idle_timeout = 0.0
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -183,6 +194,11 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = self._parser.should_keep_alive()
         if self.response is not None:
             self.response.status = self._parser.get_status_code()
+        idle_deadline = self.last_activity + self._idle_timeout
+        if idle_deadline < self._deadline:  # the first-byte timer would fire too late
+            self._stop_timer()
+            self._deadline = idle_deadline
+            self._timer = self.loop.call_at(idle_deadline, self._check_idle)
         if self._headers_done is not None and not self._headers_done.done():
             self._headers_done.set_result(None)
 
@@ -200,24 +216,30 @@ class _Connection(asyncio.Protocol):
             b"transfer-encoding", b""
         )
 
-    async def exchange(self, request: bytes, read_timeout: float) -> Response:
+    async def exchange(self, request: bytes, first_byte: float, idle: float) -> Response:
         assert self.transport is not None
         self.idle = False
         self.received = False
         response = self.response = Response(self)
         self._headers_done = self.loop.create_future()
-        self.last_activity = self.loop.time()
-        self._timer = self.loop.call_later(read_timeout, self._check_idle, read_timeout)
+        self.last_activity = now = self.loop.time()
+        self._idle_timeout = idle
+        self._deadline = now + first_byte
+        self._timer = self.loop.call_at(self._deadline, self._check_idle)
         self.transport.write(request)
         await self._headers_done
         return response
 
-    def _check_idle(self, read_timeout: float) -> None:
+    def _check_idle(self) -> None:
+        """The pending deadline passed: before the headers, the first-byte timeout is up;
+        after them, fail if the body has been silent for the idle timeout, else re-arm."""
+        response = self.response
+        if response is None:
+            return
         silent = self.loop.time() - self.last_activity
-        if silent < read_timeout:
-            self._timer = self.loop.call_later(
-                read_timeout - silent, self._check_idle, read_timeout
-            )
+        if response.status and silent < self._idle_timeout:
+            self._deadline = self.last_activity + self._idle_timeout
+            self._timer = self.loop.call_at(self._deadline, self._check_idle)
         else:
             self._fail(ReadTimedOut("upstream read timed out"))
 
@@ -273,17 +295,27 @@ class _Connection(asyncio.Protocol):
 
 
 class HTTPClient:
-    """A keep-alive connection pool per origin; requests are sent as prepared bytes.
+    """A keep-alive connection pool per origin (and proxy); requests are sent as prepared bytes.
 
     The pool is not capped: the number of connections follows the number of calls in
     flight, which the inbound side (and later the rate limits) already bounds.
+    ``first_byte_timeout`` defaults to ``read_timeout``; ``ssl_context`` to the system's.
     """
 
-    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self,
+        connect_timeout: float,
+        read_timeout: float,
+        *,
+        first_byte_timeout: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._idle: dict[_Origin, list[_Connection]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self.first_byte_timeout = first_byte_timeout or read_timeout
+        self._defaults = CallOptions()
+        self._idle: dict[_PoolKey, list[_Connection]] = {}
+        self._ssl = ssl_context
         self._origins: dict[str, tuple[_Origin, str]] = {}
 
     def _split(self, url: str) -> tuple[_Origin, str]:
@@ -300,20 +332,33 @@ class HTTPClient:
             self._origins[url] = known
         return known
 
-    async def post(self, url: str, headers: bytes, body: bytes) -> Response:
-        """POST ``body``; ``headers`` are ready-made ``Name: value\\r\\n`` lines."""
+    async def post(
+        self, url: str, headers: bytes, body: bytes, options: CallOptions | None = None
+    ) -> Response:
+        """POST ``body``; ``headers`` are ready-made ``Name: value\\r\\n`` lines;
+        ``options`` the channel's timeouts and proxy (None: the client's defaults)."""
         origin, path = self._split(url)
+        opts = options or self._defaults
+        key: _PoolKey = origin
+        target = path.encode()
+        if opts.proxy is not None:
+            key = (origin, opts.proxy)
+            if origin.scheme == "http":  # absolute form, sent to the proxy itself
+                target = b"http://%s%s" % (origin.host_header, target)
+                headers += opts.proxy.authorization
         head = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n%s\r\n" % (
-            path.encode(),
+            target,
             origin.host_header,
             len(body),
             headers,
         )
         request = head + body
-        conn = self._reuse(origin)
+        first_byte = opts.first_byte_timeout or self.first_byte_timeout
+        idle = opts.idle_timeout or self.read_timeout
+        conn = self._reuse(key)
         if conn is not None:
             try:
-                return await conn.exchange(request, self.read_timeout)
+                return await conn.exchange(request, first_byte, idle)
             except ProtocolFailed:
                 conn.release(reusable=False)
                 if conn.received:
@@ -321,45 +366,37 @@ class HTTPClient:
             except BaseException:
                 conn.release(reusable=False)
                 raise
-        conn = await self._connect(origin)
+        conn = await self._connect(origin, key, opts)
         try:
-            return await conn.exchange(request, self.read_timeout)
+            return await conn.exchange(request, first_byte, idle)
         except BaseException:
             conn.release(reusable=False)
             raise
 
-    def _reuse(self, origin: _Origin) -> _Connection | None:
-        idle = self._idle.get(origin)
+    def _reuse(self, key: _PoolKey) -> _Connection | None:
+        idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
             if conn.usable:
                 return conn
         return None
 
-    async def _connect(self, origin: _Origin) -> _Connection:
-        loop = asyncio.get_running_loop()
+    async def _connect(self, origin: _Origin, key: _PoolKey, options: CallOptions) -> _Connection:
         context = None
         if origin.scheme == "https":
             context = self._ssl = self._ssl or ssl.create_default_context()
+        opening = open_connection(
+            lambda: _Connection(self, key), origin.host, origin.port, context, options.proxy
+        )
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: _Connection(self, origin),
-                    origin.host,
-                    origin.port,
-                    ssl=context,
-                    server_hostname=origin.host if context else None,
-                ),
-                self.connect_timeout,
-            )
+            return await asyncio.wait_for(opening, options.connect_timeout or self.connect_timeout)
         except TimeoutError as exc:
             raise ConnectFailed("connect timed out") from exc
-        except OSError as exc:
+        except OSError as exc:  # refused, unreachable, TLS failed, the proxy said no
             raise ConnectFailed("connection failed") from exc
-        return conn
 
     def park(self, conn: _Connection) -> None:
-        self._idle.setdefault(conn.origin, []).append(conn)
+        self._idle.setdefault(conn.key, []).append(conn)
 
     async def close(self) -> None:
         for connections in self._idle.values():

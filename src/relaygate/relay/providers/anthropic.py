@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from relaygate.channels.spec import ChannelSpec
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
+from relaygate.relay.providers.call_options import ChannelCallOptions
 from relaygate.relay.providers.http import HTTPReply, clean_header_line, upstream_failure
 from relaygate.relay.transport import HTTPClient, TransportError
 
@@ -111,6 +112,7 @@ class AnthropicProvider:
         self.client = client
         # per channel: its prepared prefix and headers, one per key (the rotation's order)
         self._prepared: dict[int, tuple[_Prepared, ...]] = {}
+        self._options = ChannelCallOptions()  # per channel version: timeouts, proxy
 
     def _prepared_for(self, channel: ChannelSpec, key_index: int = 0) -> _Prepared:
         cached = self._prepared.get(channel.id)
@@ -124,7 +126,8 @@ class AnthropicProvider:
         prepared = self._prepared_for(channel, call.key_index)
         headers = _with_call_headers(prepared, call.headers) if call.headers else prepared.head
         try:
-            response = await self.client.post(prepared.prefix + call.endpoint, headers, call.body)
+            url = prepared.prefix + call.endpoint
+            response = await self.client.post(url, headers, call.body, self._options(channel))
         except TransportError as exc:
             raise upstream_failure(exc) from exc
         return HTTPReply(response)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from relaygate.channels.spec import ChannelSpec
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
+from relaygate.relay.providers.call_options import ChannelCallOptions
 from relaygate.relay.providers.http import HTTPReply, clean_header_line, upstream_failure
 from relaygate.relay.transport import HTTPClient, TransportError
 
@@ -34,6 +35,7 @@ class OpenAIProvider:
         self.client = client
         # per channel version: its header lines, one set per key (the rotation's order)
         self._headers: dict[int, tuple[ChannelSpec, tuple[bytes, ...]]] = {}
+        self._options = ChannelCallOptions()  # per channel version: timeouts, proxy
 
     header_lines = staticmethod(_header_lines)
 
@@ -55,7 +57,7 @@ class OpenAIProvider:
             headers = self._headers_for(channel, call.key_index)
             if call.content_type != "application/json":
                 headers = _with_content_type(headers, call.content_type)
-            response = await self.client.post(url, headers, call.body)
+            response = await self.client.post(url, headers, call.body, self._options(channel))
         except TransportError as exc:
             raise upstream_failure(exc) from exc
         return HTTPReply(response)
