@@ -54,6 +54,7 @@ from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
+from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.openapi import relay_paths
 from relaygate.relay.probe import ChannelProber
 from relaygate.relay.providers.anthropic import AnthropicProvider
@@ -184,6 +185,9 @@ def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
                 "cache_write": micro(m.cache_write),
                 "reasoning": micro(m.reasoning),
                 "per_call": parse_money(m.per_call),
+                "per_image": parse_money(m.per_image),
+                "per_character": parse_money(m.per_character),
+                "per_second": parse_money(m.per_second),
                 "multiplier": str(m.multiplier),
                 "flex": m.flex,
                 "vip_only": m.vip_only,
@@ -274,6 +278,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         keepalive,
         state,
         background,
+        webhooks := WebhookSender(settings.webhook_timeout, settings.webhook_allow_private),
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
     )
@@ -287,6 +292,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     finally:
         gateway.relay = None
         await background.close()  # finishes or fails the running ones, bills and all
+        await webhooks.close(settings.webhook_shutdown_grace)  # the image calls' webhooks
         await cancel_and_wait(refresher)
         if probes is not None:
             await cancel_and_wait(probes)

@@ -59,6 +59,9 @@ class ModelPriceConfig(BaseModel):
     cache_write: Decimal | None = Field(default=None, ge=0)
     reasoning: Decimal | None = Field(default=None, ge=0)
     per_call: Decimal = Field(default=Decimal(0), ge=0)
+    per_image: Decimal = Field(default=Decimal(0), ge=0)
+    per_character: Decimal = Field(default=Decimal(0), ge=0)
+    per_second: Decimal = Field(default=Decimal(0), ge=0)
     multiplier: Decimal = Field(default=Decimal(1), ge=0)
     flex: bool = False
     vip_only: bool = False
@@ -155,6 +158,13 @@ class Settings(BaseSettings):
     # its lease in the kv, after which a running response without a live run is failed
     responses_background_grace: float = Field(default=10.0, ge=0)
     responses_background_lease: float = Field(default=30.0, gt=0)
+
+    # ``ohmygpt_webhook_url`` of the image routes (docs/media.md): seconds one POST may
+    # take; whether it may go to loopback/private/link-local addresses (off: SSRF guard);
+    # seconds a shutdown waits for webhooks still being sent before it cancels them
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_allow_private: bool = False
+    webhook_shutdown_grace: float = Field(default=5.0, ge=0)
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.media_routes import MediaRoutes
 from tests.fakes.openai_payloads import (
     Behaviour,
     chat_chunk,
@@ -82,6 +83,7 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.media = MediaRoutes(self)  # images and audio: tests/fakes/media_routes.py
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -114,6 +116,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/moderations", self._moderations)
         app.router.add_get("/v1/models", self._models)
+        self.media.register(app)
 
     def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
         assert self._loop is not None

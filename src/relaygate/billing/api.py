@@ -43,6 +43,10 @@ def charging(request: Request) -> Charging:
     return cast(Charging, request.app.state.charging)
 
 
+_PRICES = (
+    "input", "output", "cached_input", "cache_write", "reasoning",
+    "per_call", "per_image", "per_character", "per_second",
+)  # fmt: skip
 LedgerDep = Annotated[LedgerService, Depends(ledger)]
 PricesDep = Annotated[CatalogueService, Depends(prices)]
 
@@ -70,6 +74,9 @@ def _price_out(row: ModelPrice) -> dict[str, Any]:
         "cache_write": money(row.cache_write),
         "reasoning": money(row.reasoning),
         "per_call": money(row.per_call),
+        "per_image": money(row.per_image),
+        "per_character": money(row.per_character),
+        "per_second": money(row.per_second),
         "multiplier": row.multiplier,
         "flex": row.flex,
         "vip_only": row.vip_only,
@@ -157,7 +164,7 @@ async def put_price(
     model: str, body: ModelPriceIn, _: OperatorDep, svc: PricesDep
 ) -> dict[str, Any]:
     fields = body.model_dump()
-    for name in ("input", "output", "cached_input", "cache_write", "reasoning", "per_call"):
+    for name in _PRICES:
         fields[name] = None if fields[name] is None else parse_money(fields[name])
     fields["multiplier"] = str(body.multiplier)
     return envelope(_price_out(await svc.put(model, fields)), "Price saved")

@@ -2,7 +2,10 @@
 
 The columns are the platform's (platform-api.md §2.7): ``promptTokens``,
 ``completionTokens``, ``RURT`` (request upload time, ms), ``TPS`` (the call's duration in
-seconds, despite the name), ``Free`` (whether free balance paid for it) and the amount.
+seconds, despite the name), ``Free`` (whether free balance paid for it) and the amount;
+then Relaygate's own: ``attempts`` (upstream calls made, failovers included) and the
+media units the call was billed for (``images``, ``characters``, ``audioMs``;
+docs/media.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = ["router"]
 COLUMNS = (
     "time", "requestId", "keyId", "model", "endpoint", "status", "stream", "promptTokens",
     "completionTokens", "cachedTokens", "RURT", "TPS", "Free", "amount", "packageAmount",
+    "attempts", "images", "characters", "audioMs",
 )  # fmt: skip
 
 router = APIRouter(tags=["billing: bills"])
@@ -51,6 +55,10 @@ def _row(record: UsageRecord) -> dict[str, Any]:
         "Free": record.free_amount > 0,
         "amount": format_money(record.amount, 6),
         "packageAmount": format_money(record.package_amount, 6),
+        "attempts": record.attempts,
+        "images": record.images,
+        "characters": record.characters,
+        "audioMs": record.audio_ms,
     }
 
 

@@ -56,6 +56,11 @@ class UsageRecord(Base):
     free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     multiplier: Mapped[str] = mapped_column(String(32), default="1")
+    # upstream calls made (failovers included) and the media units billed (docs/media.md)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    characters: Mapped[int] = mapped_column(Integer, default=0)
+    audio_ms: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Wallet(Base):
@@ -107,6 +112,10 @@ class ModelPrice(Base):
     cache_write: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reasoning: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     per_call: Mapped[int] = mapped_column(BigInteger, default=0)
+    # media units (docs/media.md): per image, per million characters, per second of audio
+    per_image: Mapped[int] = mapped_column(BigInteger, default=0)
+    per_character: Mapped[int] = mapped_column(BigInteger, default=0)
+    per_second: Mapped[int] = mapped_column(BigInteger, default=0)
     multiplier: Mapped[str] = mapped_column(String(32), default="1")
     flex: Mapped[bool] = mapped_column(Boolean, default=False)
     vip_only: Mapped[bool] = mapped_column(Boolean, default=False)

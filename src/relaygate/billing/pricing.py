@@ -10,6 +10,12 @@ micro-unit. docs/billing.md has worked examples.
 Token semantics (the canonical usage): ``prompt_tokens`` counts every input token,
 including ``cached_tokens`` (cache reads) and ``cache_write_tokens``; ``completion_tokens``
 counts every output token, including ``reasoning_tokens``.
+
+Media units (docs/media.md) are priced beside the tokens, and add up with them: images
+returned (``per_image``, micro-units per image), input characters of a speech call
+(``per_character``, micro-units per *million* characters, as OpenAI quotes "$15 / 1M
+characters") and seconds of audio transcribed or translated (``per_second``, micro-units
+per second; a call is billed per *started* second: ``ceil(audio_ms / 1000)``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ class Price:
     cache_write: int | None = None  # None: the input price
     reasoning: int | None = None  # None: the output price
     per_call: int = 0  # a flat fee per call (non-token endpoints, or on top)
+    per_image: int = 0  # per image returned
+    per_character: int = 0  # per million input characters (speech)
+    per_second: int = 0  # per started second of audio (transcription, translation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,9 @@ class TokenCounts:
     cached_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    images: int = 0  # images returned
+    characters: int = 0  # input characters (speech)
+    audio_ms: int = 0  # milliseconds of audio (billed per started second)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +96,17 @@ def official_cost(price: Price, tokens: TokenCounts) -> Fraction:
         + plain_output * price.output
         + reasoning * (price.output if price.reasoning is None else price.reasoning)
     )
-    return Fraction(per_million, _PER) + price.per_call
+    return Fraction(per_million, _PER) + price.per_call + _media_cost(price, tokens)
+
+
+def _media_cost(price: Price, units: TokenCounts) -> Fraction:
+    """Images, characters (per million) and started seconds of audio, exactly."""
+    seconds = -(-_nonneg(units.audio_ms) // 1000)  # ceil: a started second is a second
+    return (
+        _nonneg(units.images) * price.per_image
+        + Fraction(_nonneg(units.characters) * price.per_character, _PER)
+        + seconds * price.per_second
+    )
 
 
 def charge(official: Fraction, multiplier: Decimal) -> int:

@@ -52,6 +52,10 @@ class UsageOut(BaseModel):
     free_amount: int
     package_amount: int
     multiplier: str
+    attempts: int
+    images: int
+    characters: int
+    audio_ms: int
 
 
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
@@ -76,7 +80,8 @@ class BalanceOut(BaseModel):
 
 
 class ModelPriceIn(BaseModel):
-    """Official prices per million tokens (or per call), in currency units."""
+    """Official prices per million tokens (or per call), in currency units; the media
+    prices are per image, per million input characters and per second of audio."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -86,6 +91,9 @@ class ModelPriceIn(BaseModel):
     cache_write: Price | None = None
     reasoning: Price | None = None
     per_call: Price = Decimal(0)
+    per_image: Price = Decimal(0)
+    per_character: Price = Decimal(0)
+    per_second: Price = Decimal(0)
     multiplier: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)] = Decimal(1)
     flex: bool = False
     vip_only: bool = False

@@ -39,6 +39,7 @@ USAGE_COLUMNS = (
     "endpoint", "status", "stream", "prompt_tokens", "completion_tokens", "cached_tokens",
     "reasoning_tokens", "usage_estimated", "rurt_ms", "ttfb_ms", "duration_ms", "client_ip",
     "error", "official_cost", "amount", "free_amount", "multiplier", "package_amount",
+    "attempts", "images", "characters", "audio_ms",
 )  # fmt: skip
 _CREATED_AT = USAGE_COLUMNS.index("created_at")
 

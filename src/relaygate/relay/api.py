@@ -50,6 +50,9 @@ from relaygate.relay.dialects.openai_chat.request import (
     RequestFacts,
 )
 from relaygate.relay.disconnect import until_disconnect
+from relaygate.relay.media.handler import MediaRelay
+from relaygate.relay.media.request import MEDIA_ENDPOINTS
+from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.models_list import model_list
 from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive
@@ -75,6 +78,7 @@ _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/messages/count_tokens": (ANTHROPIC_WIRE, COUNT_TOKENS),
     "/v1/complete": (ANTHROPIC_WIRE, COMPLETE),
     "/v1/responses": (RESPONSES_WIRE, RESPONSES),
+    **{f"/v1/{media}": (OPENAI_WIRE, media) for media in MEDIA_ENDPOINTS},  # relay/media/
 }
 # route group -> its mount point; the group's own paths are below it
 ROUTE_GROUPS = {
@@ -107,6 +111,7 @@ class RelayApp:
         keepalive: KeepAlive,
         state: StateService,
         background: BackgroundRuns,
+        webhooks: WebhookSender,
         *,
         max_body_bytes: int,
         max_header_bytes: int,
@@ -123,6 +128,8 @@ class RelayApp:
             path: functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
             for path, (wire, endpoint) in _POSTS.items()
         }
+        limits = {"max_body_bytes": max_body_bytes, "max_header_bytes": max_header_bytes}
+        self._posts.update(MediaRelay(relay, accounts, self.ids, webhooks, **limits).routes())
         self._models: dict[str, str] = {"/v1/models": ""}
         for group, prefix in ROUTE_GROUPS.items():
             for path in _GROUP_POSTS[group]:

@@ -83,4 +83,8 @@ class CallContext:
             money.free if money else 0,
             str(money.multiplier) if money else "1",
             money.package_total if money else 0,
+            self.attempts,
+            usage.images,
+            usage.characters,
+            usage.audio_ms,
         )

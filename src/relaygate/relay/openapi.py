@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from relaygate.relay.media.openapi import media_paths
+
 __all__ = ["relay_paths"]
 
 _ERROR = {
@@ -154,6 +156,9 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
             "request_id": {"type": "string"},
         },
     }
+    media, media_schemas = media_paths()  # images and audio: relay/media/openapi.py
+    paths.update(media)
+    schemas.update(media_schemas)
     security = {
         "bearer": {"type": "http", "scheme": "bearer"},
         "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},

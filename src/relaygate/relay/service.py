@@ -119,6 +119,9 @@ def _tokens(usage: Usage | None) -> TokenCounts:
         cached_tokens=usage.cached_tokens,
         cache_write_tokens=usage.cache_write_tokens,
         reasoning_tokens=usage.reasoning_tokens,
+        images=usage.images,
+        characters=usage.characters,
+        audio_ms=usage.audio_ms,
     )
 
 

@@ -46,3 +46,8 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    # media units (the image and audio routes, docs/media.md): images returned, input
+    # characters of a speech call, milliseconds of audio transcribed or translated
+    images: int = 0
+    characters: int = 0
+    audio_ms: int = 0

@@ -19,6 +19,7 @@ import orjson
 
 from relaygate.channels.spec import ChannelSpec
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
+from relaygate.relay.providers.echo_media import MEDIA_ENDPOINTS, answer_media
 
 __all__ = ["EchoProvider", "echo_text"]
 
@@ -95,6 +96,8 @@ class EchoProvider:
             return _EchoReply(_embeddings(payload), None)
         if call.endpoint == "moderations":
             return _EchoReply(_moderations(payload), None)
+        if call.endpoint in MEDIA_ENDPOINTS:  # images and audio: providers/echo_media.py
+            return answer_media(call)
         if call.endpoint == "completions":
             prompt = payload.get("prompt")
             text = prompt if isinstance(prompt, str) else str(prompt[0] if prompt else "")

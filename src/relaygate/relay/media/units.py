@@ -1,0 +1,195 @@
+"""The units a media call is held and billed by (docs/media.md, "Billing").
+
+* Images: the images the answer holds (``len(data)``, or one per ``*.completed`` event
+  of a stream), plus tokens when the upstream reports ``usage`` (gpt-image models).
+* Speech: the input's characters; tokens too when a streamed answer reports them.
+* Transcription and translation: seconds of audio, from the answer (``duration`` of
+  ``verbose_json``, or ``usage: {"type": "duration"}``), else from the uploaded file;
+  tokens instead when the answer reports ``usage: {"type": "tokens"}``.
+
+Before the call, the hold is placed for the same units as asked for (``n`` images, the
+characters, the file's seconds), so a caller who cannot pay is refused before the
+upstream is called.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from relaygate.billing.pricing import TokenCounts
+from relaygate.relay.canonical import Usage
+from relaygate.relay.dialects.sse import SSEFramer, event_object
+from relaygate.relay.media.audio import audio_duration_ms
+from relaygate.relay.media.request import IMAGE_EDITS, IMAGES, SPEECH, MediaCall
+
+__all__ = ["StreamMeter", "estimate", "measured_audio", "reply_usage", "stream_usage"]
+
+_BYTES_PER_SECOND = 16_000  # an unreadable upload's duration guess: 128 kbit/s
+
+
+def _tokens(text: Any) -> int:
+    return max(1, len(text) // 4) if isinstance(text, str) else 0
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def measured_audio(call: MediaCall) -> tuple[int, bool]:
+    """The upload's milliseconds of audio, and whether that is an estimate (a file no
+    reader understands is guessed from its size)."""
+    if call.measured is None:
+        upload = call.file("file")
+        exact = audio_duration_ms(upload.data) if upload is not None else None
+        if exact is not None:
+            call.measured = (exact, False)
+        else:
+            size = len(upload.data) if upload is not None else 0
+            call.measured = (math.ceil(size * 1000 / _BYTES_PER_SECOND), True)
+    return call.measured
+
+
+def estimate(call: MediaCall, output_per_image: int) -> TokenCounts:
+    """The units the hold is placed for, before the upstream is called."""
+    payload = call.payload
+    if call.endpoint in (IMAGES, IMAGE_EDITS):
+        n = call.images
+        prompt = _tokens(payload.get("prompt"))
+        return TokenCounts(prompt_tokens=prompt, completion_tokens=n * output_per_image, images=n)
+    if call.endpoint == SPEECH:
+        text = payload.get("input")
+        return TokenCounts(prompt_tokens=_tokens(text), characters=len(str(text)))
+    prompt = _tokens(payload.get("prompt"))
+    return TokenCounts(prompt_tokens=prompt, audio_ms=measured_audio(call)[0])
+
+
+def _seconds_ms(value: Any) -> int | None:
+    """A duration in seconds (a JSON number) as whole milliseconds, rounded up."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        exact = Decimal(str(value)) * 1000
+    except InvalidOperation:
+        return None
+    return int(exact.to_integral_value(rounding="ROUND_CEILING")) if exact >= 0 else None
+
+
+def _token_usage(usage: Any, images: int = 0, characters: int = 0) -> Usage | None:
+    if not isinstance(usage, dict) or not ("input_tokens" in usage or "output_tokens" in usage):
+        return None
+    return Usage(
+        prompt_tokens=_int(usage.get("input_tokens")),
+        completion_tokens=_int(usage.get("output_tokens")),
+        images=images,
+        characters=characters,
+    )
+
+
+def _audio_usage(answer: Any, call: MediaCall) -> Usage:
+    """Seconds from the answer, tokens when it reports them, else the file's seconds."""
+    if isinstance(answer, dict):
+        usage = answer.get("usage")
+        if isinstance(usage, dict) and usage.get("type") == "tokens":
+            counted = _token_usage(usage)
+            if counted is not None:
+                return counted
+        if isinstance(usage, dict) and usage.get("type") == "duration":
+            seconds = _seconds_ms(usage.get("seconds"))
+            if seconds is not None:
+                return Usage(audio_ms=seconds)
+        duration = _seconds_ms(answer.get("duration"))
+        if duration is not None:
+            return Usage(audio_ms=duration)
+    measured, guessed = measured_audio(call)
+    return Usage(audio_ms=measured, estimated=guessed)
+
+
+def reply_usage(call: MediaCall, answer: Any) -> Usage:
+    """The usage of a whole (not streamed) answer; ``answer`` is its JSON, or None."""
+    if call.endpoint in (IMAGES, IMAGE_EDITS):
+        data = answer.get("data") if isinstance(answer, dict) else None
+        images = len(data) if isinstance(data, list) else 0
+        usage = answer.get("usage") if isinstance(answer, dict) else None
+        return _token_usage(usage, images=images) or Usage(images=images)
+    if call.endpoint == SPEECH:
+        return Usage(characters=len(str(call.payload.get("input", ""))))
+    return _audio_usage(answer, call)
+
+
+class StreamMeter:
+    """Reads a streamed media answer's events as they pass: completed images (and their
+    data, for the webhook), the usage of the final events, an error event."""
+
+    __slots__ = ("_framer", "audio_ms", "created", "error", "images", "tokens")
+
+    def __init__(self) -> None:
+        self._framer = SSEFramer()
+        self.images: list[dict[str, Any]] = []
+        self.tokens: list[int] | None = None  # [input, output], summed over the events
+        self.audio_ms: int | None = None
+        self.error: str | None = None
+        self.created = 0
+
+    def feed(self, chunk: bytes) -> None:
+        for _, data in self._framer.feed(chunk):
+            self._event(event_object(data))
+
+    def close(self) -> None:
+        for _, data in self._framer.close():
+            self._event(event_object(data))
+
+    def _event(self, event: dict[str, Any] | None) -> None:
+        kind = event.get("type") if event is not None else None
+        if event is None or not isinstance(kind, str):
+            return
+        if kind == "error":
+            error = event.get("error")
+            message = error.get("message") if isinstance(error, dict) else None
+            self.error = str(message or "the upstream reported an error")
+            return
+        if kind.startswith("image_") and kind.endswith(".completed"):
+            self.images.append({"b64_json": event.get("b64_json")})
+            self.created = _int(event.get("created_at")) or self.created
+        usage = event.get("usage")
+        if not isinstance(usage, dict) or not kind.endswith((".completed", ".done")):
+            return
+        if usage.get("type") == "duration":
+            self.audio_ms = _seconds_ms(usage.get("seconds"))
+        elif "input_tokens" in usage or "output_tokens" in usage:
+            held = self.tokens or [0, 0]
+            held[0] += _int(usage.get("input_tokens"))
+            held[1] += _int(usage.get("output_tokens"))
+            self.tokens = held
+
+    def token_usage(self, images: int = 0, characters: int = 0) -> Usage | None:
+        if self.tokens is None:
+            return None
+        prompt, completion = self.tokens
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=completion, images=images, characters=characters
+        )
+
+    def answer(self) -> dict[str, Any]:
+        """The images of the stream as an images response object (for the webhook)."""
+        body: dict[str, Any] = {"created": self.created, "data": self.images}
+        if self.tokens is not None:
+            body["usage"] = {"input_tokens": self.tokens[0], "output_tokens": self.tokens[1]}
+        return body
+
+
+def stream_usage(call: MediaCall, meter: StreamMeter | None) -> Usage:
+    """The usage of a streamed answer (speech audio has no events to read)."""
+    if call.endpoint == SPEECH:
+        characters = len(str(call.payload.get("input", "")))
+        counted = meter.token_usage(characters=characters) if meter else None
+        return counted or Usage(characters=characters)
+    if meter is None:
+        return reply_usage(call, None)
+    if call.endpoint in (IMAGES, IMAGE_EDITS):
+        images = len(meter.images)
+        return meter.token_usage(images=images) or Usage(images=images)
+    if meter.audio_ms is not None:
+        return Usage(audio_ms=meter.audio_ms)
+    return meter.token_usage() or reply_usage(call, None)

@@ -1,0 +1,169 @@
+"""The media routes' body codecs: multipart both ways, form coercion, the checks."""
+
+from __future__ import annotations
+
+import os
+from email.parser import BytesParser
+from email.policy import HTTP
+
+import httpx
+import orjson
+import pytest
+
+from relaygate.core.errors import InvalidRequest
+from relaygate.relay.media.forms import Upload, encode_multipart, parse_multipart
+from relaygate.relay.media.request import (
+    IMAGE_EDITS,
+    IMAGES,
+    SPEECH,
+    TRANSCRIPTIONS,
+    parse_call,
+)
+
+BINARY = bytes(range(256)) * 4 + b"\r\n--not-a-boundary\r\n" + os.urandom(512)
+
+
+def _httpx_multipart(data: dict[str, object], files: list[tuple[str, tuple[str, bytes, str]]]):
+    """A multipart body as a real client (httpx) writes it."""
+    request = httpx.Request("POST", "http://x/", data=data, files=files)
+    return request.read(), request.headers["content-type"]
+
+
+def test_multipart_from_a_real_client_is_read_exactly() -> None:
+    body, content_type = _httpx_multipart(
+        {"model": "gpt-image-1", "prompt": 'ünïcode "quoted"', "n": "2"},
+        [
+            ("image[]", ("a b.png", BINARY, "image/png")),
+            ("image[]", ("second.webp", b"RIFF....WEBP", "image/webp")),
+            ("mask", ("mask.png", b"\x89PNG mask", "image/png")),
+        ],
+    )
+    form = parse_multipart(body, content_type)
+    assert form.fields == [("model", "gpt-image-1"), ("prompt", 'ünïcode "quoted"'), ("n", "2")]
+    assert form.files == [
+        Upload("image[]", "a b.png", "image/png", BINARY),
+        Upload("image[]", "second.webp", "image/webp", b"RIFF....WEBP"),
+        Upload("mask", "mask.png", "image/png", b"\x89PNG mask"),
+    ]
+
+
+def test_encoded_multipart_reads_back_with_the_standard_library() -> None:
+    files = [Upload("file", 'odd "name".wav', "audio/wav", BINARY)]
+    fields = [("model", "whisper-1"), ("timestamp_granularities[]", "word")]
+    fields.append(("timestamp_granularities[]", "segment"))
+    body, content_type = encode_multipart(fields, files)
+    assert content_type.startswith("multipart/form-data; boundary=relaygate-")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    parts = list(BytesParser(policy=HTTP).parsebytes(head + body).iter_parts())
+    names = [p.get_param("name", header="content-disposition") for p in parts]
+    assert names == ["model", "timestamp_granularities[]", "timestamp_granularities[]", "file"]
+    assert parts[3].get_payload(decode=True) == BINARY
+    assert parts[3].get_filename() == "odd %22name%22.wav"  # as browsers escape a quote
+    assert parts[3].get_content_type() == "audio/wav"
+    again = parse_multipart(body, content_type)
+    assert again.fields == fields and again.files[0].data == BINARY
+
+
+def test_two_encodings_use_fresh_boundaries() -> None:
+    first = encode_multipart([("a", "b")], [])[1]
+    assert first != encode_multipart([("a", "b")], [])[1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"--other\r\n\r\nx\r\n--other--", b"--B\r\nContent-Disposition: form-data\r\n\r\nx"],
+)
+def test_malformed_multipart_is_a_400(body: bytes) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_multipart(body, "multipart/form-data; boundary=B")
+
+
+def test_form_urlencoded_generation_is_coerced_to_json_types() -> None:
+    body = b"prompt=a+cat&n=3&output_compression=80&partial_images=2&stream=false&size=1024x1024"
+    call = parse_call(IMAGES, body, "application/x-www-form-urlencoded")
+    assert call.payload == {
+        "prompt": "a cat",
+        "n": 3,
+        "output_compression": 80,
+        "partial_images": 2,
+        "stream": False,
+        "size": "1024x1024",
+        "model": "dall-e-2",  # OpenAI's default
+    }
+    assert orjson.loads(call.body) == call.payload and call.images == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b"prompt=x&n=two", "n"),
+        (b"prompt=x&n=1.5", "n"),
+        (b"prompt=x&stream=maybe", "stream"),
+        (b"prompt=x&output_compression=", "output_compression"),
+        (b"prompt=x&n=0", "n"),
+        (b"n=1", "prompt"),
+        (b"prompt=x&ohmygpt_webhook_url=ftp://example.com/", "ohmygpt_webhook_url"),
+    ],
+)
+def test_bad_form_values_name_their_param(body: bytes, param: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(IMAGES, body, "application/x-www-form-urlencoded")
+    assert refused.value.param == param
+
+
+def test_speech_form_speed_is_a_number_and_input_is_capped() -> None:
+    call = parse_call(
+        SPEECH, b"model=tts-1&input=hi&voice=alloy&speed=1.25", "application/x-www-form-urlencoded"
+    )
+    assert call.payload["speed"] == 1.25 and call.stream is False
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(
+            SPEECH,
+            b"model=tts-1&input=hi&voice=alloy&speed=fast",
+            "application/x-www-form-urlencoded",
+        )
+    assert refused.value.param == "speed"
+    too_long = orjson.dumps({"model": "tts-1", "voice": "alloy", "input": "x" * 4097})
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(SPEECH, too_long, "application/json")
+    assert refused.value.param == "input"
+
+
+def test_json_generation_keeps_its_bytes_unless_changed() -> None:
+    raw = b'{"model":"dall-e-3","prompt":"x"}'
+    assert parse_call(IMAGES, raw, "application/json").body == raw
+    hooked = b'{"model":"dall-e-3","prompt":"x","ohmygpt_webhook_url":"https://example.com/h"}'
+    call = parse_call(IMAGES, hooked, "application/json")
+    assert call.webhook == "https://example.com/h"
+    assert orjson.loads(call.body) == {"model": "dall-e-3", "prompt": "x"}
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(IMAGES, b'{"prompt":"x","n":"2"}', "application/json")
+    assert refused.value.param == "n"
+
+
+def test_upload_is_reencoded_with_the_channel_model_and_without_the_webhook() -> None:
+    body, content_type = _httpx_multipart(
+        {"model": "public", "prompt": "p", "ohmygpt_webhook_url": "https://example.com/h"},
+        [("image", ("a.png", BINARY, "image/png"))],
+    )
+    call = parse_call(IMAGE_EDITS, body, content_type)
+    assert call.webhook == "https://example.com/h"
+    upstream, upstream_type = call.encode({**call.payload, "model": "upstream-name"})
+    form = parse_multipart(upstream, upstream_type)
+    assert form.fields == [("model", "upstream-name"), ("prompt", "p")]
+    assert form.files == [Upload("image", "a.png", "image/png", BINARY)]
+
+
+def test_uploads_need_their_file_and_multipart() -> None:
+    body, content_type = _httpx_multipart(
+        {"model": "whisper-1"}, [("audio", ("a.wav", b"x", "audio/wav"))]
+    )
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(TRANSCRIPTIONS, body, content_type)
+    assert refused.value.param == "file"
+    with pytest.raises(InvalidRequest):
+        parse_call(TRANSCRIPTIONS, b'{"model":"whisper-1"}', "application/json")
+    body, content_type = _httpx_multipart({"prompt": "p"}, [("mask", ("m.png", b"m", "image/png"))])
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(IMAGE_EDITS, body, content_type)
+    assert refused.value.param == "image"
