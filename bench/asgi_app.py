@@ -208,8 +208,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if stream:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             buf = b""
-            while (chunk := await q.get()) is not None:
-                buf += chunk
+            while (piece := await q.get()) is not None:
+                buf += piece
                 *events, buf = buf.split(b"\n\n")
                 for ev in events:
                     await send(
@@ -219,8 +219,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "http.response.body", "body": b""})
         else:
             parts = []
-            while (chunk := await q.get()) is not None:
-                parts.append(chunk)
+            while (piece := await q.get()) is not None:
+                parts.append(piece)
             pool.release(conn)
             data = b"".join(parts)
             headers = [

@@ -260,6 +260,7 @@ class WrkResult:
     socket_errors: dict[str, int] = field(default_factory=dict)
     cpu_ms_per_call: float = float("nan")
     other_load: float = float("nan")  # cores busy with processes that are not ours, during the run
+    speed_ms: float = float("nan")  # common.speed_ms() around the run: how fast core 0 was
     raw: str = ""
 
     @property
@@ -425,7 +426,7 @@ def measured(
         if before >= NOISY:
             print(f"  (other load {before:.2f} cores: {top_other_processes(own)}; running anyway)",
                   flush=True)  # fmt: skip
-        res = run_wrk(*a, own_pids=own, **kw)  # type: ignore[arg-type]
+        res = run_wrk(*a, own_pids=own, **kw)  # type: ignore[arg-type,misc]
         if res.other_load < NOISY:
             return res
         print(

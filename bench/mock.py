@@ -16,6 +16,7 @@ import grp
 import os
 import pwd
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from subprocess import Popen
 
@@ -91,7 +92,15 @@ def request_body(stream: bool) -> bytes:
     return orjson.dumps(body)
 
 
-def nginx_config(workdir: Path, port: int) -> str:
+def counted_log(workdir: Path, port: int) -> Path:
+    """The access log of a counted server block: one line per request it answered."""
+    return workdir / f"access-{port}.log"
+
+
+def nginx_config(workdir: Path, port: int, counted_ports: Sequence[int] = ()) -> str:
+    """The mock's config: ``port`` without access log (the direct baseline and the usual
+    channels), plus one identical server per ``counted_ports`` entry that logs each request
+    to its own file, so a test can count what each of several upstreams received."""
     user_line = ""
     if os.geteuid() == 0:
         # As root nginx would drop the worker to "nobody"; keep it as the current user.
@@ -105,6 +114,10 @@ def nginx_config(workdir: Path, port: int) -> str:
         path = www / prefix / "v1" / "chat" / "completions"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
+    servers = "".join(
+        _server(p, www, "off" if p == port else f"{counted_log(workdir, p)} counted")
+        for p in (port, *counted_ports)
+    )
     return f"""
 {user_line}
 daemon off;
@@ -118,6 +131,7 @@ events {{
 }}
 http {{
     access_log off;
+    log_format counted '$status';
     server_tokens off;
     keepalive_requests 100000000;
     keepalive_timeout 300s;
@@ -127,8 +141,16 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     client_max_body_size 16m;
+{servers}}}
+"""
+
+
+def _server(port: int, www: Path, log: str) -> str:
+    """One listener; every listener serves the same two answers, so channels differ only by port."""
+    return f"""
     server {{
         listen 127.0.0.1:{port} backlog=4096;
+        access_log {log};
         # POST on a static file is a 405; error_page turns it into an internal GET of the
         # same file with status 200. (`return 200 '...'` would be simpler, but nginx caps a
         # config token at 4 KiB and the SSE body is larger.)
@@ -149,21 +171,27 @@ http {{
             return 404 '{{"error":{{"message":"mock: unknown path","type":"not_found"}}}}';
         }}
     }}
-}}
 """
 
 
 def start_nginx(
-    children: Children, workdir: Path, core: str = LOAD_CORE
+    children: Children,
+    workdir: Path,
+    core: str = LOAD_CORE,
+    counted_ports: Sequence[int] = (),
 ) -> tuple[int, Popen[bytes]]:
-    """Start the mock on ``core``; returns (port, process). Verifies both answers."""
+    """Start the mock on ``core``; returns (port, process). Verifies both answers.
+
+    ``counted_ports``: extra listeners with an access log each (see ``nginx_config``).
+    """
     port = free_port()
     conf = workdir / "nginx.conf"
-    conf.write_text(nginx_config(workdir, port))
+    conf.write_text(nginx_config(workdir, port, counted_ports))
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     argv = ["taskset", "-c", core, nginx, "-p", str(workdir), "-c", str(conf), "-e", "stderr"]
     proc = children.start(argv, workdir / "nginx.log")
-    wait_port(port, 10, proc)
+    for p in (port, *counted_ports):
+        wait_port(p, 10, proc)
     base = f"http://127.0.0.1:{port}"
     status, headers, body = http("POST", f"{base}/json/v1/chat/completions", request_body(False))
     ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")

@@ -1,6 +1,7 @@
 """Relaygate load benchmark.
 
-    python -m bench.run [--duration 12] [--scenarios nonstream,stream] [--concurrency 1,16,64]
+    python -m bench.run [--duration 12] [--scenarios nonstream,stream,weighted]
+                        [--concurrency 1,16,64]
                         [--quick] [--repeat N] [--soak 300] [--profile] [--direct-only]
                         [--quiet-wait 90] [--retries 2] [--keep]
 
@@ -8,7 +9,8 @@ Starts the nginx mock upstream (bench/mock.py) and the wrk load generator on cor
 gateway (``relaygate serve``) on core 0 with SQLite, a real (non-operator) user key and usage
 records on. For every scenario and concurrency it runs wrk against the mock directly and
 through the gateway, and prints RPS, p50/p99, added p50, the RPS ratio and the gateway's CPU
-ms per call. The same table goes to bench/results/latest.md (and latest.json).
+ms per call (``weighted``: two channels at weights 3:1, split checked; bench/weighted.py).
+The same table goes to bench/results/latest.md (and latest.json).
 Method, caveats and recorded results: docs/benchmarks.md.
 """
 
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import mock, profile
+from bench import mock, profile, weighted
 from bench.common import (
     BENCH_DIR,
     LOAD_CORE,
@@ -55,7 +57,7 @@ from bench.common import (
     wrk_argv,
 )
 
-SCENARIOS = {"nonstream": False, "stream": True}
+SCENARIOS = {"nonstream": False, "stream": True, weighted.NAME: False}
 RESULTS = BENCH_DIR / "results"
 VENV_BIN = Path(sys.executable).parent
 
@@ -139,13 +141,14 @@ class Report:
     gateway_cmd: str = ""
     source: str = ""
     records_check: str = ""
+    split: list[str] = field(default_factory=list)  # the weighted scenario's split
 
 
 # ---------------------------------------------------------------- the gateway
 
 
 class Gateway:
-    def __init__(self, children: Children, work: Path, mock_port: int) -> None:
+    def __init__(self, children: Children, work: Path, mock_port: int, extra: str = "") -> None:
         self.children = children
         self.work = work
         self.port = free_port()
@@ -186,6 +189,7 @@ name = "{mock.MODEL_STREAM}"
 input = "2.50"
 output = "10.00"
 """
+            + extra
         )
         self.db = work / "bench.db"
         self.argv = [
@@ -465,7 +469,7 @@ def table(rep: Report) -> list[str]:
             f"| {f(r.added_p50_ms, 3)} | {f(r.ratio, 3)} "
             f"| {f(g.cpu_ms_per_call, 3) if g else '–'} | {'; '.join(errs) or '0'} "
             f"| {' / '.join(f(x.other_load, 2) for x in (d, g) if x is not None)} "
-            f"| {f((g or d).speed_ms, 0) if (g or d) else '–'} |"
+            f"| {f(x.speed_ms, 0) if (x := g or d) else '–'} |"
         )
     return lines
 
@@ -572,6 +576,7 @@ def markdown(rep: Report) -> str:
         ]
     if rep.records_check:
         lines += [f"Usage records: {rep.records_check}.", ""]
+    lines += rep.split
     if rep.warnings:
         lines += ["Warnings:", "", *(f"- {w}" for w in rep.warnings), ""]
     return "\n".join(lines)
@@ -602,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     ap.add_argument("--duration", type=float, default=12, help="seconds per run (default 12)")
-    ap.add_argument("--scenarios", default="nonstream,stream", help="nonstream,stream or none")
+    ap.add_argument("--scenarios", default="nonstream,stream",
+                    help="nonstream,stream,weighted or none")  # fmt: skip
     ap.add_argument("--concurrency", default="1,16,64")
     ap.add_argument("--quick", action="store_true", help="3 s runs (a smoke test, not a result)")
     ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
@@ -659,15 +665,18 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     try:
         with signals_as_interrupt():
-            mock_port, nginx = mock.start_nginx(children, work)
+            split = weighted.Split(work) if weighted.NAME in scenarios else None
+            ports = split.ports if split else ()
+            mock_port, nginx = mock.start_nginx(children, work, counted_ports=ports)
             own = [nginx.pid]
             print(f"mock upstream: nginx on 127.0.0.1:{mock_port} (core {LOAD_CORE})", flush=True)
             bodies = {}
             for name, stream in SCENARIOS.items():
                 bodies[name] = work / f"body-{name}.json"
-                bodies[name].write_bytes(mock.request_body(stream))
+                body = weighted.request_body() if name == weighted.NAME else None
+                bodies[name].write_bytes(body or mock.request_body(stream))
             if not args.direct_only:
-                gw = Gateway(children, work, mock_port)
+                gw = Gateway(children, work, mock_port, split.toml() if split else "")
                 rep.gateway_cmd = " ".join(
                     a if not a.startswith(str(work)) else "<tmp>" + a[len(str(work)) :]
                     for a in gw.argv
@@ -691,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
                 if gw is not None:  # warm-up: connection pools, caches, first-call paths
                     run_wrk("warmup", gw.url(), 16, 2, bodies[name], gw.key)
                 for c in conc:
+                    counted = split.counts() if split and gw and name == weighted.NAME else None
                     pairs: list[tuple[WrkResult, WrkResult | None]] = []
                     for _ in range(args.repeat):
                         direct = measured(
@@ -713,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
                     row = Row(name, c, direct, gres, rss, [g.rps for _, g in pairs if g])
                     rep.rows.append(row)
                     print_row(row)
+                    if split and counted is not None:
+                        split.record(c, counted, rep.warnings)
                     for res in (direct, gres):
                         if res is not None and not res.ok:
                             rep.warnings.append(
@@ -732,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(2)
                 rep.rss_idle_end_mb = rss_mb(gw.pid)
                 rep.db_rows = db_row_counts(gw.db)
+                rep.split = split.markdown(gw.db, rep.warnings) if split else []
                 done, conns = SENT.get(gw.url(), [0, 0])
                 done += 2  # check_answers
                 rec = rep.db_rows.get("usage_records")
