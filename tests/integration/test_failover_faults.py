@@ -157,6 +157,52 @@ def test_refused_connection_fails_over(gw: Gateway, fake: FakeOpenAI, second: Fa
     _assert_failed_over(gw, key, dead, live["id"])
 
 
+def test_a_whole_answer_cut_before_its_end_fails_over(
+    gw: Gateway, fake: FakeOpenAI, second: FakeOpenAI
+) -> None:
+    """Headers came, the body broke off: nothing reached the caller yet, so the call is
+    still a failed attempt and the next channel serves it."""
+    fake.default = Behaviour(truncate_body=True, **TOKENS)  # type: ignore[arg-type]
+    second.default = Behaviour(text="Whole, from the second.", **TOKENS)  # type: ignore[arg-type]
+    model, cut, whole = _pair(gw, fake, second, {})
+    key = gw.make_user_key()
+    answer = gw.openai(key.key).chat.completions.create(model=model, messages=USER)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == "Whole, from the second."
+    _assert_failed_over(gw, key, cut, whole["id"])
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_channel_whose_key_is_refused_fails_over(
+    gw: Gateway, fake: FakeOpenAI, second: FakeOpenAI, status: int
+) -> None:
+    fake.default = Behaviour(status=status)
+    second.default = Behaviour(**TOKENS)  # type: ignore[arg-type]
+    model, refused, live = _pair(gw, fake, second, {})
+    key = gw.make_user_key()
+    answer = gw.openai(key.key).chat.completions.create(model=model, messages=USER)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == second.default.text
+    _assert_failed_over(gw, key, refused, live["id"])
+
+
+def test_an_upstream_429_on_the_last_channel_is_the_gateways_own(
+    gw: Gateway, fake: FakeOpenAI, second: FakeOpenAI
+) -> None:
+    """Both channels rate-limited: a clean 429 with the upstream's retry-after, never the
+    upstream's text (OpenAI's names the operator's organisation), and nothing billed."""
+    secret = {"error": {"message": "Rate limit reached in organization org-SECRET123"}}
+    for upstream in (fake, second):
+        upstream.default = Behaviour(status=429, error_body=secret, headers={"Retry-After": "4"})
+    model, _, _ = _pair(gw, fake, second, {})
+    key = gw.make_user_key()
+    with gw.http(key.key) as http:
+        response = http.post("/v1/chat/completions", json={"model": model, "messages": USER})
+    assert response.status_code == 429 and response.headers["retry-after"] == "4"
+    assert "org-SECRET123" not in response.text
+    assert response.json()["error"]["code"] == "upstream_rate_limited"
+    record = _only_record(gw, key)
+    assert (record["status"], record["attempts"], record["amount"]) == (429, 2, 0)
+
+
 # ------------------------------------------------------------- after the first byte
 def _openai_stream(gw: Gateway, key: str, model: str) -> tuple[str, BaseException | None]:
     """The text an openai SDK stream delivered, and the error that ended it."""
@@ -189,12 +235,14 @@ def test_stream_cut_midway_ends_in_an_error_openai(
     gw: Gateway, fake: FakeOpenAI, second: FakeOpenAI
 ) -> None:
     fake.default = Behaviour(text="one two three four five six", break_after=3, **TOKENS)  # type: ignore[arg-type]
-    model, _, _ = _pair(gw, fake, second, {})
+    model, cut, _ = _pair(gw, fake, second, {})
     key = gw.make_user_key()
     text, error = _openai_stream(gw, key.key, model)
     assert text == "one two three"
     assert isinstance(error, openai.APIError) and str(fake.port) not in str(error)
     _assert_failed_unbilled(gw, key, second)
+    health = _health(gw, cut["id"])  # the cut came after the first byte: still a failure
+    assert (health["calls"], health["errors"], health["consecutive_failures"]) == (1, 1, 1)
 
 
 def test_stream_cut_midway_ends_in_an_error_anthropic(gw: Gateway) -> None:
@@ -216,7 +264,7 @@ def test_stream_silent_past_the_idle_timeout_ends_in_an_error(
     """The channel's ``idle_timeout`` (0.4 s) cuts the stall, long before the gateway-wide
     read timeout (600 s); the anthropic SDK reads the OpenAI stream translated."""
     fake.default = Behaviour(text="one two three four", stall_after=2, stall_seconds=8)
-    model, _, _ = _pair(gw, fake, second, {"idle_timeout": 0.4})
+    model, stalled, _ = _pair(gw, fake, second, {"idle_timeout": 0.4})
     key = gw.make_user_key()
     started = time.monotonic()
     read = _openai_stream if sdk == "openai" else _anthropic_stream
@@ -225,6 +273,7 @@ def test_stream_silent_past_the_idle_timeout_ends_in_an_error(
     assert text == "one two"
     assert isinstance(error, openai.APIError if sdk == "openai" else anthropic.APIStatusError)
     _assert_failed_unbilled(gw, key, second, status=504)  # a timeout, not a cut
+    assert _health(gw, stalled["id"])["errors"] == 1
 
 
 # ------------------------------------------------------------------------ proxies
@@ -297,3 +346,22 @@ def test_operator_api_refuses_an_unusable_proxy_url(gw: Gateway, proxy_url: str)
     assert response.status_code == 400, response.text
     message = response.json()["message"]
     assert "proxy_url" in message and "host:port" in message
+
+
+def test_a_channel_that_cuts_every_stream_opens_its_breaker(
+    gateway_factory: Callable[..., Gateway], fake: FakeOpenAI, second: FakeOpenAI
+) -> None:
+    """A stream counts as a success only when it ends well: the first byte alone does not
+    reset the channel's failures, so cut after cut opens the breaker and calls move on."""
+    gw = gateway_factory(breaker_threshold=3, breaker_cooldown=3600)
+    fake.default = Behaviour(text="one two three four", break_after=2)
+    second.default = Behaviour(text="steady")
+    model, cutting, _ = _pair(gw, fake, second, {})
+    key = gw.make_user_key()
+    for _ in range(3):
+        text, error = _openai_stream(gw, key.key, model)
+        assert (text, error is not None) == ("one two", True)
+    health = _health(gw, cutting["id"])
+    assert (health["state"], health["consecutive_failures"], health["calls"]) == ("open", 3, 3)
+    assert _openai_stream(gw, key.key, model) == ("steady", None)  # the breaker passed it over
+    assert len(fake.requests) == 3 and len(second.requests) == 1

@@ -53,17 +53,32 @@ class ChannelHealth:
         breaker.trial_at = now
         return True
 
-    def succeeded(self, channel_id: int, latency_ms: int | None) -> None:
+    def started(self, channel_id: int, latency_ms: int | None) -> None:
+        """A stream's first byte arrived: a call, and its latency. Whether it succeeds is
+        known at its end (``succeeded(counted=True)`` or ``failed(counted=True)``), so a
+        channel that cuts every stream midway still opens its breaker."""
+        breaker = self._breakers.setdefault(channel_id, _Breaker())
+        breaker.calls += 1
+        self._latency(breaker, latency_ms)
+
+    def succeeded(self, channel_id: int, latency_ms: int | None, counted: bool = False) -> None:
+        """A call that succeeded (``counted``: a stream counted when it started)."""
         breaker = self._breakers.setdefault(channel_id, _Breaker())
         breaker.failures, breaker.opened_at, breaker.trial_at = 0, None, None
-        breaker.calls += 1
+        breaker.calls += 0 if counted else 1
+        self._latency(breaker, latency_ms)
+
+    @staticmethod
+    def _latency(breaker: _Breaker, latency_ms: int | None) -> None:
         if latency_ms is not None:
             last = breaker.latency_ms
             breaker.latency_ms = latency_ms if last is None else 0.8 * last + 0.2 * latency_ms
 
-    def failed(self, channel_id: int) -> None:
+    def failed(self, channel_id: int, counted: bool = False) -> None:
+        """A failed call (``counted``: one already counted as a success when its answer
+        began, which then broke off)."""
         breaker = self._breakers.setdefault(channel_id, _Breaker())
-        breaker.calls += 1
+        breaker.calls += 0 if counted else 1
         breaker.errors += 1
         breaker.failures += 1
         if breaker.trial_at is not None or breaker.failures >= self.threshold:

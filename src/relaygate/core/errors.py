@@ -154,6 +154,17 @@ class UpstreamOverloaded(UpstreamUnavailable):
     status = 529
 
 
+class UpstreamRateLimited(UpstreamFailure):
+    """Every channel that could serve the call is rate-limited upstream. The caller gets
+    the gateway's own 429 (with the upstream's ``retry-after``), never the upstream's
+    text, which names the operator's upstream account."""
+
+    status = 429
+    type = "requests"
+    anthropic_type = "rate_limit_error"
+    default_code = "upstream_rate_limited"
+
+
 class UpstreamTimeout(UpstreamFailure):
     status = 504
     anthropic_type = "timeout_error"

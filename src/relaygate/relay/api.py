@@ -17,14 +17,13 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
-from relaygate.core.errors import NotFound, RelaygateError, UpstreamFailure
+from relaygate.core.errors import NotFound, RelaygateError
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
     ClientGone,
@@ -39,8 +38,8 @@ from relaygate.relay.asgi import (
 from relaygate.relay.background import BackgroundRuns, Call
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
-from relaygate.relay.crossing import Assembling, StreamReader, read_reply, stream_reader
-from relaygate.relay.dialects import OPENAI, RESPONSES
+from relaygate.relay.crossing import read_reply
+from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
@@ -54,9 +53,10 @@ from relaygate.relay.media.handler import MediaRelay
 from relaygate.relay.media.request import MEDIA_ENDPOINTS
 from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.models_list import model_list
-from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
+from relaygate.relay.service import RelayService, estimate_prompt_tokens
+from relaygate.relay.stream_answer import Plan, StreamAnswers
 from relaygate.relay.streaming import KeepAlive
-from relaygate.relay.turns import Turn, close_turn, open_turn
+from relaygate.relay.turns import close_turn, open_turn
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE, Wire
 from relaygate.state.paths import serves as serves_state
 from relaygate.state.service import StateService
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
-_SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
 _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/chat/completions": (OPENAI_WIRE, CHAT),
@@ -91,18 +90,6 @@ _GROUP_POSTS = {
 }
 
 
-@dataclass(slots=True)
-class _Plan:
-    """How this call is carried: the caller's dialect and the upstream call to make."""
-
-    wire: Wire
-    endpoint: str  # the upstream call (Messages for the legacy Complete route)
-    legacy: bool
-    beta: tuple[tuple[str, str], ...]
-    turn: Turn | None = None  # a Responses turn: its stored history and its Response
-    stored_chat: dict[str, Any] | None = None  # a store:true chat request, kept with its answer
-
-
 class RelayApp:
     def __init__(
         self,
@@ -124,6 +111,7 @@ class RelayApp:
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.ids = RequestIds()
+        self.streams = StreamAnswers(relay, keepalive, state)
         self._posts: dict[str, Handler] = {
             path: functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
             for path, (wire, endpoint) in _POSTS.items()
@@ -231,7 +219,7 @@ class RelayApp:
         payload: dict[str, Any],
         body: bytes,
         send: Send,
-        plan: _Plan,
+        plan: Plan,
     ) -> None:
         client = plan.wire.name
         opened = await self.relay.open(
@@ -244,7 +232,9 @@ class RelayApp:
             if ctx.error is not None:  # an upstream 4xx, passed through as it came
                 data = await reply.read()
             elif facts.stream and reply.content_type.startswith("text/event-stream"):
-                await self._stream(ctx, opened, facts, body, send, plan)
+                await self.streams.answer(
+                    ctx, opened, facts, body, send, plan, self._ids(ctx, plan.wire)
+                )
                 return
             else:
                 raw = await reply.read()
@@ -270,7 +260,7 @@ class RelayApp:
     async def _keep(
         self,
         ctx: CallContext,
-        plan: _Plan,
+        plan: Plan,
         payload: dict[str, Any],
         answer: dict[str, Any] | None,
         data: bytes,
@@ -295,94 +285,6 @@ class RelayApp:
         headers = self._ids(ctx, wire) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
         await respond(send, err.status, wire.error_body(err, ctx.request_id), JSON, headers)
 
-    async def _stream(
-        self,
-        ctx: CallContext,
-        opened: Opened,
-        facts: RequestFacts,
-        request_body: bytes,
-        send: Send,
-        plan: _Plan,
-    ) -> None:
-        """Forward (or translate) the upstream's events as they come and meter them.
-
-        The stream ends at the upstream's terminal event (``[DONE]``, ``message_stop``),
-        not at its end of file: a client may hang up right after it, and the call is
-        complete all the same. An upstream that reports an error mid-stream has failed:
-        the call is recorded as such and not charged.
-        """
-        wire, reply = plan.wire, opened.reply
-        reader = stream_reader(
-            wire.name,
-            opened.upstream,
-            model=facts.model,
-            request_id=ctx.request_id,
-            include_usage=facts.include_usage and wire.name == OPENAI,
-            injected=opened.injected,
-            legacy=plan.legacy,
-            template=plan.turn.template if plan.turn else None,
-            assemble=plan.stored_chat is not None,
-        )
-        headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *self._ids(ctx, wire)]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        ctx.status = 200
-        watch = self.keepalive.watch(send)
-        last = b""
-        try:
-            async for chunk in reply.chunks():
-                out = reader.feed(chunk)
-                if reader.finished:  # the terminal event goes out with the end of the body
-                    last = out
-                    break
-                if out:
-                    watch.last = time.monotonic()
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-            last += reader.flush()
-            _meter_stream(ctx, reader, request_body)
-            failure = getattr(reader, "error", None)
-            if failure:
-                ctx.fail(502, f"the upstream reported an error mid-stream: {failure}")
-            await self._keep_stream(ctx, plan, reader)
-            if not failure:
-                await self.relay.settle(ctx)  # durable before the last byte goes out
-        except UpstreamFailure as err:
-            ctx.fail(err.status, err.message)
-            last = reader.flush() + self._stream_failure(wire, reader, err, ctx)
-            await self._keep_stream(ctx, plan, reader)
-        finally:
-            self.keepalive.release(watch)
-            reply.close()
-            _meter_stream(ctx, reader, request_body)
-        ctx.responded = True
-        await send({"type": "http.response.body", "body": last, "more_body": False})
-
-    async def _keep_stream(self, ctx: CallContext, plan: _Plan, reader: StreamReader) -> None:
-        """A Responses stream's final Response is stored before its last event goes out
-        (a failed one too, as OpenAI keeps failed responses); so is a completed
-        ``store: true`` chat stream."""
-        response = getattr(reader, "response", None)
-        if ctx.user_id is None:
-            return
-        if plan.turn is not None and isinstance(response, dict):
-            await close_turn(self.state, ctx.user_id, plan.turn, response)
-        elif plan.stored_chat is not None and isinstance(reader, Assembling) and not ctx.error:
-            await self.state.save_chat_completion(
-                ctx.user_id, plan.stored_chat, reader.completion()
-            )
-
-    @staticmethod
-    def _stream_failure(
-        wire: Wire, reader: StreamReader, err: RelaygateError, ctx: CallContext
-    ) -> bytes:
-        """The stream's last event when the upstream broke off: the dialect's own
-        terminal failure where it has one (``response.failed``), else an error frame."""
-        fail = getattr(reader, "fail", None)
-        if callable(fail):
-            frame = fail(err.message)
-            if isinstance(frame, bytes):
-                return frame
-        return wire.stream_error_frame(err, ctx.request_id)
-
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/models[/{id}]``: the models this key may use and some channel serves,
         in Anthropic's shape when the caller sent ``anthropic-version`` (the SDK always
@@ -404,10 +306,10 @@ class RelayApp:
         await respond(send, 200, orjson.dumps(data), JSON, _id_headers(wire, rid))
 
 
-def _plan(wire: Wire, endpoint: str, headers: Headers) -> _Plan:
+def _plan(wire: Wire, endpoint: str, headers: Headers) -> Plan:
     legacy = endpoint == COMPLETE
     beta = (("anthropic-beta", headers.anthropic_beta),) if headers.anthropic_beta else ()
-    return _Plan(wire, MESSAGES if legacy else endpoint, legacy, beta)
+    return Plan(wire, MESSAGES if legacy else endpoint, legacy, beta)
 
 
 def _wire_of(headers: Headers) -> Wire:
@@ -423,13 +325,3 @@ def _usage_of(ctx: CallContext, usage: Usage | None, request_body: bytes) -> Usa
     if ctx.endpoint == COUNT_TOKENS:
         return Usage()  # counting generates nothing and is free
     return usage or Usage(prompt_tokens=estimate_prompt_tokens(request_body), estimated=True)
-
-
-def _meter_stream(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
-    """The stream's usage: the upstream's own count, else an estimate of what went out."""
-    if ctx.usage is None:
-        ctx.usage = reader.usage or Usage(
-            prompt_tokens=estimate_prompt_tokens(request_body),
-            completion_tokens=reader.content_events,
-            estimated=True,
-        )

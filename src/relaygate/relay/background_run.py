@@ -179,6 +179,7 @@ class RunDriver:
             response = self._fail_events(run, failure)
         if failure:
             ctx.fail(502, f"the upstream reported an error mid-stream: {failure}")
+            self.relay.broke(ctx)
         else:
             ctx.status = 200
             await self.relay.settle(ctx)  # durable before anyone sees the terminal event

@@ -12,6 +12,7 @@ State is per process, like the breakers.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable
 
@@ -50,9 +51,11 @@ class KeyRing:
         seconds = self.bench_seconds
         if status == 429 and retry_after:
             try:
-                seconds = min(max(float(retry_after), 1.0), _MAX_RETRY_AFTER)
+                hint = float(retry_after)
             except ValueError:
-                pass  # an HTTP date: keep the default
+                hint = math.nan  # an HTTP date: keep the default
+            if math.isfinite(hint):
+                seconds = min(max(hint, 1.0), _MAX_RETRY_AFTER)
         self._benched[(channel_id, index)] = self._clock() + seconds
 
     def benched(self, channel: ChannelSpec) -> list[int]:

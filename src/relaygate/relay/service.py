@@ -28,6 +28,7 @@ from relaygate.core.errors import (
     UpstreamBadResponse,
     UpstreamFailure,
     UpstreamOverloaded,
+    UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -65,7 +66,10 @@ __all__ = [
 Encoder = Callable[[dict[str, Any]], tuple[bytes, str]]
 
 # Upstream statuses whose body the caller can act on: passed through unchanged.
-PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422, 429})
+PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422})
+# Upstream statuses that are the channel's fault, not the call's: the next channel is
+# tried (429: rate-limited; 401/403: the channel's keys refused, after each was tried).
+_CHANNEL_FAULTS = frozenset({401, 403, 429})
 
 # Anthropic's required ``max_tokens`` for a translated call that set no output limit
 # (docs/compatibility.md), lowered by the channel's ``max_output_tokens``. Not the hold's
@@ -81,6 +85,10 @@ def estimate_prompt_tokens(body: bytes) -> int:
 
 def _upstream_status_error(status: int, client: str = OPENAI) -> UpstreamFailure:
     message = f"The upstream returned HTTP {status}."
+    if status == 429:
+        return UpstreamRateLimited(
+            "The upstream serving this model is rate-limited; try again in a few seconds."
+        )
     if status == 529 and client == ANTHROPIC:
         return UpstreamOverloaded(message)
     if status in (503, 529):
@@ -90,8 +98,17 @@ def _upstream_status_error(status: int, client: str = OPENAI) -> UpstreamFailure
     return UpstreamBadResponse(message)
 
 
+def _status_error(reply: UpstreamReply, client: str) -> UpstreamFailure:
+    """A clean error for an upstream's error status, keeping only its ``retry-after``."""
+    error = _upstream_status_error(reply.status, client)
+    retry = reply.header(b"retry-after")
+    if retry and reply.status in (429, 503, 529):
+        error.headers["retry-after"] = retry.decode("latin-1")
+    return error
+
+
 def _retryable(status: int) -> bool:
-    return status == 429 or status >= 500
+    return status in _CHANNEL_FAULTS or status >= 500
 
 
 def _request_usage_chunk(ctx: CallContext, facts: RequestFacts, payload: dict[str, Any]) -> bool:
@@ -215,6 +232,8 @@ class RelayService:
 
     async def settle(self, ctx: CallContext) -> None:
         """Charge a completed call and wait until the charge is committed."""
+        if ctx.stream and ctx.channel_id is not None and not ctx.settled:
+            self.health.succeeded(ctx.channel_id, None, counted=True)  # the stream ended well
         if ctx.settled or ctx.reservation is None:
             return
         ctx.settled = True
@@ -318,18 +337,17 @@ class RelayService:
             call.headers = headers if upstream == client else ()
             try:
                 reply = await self._send(ctx, route.channel, call)
+                ctx.ttfb_ms = ctx.elapsed_ms()
+                if reply.status < 300:
+                    return await self._answered(ctx, reply, call, upstream, injected)
+                error_body = await reply.read()
             except UpstreamFailure as err:
                 self.health.failed(route.channel.id)
                 last_error = err
                 continue
-            ctx.ttfb_ms = ctx.elapsed_ms()
-            if reply.status < 300:
-                self.health.succeeded(route.channel.id, ctx.ttfb_ms)
-                return Opened(reply, upstream, injected)
-            error_body = await reply.read()
             self._note(route.channel.id, reply.status, ctx.ttfb_ms)
             if _retryable(reply.status) and attempt < len(attempts):
-                last_error = _upstream_status_error(reply.status, client)
+                last_error = _status_error(reply, client)
                 continue
             return self._refusal(ctx, reply, error_body, upstream, client)
         if last_error is None:  # every channel's breaker is open
@@ -337,6 +355,26 @@ class RelayService:
                 "Every channel serving this model is failing; try again in a few seconds."
             )
         raise last_error
+
+    async def _answered(
+        self, ctx: CallContext, reply: UpstreamReply, call: UpstreamCall, upstream: str,
+        injected: bool,
+    ) -> Opened:  # fmt: skip
+        """A 2xx answer. A whole one is read here, so a body that breaks off before its end
+        is still a failed attempt and the next channel can take the call (nothing reached
+        the client). A stream is handed on at its first byte; the channel's breaker hears
+        how it went when it ends (``settle`` or ``broke``)."""
+        channel_id = ctx.channel_id
+        assert channel_id is not None
+        if call.stream and not reply.content_type.startswith("application/json"):
+            self.health.started(channel_id, ctx.ttfb_ms)
+            return Opened(reply, upstream, injected)
+        try:  # a stream the upstream answered whole (JSON) is read whole too
+            data = await reply.read()
+        finally:
+            reply.close()
+        self.health.succeeded(channel_id, ctx.ttfb_ms)
+        return Opened(_Finished(reply.status, reply.content_type, data), upstream, injected)
 
     async def _send(
         self, ctx: CallContext, channel: ChannelSpec, call: UpstreamCall
@@ -360,6 +398,12 @@ class RelayService:
         ctx.attempts += 1
         return await provider.send(channel, call)
 
+    def broke(self, ctx: CallContext) -> None:
+        """The upstream failed after its answer began (a stream cut, stalled or reporting
+        an error): nothing can be retried, but the channel's breaker hears of it."""
+        if ctx.channel_id is not None:
+            self.health.failed(ctx.channel_id, counted=True)
+
     def _note(self, channel_id: int, status: int, ttfb_ms: int | None) -> None:
         """An upstream error status, for the channel's breaker: a refusal the caller can
         act on (400, 404, …) comes from a working upstream; 429, 5xx and the channel's own
@@ -376,7 +420,7 @@ class RelayService:
         """The last channel's error answer: passed on when the caller can act on it (in
         the caller's dialect), else a clean 5xx without upstream details."""
         if reply.status not in PASSTHROUGH_STATUSES:
-            raise _upstream_status_error(reply.status, client)
+            raise _status_error(reply, client)
         retry = reply.header(b"retry-after")  # the upstream's own back-off hint
         if upstream != client:
             refused = upstream_error(upstream, reply.status, error_body)
@@ -423,7 +467,7 @@ class RelayService:
 
 
 class _Finished:
-    """An upstream error reply already read, to be passed through."""
+    """An upstream reply already read whole (an answer, or an error to pass through)."""
 
     __slots__ = ("body", "content_type", "status")
 

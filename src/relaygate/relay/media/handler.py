@@ -235,12 +235,14 @@ class MediaRelay:
             ctx.usage = stream_usage(media, meter)
             if meter is not None and meter.error:
                 ctx.fail(502, f"the upstream reported an error mid-stream: {meter.error}")
+                self.relay.broke(ctx)
             else:
                 if meter is not None and media.endpoint in _IMAGE_ROUTES:
                     state.answer = meter.answer()
                 await self.relay.settle(ctx)  # durable before the last byte goes out
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
+            self.relay.broke(ctx)
             if meter is not None:
                 last = OPENAI_WIRE.stream_error_frame(err, ctx.request_id)
         finally:

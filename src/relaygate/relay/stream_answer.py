@@ -1,0 +1,150 @@
+"""A streamed answer: the upstream's events forwarded (or translated) to the caller.
+
+Split from ``relay/api.py`` so the route handlers stay short; this is the part of the
+pipeline that runs after the first byte went out, where nothing can be retried: a
+failure ends the stream with the dialect's own terminal error, and counts against the
+channel's breaker like a failure before the first byte.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from relaygate.core.errors import RelaygateError, UpstreamFailure
+from relaygate.relay.asgi import Send
+from relaygate.relay.canonical import Usage
+from relaygate.relay.context import CallContext
+from relaygate.relay.crossing import Assembling, StreamReader, stream_reader
+from relaygate.relay.dialects import OPENAI
+from relaygate.relay.dialects.openai_chat.request import RequestFacts
+from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
+from relaygate.relay.streaming import KeepAlive
+from relaygate.relay.turns import Turn, close_turn
+from relaygate.relay.wire import Wire
+from relaygate.state.service import StateService
+
+__all__ = ["Plan", "StreamAnswers"]
+
+_SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+
+
+@dataclass(slots=True)
+class Plan:
+    """How this call is carried: the caller's dialect and the upstream call to make."""
+
+    wire: Wire
+    endpoint: str  # the upstream call (Messages for the legacy Complete route)
+    legacy: bool
+    beta: tuple[tuple[str, str], ...]
+    turn: Turn | None = None  # a Responses turn: its stored history and its Response
+    stored_chat: dict[str, Any] | None = None  # a store:true chat request, kept with its answer
+
+
+class StreamAnswers:
+    def __init__(self, relay: RelayService, keepalive: KeepAlive, state: StateService) -> None:
+        self.relay = relay
+        self.keepalive = keepalive
+        self.state = state
+
+    async def answer(
+        self,
+        ctx: CallContext,
+        opened: Opened,
+        facts: RequestFacts,
+        request_body: bytes,
+        send: Send,
+        plan: Plan,
+        id_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Forward (or translate) the upstream's events as they come and meter them.
+
+        The stream ends at the upstream's terminal event (``[DONE]``, ``message_stop``),
+        not at its end of file: a client may hang up right after it, and the call is
+        complete all the same. An upstream that reports an error mid-stream has failed:
+        the call is recorded as such and not charged.
+        """
+        wire, reply = plan.wire, opened.reply
+        reader = stream_reader(
+            wire.name,
+            opened.upstream,
+            model=facts.model,
+            request_id=ctx.request_id,
+            include_usage=facts.include_usage and wire.name == OPENAI,
+            injected=opened.injected,
+            legacy=plan.legacy,
+            template=plan.turn.template if plan.turn else None,
+            assemble=plan.stored_chat is not None,
+        )
+        headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *id_headers]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        ctx.status = 200
+        watch = self.keepalive.watch(send)
+        last = b""
+        try:
+            async for chunk in reply.chunks():
+                out = reader.feed(chunk)
+                if reader.finished:  # the terminal event goes out with the end of the body
+                    last = out
+                    break
+                if out:
+                    watch.last = time.monotonic()
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+            last += reader.flush()
+            _meter(ctx, reader, request_body)
+            failure = getattr(reader, "error", None)
+            if failure:
+                ctx.fail(502, f"the upstream reported an error mid-stream: {failure}")
+                self.relay.broke(ctx)
+            await self._keep(ctx, plan, reader)
+            if not failure:
+                await self.relay.settle(ctx)  # durable before the last byte goes out
+        except UpstreamFailure as err:
+            ctx.fail(err.status, err.message)
+            self.relay.broke(ctx)
+            last = reader.flush() + _failure_frame(wire, reader, err, ctx)
+            await self._keep(ctx, plan, reader)
+        finally:
+            self.keepalive.release(watch)
+            reply.close()
+            _meter(ctx, reader, request_body)
+        ctx.responded = True
+        await send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _keep(self, ctx: CallContext, plan: Plan, reader: StreamReader) -> None:
+        """A Responses stream's final Response is stored before its last event goes out
+        (a failed one too, as OpenAI keeps failed responses); so is a completed
+        ``store: true`` chat stream."""
+        response = getattr(reader, "response", None)
+        if ctx.user_id is None:
+            return
+        if plan.turn is not None and isinstance(response, dict):
+            await close_turn(self.state, ctx.user_id, plan.turn, response)
+        elif plan.stored_chat is not None and isinstance(reader, Assembling) and not ctx.error:
+            await self.state.save_chat_completion(
+                ctx.user_id, plan.stored_chat, reader.completion()
+            )
+
+
+def _failure_frame(
+    wire: Wire, reader: StreamReader, err: RelaygateError, ctx: CallContext
+) -> bytes:
+    """The stream's last event when the upstream broke off: the dialect's own terminal
+    failure where it has one (``response.failed``), else an error frame."""
+    fail = getattr(reader, "fail", None)
+    if callable(fail):
+        frame = fail(err.message)
+        if isinstance(frame, bytes):
+            return frame
+    return wire.stream_error_frame(err, ctx.request_id)
+
+
+def _meter(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
+    """The stream's usage: the upstream's own count, else an estimate of what went out."""
+    if ctx.usage is None:
+        ctx.usage = reader.usage or Usage(
+            prompt_tokens=estimate_prompt_tokens(request_body),
+            completion_tokens=reader.content_events,
+            estimated=True,
+        )
