@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test check lint types imports bench clean
+.PHONY: help install run test check lint types imports bench bench-tools clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -35,8 +35,13 @@ types: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-bench: $(STAMP)  ## run the load benchmark (needs wrk; see docs/benchmarks.md)
+bench: $(STAMP) bench-tools  ## run the load benchmark (see docs/benchmarks.md)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-tools:  ## the load generator and the mock upstream's server, from Debian's packages
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		(apt-get install -y wrk nginx >/dev/null 2>&1 || \
+		 (apt-get update >/dev/null && apt-get install -y wrk nginx >/dev/null))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,6 @@
 """Relaygate load benchmark.
 
-    python -m bench.run [--duration 12] [--scenarios nonstream,stream,weighted]
-                        [--concurrency 1,16,64]
+    python -m bench.run [--duration 12] [--scenarios nonstream,stream,weighted] [--concurrency 1,16]
                         [--quick] [--repeat N] [--soak 300] [--profile] [--direct-only]
                         [--quiet-wait 90] [--retries 2] [--keep]
 
@@ -614,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
                     help="then c=16 non-stream for SECONDS, RSS every 10 s")  # fmt: skip
     ap.add_argument("--profile-concurrency", type=int, default=16,
-                    help="the concurrency of the --profile run (default 16)")
+                    help="the concurrency of the --profile run (default 16)")  # fmt: skip
     ap.add_argument("--profile", action="store_true",
                     help="afterwards, one extra c=16 run per scenario with py-spy attached "
                     "(bench/results/profile-*.txt)")  # fmt: skip
