@@ -6,7 +6,8 @@ the multipart text fields, read with the standard library's MIME parser, indepen
 the gateway's own codec) and every uploaded file with its field name, file name, content
 type and bytes. What a call answers is scripted per model with :class:`MediaBehaviour`
 (``fake.media.script(model, ...)``); status codes, error bodies and latency come from the
-fake's ordinary :class:`Behaviour` queue, as for every other route.
+fake's ordinary :class:`Behaviour` queue, as for every other route (``break_after``
+hangs a speech answer up after that many audio chunks).
 """
 
 from __future__ import annotations
@@ -179,6 +180,9 @@ class MediaRoutes:
         resp = web.StreamResponse(headers={"Content-Type": m.audio_type})
         await resp.prepare(request)
         for index, chunk in enumerate(m.audio):
+            if b.break_after is not None and index >= b.break_after:
+                self.fake._break(request, b)  # hang up mid-audio (``Behaviour.break_after``)
+                return resp
             await resp.write(chunk)
             if index == 0 and m.release is not None:
                 m.released = await asyncio.to_thread(m.release.wait, 10)

@@ -5,12 +5,16 @@ the channel's model and billed per started second (from the answer, else the WAV
 from __future__ import annotations
 
 import io
+import struct
 import threading
 import uuid
 import wave
 
+import httpx
+import pytest
+
 from tests.fakes.media_routes import DEFAULT_AUDIO, MediaBehaviour
-from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway
 from tests.integration.test_images import settled
 from tests.integration.test_money import START, books, wallet
@@ -126,7 +130,9 @@ def test_transcription_duration_from_the_answer(gateway: Gateway, fake: FakeOpen
 
 
 def test_token_priced_transcription_is_billed_by_tokens(gateway: Gateway, fake: FakeOpenAI) -> None:
-    public, _ = _mapped(gateway, fake, input="6", output="10", **PER_SECOND)
+    """Priced by tokens only: the tokens are charged; the seconds are recorded (from the
+    file, the answer having none) but cost nothing."""
+    public, _ = _mapped(gateway, fake, input="6", output="10")
     key = gateway.make_user_key()
     usage = {"type": "tokens", "input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
     fake.media.script(None, MediaBehaviour(usage=usage))
@@ -137,9 +143,58 @@ def test_token_priced_transcription_is_billed_by_tokens(gateway: Gateway, fake: 
     assert (record["prompt_tokens"], record["completion_tokens"], record["audio_ms"]) == (
         120,
         30,
-        0,
+        3000,
     )
     assert record["official_cost"] == 120 * 6 + 30 * 10  # micro-units: $6/M and $10/M
+
+
+def test_per_second_price_applies_when_the_answer_reports_tokens(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    """A model priced per second is charged its seconds even when the upstream's answer
+    reports tokens (gpt-4o-transcribe does): before, it was charged nothing."""
+    public, _ = _mapped(gateway, fake, **PER_SECOND)
+    key = gateway.make_user_key()
+    sdk = gateway.openai(key.key)
+    usage = {"type": "tokens", "input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
+    fake.media.script(None, MediaBehaviour(usage=usage))
+    sdk.audio.transcriptions.create(model=public, file=("a.wav", make_wav(3.0), "audio/wav"))
+    fake.media.script(None, MediaBehaviour(usage=usage, duration=4.5))
+    sdk.audio.transcriptions.create(
+        model=public, file=("a.wav", make_wav(3.0), "audio/wav"), response_format="verbose_json"
+    )
+    records = gateway.usage(user_id=key.user_id)
+    assert [(r["prompt_tokens"], r["audio_ms"], r["amount"]) for r in records] == [
+        (120, 4500, 500),  # the upstream's own duration wins over the file's
+        (120, 3000, 300),
+    ]
+
+
+def _forged(wav: bytes, byte_rate: int | None = None, data_size: int | None = None) -> bytes:
+    """``wav`` (as ``make_wav`` writes it: fmt at 12, data at 36) with header fields lied."""
+    out = bytearray(wav)
+    if byte_rate is not None:
+        struct.pack_into("<I", out, 28, byte_rate)
+    if data_size is not None:
+        assert out[36:40] == b"data"
+        struct.pack_into("<I", out, 40, data_size)
+    return bytes(out)
+
+
+def test_a_forged_wav_header_is_billed_by_its_samples(gateway: Gateway, fake: FakeOpenAI) -> None:
+    """A caller who rewrites byte_rate (0xFFFFFFFF: 5 ms) or the data chunk's size (2
+    bytes: 1 ms) still pays for the audio uploaded, as a decoder would play it."""
+    public, _ = _mapped(gateway, fake, **PER_SECOND)
+    key = gateway.make_user_key()
+    sdk = gateway.openai(key.key)
+    audio = make_wav(3.0)
+    for forged in (_forged(audio, byte_rate=0xFFFFFFFF), _forged(audio, data_size=2)):
+        sdk.audio.transcriptions.create(model=public, file=("a.wav", forged, "audio/wav"))
+    records = gateway.usage(user_id=key.user_id)
+    assert [(r["audio_ms"], r["usage_estimated"], r["amount"]) for r in records] == [
+        (3000, False, 300)
+    ] * 2
+    books(gateway, key.user_id)
 
 
 def test_translation_as_text_is_passed_through(gateway: Gateway, fake: FakeOpenAI) -> None:
@@ -169,8 +224,6 @@ def test_an_unreadable_upload_is_estimated_from_its_size(
 
 
 def test_failed_transcription_is_not_billed(gateway: Gateway, fake: FakeOpenAI) -> None:
-    from tests.fakes.openai_upstream import Behaviour
-
     public, _ = _mapped(gateway, fake, **PER_SECOND)
     key = gateway.make_user_key()
     fake.script(None, Behaviour(status=500))
@@ -195,3 +248,37 @@ def test_echo_model_speaks_and_hears_offline(gateway: Gateway) -> None:
     assert "probe.wav" in heard.text and "1.25 seconds" in heard.text
     records = gateway.usage(user_id=key.user_id)
     assert records[0]["audio_ms"] == 1250 and records[1]["characters"] == 100
+
+
+def test_speech_cut_midway_is_an_error_for_the_client(gateway: Gateway, fake: FakeOpenAI) -> None:
+    """The upstream hangs up after the first audio chunk: the client must not get a clean
+    end of body (it would keep a truncated file as complete); the call is a 502, unpaid."""
+    public, _ = _mapped(gateway, fake, **PER_CHARACTER)
+    key = gateway.make_user_key()
+    fake.script(None, Behaviour(break_after=1))
+    received = b""
+    body = {"model": public, "voice": "alloy", "input": "hello there"}
+    with gateway.http(key.key) as http, http.stream("POST", "/v1/audio/speech", json=body) as cut:
+        assert cut.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            for chunk in cut.iter_bytes():
+                received += chunk
+    assert received == DEFAULT_AUDIO[0]
+    record = settled(gateway, key.user_id, 1)[0]
+    assert record["status"] == 502 and record["amount"] == 0
+    assert wallet(gateway, key.user_id) == (START, 0)
+
+
+def test_a_form_of_many_fields_is_refused_at_once(sqlite_gateway: Gateway) -> None:
+    """150,000 empty fields (450 KB): a 400 in OpenAI's format, not a stalled worker."""
+    key = sqlite_gateway.make_user_key()
+    with sqlite_gateway.http(key.key) as http:
+        refused = http.post(
+            "/v1/audio/speech",
+            content=b"x=&" * 150_000,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"] == "The request body has more than 1000 form fields."

@@ -17,7 +17,7 @@ import pytest
 from tests.fakes.media_routes import PNG
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway
-from tests.integration.test_money import START, wallet
+from tests.integration.test_money import START, funded_key, wallet
 
 
 class Receiver:
@@ -131,6 +131,27 @@ def test_failure_posts_the_error_once_and_is_not_billed(
         "data": None,
     }
     assert wallet(open_gateway, key.user_id) == (START, 0)
+
+
+def test_refused_calls_send_no_webhook(
+    open_gateway: Gateway, fake: FakeOpenAI, receiver: Receiver
+) -> None:
+    """A call refused before its hold (no balance, a rate limit, a model the key may not
+    use) costs nothing, so it must not make the gateway POST anywhere: else an unfunded
+    key could aim the gateway at any URL, as often as it likes."""
+    model = _model(open_gateway, fake)
+    unfunded = funded_key(open_gateway)
+    limited = open_gateway.make_user_key(rpm_limit=1)
+    other = open_gateway.make_user_key(permissions=["some-other-model"])
+    body = {"model": model, "prompt": "p", "ohmygpt_webhook_url": receiver.url("/hook")}
+    statuses = []
+    for key in (unfunded, limited, limited, other):
+        with open_gateway.http(key.key) as http:
+            statuses.append(http.post("/v1/images/generations", json=body).status_code)
+    assert statuses == [402, 200, 429, 401]
+    posts = receiver.wait(1)
+    assert [payload["code"] for _, _, payload in posts] == [200]  # the admitted call only
+    assert len(fake.media.received) == 1
 
 
 def test_an_edit_with_the_echo_model_posts_too(open_gateway: Gateway, receiver: Receiver) -> None:

@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from relaygate.channels.options import ChannelOptions, ChannelType, join_keys, split_keys
 
-__all__ = ["ChannelCreate", "ChannelOut", "ChannelPatch"]
+__all__ = ["MASK", "ChannelCreate", "ChannelOut", "ChannelPatch", "mask_proxy_url"]
+
+MASK = "***"  # what the operator API shows in place of a secret
+
+
+def mask_proxy_url(url: str) -> str:
+    """``http://user:secret@host:port`` → ``http://user:***@host:port`` (a URL without
+    a password is shown as it is)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    credentials, _, host = parts.netloc.rpartition("@")
+    user = credentials.partition(":")[0]
+    return parts._replace(netloc=f"{user}:{MASK}@{host}").geturl()
+
+
+def _no_masked_secret(options: ChannelOptions | None) -> None:
+    """Refuse a proxy URL whose password is the mask: options are stored whole, so a
+    channel read and sent back as it was shown would lose the real password."""
+    if options is not None and options.proxy_url and urlsplit(options.proxy_url).password == MASK:
+        raise ValueError(
+            f"options.proxy_url carries the masked password '{MASK}' the API shows: send"
+            " the real password (options are replaced whole)"
+        )
 
 
 def _as_mapping(value: Any) -> Any:
@@ -39,6 +63,7 @@ class ChannelCreate(BaseModel):
     def _needs_base_url(self) -> ChannelCreate:
         if self.type != "echo" and not self.base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http(s) URL for this channel type")
+        _no_masked_secret(self.options)
         return self
 
 
@@ -58,9 +83,15 @@ class ChannelPatch(BaseModel):
     _models = field_validator("models", mode="before")(_as_mapping)
     _keys = field_validator("api_key", mode="before")(join_keys)
 
+    @model_validator(mode="after")
+    def _options_are_real(self) -> ChannelPatch:
+        _no_masked_secret(self.options)
+        return self
+
 
 class ChannelOut(BaseModel):
-    """A channel as the operator sees it: the upstream key is never returned."""
+    """A channel as the operator sees it: the upstream keys are never returned, and the
+    proxy's password is masked (``http://user:***@host:port``)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -90,5 +121,13 @@ class ChannelOut(BaseModel):
                 if name not in ("has_api_key", "key_count")
             }
             keys = split_keys(value.api_key or "")
+            fields["options"] = _masked_options(fields.get("options"))
             return {**fields, "has_api_key": bool(keys), "key_count": len(keys)}
         return value
+
+
+def _masked_options(stored: Any) -> Any:
+    """The stored options (a dict) with the proxy's password masked."""
+    if isinstance(stored, dict) and isinstance(stored.get("proxy_url"), str):
+        return {**stored, "proxy_url": mask_proxy_url(stored["proxy_url"])}
+    return stored

@@ -11,7 +11,15 @@ import orjson
 import pytest
 
 from relaygate.core.errors import InvalidRequest
-from relaygate.relay.media.forms import Upload, encode_multipart, parse_multipart
+from relaygate.relay.media.forms import (
+    MAX_FIELDS,
+    MAX_FILES,
+    MAX_PARTS,
+    Upload,
+    encode_multipart,
+    parse_multipart,
+    parse_urlencoded,
+)
 from relaygate.relay.media.request import (
     IMAGE_EDITS,
     IMAGES,
@@ -101,6 +109,13 @@ def test_form_urlencoded_generation_is_coerced_to_json_types() -> None:
         (b"prompt=x&stream=maybe", "stream"),
         (b"prompt=x&output_compression=", "output_compression"),
         (b"prompt=x&n=0", "n"),
+        (b"prompt=x&n=1_0", "n"),  # int() reads it as 10
+        ("prompt=x&n=٢".encode(), "n"),  # an Arabic-Indic 2, which int() takes
+        (b"prompt=x&n=%EF%BC%93", "n"),  # a fullwidth 3
+        (b"prompt=x&n=+3", "n"),  # a space, once decoded
+        (b"prompt=x&n=1e1", "n"),
+        (b"prompt=x&n=" + b"9" * 5000, "n"),  # past int()'s 4,300 digits
+        (b"prompt=x&output_compression=-1", "output_compression"),
         (b"n=1", "prompt"),
         (b"prompt=x&ohmygpt_webhook_url=ftp://example.com/", "ohmygpt_webhook_url"),
     ],
@@ -167,3 +182,56 @@ def test_uploads_need_their_file_and_multipart() -> None:
     with pytest.raises(InvalidRequest) as refused:
         parse_call(IMAGE_EDITS, body, content_type)
     assert refused.value.param == "image"
+
+
+@pytest.mark.parametrize(
+    "speed", ["1_0", "١.٥", "1e0", "nan", "inf", "-1", "1.5.0", ".", "", "0x1", "1,5", "%201.5"]
+)
+def test_form_speed_must_be_a_plain_decimal(speed: str) -> None:
+    body = f"model=tts-1&input=hi&voice=alloy&speed={speed}".encode()
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(SPEECH, body, "application/x-www-form-urlencoded")
+    assert refused.value.param == "speed" and refused.value.message == "'speed' must be a number."
+
+
+@pytest.mark.parametrize(("speed", "value"), [("2", 2), ("0.25", 0.25), (".5", 0.5), ("4.", 4.0)])
+def test_form_speed_plain_decimals(speed: str, value: float) -> None:
+    body = f"model=tts-1&input=hi&voice=alloy&speed={speed}".encode()
+    call = parse_call(SPEECH, body, "application/x-www-form-urlencoded")
+    assert call.payload["speed"] == value and type(call.payload["speed"]) is type(value)
+
+
+def test_a_body_of_150k_empty_fields_is_refused() -> None:
+    """The body that stalled the worker (repeated names grouped by copying the list):
+    refused by count, before anything is parsed."""
+    with pytest.raises(InvalidRequest) as refused:
+        parse_call(SPEECH, b"x=&" * 150_000, "application/x-www-form-urlencoded")
+    assert refused.value.status == 400
+    assert refused.value.message == f"The request body has more than {MAX_FIELDS} form fields."
+
+
+def test_a_form_at_the_cap_is_read_with_repeats_grouped() -> None:
+    extra = MAX_FIELDS - 3
+    body = b"model=tts-1&input=hi&voice=alloy&" + b"&".join([b"tag=a"] * extra)
+    call = parse_call(SPEECH, body, "application/x-www-form-urlencoded")
+    assert call.payload["tag"] == ["a"] * extra and call.payload["voice"] == "alloy"
+    with pytest.raises(InvalidRequest):
+        parse_urlencoded(body + b"&tag=a")
+
+
+def _parts(fields: int, files: int) -> tuple[bytes, str]:
+    head = b"--B\r\nContent-Disposition: form-data; name="
+    body = head + b'"f"\r\n\r\nv\r\n'
+    body = body * fields + (head + b'"file"; filename="a.wav"\r\n\r\nx\r\n') * files
+    return body + b"--B--\r\n", "multipart/form-data; boundary=B"
+
+
+def test_multipart_parts_and_files_are_capped() -> None:
+    form = parse_multipart(*_parts(MAX_PARTS - MAX_FILES, MAX_FILES))
+    assert len(form.fields) == MAX_PARTS - MAX_FILES and len(form.files) == MAX_FILES
+    with pytest.raises(InvalidRequest) as refused:
+        parse_multipart(*_parts(0, MAX_FILES + 1))
+    assert refused.value.message == f"The request body has more than {MAX_FILES} files."
+    with pytest.raises(InvalidRequest) as refused:
+        parse_multipart(*_parts(150_000, 0))
+    assert refused.value.message == f"The request body has more than {MAX_PARTS} multipart parts."

@@ -30,8 +30,23 @@ REFUSED = [
     "ff02::1",
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254 (cloud metadata)
+    "2002:0a00:0001::1",  # 6to4 of 10.0.0.1
+    "2002:c0a8:0101::",  # 6to4 of 192.168.1.1
+    "2001:0:5ef5:79fd:0:0:f5fe:fffe",  # Teredo, client 10.1.0.1
+    "2001:0:7f00:1:0:0:80ff:fffe",  # Teredo, server 127.0.0.1, client 127.0.0.1
+    "fec0::1",  # site-local (deprecated, still routed inside some networks)
+    "feff:ffff::1",
 ]
-ALLOWED = ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "2001:4860::8888"]
+ALLOWED = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.216.34",
+    "2606:4700:4700::1111",
+    "2001:4860::8888",
+    "2002:0808:0808::1",  # 6to4 of a public address
+]
 
 
 @pytest.mark.parametrize("address", REFUSED)
@@ -42,6 +57,20 @@ def test_internal_addresses_are_refused(address: str) -> None:
 @pytest.mark.parametrize("address", ALLOWED)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert refusal_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:7f00:1::1", "loopback"),
+        ("2002:a9fe:a9fe::1", "link-local"),
+        ("2001:0:5ef5:79fd:0:0:f5fe:fffe", "private"),
+        ("fec0::1", "site-local"),
+    ],
+)
+def test_wrapped_ipv4_and_site_local_reasons(address: str, reason: str) -> None:
+    """The embedded IPv4 address is what a 6to4 or Teredo relay delivers to."""
+    assert refusal_reason(ipaddress.ip_address(address)) == reason
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,9 @@ from urllib.parse import parse_qsl
 from relaygate.core.errors import InvalidRequest
 
 __all__ = [
+    "MAX_FIELDS",
+    "MAX_FILES",
+    "MAX_PARTS",
     "Form",
     "Upload",
     "encode_multipart",
@@ -27,6 +30,12 @@ __all__ = [
 ]
 
 _CRLF = b"\r\n"
+# Caps on what one body may hold. OpenAI's media calls have a dozen fields and at most
+# sixteen images; without a cap a body of nothing but separators (``x=&x=&...``) costs
+# work per field in the event loop, which no legitimate call needs.
+MAX_FIELDS = 1000  # form fields (urlencoded), or multipart parts of any kind
+MAX_PARTS = MAX_FIELDS
+MAX_FILES = 100  # file parts of a multipart body
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +120,13 @@ def _malformed() -> InvalidRequest:
     return InvalidRequest("The multipart body is malformed.")
 
 
+def _too_many(what: str, limit: int) -> InvalidRequest:
+    return InvalidRequest(f"The request body has more than {limit} {what}.")
+
+
 def parse_multipart(body: bytes, content_type: str) -> Form:
-    """The fields and files of a ``multipart/form-data`` body (RFC 7578)."""
+    """The fields and files of a ``multipart/form-data`` body (RFC 7578), at most
+    :data:`MAX_PARTS` parts of which :data:`MAX_FILES` files (a 400 beyond)."""
     delimiter = b"--" + _boundary(content_type)
     start = body.find(delimiter)
     if start < 0:
@@ -120,6 +134,8 @@ def parse_multipart(body: bytes, content_type: str) -> Form:
     form = Form([], [])
     pos = start + len(delimiter)
     while not body.startswith(b"--", pos):
+        if len(form.fields) + len(form.files) >= MAX_PARTS:
+            raise _too_many("multipart parts", MAX_PARTS)
         line_end = body.find(_CRLF, pos)
         if line_end < 0:
             raise _malformed()
@@ -148,6 +164,8 @@ def _add_part(form: Form, headers: dict[str, str], data: bytes) -> None:
     if name is None:
         raise _malformed()
     if "filename" in params:
+        if len(form.files) >= MAX_FILES:
+            raise _too_many("files", MAX_FILES)
         kind = headers.get("content-type", "application/octet-stream")
         form.files.append(Upload(name, params["filename"], kind, data))
     else:
@@ -192,8 +210,16 @@ def encode_multipart(
 
 
 def parse_urlencoded(body: bytes) -> list[tuple[str, str]]:
-    """The fields of an ``application/x-www-form-urlencoded`` body, in order."""
+    """The fields of an ``application/x-www-form-urlencoded`` body, in order: at most
+    :data:`MAX_FIELDS` (``parse_qsl`` counts the separators before it splits, so a body
+    of a hundred thousand empty fields is refused without being parsed)."""
     try:
-        return parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
         raise InvalidRequest("The form body is not valid UTF-8 form data.") from exc
+    try:
+        return parse_qsl(
+            text, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS
+        )
+    except ValueError as exc:  # its only error without strict parsing: too many fields
+        raise _too_many("form fields", MAX_FIELDS) from exc

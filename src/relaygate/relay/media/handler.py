@@ -9,7 +9,16 @@ the units, and the answers: a whole JSON (or text) answer is passed on as it cam
 and event streams are forwarded chunk by chunk as the upstream sends them.
 
 An image call with ``ohmygpt_webhook_url`` gets its outcome POSTed there afterwards, in
-the background (:mod:`.webhook`), whether it succeeded or failed once admitted.
+the background (:mod:`.webhook`), whether it succeeded or failed, but only once it was
+admitted (its hold placed): a call refused for its key, its limits or its balance costs
+its caller nothing, so it must not make the gateway POST anywhere either.
+
+A speech stream the upstream breaks off mid-audio cannot be answered with an error any
+more (the status line went out), and ending it normally would leave the client with a
+truncated file it believes complete. So the response is left unfinished: the handler
+returns without the final empty chunk, and the server closes the connection (uvicorn
+logs one line, "ASGI callable returned without completing response", no traceback); the
+client sees an incomplete chunked body.
 """
 
 from __future__ import annotations
@@ -82,6 +91,7 @@ class _State:
     principal: Principal | None = None
     media: MediaCall | None = None
     answer: Any = None  # the images response object, for the webhook
+    admitted: bool = False  # the hold was placed: the call may be reported to a webhook
     started: bool = False  # the answer's status line went out
 
 
@@ -160,7 +170,7 @@ class MediaRelay:
             self.relay.in_flight -= 1
             if state.principal is not None:
                 self.relay.settle_later(ctx)
-            if state.media is not None and state.media.webhook:
+            if state.admitted and state.media is not None and state.media.webhook:
                 self.webhooks.send(state.media.webhook, _webhook_body(ctx, state))
 
     async def _admit(
@@ -179,6 +189,7 @@ class MediaRelay:
         units = estimate(media, self.relay.default_output_estimate)
         await self.relay.limit(ctx, principal, units.prompt_tokens, MEDIA_WIRE.limit_style)
         ctx.reservation = await self.relay.charging.reserve(principal, ctx.model, "", None, units)
+        state.admitted = True
         return facts
 
     def _headers(self, ctx: CallContext) -> list[tuple[bytes, bytes]]:
@@ -223,7 +234,7 @@ class MediaRelay:
         ctx.status, state.started = 200, True
         if media.endpoint == SPEECH:  # its characters are being spoken from the first byte
             ctx.usage = stream_usage(media, None)
-        last = b""
+        last: bytes | None = b""
         try:
             async for chunk in reply.chunks():
                 if meter is not None:
@@ -243,12 +254,16 @@ class MediaRelay:
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
             self.relay.broke(ctx)
+            last = None  # audio bytes cannot say so; an event stream has an error event
             if meter is not None:
                 last = OPENAI_WIRE.stream_error_frame(err, ctx.request_id)
         finally:
             reply.close()
             if ctx.usage is None and meter is not None and meter.images:
                 ctx.usage = stream_usage(media, meter)  # the images that were delivered
+        if last is None:  # left unfinished: the server drops the connection (module doc)
+            log.warning("speech stream %s broke off upstream: cut", ctx.request_id)
+            return
         ctx.responded = True
         await send({"type": "http.response.body", "body": last, "more_body": False})
 

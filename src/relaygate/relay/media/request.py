@@ -11,12 +11,14 @@ uploads and go upstream as multipart again (:meth:`MediaCall.encode`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from relaygate.core.errors import InvalidRequest
+from relaygate.relay.media.audio import AudioLength
 from relaygate.relay.media.forms import (
     Upload,
     encode_multipart,
@@ -72,7 +74,7 @@ class MediaCall:
     stream: bool = False
     webhook: str | None = None
     files: list[Upload] = field(default_factory=list)
-    measured: tuple[int, bool] | None = None  # the upload's audio (ms, estimated), once read
+    measured: AudioLength | None = None  # the upload's audio, once read (units.py)
 
     @property
     def upload(self) -> bool:
@@ -104,36 +106,38 @@ def _form_text(value: Any) -> str:
 
 
 def _grouped(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """Form fields as an object; a name given more than once becomes a list."""
-    out: dict[str, Any] = {}
+    """Form fields as an object; a name given more than once becomes a list (built in
+    one pass: appending to the list held, never copying it)."""
+    grouped: dict[str, list[str]] = {}
     for name, value in pairs:
-        if name in out:
-            held = out[name]
-            out[name] = [*held, value] if isinstance(held, list) else [held, value]
-        else:
-            out[name] = value
-    return out
+        grouped.setdefault(name, []).append(value)
+    return {name: values[0] if len(values) == 1 else values for name, values in grouped.items()}
+
+
+# Strict ASCII forms: ``int()`` and ``float()`` also take ``1_0`` (read as 10), ``٢``
+# (an Arabic-Indic 2), ``1e3``, ``nan`` and surrounding whitespace; a caller's ``n`` must
+# mean to the gateway what it means to everyone else. At most 18 digits a part, which
+# ``int()`` reads in constant time (it refuses strings of over 4,300 digits anyway).
+_INTEGER = re.compile(r"[0-9]{1,18}")
+_NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18}")
 
 
 def _coerce(name: str, value: Any) -> Any:
-    """A form string as the JSON type OpenAI expects for ``name``."""
+    """A form string as the JSON type OpenAI expects for ``name`` (a 400 naming it when
+    it is not one, in plain ASCII digits)."""
     if not isinstance(value, str):
         raise InvalidRequest(f"'{name}' must be given once.", param=name)
-    text = value.strip()
-    try:
-        if name in _INTS:
-            return int(text)
-        if name in _NUMBERS:
-            number = float(text)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError(text)
-            return int(number) if number.is_integer() and "." not in text else number
-    except ValueError as exc:
-        kind = "an integer" if name in _INTS else "a number"
-        raise InvalidRequest(f"'{name}' must be {kind}.", param=name) from exc
-    if text.lower() in ("true", "1"):
+    if name in _INTS:
+        if not _INTEGER.fullmatch(value):
+            raise InvalidRequest(f"'{name}' must be an integer.", param=name)
+        return int(value)
+    if name in _NUMBERS:
+        if not _NUMBER.fullmatch(value):
+            raise InvalidRequest(f"'{name}' must be a number.", param=name)
+        return float(value) if "." in value else int(value)
+    if value.lower() in ("true", "1"):
         return True
-    if text.lower() in ("false", "0"):
+    if value.lower() in ("false", "0"):
         return False
     raise InvalidRequest(f"'{name}' must be true or false.", param=name)
 

@@ -4,29 +4,28 @@
   of a stream), plus tokens when the upstream reports ``usage`` (gpt-image models).
 * Speech: the input's characters; tokens too when a streamed answer reports them.
 * Transcription and translation: seconds of audio, from the answer (``duration`` of
-  ``verbose_json``, or ``usage: {"type": "duration"}``), else from the uploaded file;
-  tokens instead when the answer reports ``usage: {"type": "tokens"}``.
+  ``verbose_json``, or ``usage: {"type": "duration"}``: the upstream decoded the audio),
+  else from the uploaded file (:func:`~.audio.measure_upload`); and the tokens too when
+  the answer reports ``usage: {"type": "tokens"}``. Both are recorded; the model's prices
+  decide which is charged (a model priced both ways is charged both).
 
 Before the call, the hold is placed for the same units as asked for (``n`` images, the
-characters, the file's seconds), so a caller who cannot pay is refused before the
-upstream is called.
+characters, the file's seconds; a file no reader understands at a low bitrate), so a
+caller who cannot pay is refused before the upstream is called.
 """
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from relaygate.billing.pricing import TokenCounts
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.sse import SSEFramer, event_object
-from relaygate.relay.media.audio import audio_duration_ms
+from relaygate.relay.media.audio import AudioLength, measure_upload
 from relaygate.relay.media.request import IMAGE_EDITS, IMAGES, SPEECH, MediaCall
 
 __all__ = ["StreamMeter", "estimate", "measured_audio", "reply_usage", "stream_usage"]
-
-_BYTES_PER_SECOND = 16_000  # an unreadable upload's duration guess: 128 kbit/s
 
 
 def _tokens(text: Any) -> int:
@@ -37,17 +36,12 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def measured_audio(call: MediaCall) -> tuple[int, bool]:
-    """The upload's milliseconds of audio, and whether that is an estimate (a file no
-    reader understands is guessed from its size)."""
+def measured_audio(call: MediaCall) -> AudioLength:
+    """The upload's length (read once per call): to hold, and to bill when the answer
+    does not say."""
     if call.measured is None:
         upload = call.file("file")
-        exact = audio_duration_ms(upload.data) if upload is not None else None
-        if exact is not None:
-            call.measured = (exact, False)
-        else:
-            size = len(upload.data) if upload is not None else 0
-            call.measured = (math.ceil(size * 1000 / _BYTES_PER_SECOND), True)
+        call.measured = measure_upload(upload.data if upload is not None else b"")
     return call.measured
 
 
@@ -62,7 +56,7 @@ def estimate(call: MediaCall, output_per_image: int) -> TokenCounts:
         text = payload.get("input")
         return TokenCounts(prompt_tokens=_tokens(text), characters=len(str(text)))
     prompt = _tokens(payload.get("prompt"))
-    return TokenCounts(prompt_tokens=prompt, audio_ms=measured_audio(call)[0])
+    return TokenCounts(prompt_tokens=prompt, audio_ms=measured_audio(call).hold_ms)
 
 
 def _seconds_ms(value: Any) -> int | None:
@@ -87,23 +81,31 @@ def _token_usage(usage: Any, images: int = 0, characters: int = 0) -> Usage | No
     )
 
 
+def _with_audio(call: MediaCall, reported_ms: int | None, tokens: Usage | None) -> Usage:
+    """The tokens (if any) with the audio's milliseconds: as the upstream reported them,
+    else the uploaded file's."""
+    usage = tokens or Usage()
+    if reported_ms is not None:
+        usage.audio_ms = reported_ms
+    else:
+        measured = measured_audio(call)
+        usage.audio_ms, usage.estimated = measured.ms, measured.estimated
+    return usage
+
+
 def _audio_usage(answer: Any, call: MediaCall) -> Usage:
-    """Seconds from the answer, tokens when it reports them, else the file's seconds."""
+    """Seconds from the answer (else the file's), and tokens when it reports them."""
+    reported: int | None = None
+    tokens: Usage | None = None
     if isinstance(answer, dict):
         usage = answer.get("usage")
         if isinstance(usage, dict) and usage.get("type") == "tokens":
-            counted = _token_usage(usage)
-            if counted is not None:
-                return counted
+            tokens = _token_usage(usage)
         if isinstance(usage, dict) and usage.get("type") == "duration":
-            seconds = _seconds_ms(usage.get("seconds"))
-            if seconds is not None:
-                return Usage(audio_ms=seconds)
-        duration = _seconds_ms(answer.get("duration"))
-        if duration is not None:
-            return Usage(audio_ms=duration)
-    measured, guessed = measured_audio(call)
-    return Usage(audio_ms=measured, estimated=guessed)
+            reported = _seconds_ms(usage.get("seconds"))
+        if reported is None:
+            reported = _seconds_ms(answer.get("duration"))
+    return _with_audio(call, reported, tokens)
 
 
 def reply_usage(call: MediaCall, answer: Any) -> Usage:
@@ -190,6 +192,4 @@ def stream_usage(call: MediaCall, meter: StreamMeter | None) -> Usage:
     if call.endpoint in (IMAGES, IMAGE_EDITS):
         images = len(meter.images)
         return meter.token_usage(images=images) or Usage(images=images)
-    if meter.audio_ms is not None:
-        return Usage(audio_ms=meter.audio_ms)
-    return meter.token_usage() or reply_usage(call, None)
+    return _with_audio(call, meter.audio_ms, meter.token_usage())

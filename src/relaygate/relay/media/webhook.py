@@ -75,20 +75,46 @@ def check_webhook_url(value: Any) -> str | None:
     return value
 
 
-def refusal_reason(address: IPAddress) -> str | None:
-    """Why a webhook may not go to ``address`` (None: a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+def _embedded(address: IPAddress) -> list[IPAddress]:
+    """The IPv4 addresses an IPv6 address carries and is routed to: IPv4-mapped, 6to4
+    (``2002::/16``, relayed to its embedded address) and Teredo (``2001::/32``: its server
+    and its client)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    inner: list[IPAddress] = []
+    if address.ipv4_mapped is not None:
+        inner.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        inner.append(address.sixtofour)
+    if address.teredo is not None:
+        inner.extend(address.teredo)
+    return inner
+
+
+def _own_refusal(address: IPAddress) -> str | None:
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
+        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
         ("multicast", address.is_multicast),
         ("private", address.is_private),
         ("reserved", address.is_reserved),
         ("not globally routable", not address.is_global),
     )
     return next((reason for reason, hit in checks if hit), None)
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why a webhook may not go to ``address`` (None: a public address). An IPv6 address
+    wrapping an IPv4 one is judged by both: ``2002:7f00:1::1`` reaches 127.0.0.1."""
+    for inner in _embedded(address):
+        reason = _own_refusal(inner)
+        if reason:
+            return reason
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return None  # ::ffff:a.b.c.d is a.b.c.d, judged above (the block itself is reserved)
+    return _own_refusal(address)
 
 
 def success_body(data: Any) -> dict[str, Any]:
