@@ -10,14 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.relay.media.openapi import media_paths
+from relaygate.relay.openapi_common import OPENAI_ERRORS as _ERRORS
+from relaygate.relay.openapi_common import OPENAI_TAG as _OPENAI_TAG
 
 __all__ = ["relay_paths"]
 
-_ERROR = {
-    "description": "OpenAI error object",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}},
-}
-_ERRORS = {str(code): _ERROR for code in (400, 401, 402, 404, 413, 429, 502, 503, 504)}
 _ANTHROPIC_ERROR = {
     "description": "Anthropic error object",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnthropicError"}}},
@@ -25,7 +22,7 @@ _ANTHROPIC_ERROR = {
 _ANTHROPIC_ERRORS = {
     str(code): _ANTHROPIC_ERROR for code in (400, 401, 402, 404, 413, 429, 502, 503, 504, 529)
 }
-_OPENAI_TAG, _ANTHROPIC_TAG = "relay (OpenAI compatible)", "relay (Anthropic compatible)"
+_ANTHROPIC_TAG = "relay (Anthropic compatible)"
 _CC_OMG = "/api/v1/ai/openai/cc-omg"
 _CODEX_OMG = "/api/v1/ai/openai/codex-omg"
 
@@ -61,7 +58,7 @@ def _post(
 def _get(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "get": {
-            "tags": ["relay (OpenAI compatible)"],
+            "tags": [_OPENAI_TAG],
             "summary": summary,
             "security": [{"bearer": []}, {"apiKey": []}],
             "parameters": parameters or [],

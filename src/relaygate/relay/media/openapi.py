@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from relaygate.relay.openapi_common import OPENAI_ERRORS as _ERRORS
+from relaygate.relay.openapi_common import OPENAI_TAG as _TAG
+
 __all__ = ["media_paths"]
 
-_TAG = "relay (OpenAI compatible)"
 _SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
-_ERROR = {
-    "description": "OpenAI error object",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAIError"}}},
-}
-_ERRORS = {str(code): _ERROR for code in (400, 401, 402, 404, 413, 429, 502, 503, 504)}
 _WEBHOOK = {
     "type": "string",
     "format": "uri",
