@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -49,14 +49,16 @@ from relaygate.relay.dialects.openai_chat.request import (
     RequestFacts,
 )
 from relaygate.relay.disconnect import until_disconnect
-from relaygate.relay.media.handler import MediaRelay
-from relaygate.relay.media.request import MEDIA_ENDPOINTS
-from relaygate.relay.media.webhook import WebhookSender
+from relaygate.relay.media import MEDIA_ENDPOINTS
 from relaygate.relay.models_list import model_list
 from relaygate.relay.service import RelayService, estimate_prompt_tokens
 from relaygate.relay.stream_answer import Plan, StreamAnswers
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.turns import close_turn, open_turn
+
+if TYPE_CHECKING:
+    from relaygate.relay.media.handler import MediaRelay
+    from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE, Wire
 from relaygate.state.paths import serves as serves_state
 from relaygate.state.service import StateService
@@ -98,7 +100,7 @@ class RelayApp:
         keepalive: KeepAlive,
         state: StateService,
         background: BackgroundRuns,
-        webhooks: WebhookSender,
+        webhooks: WebhookSender,  # the image routes' ohmygpt_webhook_url
         *,
         max_body_bytes: int,
         max_header_bytes: int,
@@ -116,8 +118,10 @@ class RelayApp:
             path: functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
             for path, (wire, endpoint) in _POSTS.items()
         }
-        limits = {"max_body_bytes": max_body_bytes, "max_header_bytes": max_header_bytes}
-        self._posts.update(MediaRelay(relay, accounts, self.ids, webhooks, **limits).routes())
+        self.webhooks = webhooks
+        self._media: MediaRelay | None = None  # built on the first media call
+        for media in MEDIA_ENDPOINTS:
+            self._posts[f"/v1/{media}"] = functools.partial(self.media_call, endpoint=media)
         self._models: dict[str, str] = {"/v1/models": ""}
         for group, prefix in ROUTE_GROUPS.items():
             for path in _GROUP_POSTS[group]:
@@ -127,6 +131,18 @@ class RelayApp:
                 )
             self._models[prefix + "/models"] = group
             self._models[prefix + "/v1/models"] = group
+
+    async def media_call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
+        """Images and audio (relay/media/), whose pipeline loads on the first such call."""
+        media = self._media
+        if media is None:
+            from relaygate.relay.media.handler import MediaRelay
+
+            media = self._media = MediaRelay(
+                self.relay, self.accounts, self.ids, self.webhooks,
+                max_body_bytes=self.max_body_bytes, max_header_bytes=self.max_header_bytes,
+            )  # fmt: skip
+        await media.call(scope, receive, send, endpoint)
 
     def route(self, scope: Scope) -> Handler | None:
         """The handler for this request, or None when the control plane should answer."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -45,7 +44,6 @@ from relaygate.relay.disconnect import until_disconnect
 from relaygate.relay.media.request import (
     IMAGE_EDITS,
     IMAGES,
-    MEDIA_ENDPOINTS,
     SPEECH,
     MediaCall,
     parse_call,
@@ -139,10 +137,6 @@ class MediaRelay:
         self.webhooks = webhooks
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
-
-    def routes(self) -> dict[str, Handler]:
-        """``/v1/<endpoint>`` -> its handler, for every media endpoint."""
-        return {f"/v1/{e}": functools.partial(self.call, endpoint=e) for e in MEDIA_ENDPOINTS}
 
     async def call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
         client = scope.get("client")

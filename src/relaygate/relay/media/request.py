@@ -18,6 +18,14 @@ from typing import Any
 import orjson
 
 from relaygate.core.errors import InvalidRequest
+from relaygate.relay.media import (
+    IMAGE_EDITS,
+    IMAGES,
+    MEDIA_ENDPOINTS,
+    SPEECH,
+    TRANSCRIPTIONS,
+    TRANSLATIONS,
+)
 from relaygate.relay.media.audio import AudioLength
 from relaygate.relay.media.forms import (
     Upload,
@@ -40,12 +48,6 @@ __all__ = [
     "parse_call",
 ]
 
-IMAGES = "images/generations"
-IMAGE_EDITS = "images/edits"
-SPEECH = "audio/speech"
-TRANSCRIPTIONS = "audio/transcriptions"
-TRANSLATIONS = "audio/translations"
-MEDIA_ENDPOINTS = (IMAGES, IMAGE_EDITS, SPEECH, TRANSCRIPTIONS, TRANSLATIONS)
 UPLOADS = frozenset({IMAGE_EDITS, TRANSCRIPTIONS, TRANSLATIONS})
 _WEBHOOKS = frozenset({IMAGES, IMAGE_EDITS})  # the platform's extension (§3.6, §3.7)
 # OpenAI's defaults when ``model`` is left out (the published spec's)

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from relaygate.channels.spec import ChannelSpec
+from relaygate.relay.media import MEDIA_ENDPOINTS
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
-from relaygate.relay.providers.echo_media import MEDIA_ENDPOINTS, answer_media
 
 __all__ = ["EchoProvider", "echo_text"]
 
@@ -96,7 +96,9 @@ class EchoProvider:
             return _EchoReply(_embeddings(payload), None)
         if call.endpoint == "moderations":
             return _EchoReply(_moderations(payload), None)
-        if call.endpoint in MEDIA_ENDPOINTS:  # images and audio: providers/echo_media.py
+        if call.endpoint in MEDIA_ENDPOINTS:  # images and audio, loaded on the first one
+            from relaygate.relay.providers.echo_media import answer_media
+
             return answer_media(call)
         if call.endpoint == "completions":
             prompt = payload.get("prompt")

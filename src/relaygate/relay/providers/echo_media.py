@@ -23,17 +23,8 @@ from relaygate.relay.media.audio import wav_bytes, wav_duration_ms
 from relaygate.relay.media.forms import Form, parse_multipart
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
 
-__all__ = ["MEDIA_ENDPOINTS", "answer_media", "png_bytes"]
+__all__ = ["answer_media", "png_bytes"]
 
-MEDIA_ENDPOINTS = frozenset(
-    {
-        "images/generations",
-        "images/edits",
-        "audio/speech",
-        "audio/transcriptions",
-        "audio/translations",
-    }
-)
 _MS_PER_CHARACTER = 20
 _AUDIO_CHUNK = 4096
 
