@@ -20,7 +20,7 @@ def closed_port() -> int:
 def unaccepting_port() -> Iterator[int | None]:
     """A port whose listen queue is full and never accepted, so a new connection's SYN
     is dropped and connecting can only time out. None where the kernel does not behave
-    so (the caller skips): Linux holds one connection in a backlog of 0."""
+    so (the caller fails): Linux holds one connection in a backlog of 0."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(0)

@@ -135,8 +135,7 @@ def test_connect_timeout_fails_over(gw: Gateway, fake: FakeOpenAI, second: FakeO
     ``connect_timeout`` (a listen queue left full on loopback: deterministic offline)."""
     second.default = Behaviour(**TOKENS)  # type: ignore[arg-type]
     with unaccepting_port() as port:
-        if port is None:
-            pytest.skip("the kernel accepted every connection: no full backlog to test with")
+        assert port is not None, "the kernel accepted every connection: no full backlog"
         base_url = f"http://127.0.0.1:{port}/v1"
         model, dead, live = _pair(gw, fake, second, {"connect_timeout": 0.3}, base_url=base_url)
         key = gw.make_user_key()
