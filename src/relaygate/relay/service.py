@@ -382,6 +382,9 @@ class RelayService:
         """The channel's answer; when it refuses or rate-limits one of its several keys,
         the call is sent again at once with the next key (nothing reached the client)."""
         provider = self.providers[channel.type]
+        if len(channel.keys) < 2:  # one key: the common case, nothing to rotate
+            ctx.attempts += 1
+            return await provider.send(channel, call)
         *others, last = self.keys.order(channel)
         for index in others:
             call.key_index = index
