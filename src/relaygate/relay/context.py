@@ -31,6 +31,8 @@ class CallContext:
     upstream_model: str = ""
     channel_id: int | None = None
     attempts: int = 0  # upstream calls made for this request (failovers included)
+    # a stream began: the channel's breaker hears how it ended (RelayService.settle/broke)
+    outcome_pending: bool = False
     stream: bool = False
     status: int = 0
     error: str | None = None

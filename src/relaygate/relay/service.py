@@ -232,7 +232,8 @@ class RelayService:
 
     async def settle(self, ctx: CallContext) -> None:
         """Charge a completed call and wait until the charge is committed."""
-        if ctx.stream and ctx.channel_id is not None and not ctx.settled:
+        if ctx.outcome_pending and ctx.channel_id is not None:
+            ctx.outcome_pending = False
             self.health.succeeded(ctx.channel_id, None, counted=True)  # the stream ended well
         if ctx.settled or ctx.reservation is None:
             return
@@ -368,6 +369,7 @@ class RelayService:
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):
             self.health.started(channel_id, ctx.ttfb_ms)
+            ctx.outcome_pending = True
             return Opened(reply, upstream, injected)
         try:  # a stream the upstream answered whole (JSON) is read whole too
             data = await reply.read()
@@ -405,7 +407,8 @@ class RelayService:
         """The upstream failed after its answer began (a stream cut, stalled or reporting
         an error): nothing can be retried, but the channel's breaker hears of it."""
         if ctx.channel_id is not None:
-            self.health.failed(ctx.channel_id, counted=True)
+            self.health.failed(ctx.channel_id, counted=ctx.outcome_pending)
+            ctx.outcome_pending = False
 
     def _note(self, channel_id: int, status: int, ttfb_ms: int | None) -> None:
         """An upstream error status, for the channel's breaker: a refusal the caller can
