@@ -250,7 +250,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
     signup, referrals = _signup(settings, db, packages, charging)
     keepalive = KeepAlive(settings.stream_keepalive_interval)
     client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
-    router, providers, health, prober = _routing(settings, client, channels, app)
+    router, providers, health, prober, keys = _routing(settings, client, channels, app)
     admin_key = await _declare(settings, accounts, channels, prices)
     app.state.accounts, app.state.channels, app.state.usage = accounts, channels, UsageService(db)
     app.state.prices, app.state.ledger, app.state.charging = prices, ledger, charging
@@ -269,7 +269,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         tiers_from_units(settings.rate_limit_tiers),
         settings.default_output_estimate,
         health,
-        KeyRing(settings.key_bench_seconds),
+        keys,
     )
     background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(
@@ -306,9 +306,10 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
 
 def _routing(
     settings: Settings, client: HTTPClient, channels: ChannelService, app: FastAPI
-) -> tuple[Router, dict[str, Provider], ChannelHealth, ChannelProber]:
+) -> tuple[Router, dict[str, Provider], ChannelHealth, ChannelProber, KeyRing]:
     """What picks and reaches a channel: the router, one provider per channel type
-    (``ChannelSpec.type``), the breakers and the channel tester, fed every snapshot."""
+    (``ChannelSpec.type``), the breakers, the key ring and the channel tester, fed every
+    snapshot."""
     router = Router()
     providers: dict[str, Provider] = {
         "openai": OpenAIProvider(client),
@@ -322,7 +323,8 @@ def _routing(
     app.state.channel_tester = prober = ChannelProber(providers, health)
     channels.on_change(router.load)
     channels.on_change(prober.load)
-    return router, providers, health, prober
+    app.state.key_ring = keys = KeyRing(settings.key_bench_seconds)
+    return router, providers, health, prober, keys
 
 
 def _probes(settings: Settings, prober: ChannelProber) -> asyncio.Task[None] | None:

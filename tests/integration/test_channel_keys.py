@@ -114,6 +114,9 @@ def test_keys_rotate_and_a_refused_key_is_set_aside(
     for _ in range(4):  # the refused key sits out while the others take turns
         sdk.chat.completions.create(model=model, messages=USER)  # type: ignore[arg-type]
     assert refused.authorization not in [r.authorization for r in fake.requests[-4:]]
+    health = next(r for r in gateway.op("GET", "/channels/health") if r["id"] == channel["id"])
+    index = ["Bearer sk-a", "Bearer sk-b", "Bearer sk-c"].index(refused.authorization or "")
+    assert health["benched_keys"] == [index]
     records = gateway.usage(user_id=key.user_id)
     assert len(records) == 8 and all(r["status"] == 200 for r in records)
     assert sorted(r["attempts"] for r in records) == [1] * 7 + [2]  # the retried call
@@ -179,3 +182,14 @@ def test_periodic_probe_closes_an_open_breaker(
         time.sleep(0.1)
     probes = [r for r in fake.requests if r.body and r.body.get("max_tokens") == 1]
     assert probes, "the breaker closed without a probe"
+
+
+def test_channel_test_of_an_embedding_model_embeds(gateway: Gateway, fake: FakeOpenAI) -> None:
+    channel = gateway.add_channel(fake, models={"my-embedder": "text-embedding-3-small"})
+    result = gateway.op("POST", f"/channels/{channel['id']}/test", json={})
+    assert result["ok"] is True and result["upstream_model"] == "text-embedding-3-small"
+    probe = fake.requests[-1]
+    assert probe.path == "/v1/embeddings" and probe.body == {
+        "model": "text-embedding-3-small",
+        "input": "ping",
+    }

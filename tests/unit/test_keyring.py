@@ -35,10 +35,10 @@ def test_a_benched_key_goes_last_until_its_time_is_over() -> None:
     clock = Clock()
     ring, channel = KeyRing(bench_seconds=60, clock=clock), _channel(3)
     ring.bench(1, 0, 401, None)
-    assert ring.benched(channel) == [0]
+    assert ring.benched(channel.id, len(channel.keys)) == [0]
     assert all(ring.order(channel)[-1] == 0 for _ in range(3))
     clock.now += 61
-    assert ring.benched(channel) == []
+    assert ring.benched(channel.id, len(channel.keys)) == []
 
 
 def test_a_429_benches_for_its_retry_after_within_bounds() -> None:
@@ -46,10 +46,10 @@ def test_a_429_benches_for_its_retry_after_within_bounds() -> None:
     ring, channel = KeyRing(bench_seconds=60, clock=clock), _channel(2)
     ring.bench(1, 1, 429, b"5")
     clock.now += 6
-    assert ring.benched(channel) == []
+    assert ring.benched(channel.id, len(channel.keys)) == []
     ring.bench(1, 1, 429, b"99999999")  # capped at an hour
     clock.now += 3601
-    assert ring.benched(channel) == []
+    assert ring.benched(channel.id, len(channel.keys)) == []
 
 
 def test_an_unusable_retry_after_falls_back_to_the_default() -> None:
@@ -57,6 +57,6 @@ def test_an_unusable_retry_after_falls_back_to_the_default() -> None:
     ring, channel = KeyRing(bench_seconds=60, clock=clock), _channel(2)
     for hint in (b"nan", b"inf", b"Wed, 21 Oct 2026 07:28:00 GMT"):
         ring.bench(1, 0, 429, hint)
-        assert ring.benched(channel) == [0]
+        assert ring.benched(channel.id, len(channel.keys)) == [0]
         clock.now += 61
-        assert ring.benched(channel) == [], hint
+        assert ring.benched(channel.id, len(channel.keys)) == [], hint

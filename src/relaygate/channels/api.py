@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from relaygate.accounts.api import OperatorDep
 from relaygate.channels.health import ChannelHealth
+from relaygate.channels.options import split_keys
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
 from relaygate.channels.service import ChannelService
 from relaygate.channels.spec import ChannelSpec
@@ -21,6 +22,12 @@ class ChannelTester(Protocol):
     """Sends a channel test call (implemented by the relay: relaygate/relay/probe.py)."""
 
     async def test(self, channel: ChannelSpec, model: str | None = None) -> dict[str, Any]: ...
+
+
+class KeyView(Protocol):
+    """Which keys of a channel are set aside (the relay's key ring: relay/keyring.py)."""
+
+    def benched(self, channel_id: int, key_count: int) -> list[int]: ...
 
 
 class ChannelTest(BaseModel):
@@ -51,8 +58,19 @@ async def list_channels(_: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
 async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
     """This replica's view: breakers are per process (see relaygate/channels/health.py)."""
     health = cast(ChannelHealth, request.app.state.channel_health)
+    keys = cast(KeyView, request.app.state.key_ring)
     rows = await svc.all()
-    return envelope([{"id": row.id, "name": row.name, **health.state(row.id)} for row in rows])
+    return envelope(
+        [
+            {
+                "id": row.id,
+                "name": row.name,
+                **health.state(row.id),
+                "benched_keys": keys.benched(row.id, len(split_keys(row.api_key or ""))),
+            }
+            for row in rows
+        ]
+    )
 
 
 @router.post("/{channel_id}/test", summary="Send one tiny call to a channel, with each key")

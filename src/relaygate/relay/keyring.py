@@ -58,11 +58,7 @@ class KeyRing:
                 seconds = min(max(hint, 1.0), _MAX_RETRY_AFTER)
         self._benched[(channel_id, index)] = self._clock() + seconds
 
-    def benched(self, channel: ChannelSpec) -> list[int]:
+    def benched(self, channel_id: int, key_count: int) -> list[int]:
         """The channel's keys set aside now (for the operator's health view)."""
         now = self._clock()
-        return [
-            index
-            for index in range(len(channel.keys))
-            if self._benched.get((channel.id, index), 0.0) > now
-        ]
+        return [i for i in range(key_count) if self._benched.get((channel_id, i), 0.0) > now]

@@ -34,8 +34,14 @@ _EXCERPT = 300  # characters of the upstream's answer or error shown to the oper
 
 
 def _probe_call(channel: ChannelSpec, model: str) -> UpstreamCall:
+    """The cheapest call the model takes: an embedding of one word for an embedding
+    model (by its name, as every provider names them), else one word in, one token out."""
+    payload: dict[str, Any]
+    if "embed" in model.lower() and channel_dialect(channel.type) != ANTHROPIC:
+        payload = {"model": model, "input": "ping"}
+        return UpstreamCall("embeddings", payload, orjson.dumps(payload), False, "probe")
     message = [{"role": "user", "content": "ping"}]
-    payload: dict[str, Any] = {"model": model, "messages": message, "max_tokens": 1}
+    payload = {"model": model, "messages": message, "max_tokens": 1}
     endpoint = "messages" if channel_dialect(channel.type) == ANTHROPIC else "chat/completions"
     return UpstreamCall(endpoint, payload, orjson.dumps(payload), False, "probe")
 
