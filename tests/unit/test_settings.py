@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from relaygate.settings import load_settings
 
@@ -49,3 +51,34 @@ def test_environment_beats_file_and_overrides_beat_both(
     assert load_settings(path).port == 9002
     settings = load_settings(path, port=9003)
     assert settings.port == 9003 and settings.max_body_bytes == 99
+
+
+def test_environment_values_are_typed_like_the_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scalars as text, structured fields as JSON, names in any case."""
+    monkeypatch.setenv("RELAYGATE_WEBHOOK_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("relaygate_breaker_threshold", "7")
+    monkeypatch.setenv("RELAYGATE_PUBLIC_URL", "https://relay.example")
+    monkeypatch.setenv("RELAYGATE_BOOTSTRAP_ADMIN_KEY", "sk-admin-from-env")
+    monkeypatch.setenv("RELAYGATE_ROUTE_MULTIPLIERS", '{"cc-omg": "0.3"}')
+    monkeypatch.setenv("RELAYGATE_REFERRAL_ALLOWED_DOMAINS", '["example.com"]')
+    monkeypatch.setenv("RELAYGATE_RATE_LIMIT_TIERS", '[["0", 30], ["20", 500]]')
+    settings = load_settings()
+    assert settings.webhook_allow_private is True and settings.breaker_threshold == 7
+    assert settings.public_url == "https://relay.example"
+    assert settings.bootstrap_admin_key is not None
+    assert settings.bootstrap_admin_key.get_secret_value() == "sk-admin-from-env"
+    assert settings.route_multipliers == {"cc-omg": Decimal("0.3")}
+    assert settings.referral_allowed_domains == ["example.com"]
+    assert settings.rate_limit_tiers == [(Decimal(0), 30), (Decimal(20), 500)]
+
+
+def test_a_structured_variable_that_is_not_json_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RELAYGATE_GROUP_MULTIPLIERS", "vip=0.8")
+    with pytest.raises(ValueError, match="RELAYGATE_GROUP_MULTIPLIERS must be JSON"):
+        load_settings()
+    monkeypatch.setenv("RELAYGATE_GROUP_MULTIPLIERS", '{"vip": "-1"}')
+    monkeypatch.setenv("RELAYGATE_BREAKER_THRESHOLD", "zero")
+    with pytest.raises(ValidationError):
+        load_settings()
