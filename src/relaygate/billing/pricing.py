@@ -95,25 +95,26 @@ def official_cost(price: Price, tokens: TokenCounts) -> Fraction:
         + written * (price.input if price.cache_write is None else price.cache_write)
         + plain_output * price.output
         + reasoning * (price.output if price.reasoning is None else price.reasoning)
+        + _nonneg(tokens.characters) * price.per_character
     )
-    return Fraction(per_million, _PER) + price.per_call + _media_cost(price, tokens)
+    # one Fraction, built once: summing Fractions costs a gcd each (this runs twice a call)
+    return Fraction(per_million + _whole_units_cost(price, tokens) * _PER, _PER)
 
 
-def _media_cost(price: Price, units: TokenCounts) -> Fraction:
-    """Images, characters (per million) and started seconds of audio, exactly."""
+def _whole_units_cost(price: Price, units: TokenCounts) -> int:
+    """The flat fee, images and started seconds of audio, in micro-units."""
     seconds = -(-_nonneg(units.audio_ms) // 1000)  # ceil: a started second is a second
-    return (
-        _nonneg(units.images) * price.per_image
-        + Fraction(_nonneg(units.characters) * price.per_character, _PER)
-        + seconds * price.per_second
-    )
+    return price.per_call + _nonneg(units.images) * price.per_image + seconds * price.per_second
 
 
 def charge(official: Fraction, multiplier: Decimal) -> int:
-    """Apply the multiplier and round once, half up, to whole micro-units."""
-    exact = official * Fraction(multiplier)
-    whole, rest = divmod(exact.numerator, exact.denominator)
-    return whole + (1 if 2 * rest >= exact.denominator else 0)
+    """Apply the multiplier and round once, half up, to whole micro-units (integer
+    arithmetic on the exact ratio: the same result as Fraction's, without its gcds)."""
+    numerator, denominator = multiplier.as_integer_ratio()
+    exact_num = official.numerator * numerator
+    exact_den = official.denominator * denominator
+    whole, rest = divmod(exact_num, exact_den)
+    return whole + (1 if 2 * rest >= exact_den else 0)
 
 
 def parse_money(text: str | int | Decimal) -> int:
