@@ -114,14 +114,14 @@ class RelayApp:
         self.max_header_bytes = max_header_bytes
         self.ids = RequestIds()
         self.streams = StreamAnswers(relay, keepalive, state)
-        self._posts: dict[str, Handler] = {
-            path: functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
-            for path, (wire, endpoint) in _POSTS.items()
-        }
         self.webhooks = webhooks
         self._media: MediaRelay | None = None  # built on the first media call
-        for media in MEDIA_ENDPOINTS:
-            self._posts[f"/v1/{media}"] = functools.partial(self.media_call, endpoint=media)
+        self._posts: dict[str, Handler] = {
+            path: functools.partial(self.media_call, endpoint=endpoint)
+            if endpoint in MEDIA_ENDPOINTS
+            else functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
+            for path, (wire, endpoint) in _POSTS.items()
+        }
         self._models: dict[str, str] = {"/v1/models": ""}
         for group, prefix in ROUTE_GROUPS.items():
             for path in _GROUP_POSTS[group]:
