@@ -4,18 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test check lint types imports bench bench-tools clean
+.PHONY: help install lock run test check lint types imports bench bench-tools clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml
+# Every dependency (runtime and dev) comes from requirements.lock, hashes checked; the
+# project itself is installed on top without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install Relaygate with its dev tools
+install: $(STAMP)  ## create .venv and install Relaygate with its dev tools (from the lock file)
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (after changing a dependency)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links --no-emit-index-url \
+		-o requirements.lock pyproject.toml
 
 run: $(STAMP)  ## start the gateway on 127.0.0.1:8080 (SQLite, in-process limits, echo model)
 	$(BIN)/relaygate serve $(if $(CONFIG),--config $(CONFIG))

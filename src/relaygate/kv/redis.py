@@ -201,7 +201,7 @@ class _RedisSubscription:
         self._owner.forget(self)
         if self._pubsub is not None:
             pubsub, self._pubsub = self._pubsub, None
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+            await pubsub.aclose()
 
     async def _start(self) -> _RedisPubSub:
         if self._closed:
