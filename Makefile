@@ -28,8 +28,8 @@ lock:  ## re-resolve requirements.lock from pyproject.toml (after changing a dep
 run: $(STAMP)  ## start the gateway on 127.0.0.1:8080 (SQLite, in-process limits, echo model)
 	$(BIN)/relaygate serve $(if $(CONFIG),--config $(CONFIG))
 
-test: $(STAMP)  ## run the whole test suite (PostgreSQL tests included)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+test: $(STAMP)  ## run the whole test suite (PostgreSQL tests included) with the coverage gate
+	$(BIN)/pytest -q --cov=relaygate --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 check: lint types imports  ## ruff, mypy --strict and import-linter
 
