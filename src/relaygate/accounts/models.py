@@ -16,6 +16,7 @@ __all__ = ["ApiKey", "User"]
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -31,6 +32,7 @@ class ApiKey(Base):
     """An API key. Only its SHA-256 digest is stored; ``hint`` is safe to show."""
 
     __tablename__ = "api_keys"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
