@@ -34,7 +34,6 @@ from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
 from relaygate.billing.package_api import router as packages_router
 from relaygate.billing.packages import PackageService
-from relaygate.billing.pricing import parse_money
 from relaygate.billing.referral_api import router as referral_router
 from relaygate.billing.referrals import ReferralRules, ReferralService
 from relaygate.billing.service import UsageService
@@ -43,6 +42,7 @@ from relaygate.channels.api import router as channels_router
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.core.ids import new_request_id
+from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade_in_subprocess

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from relaygate.billing.pricing import format_money
+from relaygate.core.money import format_money
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway, IssuedKey
 

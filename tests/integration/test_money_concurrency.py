@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from relaygate.billing.pricing import Price, TokenCounts, charge, format_money, official_cost
+from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost
+from relaygate.core.money import format_money
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway, run_sync
 from tests.integration.test_money import books, charges, priced_model, wallet
@@ -75,12 +76,12 @@ def _user_with(gw: Gateway, balance: int) -> int:
     puts it in the 1000 requests/minute tier, so no call is refused with 429."""
     user_id = int(gw.create_user()["id"])
     gw.credit(user_id, "20")
-    gw.credit(user_id, format_money(balance - 20_000_000, 6), "adjustment")
+    gw.credit(user_id, format_money(balance - 20_000_000), "adjustment")
     return user_id
 
 
 def _setup(gw: Gateway, fake: FakeOpenAI) -> tuple[str, bytes]:
-    model = priced_model(gw, fake, input=format_money(INPUT, 6), output=format_money(OUTPUT, 6))
+    model = priced_model(gw, fake, input=format_money(INPUT), output=format_money(OUTPUT))
     body = _body(model)
     hold = charge(
         official_cost(Price(INPUT, OUTPUT), TokenCounts(len(body) // 4, MAX_TOKENS)), Decimal(1)
@@ -125,7 +126,7 @@ def test_concurrent_calls_cannot_overspend(gateway: Gateway, fake: FakeOpenAI) -
 def test_concurrent_calls_never_overdraw_free_balance(gateway: Gateway, fake: FakeOpenAI) -> None:
     _, body = _setup(gateway, fake)
     user_id = _user_with(gateway, 4 * COST)
-    gateway.credit(user_id, format_money(4 * COST + COST // 2, 6), "free_grant")
+    gateway.credit(user_id, format_money(4 * COST + COST // 2), "free_grant")
     key = gateway.make_user_key(user_id=user_id)
 
     results = run_sync(_fire(gateway, key.key, body, PARALLEL // 2))

@@ -40,7 +40,7 @@ def test_a_call_in_scope_is_paid_from_the_package_unmultiplied(
     kind = _package_type(gateway, "20", [model])
     key = gateway.make_user_key()
     granted = gateway.op("POST", f"/users/{key.user_id}/packages", json={"type_id": kind["id"]})
-    assert granted["remaining"] == "20.00"
+    assert granted["remaining"] == "20.000000"
     record = record_of(gateway, chat(gateway, key.key, model))
     assert (record["official_cost"], record["package_amount"], record["amount"]) == (6000, 6000, 0)
     assert wallet(gateway, key.user_id) == (START, 0)  # the bill shows 0, the balance is intact
@@ -104,5 +104,5 @@ def test_users_list_their_packages_with_the_management_key(
         refused = http.get("/api/v1/user/packages", headers={"Authorization": f"Bearer {key.key}"})
     assert listed["statusCode"] == 200
     [package] = listed["data"]
-    assert (package["amount"], package["remaining"]) == ("5.00", "4.99")  # 4.994 rounds half up
+    assert (package["amount"], package["remaining"]) == ("5.000000", "4.994000")  # exact
     assert refused.status_code == 403

@@ -169,7 +169,7 @@ def _assert_rewarded(gw: Gateway, *user_ids: int) -> None:
     for user_id in user_ids:
         [package] = referral_packages(gw, user_id)
         assert package["name"] == REFERRAL_TYPE
-        assert package["amount"] == "20.00"
+        assert package["amount"] == "20.000000"
         assert set(package["scope_routes"]) == {"cc-omg", "codex-omg"}
 
 

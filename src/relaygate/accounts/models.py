@@ -16,6 +16,7 @@ __all__ = ["ApiKey", "User"]
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -31,6 +32,7 @@ class ApiKey(Base):
     """An API key. Only its SHA-256 digest is stored; ``hint`` is safe to show."""
 
     __tablename__ = "api_keys"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -92,7 +94,9 @@ class InviteCode(Base):
 
 
 class Referral(Base):
-    """Who invited whom; at most one row per invitee, so one reward per invitee."""
+    """Who invited whom; at most one row per invitee, so one reward per invitee, and at
+    most one rewarded row per mailbox (``mailbox``, set only on a row that earns the
+    reward; unique, so address variants cannot be rewarded twice, even racing)."""
 
     __tablename__ = "referrals"
 
@@ -101,3 +105,7 @@ class Referral(Base):
     invitee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     rewarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the invitee's mailbox (accounts.signup.mailbox) when this referral earns the reward
+    mailbox: Mapped[str | None] = mapped_column(
+        String(320), unique=True, nullable=True, default=None
+    )

@@ -11,8 +11,10 @@ lazily on first request. Rewards for invites live in ``billing.referrals`` (bill
 above accounts); this module tells it about new users through ``on_new_user`` listeners,
 wired in the composition root.
 
-The pure rules (code format, email normalisation, referral eligibility of an address) are
-module functions so they are unit-tested without a database.
+The pure rules (code format, email normalisation, the mailbox behind an address, referral
+eligibility of an address) are module functions so they are unit-tested without a
+database. An account is keyed by its trimmed, lower-cased address; the mailbox
+(:func:`mailbox`) only limits referral rewards and sign-in links.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "Verified",
     "email_disqualification",
     "is_invite_code",
+    "mailbox",
     "new_invite_code",
     "normalise_email",
     "normalise_invite_code",
@@ -107,15 +110,31 @@ def email_disqualification(email: str, allowed: list[str], denied: list[str]) ->
     return None
 
 
+_GMAIL = "gmail.com"
+_GMAIL_DOMAINS = frozenset({_GMAIL, "googlemail.com"})
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address reaches, for the one-reward-per-mailbox rule.
+
+    Lower-cased; a ``+tag`` in the local part is dropped for every domain (most
+    providers deliver ``me+tag@`` to ``me@``); for Gmail, whose two domains are one,
+    ``googlemail.com`` becomes ``gmail.com`` and dots in the local part are dropped
+    (``B.o.b+2@googlemail.com`` is ``bob@gmail.com``). Used only to *deny* rewards and
+    to throttle sign-in links, never to merge accounts: on a domain where ``me+tag@`` is
+    someone else's mailbox, treating them as one would hand over an account.
+    """
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in _GMAIL_DOMAINS:
+        domain, local = _GMAIL, local.replace(".", "")
+    return f"{local}@{domain}"
+
+
 def same_mailbox(a: str, b: str) -> bool:
-    """Whether two addresses reach the same mailbox, ignoring case and ``+tag`` parts, so
-    ``me+2@x.com`` cannot invite ``me@x.com``."""
-
-    def canonical(email: str) -> str:
-        local, _, domain = email.lower().rpartition("@")
-        return f"{local.split('+', 1)[0]}@{domain}"
-
-    return canonical(a) == canonical(b)
+    """Whether two addresses reach the same mailbox (:func:`mailbox`), so
+    ``b.o.b+2@gmail.com`` cannot invite ``bob@gmail.com``."""
+    return mailbox(a) == mailbox(b)
 
 
 def _secret(prefix: str = "") -> str:

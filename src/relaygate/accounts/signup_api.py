@@ -1,8 +1,9 @@
 """Routes of email sign-in and invite codes (the platform envelope throughout).
 
 * ``POST /api/v1/auth/login`` ``{email, invite_code?}``: always 200 for a well-formed
-  address, so the route never tells who has an account. At most 5 links per address per
-  minute are sent; more are dropped silently (no mail bombing through us).
+  address, so the route never tells who has an account. At most 5 links per mailbox
+  (``signup.mailbox``: variants of one address count together) per minute are sent;
+  more are dropped silently (no mail bombing through us).
 * ``GET|POST /api/v1/auth/verify?token=``: consumes the link, returns a session token.
 * ``GET /api/v1/user/invite`` (management key): the caller's code and share links.
 * ``GET /i/{code}``: the short share link, redirected to the console with ``?aff=``.
@@ -19,7 +20,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from relaygate.accounts.api import OperatorDep
-from relaygate.accounts.signup import SignupService, normalise_email, normalise_invite_code
+from relaygate.accounts.signup import (
+    SignupService,
+    mailbox,
+    normalise_email,
+    normalise_invite_code,
+)
 from relaygate.accounts.user_api import ManagerDep
 from relaygate.core.envelope import envelope
 from relaygate.core.forms import parse_body
@@ -58,7 +64,8 @@ async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     email = normalise_email(str(body.get("email") or ""))
     code = str(body.get("invite_code") or "").strip() or None
     kv = cast(KV, request.app.state.kv)
-    hit = await kv.rates.hit(f"login:{email}", 60, limit=LOGIN_PER_MINUTE)
+    # per mailbox, so address variants (me+1@, m.e@gmail) cannot multiply the links
+    hit = await kv.rates.hit(f"login:{mailbox(email)}", 60, limit=LOGIN_PER_MINUTE)
     if hit.allowed:
         await svc.request_login(email, code)
     else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -24,12 +23,12 @@ from relaygate.accounts.service import AccountService
 from relaygate.core.envelope import envelope
 from relaygate.core.errors import InvalidRequest, PermissionDenied, RateLimited
 from relaygate.core.forms import parse_body, parse_bool, parse_json_list
+from relaygate.core.money import format_money, parse_money
 from relaygate.kv.protocols import KV
 
 __all__ = ["MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
 
 MAX_KEYS_PER_USER = 5000
-_MICRO = 1_000_000
 
 _FORM = {
     "requestBody": {
@@ -70,6 +69,19 @@ async def _form(request: Request) -> dict[str, Any]:
     return parse_body(await request.body(), request.headers.get("content-type", ""))
 
 
+_NO_ADMIN_KEYS = (
+    "A management key cannot create or promote admin keys; the operator issues them "
+    "(POST /api/v1/operator/users/{id}/keys with is_admin)."
+)
+
+
+def _refuse_admin(form: dict[str, Any]) -> None:
+    """``is_admin=true`` is a 403, not silently ignored: a key that can mint management keys
+    could never be revoked for good, so only the operator API issues them."""
+    if "is_admin" in form and parse_bool(form["is_admin"], "is_admin"):
+        raise PermissionDenied(_NO_ADMIN_KEYS)
+
+
 def _permissions(value: Any) -> list[str] | None:
     """The models a key may use; none given (or ``[]``) means every model."""
     return parse_json_list(value, "permissions") or None
@@ -85,18 +97,12 @@ def _time(value: Any, field: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _micro(value: Any, field: str) -> int:
-    try:
-        amount = Decimal(str(value)) * _MICRO
-    except InvalidOperation as exc:
-        raise InvalidRequest(f"'{field}' must be a number.", param=field) from exc
-    if amount < 0 or amount != amount.to_integral_value():
+def _fee(value: Any, field: str) -> int:
+    """A key's spend cap in currency units (``"5"``, ``"0.25"``), as micro-units."""
+    micro = parse_money(value, field)
+    if micro < 0:
         raise InvalidRequest(f"'{field}' must be a non-negative amount.", param=field)
-    return int(amount)
-
-
-def _money(micro: int) -> str:
-    return f"{Decimal(micro) / _MICRO:.2f}"
+    return micro
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -113,8 +119,8 @@ def _key_out(row: ApiKey) -> dict[str, Any]:
         "used_at": _iso(row.used_at),
         "expired_at": _iso(row.expired_at),
         "used_times": str(row.used_times),
-        "used_fee": _money(row.used_fee),
-        "max_fee": _money(row.max_fee),
+        "used_fee": format_money(row.used_fee),
+        "max_fee": format_money(row.max_fee),
         "permissions": row.permissions if row.permissions is not None else [],
         "is_admin": row.is_admin,
         "is_disabled": row.is_disabled,
@@ -152,6 +158,7 @@ async def new_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
     form = await _form(request)
+    _refuse_admin(form)
     if "expired_at" not in form or "max_fee" not in form:
         raise InvalidRequest("'expired_at' and 'max_fee' are required.", param="expired_at")
     if await svc.key_count(principal.user_id) >= MAX_KEYS_PER_USER:
@@ -161,7 +168,7 @@ async def new_api_token(
         remark=str(form.get("remark", ""))[:500],
         permissions=_permissions(form.get("permissions")),
         expired_at=_time(form.get("expired_at"), "expired_at"),
-        max_fee=_micro(form.get("max_fee", 0), "max_fee"),
+        max_fee=_fee(form.get("max_fee", 0), "max_fee"),
     )
     return envelope(new.key, "New api token success")
 
@@ -174,13 +181,14 @@ async def update_api_token(
     row = await svc.own_key(principal.user_id, str(form.get("key", "")))
     if row.is_admin:
         raise PermissionDenied("Admin keys cannot be changed through the API.")
+    _refuse_admin(form)
     changes: dict[str, Any] = {}
     if "remark" in form:
         changes["remark"] = str(form["remark"])[:500]
     if "expired_at" in form:
         changes["expired_at"] = _time(form["expired_at"], "expired_at")
     if "max_fee" in form:
-        changes["max_fee"] = _micro(form["max_fee"], "max_fee")
+        changes["max_fee"] = _fee(form["max_fee"], "max_fee")
     if "permissions" in form:
         changes["permissions"] = _permissions(form["permissions"])
     if "is_disabled" in form:

@@ -18,11 +18,11 @@ from relaygate.billing.ledger import Balance, LedgerService
 from relaygate.billing.membership import membership
 from relaygate.billing.models import ModelPrice
 from relaygate.billing.packages import PackageService
-from relaygate.billing.pricing import format_money, parse_money
 from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn, UsageOut, UsageQuery
 from relaygate.billing.service import UsageService
 from relaygate.core.clock import utcnow
 from relaygate.core.envelope import envelope
+from relaygate.core.money import format_money, parse_money
 
 __all__ = ["router"]
 
@@ -64,7 +64,7 @@ def balance_out(view: Balance) -> dict[str, Any]:
 
 def _price_out(row: ModelPrice) -> dict[str, Any]:
     def money(value: int | None) -> str | None:
-        return None if value is None else format_money(value, 6)
+        return None if value is None else format_money(value)
 
     return {
         "model": row.model,
@@ -165,7 +165,7 @@ async def put_price(
 ) -> dict[str, Any]:
     fields = body.model_dump()
     for name in _PRICES:
-        fields[name] = None if fields[name] is None else parse_money(fields[name])
+        fields[name] = None if fields[name] is None else parse_money(fields[name], name)
     fields["multiplier"] = str(body.multiplier)
     return envelope(_price_out(await svc.put(model, fields)), "Price saved")
 

@@ -22,10 +22,10 @@ from fastapi.responses import Response
 from relaygate.accounts.api import accounts
 from relaygate.accounts.user_api import ManagerDep
 from relaygate.billing.models import UsageRecord
-from relaygate.billing.pricing import format_money
 from relaygate.billing.schemas import UsageQuery
 from relaygate.billing.service import UsageService
 from relaygate.core.envelope import envelope
+from relaygate.core.money import format_money
 
 __all__ = ["router"]
 
@@ -53,8 +53,8 @@ def _row(record: UsageRecord) -> dict[str, Any]:
         "RURT": record.rurt_ms,
         "TPS": str(Decimal(record.duration_ms) / 1000),
         "Free": record.free_amount > 0,
-        "amount": format_money(record.amount, 6),
-        "packageAmount": format_money(record.package_amount, 6),
+        "amount": format_money(record.amount),
+        "packageAmount": format_money(record.package_amount),
         "attempts": record.attempts,
         "images": record.images,
         "characters": record.characters,

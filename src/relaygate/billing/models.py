@@ -127,6 +127,7 @@ class PackageType(Base):
     """A kind of resource package the operator hands out (e.g. "$20 Claude Code")."""
 
     __tablename__ = "package_types"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -143,6 +144,7 @@ class Package(Base):
     ``remaining`` changes only together with a ledger entry (``package_amount``)."""
 
     __tablename__ = "packages"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

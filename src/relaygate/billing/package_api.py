@@ -13,9 +13,9 @@ from relaygate.accounts.user_api import ManagerDep
 from relaygate.billing.charging import Charging
 from relaygate.billing.models import Package, PackageType
 from relaygate.billing.packages import PackageService
-from relaygate.billing.pricing import format_money, parse_money
 from relaygate.core.envelope import envelope
 from relaygate.core.errors import InvalidRequest, NotFound
+from relaygate.core.money import format_money, parse_money
 
 __all__ = ["router"]
 
@@ -50,7 +50,7 @@ def _type_out(row: PackageType) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
-        "amount": format_money(row.amount, 6),
+        "amount": format_money(row.amount),
         "scope_routes": row.scope_routes,
         "scope_models": row.scope_models,
         "validity_days": row.validity_days,

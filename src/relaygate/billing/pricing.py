@@ -21,8 +21,10 @@ per second; a call is billed per *started* second: ``ceil(audio_ms / 1000)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
+
+from relaygate.core.money import MICRO
 
 __all__ = [
     "MICRO",
@@ -30,12 +32,9 @@ __all__ = [
     "Price",
     "TokenCounts",
     "charge",
-    "format_money",
     "official_cost",
-    "parse_money",
 ]
 
-MICRO = 1_000_000
 _PER = 1_000_000  # prices are per million tokens
 
 
@@ -115,17 +114,3 @@ def charge(official: Fraction, multiplier: Decimal) -> int:
     exact_den = official.denominator * denominator
     whole, rest = divmod(exact_num, exact_den)
     return whole + (1 if 2 * rest >= exact_den else 0)
-
-
-def parse_money(text: str | int | Decimal) -> int:
-    """``"12.34"`` (currency units, up to six decimals) → micro-units."""
-    amount = Decimal(str(text)) * MICRO
-    if amount != amount.to_integral_value():
-        raise ValueError(f"{text!r} has more than six decimals")
-    return int(amount)
-
-
-def format_money(micro: int, places: int = 2) -> str:
-    """Micro-units → a decimal string such as ``"8217.00"`` (rounded half up to ``places``)."""
-    quantum = Decimal(1).scaleb(-places)
-    return str((Decimal(micro) / MICRO).quantize(quantum, rounding=ROUND_HALF_UP))

@@ -7,8 +7,12 @@ sits above accounts; accounts tells this service about new users through
 active (else 400); nobody may invite themselves, by account or by mailbox (400); a code can
 be redeemed only within ``redeem_window`` of sign-up (400), so old accounts cannot farm
 rewards from each other; an invitee has at most one referral (the unique ``invitee_id``,
-400 on a second); and an address whose domain is not eligible (allow/deny lists, e.g.
-disposable mail) is recorded but not rewarded (200, ``rewarded: false``).
+400 on a second); an address whose domain is not eligible (allow/deny lists, e.g.
+disposable mail) is recorded but not rewarded (200, ``rewarded: false``); and a mailbox
+earns one reward, whatever address variant it signs up with (``accounts.signup.mailbox``:
+case, ``+tags``, Gmail's dots and googlemail.com), so a second variant is recorded but not
+rewarded. "Self" is judged by mailbox too: ``b.o.b+2@gmail.com`` cannot redeem
+``bob@gmail.com``'s code.
 
 The referral row is committed before the packages are granted, so a crash in between can
 lose a reward (``rewarded`` stays false, visible to the operator) but never pay it twice.
@@ -29,6 +33,7 @@ from relaygate.accounts.signup import (
     NewUser,
     SignupService,
     email_disqualification,
+    mailbox,
     normalise_invite_code,
     same_mailbox,
 )
@@ -43,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PACKAGE = "$20 Claude Code"
 SOURCE = "referral"
+MAILBOX_REWARDED = "this mailbox has already earned a referral reward"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,12 @@ class ReferralRules:
 class Redeemed:
     rewarded: bool
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    referral_id: int
+    rewardable: bool  # the row holds the invitee's mailbox: this referral pays
 
 
 class ReferralService:
@@ -106,16 +118,17 @@ class ReferralService:
         reason = email_disqualification(
             invitee.email, self.rules.allowed_domains, self.rules.denied_domains
         )
-        referral_id = await self._claim(inviter.id, invitee.id)
-        if reason is not None:
-            return Redeemed(False, reason)
+        box = None if reason is not None else mailbox(invitee.email)
+        claim = await self._claim(inviter.id, invitee.id, box)
+        if not claim.rewardable:
+            return Redeemed(False, reason or MAILBOX_REWARDED)
         type_id = await self._package_type_id()
         for user_id in (inviter.id, invitee.id):
             await self.packages.grant(user_id, type_id, source=SOURCE)
             self.on_granted(user_id)
         async with self.db.session() as session, session.begin():
             await session.execute(
-                update(Referral).where(Referral.id == referral_id).values(rewarded=True)
+                update(Referral).where(Referral.id == claim.referral_id).values(rewarded=True)
             )
         return Redeemed(True)
 
@@ -133,17 +146,26 @@ class ReferralService:
             raise NotFound(f"No user with id {user_id}.")
         return user
 
-    async def _claim(self, inviter_id: int, invitee_id: int) -> int:
-        """Record the referral; the unique ``invitee_id`` makes a second one fail."""
+    async def _claim(self, inviter_id: int, invitee_id: int, box: str | None) -> _Claim:
+        """Record the referral, holding the invitee's mailbox ``box`` if it is to pay.
+
+        The unique ``invitee_id`` makes a second referral of an account fail (400); the
+        unique ``mailbox`` makes a second reward of a mailbox fail, even between racing
+        variants: the referral is then recorded without it, and pays nothing.
+        """
         try:
             async with self.db.session() as session, session.begin():
-                row = Referral(inviter_id=inviter_id, invitee_id=invitee_id, rewarded=False)
+                row = Referral(
+                    inviter_id=inviter_id, invitee_id=invitee_id, rewarded=False, mailbox=box
+                )
                 session.add(row)
         except IntegrityError as exc:
+            if box is not None:  # the mailbox was rewarded before, or the account referred
+                return await self._claim(inviter_id, invitee_id, None)
             raise InvalidRequest(
                 "An invite code has already been applied to this account.", param="code"
             ) from exc
-        return row.id
+        return _Claim(row.id, rewardable=box is not None)
 
     async def _package_type_id(self) -> int:
         """The reward's package type, created with the default terms if it is missing."""

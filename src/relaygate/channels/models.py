@@ -18,6 +18,7 @@ class Channel(Base):
     """An upstream endpoint. ``api_key`` never leaves the server (redacted in every response)."""
 
     __tablename__ = "channels"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (migration 0012)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from relaygate.core.money import parse_money
 from relaygate.kv.protocols import RateHit, WindowCount
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 WINDOW_S = 60
-MICROS_PER_UNIT = 1_000_000
 
 LimitKind = Literal["requests", "tokens"]
 Scope = Literal["user", "key"]
@@ -61,7 +61,7 @@ def tiers_from_units(table: Sequence[tuple[Decimal | int | str, int]]) -> tuple[
     Money never passes through a float: thresholds become exact micro-units.
     """
     tiers = sorted(
-        (Tier(int(Decimal(str(units)) * MICROS_PER_UNIT), rpm) for units, rpm in table),
+        (Tier(parse_money(units, "tier"), rpm) for units, rpm in table),
         key=lambda tier: tier.min_topup,
     )
     if not tiers or tiers[0].min_topup != 0:

@@ -9,6 +9,7 @@ from relaygate.accounts.signup import (
     INVITE_LENGTH,
     email_disqualification,
     is_invite_code,
+    mailbox,
     new_invite_code,
     normalise_email,
     normalise_invite_code,
@@ -86,3 +87,29 @@ def test_email_qualification(
 )
 def test_same_mailbox_ignores_case_and_tags(a: str, b: str, same: bool) -> None:
     assert same_mailbox(a, b) is same
+
+
+@pytest.mark.parametrize(
+    ("email", "box"),
+    [
+        ("bob@gmail.com", "bob@gmail.com"),
+        ("b.o.b+2@gmail.com", "bob@gmail.com"),
+        ("BOB@googlemail.com", "bob@gmail.com"),
+        (" B.O.B+x+y@GoogleMail.com ", "bob@gmail.com"),
+        ("me+promo@x.com", "me@x.com"),  # +tags go on every domain
+        ("m.e@x.com", "m.e@x.com"),  # dots matter outside Gmail
+        ("m.e@mail.gmail.com", "m.e@mail.gmail.com"),  # only Gmail's own two domains
+        ("+only@x.com", "@x.com"),
+    ],
+)
+def test_the_mailbox_behind_an_address(email: str, box: str) -> None:
+    assert mailbox(email) == box
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("bob@gmail.com", "b.o.b+2@gmail.com"), ("bob@gmail.com", "BOB@googlemail.com")],
+)
+def test_gmail_variants_are_the_same_mailbox(a: str, b: str) -> None:
+    assert same_mailbox(a, b)
+    assert not same_mailbox(a, "alice@gmail.com")

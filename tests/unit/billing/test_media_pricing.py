@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost, parse_money
+from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost
+from relaygate.core.money import parse_money
 
 DALLE = Price(per_image=parse_money("0.04"))  # $0.04 an image
 TTS = Price(per_character=parse_money("15"))  # $15 / 1M characters

@@ -1,4 +1,11 @@
-"""Alembic environment: runs migrations over the same async driver the gateway uses."""
+"""Alembic environment: runs migrations over the same async driver the gateway uses.
+
+On SQLite, foreign keys are switched off for the run: a batch migration rebuilds a table
+by copying it, dropping the original and renaming the copy, and with foreign keys on,
+dropping a referenced table (``users``) would cascade-delete every row that points to it.
+The pragma is a no-op inside a transaction, so it is set before the transaction begins;
+before the transaction commits, ``PRAGMA foreign_key_check`` proves no reference broke.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +17,22 @@ from sqlalchemy.engine import Connection
 from relaygate.db.engine import Database
 
 
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"a migration broke foreign keys: {broken[:5]}")
+
+
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    context.configure(connection=connection, render_as_batch=sqlite, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            _check_foreign_keys(connection)
 
 
 async def _main() -> None:
