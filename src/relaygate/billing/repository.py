@@ -20,7 +20,7 @@ from relaygate.billing.models import UsageRecord
 from relaygate.billing.schemas import UsageQuery
 from relaygate.db.base import UTCDateTime
 
-__all__ = ["BillLine", "UsageRepository"]
+__all__ = ["BillLine", "UsageRepository", "listing"]
 
 S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 _FAILED = 400  # the partial index's bound: ``status >= 400``
@@ -82,13 +82,18 @@ def _listing(statement: S, query: UsageQuery) -> S:
     )
 
 
+def listing(query: UsageQuery) -> Select[UsageRecord]:
+    """The page's statement (public for the index tests, which EXPLAIN it)."""
+    return _listing(select(_U), query)
+
+
 class UsageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def search(self, query: UsageQuery) -> list[UsageRecord]:
         query = await self._through_owner(query)
-        return list(await self.session.scalars(_listing(select(_U), query)))
+        return list(await self.session.scalars(listing(query)))
 
     async def bill_lines(self, query: UsageQuery) -> list[BillLine]:
         """Records with their key's remark, read by a join (never copied into the row)."""

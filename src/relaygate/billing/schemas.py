@@ -38,6 +38,7 @@ class UsageQuery:
 class UsageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    id: int
     request_id: str
     created_at: datetime
     user_id: int | None
