@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from relaygate.billing.repository import listing
 from relaygate.billing.schemas import UsageQuery
