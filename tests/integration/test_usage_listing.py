@@ -244,6 +244,8 @@ BAD = [
     ({"offset": -1}, "offset"),
     ({"offset": "99999999999999999999"}, "offset"),
     ({"model": "m" * 201}, "model"),
+    ({"model": "a\x00b"}, "model"),  # PostgreSQL text cannot hold NUL
+    ({"request_id": "req_\x00"}, "request_id"),
 ]
 
 

@@ -67,6 +67,13 @@ def _instant(text: str | None, param: str) -> Any:
     return None if text is None else parse_instant(text, param)
 
 
+def _text(value: str | None, param: str) -> str | None:
+    """A text filter; NUL is refused here (PostgreSQL text cannot hold it: a 500 there)."""
+    if value is not None and "\x00" in value:
+        raise InvalidRequest(f"{param}: must not contain NUL characters", param=param)
+    return value
+
+
 def usage_query(
     cursor: Annotated[
         str | None,
@@ -114,11 +121,11 @@ def usage_query(
     if lower is not None and upper is not None and lower >= upper:
         raise InvalidRequest("until: must be later than since", param="until")
     return UsageQuery(
-        request_id=request_id,
+        request_id=_text(request_id, "request_id"),
         user_id=user_id,
         key_id=key_id,
         limit=limit,
-        model=model,
+        model=_text(model, "model"),
         since=lower,
         until=upper,
         offset=offset,
