@@ -6,6 +6,7 @@ refused or interrupted call still leaves a bill row.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -106,6 +107,7 @@ def _factors(multipliers: Multipliers) -> tuple[str, str, str, str]:
     return _exact(m.model), _exact(m.route), _exact(m.tier), _exact(m.group)
 
 
+@functools.lru_cache(maxsize=64)  # a handful of configured rates: 0.1 µs instead of 0.7
 def _exact(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "") else text
