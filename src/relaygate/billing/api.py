@@ -1,4 +1,5 @@
-"""Billing routes: the operator's usage, balance and price routes, and the public rates."""
+"""Billing routes: the operator's balance and price routes (and, from usage_api.py, the
+usage listing), and the public rates."""
 
 from __future__ import annotations
 
@@ -18,17 +19,13 @@ from relaygate.billing.ledger import Balance, LedgerService
 from relaygate.billing.membership import membership
 from relaygate.billing.models import ModelPrice
 from relaygate.billing.packages import PackageService
-from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn, UsageOut, UsageQuery
-from relaygate.billing.service import UsageService
+from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn
+from relaygate.billing.usage_api import router as usage_listing
 from relaygate.core.clock import utcnow
 from relaygate.core.envelope import envelope
 from relaygate.core.money import format_money, parse_money
 
 __all__ = ["router"]
-
-
-def usage(request: Request) -> UsageService:
-    return cast(UsageService, request.app.state.usage)
 
 
 def ledger(request: Request) -> LedgerService:
@@ -51,6 +48,7 @@ LedgerDep = Annotated[LedgerService, Depends(ledger)]
 PricesDep = Annotated[CatalogueService, Depends(prices)]
 
 router = APIRouter(tags=["billing"])
+router.include_router(usage_listing)  # the operator's usage listing (usage_api.py)
 
 
 def balance_out(view: Balance) -> dict[str, Any]:
@@ -82,19 +80,6 @@ def _price_out(row: ModelPrice) -> dict[str, Any]:
         "vip_only": row.vip_only,
         "source": row.source,
     }
-
-
-@router.get("/api/v1/operator/usage", summary="List usage records, newest first")
-async def list_usage(
-    _: OperatorDep,
-    svc: Annotated[UsageService, Depends(usage)],
-    request_id: str | None = None,
-    user_id: int | None = None,
-    key_id: int | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    rows = await svc.search(UsageQuery(request_id, user_id, key_id, limit))
-    return envelope([UsageOut.model_validate(r).model_dump(mode="json") for r in rows])
 
 
 @router.post("/api/v1/operator/users/{user_id}/credit", summary="Top up or adjust a balance")

@@ -5,7 +5,13 @@ The columns are the platform's (platform-api.md §2.7): ``promptTokens``,
 seconds, despite the name), ``Free`` (whether free balance paid for it) and the amount;
 then Relaygate's own: ``attempts`` (upstream calls made, failovers included) and the
 media units the call was billed for (``images``, ``characters``, ``audioMs``;
-docs/media.md).
+docs/media.md); how it was priced: ``routeGroup`` (``cc-omg``, ``codex-omg``, or ``""``
+for ``/v1``), each multiplier applied as an exact decimal string (``modelMultiplier``,
+``routeMultiplier``, ``tierMultiplier``, ``groupMultiplier``) and ``packagePaid`` (a
+resource package paid some of it); and ``keyRemark``, the key's remark, read from the
+key at listing time (null, an empty CSV cell, when the key was deleted).
+
+The CSV writes booleans as ``true``/``false``, as the JSON does.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from fastapi.responses import Response
 
 from relaygate.accounts.api import accounts
 from relaygate.accounts.user_api import ManagerDep
-from relaygate.billing.models import UsageRecord
+from relaygate.billing.repository import BillLine
 from relaygate.billing.schemas import UsageQuery
 from relaygate.billing.service import UsageService
 from relaygate.core.envelope import envelope
@@ -32,13 +38,15 @@ __all__ = ["router"]
 COLUMNS = (
     "time", "requestId", "keyId", "model", "endpoint", "status", "stream", "promptTokens",
     "completionTokens", "cachedTokens", "RURT", "TPS", "Free", "amount", "packageAmount",
-    "attempts", "images", "characters", "audioMs",
+    "attempts", "images", "characters", "audioMs", "routeGroup", "modelMultiplier",
+    "routeMultiplier", "tierMultiplier", "groupMultiplier", "packagePaid", "keyRemark",
 )  # fmt: skip
 
 router = APIRouter(tags=["billing: bills"])
 
 
-def _row(record: UsageRecord) -> dict[str, Any]:
+def _row(line: BillLine) -> dict[str, Any]:
+    record = line.record
     return {
         "time": record.created_at.isoformat().replace("+00:00", "Z"),
         "requestId": record.request_id,
@@ -59,14 +67,28 @@ def _row(record: UsageRecord) -> dict[str, Any]:
         "images": record.images,
         "characters": record.characters,
         "audioMs": record.audio_ms,
+        "routeGroup": record.route_group,
+        "modelMultiplier": record.model_multiplier,
+        "routeMultiplier": record.route_multiplier,
+        "tierMultiplier": record.tier_multiplier,
+        "groupMultiplier": record.group_multiplier,
+        "packagePaid": record.package_amount > 0,
+        "keyRemark": line.key_remark,
     }
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: booleans as JSON spells them (``str(True)`` would be ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({name: _cell(value) for name, value in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -101,8 +123,8 @@ async def my_bills(
         limit=limit,
         offset=offset,
     )
-    records = await cast(UsageService, request.app.state.usage).search(query)
-    rows = [_row(r) for r in records]
+    lines = await cast(UsageService, request.app.state.usage).bill_lines(query)
+    rows = [_row(line) for line in lines]
     if format == "csv":
         headers = {"content-disposition": 'attachment; filename="relaygate-bill.csv"'}
         return Response(_csv(rows), media_type="text/csv", headers=headers)

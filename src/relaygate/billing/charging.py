@@ -68,6 +68,7 @@ class Charge:
     free: int
     multiplier: Decimal
     packages: tuple[tuple[int, int], ...] = ()  # (package id, amount at official price)
+    multipliers: Multipliers = Multipliers()  # each factor of ``multiplier``, for the bill
 
     @property
     def package_total(self) -> int:
@@ -240,7 +241,8 @@ class Charging:
         multiplier = reservation.multipliers.total
         rounded = charge(official, Decimal(1))
         if reservation.house:  # metered at its price, charged to nobody
-            return Charge(rounded, max(0, charge(official, multiplier)), 0, 0, multiplier)
+            amount = max(0, charge(official, multiplier))
+            return Charge(rounded, amount, 0, 0, multiplier, (), reservation.multipliers)
         view = self._views.get(reservation.user_id)
         uses: list[tuple[int, int]] = []
         if view is not None and view.packages and rounded > 0:
@@ -254,7 +256,8 @@ class Charging:
         unsettled_free = self._pending(reservation.user_id)[1]
         free_left = 0 if view is None else max(0, view.balance.free_balance - unsettled_free)
         free = min(amount, free_left)
-        return Charge(rounded, amount, amount - free, free, multiplier, tuple(uses))
+        factors = reservation.multipliers
+        return Charge(rounded, amount, amount - free, free, multiplier, tuple(uses), factors)
 
     async def settle(
         self, reservation: Reservation, bill: Bill, durable: bool, alone: bool = False

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -27,11 +28,18 @@ class UsageRecord(Base):
     """One relayed call (a bill row), written whether the call succeeded or not."""
 
     __tablename__ = "usage_records"
+    __table_args__ = (
+        # the listing's keyset order (newest first), alone and within a user; migration
+        # 0013 also makes ix_usage_records_failed, a partial (created_at, id) index over
+        # status >= 400 (declaring it here would load every dialect at import)
+        Index("ix_usage_records_created_at_id", "created_at", "id"),
+        Index("ix_usage_records_user_id_created_at_id", "user_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     request_id: Mapped[str] = mapped_column(String(40), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer)
     key_id: Mapped[int | None] = mapped_column(Integer)  # no index: one less write per call
     model: Mapped[str] = mapped_column(String(200), default="")
     upstream_model: Mapped[str] = mapped_column(String(200), default="")
@@ -56,6 +64,13 @@ class UsageRecord(Base):
     free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     multiplier: Mapped[str] = mapped_column(String(32), default="1")
+    # how the call was priced: its route group ("" for /v1) and each multiplier applied
+    # (exact decimal strings; their product is ``multiplier``)
+    route_group: Mapped[str] = mapped_column(String(32), default="")
+    model_multiplier: Mapped[str] = mapped_column(String(32), default="1")
+    route_multiplier: Mapped[str] = mapped_column(String(32), default="1")
+    tier_multiplier: Mapped[str] = mapped_column(String(32), default="1")
+    group_multiplier: Mapped[str] = mapped_column(String(32), default="1")
     # upstream calls made (failovers included) and the media units billed (docs/media.md)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     images: Mapped[int] = mapped_column(Integer, default=0)

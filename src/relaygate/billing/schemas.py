@@ -9,11 +9,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from relaygate.core.pagination import Position
+
 __all__ = ["BalanceOut", "CreditIn", "ModelPriceIn", "UsageOut", "UsageQuery"]
 
 
 @dataclass(frozen=True, slots=True)
 class UsageQuery:
+    """Which usage records to list, newest first (by ``created_at``, then ``id``).
+
+    ``since`` is inclusive and ``until`` exclusive; ``status_class`` is the hundreds digit
+    (``5`` for 5xx); ``after`` continues a listing below the last row of its previous page.
+    """
+
     request_id: str | None = None
     user_id: int | None = None
     key_id: int | None = None
@@ -22,11 +30,15 @@ class UsageQuery:
     since: datetime | None = None
     until: datetime | None = None
     offset: int = 0
+    status: int | None = None
+    status_class: int | None = None
+    after: Position | None = None
 
 
 class UsageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    id: int
     request_id: str
     created_at: datetime
     user_id: int | None
@@ -52,6 +64,11 @@ class UsageOut(BaseModel):
     free_amount: int
     package_amount: int
     multiplier: str
+    route_group: str
+    model_multiplier: str
+    route_multiplier: str
+    tier_multiplier: str
+    group_multiplier: str
     attempts: int
     images: int
     characters: int

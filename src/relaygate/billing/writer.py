@@ -39,7 +39,8 @@ USAGE_COLUMNS = (
     "endpoint", "status", "stream", "prompt_tokens", "completion_tokens", "cached_tokens",
     "reasoning_tokens", "usage_estimated", "rurt_ms", "ttfb_ms", "duration_ms", "client_ip",
     "error", "official_cost", "amount", "free_amount", "multiplier", "package_amount",
-    "attempts", "images", "characters", "audio_ms",
+    "attempts", "images", "characters", "audio_ms", "route_group", "model_multiplier",
+    "route_multiplier", "tier_multiplier", "group_multiplier",
 )  # fmt: skip
 _CREATED_AT = USAGE_COLUMNS.index("created_at")
 

@@ -176,7 +176,7 @@ class RelayApp:
         self, scope: Scope, receive: Receive, send: Send, wire: Wire, endpoint: str, group: str
     ) -> None:
         client = scope.get("client")
-        ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "")
+        ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "", group)
         principal: Principal | None = None
         self.relay.in_flight += 1
         try:
