@@ -69,8 +69,12 @@ from relaygate.relay.transport import HTTPClient
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
 from relaygate.state.service import StateService
+from relaygate.web.docs import OPENAPI_URL
+from relaygate.web.docs import router as docs_router
 from relaygate.web.pages import router as pages_router
 from relaygate.web.platform import install_error_handlers
+from relaygate.web.static import check_assets
+from relaygate.web.static import router as assets_router
 
 __all__ = ["Gateway", "create_app"]
 
@@ -337,15 +341,21 @@ def _probes(settings: Settings, prober: ChannelProber) -> asyncio.Task[None] | N
 
 
 def _control_plane(gateway: Gateway) -> FastAPI:
+    check_assets()  # the docs pages' scripts: missing, the start fails and says what to run
     app = FastAPI(
         title="Relaygate",
         version=__version__,
         description="OpenAI-compatible relay and the operator's control API.",
         lifespan=lambda a: _lifespan(gateway, a),
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # web/docs.py serves /docs and /redoc on local assets
+        redoc_url=None,
     )
     install_error_handlers(app)
     routers = (
         pages_router,
+        docs_router,
+        assets_router,
         accounts_router,
         user_keys_router,
         channels_router,
