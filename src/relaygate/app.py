@@ -69,6 +69,7 @@ from relaygate.relay.transport import HTTPClient
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
 from relaygate.state.service import StateService
+from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
 from relaygate.web.docs import router as docs_router
 from relaygate.web.pages import router as pages_router
@@ -88,14 +89,21 @@ class Gateway:
         self.settings = settings
         self.relay: RelayApp | None = None
         self.control = _control_plane(self)
+        self.cors = Cors(settings.cors_origins, settings.cors_platform_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.relay is not None:
-            handler = self.relay.route(scope)
-            if handler is not None:
-                await handler(scope, receive, send)
-                return
-            send = _with_request_id(send)
+        if scope["type"] == "http":
+            origin = request_origin(scope)
+            if origin is not None:  # a browser page's call: web/cors.py
+                if scope["method"] == "OPTIONS" and await self.cors.preflight(scope, origin, send):
+                    return
+                send = self.cors.wrap(scope, origin, send)
+            if self.relay is not None:
+                handler = self.relay.route(scope)
+                if handler is not None:
+                    await handler(scope, receive, send)
+                    return
+                send = _with_request_id(send)
         await self.control(scope, receive, send)
 
 
