@@ -231,8 +231,8 @@ def _announce(settings: Settings, admin_key: str | None) -> None:
     base = settings.base_url
     lines = [
         f"Relaygate {__version__} is listening on {base}",
-        f"  OpenAI-compatible API: {base}/v1",
-        f"  Console and API docs: {base}/  {base}/docs",
+        f"  OpenAI- and Anthropic-compatible API: {base}/v1",
+        f"  API docs: {base}/docs  (ReDoc: {base}/redoc, OpenAPI: {base}/openapi.json)",
     ]
     if admin_key:
         lines += ["", "  Operator (admin) key, shown once; keep it safe:", f"    {admin_key}", ""]
