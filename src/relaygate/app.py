@@ -232,7 +232,8 @@ def _announce(settings: Settings, admin_key: str | None) -> None:
     lines = [
         f"Relaygate {__version__} is listening on {base}",
         f"  OpenAI- and Anthropic-compatible API: {base}/v1",
-        f"  API docs: {base}/docs  (ReDoc: {base}/redoc, OpenAPI: {base}/openapi.json)",
+        f"  API docs: {base}/docs  {base}/redoc",
+        f"  OpenAPI document: {base}/openapi.json",
     ]
     if admin_key:
         lines += ["", "  Operator (admin) key, shown once; keep it safe:", f"    {admin_key}", ""]
