@@ -54,7 +54,8 @@ class AssetsMissing(RuntimeError):
 
 def asset_url(name: str, root_path: str = "") -> str:
     """The URL of a listed asset (a KeyError for an unlisted name catches typos early)."""
-    ASSETS[name]
+    if name not in ASSETS:
+        raise KeyError(f"{name!r} is not in web/static.py's ASSETS")
     return f"{root_path}{PREFIX}{name}"
 
 
