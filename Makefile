@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements.lock $(ASSETS)/package-lock.json
 	cd $(ASSETS) && npm ci --ignore-scripts --omit=peer --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install Relaygate with its dev tools (from the lock file)
+install: $(STAMP)  ## create .venv and install Relaygate with its dev tools (from the lock files, pip and npm)
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (after changing a dependency)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
