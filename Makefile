@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ASSETS := src/relaygate/web/assets
 
 .PHONY: help install lock run test check lint types imports bench bench-tools clean
 
@@ -10,14 +11,18 @@ help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
 
 # Every dependency (runtime and dev) comes from requirements.lock, hashes checked; the
-# project itself is installed on top without resolving anything again.
-$(STAMP): pyproject.toml requirements.lock
+# project itself is installed on top without resolving anything again. The front-end
+# packages Relaygate serves (the /docs and /redoc pages' scripts) come from
+# $(ASSETS)/package-lock.json, integrity checked by npm ci; no install scripts run, and
+# peer dependencies are skipped (only the packages' prebuilt bundles are served).
+$(STAMP): pyproject.toml requirements.lock $(ASSETS)/package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	cd $(ASSETS) && npm ci --ignore-scripts --omit=peer --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install Relaygate with its dev tools (from the lock file)
+install: $(STAMP)  ## create .venv and install Relaygate with its dev tools (from the lock files, pip and npm)
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (after changing a dependency)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,4 +57,4 @@ bench-tools:  ## the load generator and the mock upstream's server, from Debian'
 		 (apt-get update >/dev/null && apt-get install -y wrk nginx >/dev/null))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ASSETS)/node_modules

@@ -69,8 +69,13 @@ from relaygate.relay.transport import HTTPClient
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
 from relaygate.state.service import StateService
+from relaygate.web.cors import Cors, request_origin
+from relaygate.web.docs import OPENAPI_URL
+from relaygate.web.docs import router as docs_router
 from relaygate.web.pages import router as pages_router
 from relaygate.web.platform import install_error_handlers
+from relaygate.web.static import check_assets
+from relaygate.web.static import router as assets_router
 
 __all__ = ["Gateway", "create_app"]
 
@@ -84,14 +89,21 @@ class Gateway:
         self.settings = settings
         self.relay: RelayApp | None = None
         self.control = _control_plane(self)
+        self.cors = Cors(settings.cors_origins, settings.cors_platform_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.relay is not None:
-            handler = self.relay.route(scope)
-            if handler is not None:
-                await handler(scope, receive, send)
-                return
-            send = _with_request_id(send)
+        if scope["type"] == "http":
+            origin = request_origin(scope)
+            if origin is not None:  # a browser page's call: web/cors.py
+                if scope["method"] == "OPTIONS" and await self.cors.preflight(scope, origin, send):
+                    return
+                send = self.cors.wrap(scope, origin, send)
+            if self.relay is not None:
+                handler = self.relay.route(scope)
+                if handler is not None:
+                    await handler(scope, receive, send)
+                    return
+                send = _with_request_id(send)
         await self.control(scope, receive, send)
 
 
@@ -219,8 +231,9 @@ def _announce(settings: Settings, admin_key: str | None) -> None:
     base = settings.base_url
     lines = [
         f"Relaygate {__version__} is listening on {base}",
-        f"  OpenAI-compatible API: {base}/v1",
-        f"  Console and API docs: {base}/  {base}/docs",
+        f"  OpenAI- and Anthropic-compatible API: {base}/v1",
+        f"  API docs: {base}/docs  {base}/redoc",
+        f"  OpenAPI document: {base}/openapi.json",
     ]
     if admin_key:
         lines += ["", "  Operator (admin) key, shown once; keep it safe:", f"    {admin_key}", ""]
@@ -337,15 +350,21 @@ def _probes(settings: Settings, prober: ChannelProber) -> asyncio.Task[None] | N
 
 
 def _control_plane(gateway: Gateway) -> FastAPI:
+    check_assets()  # the docs pages' scripts: missing, the start fails and says what to run
     app = FastAPI(
         title="Relaygate",
         version=__version__,
         description="OpenAI-compatible relay and the operator's control API.",
         lifespan=lambda a: _lifespan(gateway, a),
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # web/docs.py serves /docs and /redoc on local assets
+        redoc_url=None,
     )
     install_error_handlers(app)
     routers = (
         pages_router,
+        docs_router,
+        assets_router,
         accounts_router,
         user_keys_router,
         channels_router,

@@ -100,8 +100,12 @@ class Settings(BaseModel):
     # periodic channel probes (0: off); by default only channels not known to work
     health_probe_interval: float = Field(default=0.0, ge=0)
     health_probe_all: bool = False
-    usage_flush_interval: float = 0.05
     usage_batch_size: int = 1000
+
+    # CORS (docs/configuration.md): origins whose pages may call the relay routes (/v1/...
+    # and the route groups; "*": any), and the other routes (operator, platform: none)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    cors_platform_origins: list[str] = Field(default_factory=list)
 
     trust_proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"

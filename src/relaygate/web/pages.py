@@ -15,8 +15,8 @@ _PAGE = """<!doctype html>
 code{{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}}</style></head>
 <body><h1>Relaygate</h1>
 <p>OpenAI-compatible API base URL: <code>{base}/v1</code></p>
-<p>API reference: <a href="/docs">/docs</a> &middot;
-OpenAPI document: <a href="/openapi.json">/openapi.json</a></p>
+<p>API reference: <a href="/docs">/docs</a> (Swagger UI) &middot; <a href="/redoc">/redoc</a>
+(ReDoc) &middot; OpenAPI document: <a href="/openapi.json">/openapi.json</a></p>
 <p>Try it with the built-in echo model:</p>
 <pre><code>curl {base}/v1/chat/completions -H "Authorization: Bearer $KEY" \\
   -H "Content-Type: application/json" \\
