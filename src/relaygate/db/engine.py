@@ -52,7 +52,9 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         # the file of a SQLite database (for code that opens its own connection), or None
         self.sqlite_path = self.url.partition(":///")[2] or None if self.is_sqlite else None
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # hide_parameters: SQLAlchemy's logs (at INFO and DEBUG) and its error messages
+        # would otherwise print every statement's values: channel keys, password hashes.
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         options.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:

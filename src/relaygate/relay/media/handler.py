@@ -41,6 +41,7 @@ from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, re
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.disconnect import until_disconnect
+from relaygate.relay.masking import mask_error_lines
 from relaygate.relay.media.request import (
     IMAGE_EDITS,
     IMAGES,
@@ -233,6 +234,7 @@ class MediaRelay:
             async for chunk in reply.chunks():
                 if meter is not None:
                     meter.feed(chunk)
+                    chunk = mask_error_lines(chunk, ctx.mask)  # an error event, masked
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if meter is not None:
