@@ -80,6 +80,7 @@ class Behaviour:
     # carried and the fake's own host:port, as careless upstreams do
     echo_secrets: bool = False
     error_after: int | None = None  # a ``data: {"error": …}`` event after that many chunks
+    spaced_json: bool = False  # answers written with spaces after ``:`` and ``,``
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

@@ -71,6 +71,11 @@ class RecordedRequest:
         return self.headers.get("Authorization")
 
 
+def _spaced(obj: Any) -> bytes:
+    """JSON as Python and many servers write it: ``{"model": "x", …}``."""
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
 def echoed_secrets(rec: RecordedRequest) -> str:
     """What a careless upstream says: the key it was sent and where it runs."""
     headers = {k.lower(): v for k, v in rec.headers.items()}
@@ -239,7 +244,7 @@ class FakeOpenAI:
 
     def _json(self, rec: RecordedRequest, b: Behaviour, payload: dict[str, Any]) -> web.Response:
         rec.status = 200
-        rec.response_body = dumps(payload)
+        rec.response_body = _spaced(payload) if b.spaced_json else dumps(payload)
         response = web.Response(
             body=rec.response_body, content_type="application/json", headers=b.headers
         )
@@ -401,7 +406,8 @@ class FakeOpenAI:
                 await asyncio.sleep(b.stall_seconds)
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
-            await self._write(rec, resp, b, b"data: " + dumps(payload) + sep + sep)
+            data = _spaced(payload) if b.spaced_json else dumps(payload)
+            await self._write(rec, resp, b, b"data: " + data + sep + sep)
             sent += int(is_content)
             if b.keepalive_comments:
                 await self._write(rec, resp, b, b": keep-alive" + sep + sep)

@@ -133,9 +133,11 @@ def redact_value(value: Any, secrets: Secrets = NO_SECRETS) -> Any:
 
 def redact_json(body: bytes, secrets: Secrets = NO_SECRETS) -> bytes:
     """An upstream body redacted; a JSON body stays JSON of the same shape (only its
-    strings change), anything else is redacted as text."""
+    strings change; with nothing to mask, its very bytes), anything else is redacted as
+    text."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return redact(body.decode(errors="replace"), secrets).encode()
-    return orjson.dumps(redact_value(parsed, secrets))
+    masked = redact_value(parsed, secrets)
+    return body if masked == parsed else orjson.dumps(masked)  # untouched: byte for byte
