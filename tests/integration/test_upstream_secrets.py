@@ -246,9 +246,9 @@ def test_errors_reported_mid_stream(
                 pass
         assert "Incorrect API key provided" in str(ainfo.value.body)
         leaky.assert_clean(str(ainfo.value.body) + str(ainfo.value))
-        # an OpenAI stream's error event is relayed, masked, but not recorded as a failure
-        # (SSEScanner does not read error events; not part of this change)
-        leaky.assert_records_clean(2, failed=1 if leaky is openai_channel else 2)
+        # both streams failed: recorded so (an OpenAI error event too), masked, unbilled
+        leaky.assert_records_clean(2)
+        assert {(r["status"], r["amount"]) for r in leaky.records(2)} == {(502, 0)}
         assert leaky.key not in debug_log.text
 
 

@@ -8,6 +8,7 @@ import pytest
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.redact import Secrets, redact, redact_json
 from relaygate.relay.masking import (
+    LineGuard,
     channel_secrets,
     mask_error_lines,
     model_renamer,
@@ -140,3 +141,12 @@ def test_only_error_events_are_masked_in_a_stream() -> None:
     assert b"http://10.0.0.1" in out  # generated text is the caller's own
     assert KEY.encode() not in out
     assert out.count(b"\n\n") == 3
+
+
+def test_a_raw_stream_error_split_across_chunks_is_masked_whole() -> None:
+    event = b'data: {"type":"error","error":{"message":"bad key ' + KEY.encode() + b'"}}\n\n'
+    guard = LineGuard(redact)
+    out = b"".join(guard.feed(event[i : i + 7]) for i in range(0, len(event), 7))
+    out += guard.flush()
+    assert KEY.encode() not in out and b"bad key ***" in out
+    assert out.endswith(b"}}\n\n")

@@ -30,6 +30,7 @@ from relaygate.relay.canonical import Usage
 
 __all__ = [
     "Guarded",
+    "LineGuard",
     "Masker",
     "channel_secrets",
     "mask_error_lines",
@@ -118,25 +119,48 @@ def _mask_event(event: Any, mask: Masker) -> Any:
     return event
 
 
-def mask_error_lines(data: bytes, mask: Masker) -> bytes:
+def mask_error_lines(data: bytes, mask: Masker, seen: list[str] | None = None) -> bytes:
     """SSE bytes with the text of their error events masked (every dialect puts an
-    upstream's error under an ``error`` key); other events pass unchanged."""
+    upstream's error under an ``error`` key); other events pass unchanged. The masked
+    message of an OpenAI error event (``data: {"error": {...}}``) is added to ``seen``."""
     if _ERROR not in data or data.count(_ERROR) == len(_NULL_ERRORS.findall(data)):
         return data
     lines = data.split(b"\n")
     for i, line in enumerate(lines):
         if not line.startswith(b"data:") or _ERROR not in line:
             continue
-        body = line[5:].strip()
         try:
-            event = orjson.loads(body)
+            event = orjson.loads(line[5:].strip())
         except orjson.JSONDecodeError:
             continue
         masked = _mask_event(event, mask)
+        if seen is not None and isinstance(masked, dict) and isinstance(masked.get("error"), dict):
+            message = masked["error"].get("message")
+            seen.append(message if isinstance(message, str) else "The upstream stream failed")
         if masked != event:
             ending = b"\r" if line.endswith(b"\r") else b""
             lines[i] = b"data: " + orjson.dumps(masked) + ending
     return b"\n".join(lines)
+
+
+class LineGuard:
+    """Raw SSE bytes relayed as they come (the media routes' streams), held back only to
+    the end of their last whole line, so an error event is masked whole."""
+
+    __slots__ = ("_mask", "_tail")
+
+    def __init__(self, mask: Masker) -> None:
+        self._mask, self._tail = mask, b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._tail + chunk if self._tail else chunk
+        end = data.rfind(b"\n") + 1
+        self._tail, out = data[end:], data[:end]
+        return mask_error_lines(out, self._mask) if _ERROR in out else out
+
+    def flush(self) -> bytes:
+        tail, self._tail = self._tail, b""
+        return mask_error_lines(tail, self._mask)
 
 
 class Guarded:
@@ -145,10 +169,12 @@ class Guarded:
     usage record and a failed Response) is masked too, and so is the ``response`` a
     same-dialect Responses stream is stored as. Anything else is the inner reader's."""
 
-    __slots__ = ("_inner", "_mask", "_rename")
+    __slots__ = ("_inner", "_mask", "_rename", "_seen")
 
     def __init__(self, inner: Any, mask: Masker, rename: Renamer | None) -> None:
         self._inner, self._mask, self._rename = inner, mask, rename
+        # error events of a reader that does not read them (SSEScanner): the stream failed
+        self._seen: list[str] | None = None if hasattr(inner, "error") else []
 
     @property
     def usage(self) -> Usage | None:
@@ -165,6 +191,8 @@ class Guarded:
 
     @property
     def error(self) -> str | None:
+        if self._seen is not None:
+            return self._seen[0] if self._seen else None
         error = getattr(self._inner, "error", None)
         return self._mask(error) if isinstance(error, str) else None
 
@@ -189,4 +217,4 @@ class Guarded:
     def _guard(self, out: bytes) -> bytes:
         if self._rename is not None and out:
             out = self._rename(out)
-        return mask_error_lines(out, self._mask) if _ERROR in out else out
+        return mask_error_lines(out, self._mask, self._seen) if _ERROR in out else out
