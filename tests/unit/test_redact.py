@@ -65,6 +65,7 @@ def test_secrets_are_masked(text: str, hidden: str) -> None:
         "max_tokens is too large: 100000. This model supports at most 16384 tokens.",
         "a task-force of well-known words, pneumonoultramicroscopicsilicovolcanoconiosis",
         "C++::std and Foo::bar stay",
+        "Token limit exceeded. Basic information: the bearer of terrible news.",
     ],
 )
 def test_ordinary_text_and_ids_survive(text: str) -> None:

@@ -44,7 +44,8 @@ _KEYS = re.compile(
     r"|\bAIza[0-9A-Za-z_\-]{20,}"
     r"|\b(?:xai|gsk|pk|rk)-[A-Za-z0-9_\-]{16,}"
 )
-_BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=\-]{6,}", re.IGNORECASE)
+# a credential has a digit in it: "Basic information", "the bearer of bad news" stay
+_BEARER = re.compile(r"\b([Bb]earer|Basic)\s+(?=[A-Za-z0-9._~+/=\-]*\d)[A-Za-z0-9._~+/=\-]{8,}")
 _URLS = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`)\]}]+")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])")
 _IPV6 = re.compile(
