@@ -2,9 +2,9 @@
 
 ``open`` validates, checks the key's permission, routes, and calls the upstream; it
 returns the upstream's reply with the call context filled in. Error statuses are decided
-here, in one place: upstream 4xx bodies the caller can act on pass through verbatim;
-anything that is the operator's problem (the channel's key refused, upstream 5xx) becomes
-a clean 502/503/504 without upstream details.
+here, in one place: upstream 4xx bodies the caller can act on pass through, masked
+(core.redact); anything that is the operator's problem (the channel's key refused,
+upstream 5xx) becomes a clean 502/503/504 without upstream details.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ __all__ = [
 # uploads of the media routes): the payload, its model already mapped -> (bytes, type).
 Encoder = Callable[[dict[str, Any]], tuple[bytes, str]]
 
-# Upstream statuses whose body the caller can act on: passed through unchanged.
+# Upstream statuses whose body the caller can act on: passed through, secrets masked.
 PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422})
 # Upstream statuses that are the channel's fault, not the call's: the next channel is
 # tried (429: rate-limited; 401/403: the channel's keys refused, after each was tried).
