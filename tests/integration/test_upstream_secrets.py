@@ -105,9 +105,10 @@ def _anthropic_error(call: Any) -> anthropic.APIStatusError:
 
 
 def test_openai_routes_same_dialect(
-    sqlite_gateway: Gateway, fake: FakeOpenAI, debug_log: pytest.LogCaptureFixture
+    gateway: Gateway, fake: FakeOpenAI, debug_log: pytest.LogCaptureFixture
 ) -> None:
-    leaky = Leaky(sqlite_gateway, fake)
+    """On both databases: PostgreSQL's driver and SQLAlchemy log no statement values."""
+    leaky = Leaky(gateway, fake)
     fake.default = Behaviour(status=400, echo_secrets=True)
     client = leaky.openai()
     calls = [
