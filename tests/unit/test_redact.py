@@ -151,3 +151,13 @@ def test_a_raw_stream_error_split_across_chunks_is_masked_whole() -> None:
     out += guard.flush()
     assert KEY.encode() not in out and b"bad key ***" in out
     assert out.endswith(b"}}\n\n")
+
+
+def test_stack_traces_are_cut() -> None:
+    python = 'boom\nTraceback (most recent call last):\n  File "/srv/app/main.py", line 3'
+    assert redact(python) == "boom\n[stack trace]"
+    node = (
+        "TypeError: x is undefined\n    at handler (/srv/app/index.js:10:5)\n    at run (x.js:1:1)"
+    )
+    assert "/srv/app" not in redact(node) and redact(node).startswith("TypeError: x is undefined")
+    assert redact("line one\nline two at noon") == "line one\nline two at noon"

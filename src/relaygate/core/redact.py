@@ -54,6 +54,12 @@ _IPV6 = re.compile(
     r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?::"  # compressed (::1, fe80::…)
     r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?(?![\w:])"
 )
+# an upstream's stack trace (Python's, Java's and Node's frames) ends the text
+_TRACE = re.compile(
+    r"Traceback \(most recent call last\):.*"
+    r"|(?:\n\s*at [\w$.<>]+ ?\(?[^\n]*?:\d+\)?)+",
+    re.DOTALL,
+)
 # A long opaque token: a word of ids' characters with a run of 24+ letters and digits.
 _WORD = re.compile(r"[\w\-]{24,}")
 _RUN = re.compile(r"[A-Za-z0-9]{24,}")
@@ -101,6 +107,8 @@ def redact(text: str, secrets: Secrets = NO_SECRETS) -> str:
     for key in secrets.keys:
         if len(key) >= 4:
             text = text.replace(key, MASK)
+    if "Traceback" in text or "\n" in text:
+        text = _TRACE.sub("[stack trace]", text)
     text = _URLS.sub(_URL, text)
     for host in secrets.hosts:
         text = text.replace(host, _HOST)
