@@ -92,11 +92,16 @@ def model_renamer(upstream: str, public: str) -> Renamer | None:
     (``name-2024-08-06``) is renamed too."""
     if not upstream or upstream == public:
         return None
-    pattern = re.compile(rb'("model"\s*:\s*)"' + re.escape(upstream.encode()) + rb'[^"\\]*"')
-    replacement = b"\\1" + orjson.dumps(public).replace(b"\\", b"\\\\")
+    name, quoted = upstream.encode(), orjson.dumps(public)
+    pattern = re.compile(rb'("model"\s*:\s*)"' + re.escape(name) + rb'[^"\\]*"')
+    replacement = b"\\1" + quoted.replace(b"\\", b"\\\\")
+    compact, renamed = b'"model":"' + name + b'"', b'"model":' + quoted
 
     def rename(data: bytes) -> bytes:
-        return pattern.sub(replacement, data) if upstream.encode() in data else data
+        if name not in data:
+            return data
+        data = data.replace(compact, renamed)  # the common spelling, without a regex
+        return pattern.sub(replacement, data) if name in data else data
 
     return rename
 
@@ -209,12 +214,13 @@ class Guarded:
         return getattr(self._inner, name)
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._guard(self._inner.feed(chunk))
+        out: bytes = self._inner.feed(chunk)  # inlined, not shared with flush: every chunk
+        if self._rename is not None:
+            out = self._rename(out)
+        return mask_error_lines(out, self._mask, self._seen) if _ERROR in out else out
 
     def flush(self) -> bytes:
-        return self._guard(self._inner.flush())
-
-    def _guard(self, out: bytes) -> bytes:
-        if self._rename is not None and out:
+        out: bytes = self._inner.flush()
+        if self._rename is not None:
             out = self._rename(out)
         return mask_error_lines(out, self._mask, self._seen) if _ERROR in out else out
