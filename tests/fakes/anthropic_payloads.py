@@ -83,6 +83,7 @@ class Behaviour:
     fragment: int | None = None
     data_only: bool = False
     reply: Callable[[dict[str, Any]], str] | None = None
+    echo_secrets: bool = False  # errors quote the request's key and the fake's host:port
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

@@ -48,7 +48,7 @@ from tests.fakes.anthropic_payloads import (
     model_info,
     sse,
 )
-from tests.fakes.openai_upstream import RecordedRequest
+from tests.fakes.openai_upstream import RecordedRequest, echoed_secrets
 
 __all__ = ["AnthropicRequest", "Behaviour", "FakeAnthropic"]
 
@@ -226,6 +226,8 @@ class FakeAnthropic:
         if body is None:
             etype, default = DEFAULT_ERRORS.get(b.status, ("api_error", "fake upstream error"))
             text = message or b.error_message or default
+            if b.echo_secrets:
+                text = echoed_secrets(rec)
             body = error_envelope(b.error_type or etype, text, rec.request_id)
         rec.status = b.status
         rec.response_body = dumps(body)
@@ -318,6 +320,8 @@ class FakeAnthropic:
 
     def _stream_error(self, rec: AnthropicRequest, b: Behaviour) -> bytes:
         message = b.error_message or DEFAULT_ERRORS.get(529, ("", "Overloaded"))[1]
+        if b.echo_secrets:
+            message = echoed_secrets(rec)
         envelope = error_envelope(b.stream_error_type, message, rec.request_id)
         return sse(Event("error", envelope), b.data_only)
 

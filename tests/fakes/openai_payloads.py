@@ -43,7 +43,9 @@ class Behaviour:
     ``fragment`` writes every SSE frame in pieces of that many bytes; ``crlf`` ends lines
     with CRLF instead of LF. ``gzip`` compresses a JSON answer when the request accepts it;
     ``connection_close`` answers with ``Connection: close``; ``truncate_body`` promises a
-    JSON body in Content-Length, sends half and hangs up.
+    JSON body in Content-Length, sends half and hangs up. ``echo_secrets`` makes an
+    error quote the request's key and the fake's host:port; ``error_after`` ends a stream
+    with an error event after that many content chunks.
     """
 
     text: str = "Hello from the fake upstream."
@@ -74,6 +76,11 @@ class Behaviour:
     gzip: bool = False
     connection_close: bool = False
     truncate_body: bool = False
+    # an error's message (status != 200, or ``error_after``) quotes the key the request
+    # carried and the fake's own host:port, as careless upstreams do
+    echo_secrets: bool = False
+    error_after: int | None = None  # a ``data: {"error": …}`` event after that many chunks
+    spaced_json: bool = False  # answers written with spaces after ``:`` and ``,``
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

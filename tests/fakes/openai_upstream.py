@@ -42,7 +42,7 @@ from tests.fakes.openai_payloads import (
     usage_body,
 )
 
-__all__ = ["Behaviour", "FakeOpenAI", "RecordedRequest"]
+__all__ = ["Behaviour", "FakeOpenAI", "RecordedRequest", "echoed_secrets"]
 
 DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "fake upstream says the request is invalid"),
@@ -69,6 +69,21 @@ class RecordedRequest:
     @property
     def authorization(self) -> str | None:
         return self.headers.get("Authorization")
+
+
+def _spaced(obj: Any) -> bytes:
+    """JSON as Python and many servers write it: ``{"model": "x", …}``."""
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def echoed_secrets(rec: RecordedRequest) -> str:
+    """What a careless upstream says: the key it was sent and where it runs."""
+    headers = {k.lower(): v for k, v in rec.headers.items()}
+    key = (headers.get("authorization") or headers.get("x-api-key") or "").removeprefix("Bearer ")
+    return (
+        f"Incorrect API key provided: {key}. You can find your API key at "
+        f"https://platform.example.com/account. (served by {headers.get('host', '')})"
+    )
 
 
 class FakeOpenAI:
@@ -215,6 +230,8 @@ class FakeOpenAI:
         body = b.error_body
         if body is None:
             etype, message = DEFAULT_ERRORS.get(b.status, ("server_error", "fake upstream error"))
+            if b.echo_secrets:
+                message = echoed_secrets(rec)
             body = {"error": {"message": message, "type": etype, "param": None, "code": None}}
         rec.status = b.status
         rec.response_body = dumps(body)
@@ -227,7 +244,7 @@ class FakeOpenAI:
 
     def _json(self, rec: RecordedRequest, b: Behaviour, payload: dict[str, Any]) -> web.Response:
         rec.status = 200
-        rec.response_body = dumps(payload)
+        rec.response_body = _spaced(payload) if b.spaced_json else dumps(payload)
         response = web.Response(
             body=rec.response_body, content_type="application/json", headers=b.headers
         )
@@ -379,11 +396,18 @@ class FakeOpenAI:
             if is_content and b.break_after is not None and sent >= b.break_after:
                 self._break(request, b)
                 return resp
+            if is_content and b.error_after is not None and sent >= b.error_after:
+                message = echoed_secrets(rec) if b.echo_secrets else "The server had an error"
+                error = {"message": message, "type": "server_error", "param": None, "code": None}
+                await self._write(rec, resp, b, b"data: " + dumps({"error": error}) + sep + sep)
+                await resp.write_eof()
+                return resp
             if is_content and b.stall_after is not None and sent == b.stall_after:
                 await asyncio.sleep(b.stall_seconds)
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
-            await self._write(rec, resp, b, b"data: " + dumps(payload) + sep + sep)
+            data = _spaced(payload) if b.spaced_json else dumps(payload)
+            await self._write(rec, resp, b, b"data: " + data + sep + sep)
             sent += int(is_content)
             if b.keepalive_comments:
                 await self._write(rec, resp, b, b": keep-alive" + sep + sep)

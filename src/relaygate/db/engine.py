@@ -7,6 +7,7 @@ process loses nothing that was committed (a power cut may lose the last transact
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -35,6 +36,10 @@ def async_url(url: str) -> str:
     raise ValueError(f"unsupported database {base!r}: use sqlite:// or postgresql://")
 
 
+def _level(name: str) -> int:
+    return logging.getLogger(name).level
+
+
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -52,11 +57,16 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         # the file of a SQLite database (for code that opens its own connection), or None
         self.sqlite_path = self.url.partition(":///")[2] or None if self.is_sqlite else None
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # hide_parameters: SQLAlchemy's logs (at INFO and DEBUG) and its error messages
+        # would otherwise print every statement's values: channel keys, password hashes.
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
         options.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # aiosqlite logs every statement with its values at DEBUG: kept at INFO, so a
+            # gateway run with DEBUG logging does not print channel keys (docs/errors.md)
+            logging.getLogger("aiosqlite").setLevel(max(logging.INFO, _level("aiosqlite")))
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:

@@ -146,7 +146,8 @@ class RunDriver:
         reader = run.reader = stream_reader(
             RESPONSES, opened.upstream, model=call.facts.model, request_id=call.ctx.request_id,
             include_usage=False, injected=opened.injected, legacy=False,
-            template=call.turn.template,
+            template=call.turn.template, upstream_model=call.ctx.upstream_model,
+            mask=call.ctx.mask,
         )  # fmt: skip
         async for chunk in opened.reply.chunks():
             self._emit(run, reader.feed(chunk))

@@ -14,8 +14,11 @@ from typing import Any
 
 from relaygate.billing.charging import Charge, Reservation
 from relaygate.billing.pricing import Multipliers
+from relaygate.channels.spec import ChannelSpec
 from relaygate.core.clock import utcnow
+from relaygate.core.redact import redact
 from relaygate.relay.canonical import Usage
+from relaygate.relay.masking import channel_secrets
 
 __all__ = ["CallContext"]
 
@@ -34,6 +37,7 @@ class CallContext:
     model: str = ""
     upstream_model: str = ""
     channel_id: int | None = None
+    channel: ChannelSpec | None = None  # the channel called: its secrets are masked (mask)
     attempts: int = 0  # upstream calls made for this request (failovers included)
     # a stream began: the channel's breaker hears how it ended (RelayService.settle/broke)
     outcome_pending: bool = False
@@ -55,9 +59,16 @@ class CallContext:
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
 
+    def mask(self, text: str) -> str:
+        """Upstream text without the channel's secrets, key-like tokens, hosts and
+        upstream model name (core.redact): for the client, the record and the logs."""
+        return redact(text, channel_secrets(self.channel, self.upstream_model, self.model))
+
     def fail(self, status: int, message: str) -> None:
+        """The call failed; ``message`` becomes the usage record's ``error``, masked
+        (it may quote the upstream)."""
         self.status = status
-        self.error = message[:2000]
+        self.error = self.mask(message)[:2000]
 
     def record(self) -> tuple[Any, ...]:
         """The usage row, in ``billing.writer.USAGE_COLUMNS`` order."""

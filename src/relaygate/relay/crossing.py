@@ -25,11 +25,13 @@ from relaygate.core.errors import (
     RateLimited,
     UpstreamBadResponse,
 )
+from relaygate.core.redact import redact
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
+from relaygate.relay.masking import Guarded, Masker, model_renamer
 from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
 
@@ -268,8 +270,12 @@ def stream_reader(
     legacy: bool,
     template: dict[str, Any] | None = None,
     assemble: bool = False,
+    upstream_model: str = "",
+    mask: Masker = redact,
 ) -> StreamReader:
-    """The reader for one stream: a scanner when passed through, else a translator."""
+    """The reader for one stream: a scanner when passed through, else a translator;
+    ``Guarded`` so the caller sees the public ``model`` (not the channel's
+    ``upstream_model``) and upstream error text only masked (``mask``)."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
     from relaygate.relay.translate_stream import StreamTranslator
 
@@ -277,13 +283,13 @@ def stream_reader(
     if client == RESPONSES and upstream == RESPONSES:
         from relaygate.relay.dialects.openai_responses.stream import ResponsesScanner
 
-        return ResponsesScanner()
-    if client == RESPONSES:
+        reader = ResponsesScanner()
+    elif client == RESPONSES:
         from relaygate.relay.translate_responses import ResponsesTranslator
 
         assert template is not None
-        return ResponsesTranslator(upstream, response_template=template)
-    if client != upstream:
+        reader = ResponsesTranslator(upstream, response_template=template)
+    elif client != upstream:
         reader = StreamTranslator(
             upstream, client, model=model, request_id=request_id, include_usage=include_usage
         )
@@ -291,6 +297,9 @@ def stream_reader(
         reader = AnthropicScanner()
     else:
         reader = SSEScanner(drop_usage_chunk=injected)
+    reader = Guarded(reader, mask, model_renamer(upstream_model, model))
+    if client == RESPONSES:
+        return reader
     if legacy:
         return _Chain(reader, CompletionStream(model))
     return Assembling(reader) if assemble else reader

@@ -22,7 +22,9 @@ import orjson
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import InvalidRequest, UpstreamFailure
+from relaygate.core.redact import redact
 from relaygate.relay.dialects import ANTHROPIC
+from relaygate.relay.masking import channel_secrets
 from relaygate.relay.providers.base import Provider, UpstreamCall
 from relaygate.relay.wire import channel_dialect
 
@@ -47,11 +49,9 @@ def _probe_call(channel: ChannelSpec, model: str) -> UpstreamCall:
 
 
 def _scrub(text: str, channel: ChannelSpec) -> str:
-    """An upstream's text for the operator, with the channel's own keys masked."""
-    for key in channel.keys:
-        if len(key) >= 8:
-            text = text.replace(key, key[:3] + "…")
-    return text[:_EXCERPT]
+    """An upstream's text for the operator, masked like every upstream text (the
+    channel's keys, key-like tokens, hosts: core.redact)."""
+    return redact(text[: _EXCERPT * 4], channel_secrets(channel, "", ""))[:_EXCERPT]
 
 
 class ChannelProber:

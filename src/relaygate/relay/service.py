@@ -2,9 +2,9 @@
 
 ``open`` validates, checks the key's permission, routes, and calls the upstream; it
 returns the upstream's reply with the call context filled in. Error statuses are decided
-here, in one place: upstream 4xx bodies the caller can act on pass through verbatim;
-anything that is the operator's problem (the channel's key refused, upstream 5xx) becomes
-a clean 502/503/504 without upstream details.
+here, in one place: upstream 4xx bodies the caller can act on pass through, masked
+(core.redact); anything that is the operator's problem (the channel's key refused,
+upstream 5xx) becomes a clean 502/503/504 without upstream details.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from relaygate.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from relaygate.core.redact import redact_json
 from relaygate.limits.errors import refusal
 from relaygate.limits.headers import Dialect, rate_limit_headers
 from relaygate.limits.policy import Tier, tier_rpm
@@ -49,6 +50,7 @@ from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
+from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
@@ -65,7 +67,7 @@ __all__ = [
 # uploads of the media routes): the payload, its model already mapped -> (bytes, type).
 Encoder = Callable[[dict[str, Any]], tuple[bytes, str]]
 
-# Upstream statuses whose body the caller can act on: passed through unchanged.
+# Upstream statuses whose body the caller can act on: passed through, secrets masked.
 PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422})
 # Upstream statuses that are the channel's fault, not the call's: the next channel is
 # tried (429: rate-limited; 401/403: the channel's keys refused, after each was tried).
@@ -324,12 +326,14 @@ class RelayService:
             upstream = call_dialect(route.channel, client)
             if counts_locally(endpoint, upstream):
                 ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
+                ctx.channel = route.channel
                 ctx.ttfb_ms = ctx.elapsed_ms()
                 count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
                 return Opened(_Finished(200, "application/json", count), client, False)
             if not self.health.admits(route.channel.id):  # its breaker is open
                 continue
             ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
+            ctx.channel = route.channel
             call, injected = self._call(
                 ctx, facts, payload, body, (client, upstream, endpoint), history, route.channel
             )
@@ -376,6 +380,7 @@ class RelayService:
         finally:
             reply.close()
         self.health.succeeded(channel_id, ctx.ttfb_ms)
+        data = public_model(data, ctx.upstream_model, ctx.model)
         return Opened(_Finished(reply.status, reply.content_type, data), upstream, injected)
 
     async def _send(
@@ -427,6 +432,9 @@ class RelayService:
         the caller's dialect), else a clean 5xx without upstream details."""
         if reply.status not in PASSTHROUGH_STATUSES:
             raise _status_error(reply, client)
+        error_body = redact_json(
+            error_body, channel_secrets(ctx.channel, ctx.upstream_model, ctx.model)
+        )
         retry = reply.header(b"retry-after")  # the upstream's own back-off hint
         if upstream != client:
             refused = upstream_error(upstream, reply.status, error_body)

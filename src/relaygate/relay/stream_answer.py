@@ -76,6 +76,8 @@ class StreamAnswers:
             legacy=plan.legacy,
             template=plan.turn.template if plan.turn else None,
             assemble=plan.stored_chat is not None,
+            upstream_model=ctx.upstream_model,
+            mask=ctx.mask,
         )
         headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *id_headers]
         await send({"type": "http.response.start", "status": 200, "headers": headers})

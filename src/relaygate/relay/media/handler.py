@@ -41,6 +41,7 @@ from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, re
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.disconnect import until_disconnect
+from relaygate.relay.masking import LineGuard
 from relaygate.relay.media.request import (
     IMAGE_EDITS,
     IMAGES,
@@ -223,6 +224,7 @@ class MediaRelay:
     ) -> None:
         """Forward the answer as it arrives (audio bytes, or events read on the way)."""
         meter = StreamMeter() if reply.content_type.startswith("text/event-stream") else None
+        lines = LineGuard(ctx.mask)
         kind = [(b"content-type", reply.content_type.encode()), (b"cache-control", b"no-cache")]
         await send({"type": "http.response.start", "status": 200, "headers": kind + headers})
         ctx.status, state.started = 200, True
@@ -233,8 +235,10 @@ class MediaRelay:
             async for chunk in reply.chunks():
                 if meter is not None:
                     meter.feed(chunk)
+                    chunk = lines.feed(chunk)  # whole lines, an error event masked
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            last = lines.flush()  # an unterminated last line (nothing when unused)
             if meter is not None:
                 meter.close()
             ctx.usage = stream_usage(media, meter)
