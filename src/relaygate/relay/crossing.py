@@ -13,7 +13,7 @@ target, docs/benchmarks.md).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -32,6 +32,9 @@ from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
+
+if TYPE_CHECKING:
+    from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
 
 __all__ = [
     "Assembling",
@@ -62,13 +65,23 @@ _OUTPUT_FIELDS = {
 
 
 class StreamReader(Protocol):
-    """Sits between an upstream stream and the client: SSEScanner's interface."""
+    """Sits between an upstream stream and the client: SSEScanner's interface.
+
+    ``delivered`` is the estimated output tokens of the text relayed so far (what a cut
+    stream is billed for at least, and what the stream cap watches); ``stop_at_limit``
+    ends the client's stream as an output limit would, in its dialect, with ``usage``
+    (what is billed), and returns those last bytes."""
 
     @property
     def usage(self) -> Usage | None: ...
 
     @property
     def content_events(self) -> int: ...
+
+    @property
+    def delivered(self) -> int: ...
+
+    def stop_at_limit(self, usage: Usage) -> bytes: ...
 
     @property
     def finished(self) -> bool: ...
@@ -231,7 +244,7 @@ class _Chain:
 
     __slots__ = ("_first", "_second")
 
-    def __init__(self, first: StreamReader, second: StreamReader) -> None:
+    def __init__(self, first: StreamReader, second: CompletionStream) -> None:
         self._first, self._second = first, second
 
     @property
@@ -243,6 +256,10 @@ class _Chain:
         return self._second.content_events
 
     @property
+    def delivered(self) -> int:
+        return self._first.delivered  # what the upstream generated, thinking included
+
+    @property
     def finished(self) -> bool:
         return self._second.finished
 
@@ -252,6 +269,9 @@ class _Chain:
 
     def feed(self, chunk: bytes) -> bytes:
         return self._second.feed(self._first.feed(chunk))
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        return self._second.feed(self._first.stop_at_limit(usage)) + self._second.flush()
 
     def flush(self) -> bytes:
         return self._second.feed(self._first.flush()) + self._second.flush()
@@ -268,8 +288,12 @@ def stream_reader(
     legacy: bool,
     template: dict[str, Any] | None = None,
     assemble: bool = False,
+    completions: bool = False,
+    choices: int = 1,
 ) -> StreamReader:
-    """The reader for one stream: a scanner when passed through, else a translator."""
+    """The reader for one stream: a scanner when passed through, else a translator
+    (``completions``: the legacy OpenAI Completions route; ``choices``: the ``n`` asked
+    for, on the OpenAI routes)."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
     from relaygate.relay.translate_stream import StreamTranslator
 
@@ -290,7 +314,7 @@ def stream_reader(
     elif client == ANTHROPIC:
         reader = AnthropicScanner()
     else:
-        reader = SSEScanner(drop_usage_chunk=injected)
+        reader = SSEScanner(drop_usage_chunk=injected, completions=completions, choices=choices)
     if legacy:
         return _Chain(reader, CompletionStream(model))
     return Assembling(reader) if assemble else reader
@@ -316,8 +340,17 @@ class Assembling:
         return self._reader.content_events
 
     @property
+    def delivered(self) -> int:
+        return self._reader.delivered
+
+    @property
     def finished(self) -> bool:
         return self._reader.finished
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        out = self._reader.stop_at_limit(usage)
+        self._assembler.feed(out)
+        return out
 
     @property
     def error(self) -> str | None:
