@@ -43,7 +43,8 @@ class Behaviour:
     ``fragment`` writes every SSE frame in pieces of that many bytes; ``crlf`` ends lines
     with CRLF instead of LF. ``gzip`` compresses a JSON answer when the request accepts it;
     ``connection_close`` answers with ``Connection: close``; ``truncate_body`` promises a
-    JSON body in Content-Length, sends half and hangs up.
+    JSON body in Content-Length, sends half and hangs up. ``spaced_json`` writes stream
+    chunks with spaces after ``:`` and ``,`` (as Python's ``json.dumps`` does by default).
     """
 
     text: str = "Hello from the fake upstream."
@@ -74,6 +75,7 @@ class Behaviour:
     gzip: bool = False
     connection_close: bool = False
     truncate_body: bool = False
+    spaced_json: bool = False
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

@@ -383,7 +383,8 @@ class FakeOpenAI:
                 await asyncio.sleep(b.stall_seconds)
             if b.chunk_delay:
                 await asyncio.sleep(b.chunk_delay)
-            await self._write(rec, resp, b, b"data: " + dumps(payload) + sep + sep)
+            data = json.dumps(payload).encode() if b.spaced_json else dumps(payload)
+            await self._write(rec, resp, b, b"data: " + data + sep + sep)
             sent += int(is_content)
             if b.keepalive_comments:
                 await self._write(rec, resp, b, b": keep-alive" + sep + sep)
