@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
+from relaygate.relay.media.request import IMAGES, parse_call
+from relaygate.relay.media.units import estimate
 from relaygate.relay.output_cap import CapSlack
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
 
@@ -73,3 +76,21 @@ def test_anthropic_holds_max_tokens_on_both_routes() -> None:
 )
 def test_the_cap_slack(percent: int, floor: int, held: int, slack: int) -> None:
     assert CapSlack(percent, floor).of(held) == slack
+
+
+@pytest.mark.parametrize(
+    ("fields", "per_image"),
+    [
+        ({}, 6240),  # quality and size auto: the most an image can cost
+        ({"quality": "low", "size": "1024x1024"}, 1024),  # the table's 272, at least the default
+        ({"quality": "medium", "size": "1536x1024"}, 1568),
+        ({"quality": "high", "size": "1024x1536"}, 6240),
+        ({"quality": "high", "size": "1024x1024", "partial_images": 2}, 4160 + 200),
+    ],
+)
+def test_image_holds_cover_every_image_at_its_quality(
+    fields: dict[str, Any], per_image: int
+) -> None:
+    body = orjson.dumps({"model": "gpt-image-1", "prompt": "a cat", "n": 3, **fields})
+    held = estimate(parse_call(IMAGES, body, "application/json"), 1024)
+    assert (held.images, held.completion_tokens) == (3, 3 * per_image)
