@@ -344,6 +344,10 @@ class Assembling:
         return self._reader.delivered
 
     @property
+    def final_usage(self) -> bool:
+        return bool(getattr(self._reader, "final_usage", False))
+
+    @property
     def finished(self) -> bool:
         return self._reader.finished
 

@@ -169,10 +169,12 @@ def _failure_frame(
 
 
 def _meter(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
-    """The stream's usage, once: see :func:`stream_usage` (a stream whose terminal event
-    did not come, or that the client left, was cut)."""
+    """The stream's usage, once: see :func:`stream_usage`. A stream is whole when its
+    terminal event came, or the final usage chunk of an OpenAI stream (some servers
+    send no ``[DONE]``); else it was cut (the client left, the upstream broke off)."""
     if ctx.usage is None:
-        ctx.usage = stream_usage(reader, request_body, whole=reader.finished)
+        whole = reader.finished or getattr(reader, "final_usage", False)
+        ctx.usage = stream_usage(reader, request_body, whole=whole)
 
 
 def stream_usage(reader: StreamReader, request_body: bytes, *, whole: bool) -> Usage:

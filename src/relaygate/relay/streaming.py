@@ -105,6 +105,7 @@ class SSEScanner:
         "_text",
         "content_events",
         "delivered",
+        "final_usage",
         "finished",
         "usage",
     )
@@ -119,6 +120,7 @@ class SSEScanner:
         self.content_events = 0
         self.delivered = 0
         self.finished = False  # the terminal ``data: [DONE]`` went by
+        self.final_usage = False  # the usage chunk (``choices: []``, the last) went by
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events ready to forward."""
@@ -187,7 +189,9 @@ class SSEScanner:
         if usage is None:
             return False
         self.usage = usage
-        return self._drop_usage_chunk and payload.get("choices") == []
+        last = payload.get("choices") == []
+        self.final_usage = self.final_usage or last
+        return self._drop_usage_chunk and last
 
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]

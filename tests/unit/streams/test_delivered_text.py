@@ -16,6 +16,7 @@ import pytest
 from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.crossing import StreamReader, stream_reader
 from relaygate.relay.dialects.openai_responses.stream import ResponsesScanner, ResponsesTranslator
+from relaygate.relay.stream_answer import stream_usage
 from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.translate_stream import StreamTranslator
 from tests.unit.responses.golden import stream_template
@@ -181,3 +182,39 @@ def test_a_stream_read_in_pieces_counts_about_the_same() -> None:
     expected = estimate_tokens(anthropic_text(stream))
     deltas = sum(1 for _, e in events(stream) if e.get("type") == "content_block_delta")
     assert abs(reader.delivered - expected) <= deltas  # a batch rounds once
+
+
+def test_a_cut_stream_pays_the_larger_of_the_reported_and_the_delivered() -> None:
+    stream = fixture("anthropic_messages", "stream_thinking_tools.sse")
+    reader = stream_reader(
+        "anthropic", "anthropic", model="m", request_id="req_1", include_usage=False,
+        injected=False, legacy=False,
+    )  # fmt: skip
+    reader.feed(stream.split(b"event: message_delta")[0])  # message_start said 2 tokens
+    assert reader.usage is not None and reader.usage.completion_tokens == 2
+    cut = stream_usage(reader, b"{}", whole=False)
+    assert cut.completion_tokens == reader.delivered > 2 and cut.estimated
+    assert cut.prompt_tokens == reader.usage.prompt_tokens  # the upstream's own count
+    assert stream_usage(reader, b"{}", whole=True).completion_tokens == 2
+
+
+def test_a_whole_stream_pays_the_upstreams_count() -> None:
+    stream = fixture("openai_chat", "stream_tools.sse")  # its usage chunk says REPORTED
+    scanner = SSEScanner(drop_usage_chunk=False)
+    scanner.feed(stream.replace(b"data: [DONE]\n\n", b""))  # a server that sends no [DONE]
+    assert not scanner.finished and scanner.final_usage
+    assert stream_usage(scanner, b"{}", whole=True).completion_tokens == REPORTED
+    nothing = SSEScanner(drop_usage_chunk=False)  # no usage at all: the estimate
+    nothing.feed(first_events(stream, 5))
+    usage = stream_usage(nothing, b"x" * 40, whole=True)
+    assert (usage.prompt_tokens, usage.completion_tokens) == (10, nothing.delivered)
+    assert usage.estimated
+
+
+REPORTED = int(
+    fixture("openai_chat", "stream_tools.sse").split(b'"completion_tokens":')[1].split(b",")[0]
+)
+
+
+def first_events(stream: bytes, count: int) -> bytes:
+    return b"".join(event + b"\n\n" for event in stream.split(b"\n\n")[:count])
