@@ -36,7 +36,8 @@ __all__ = [
 _STRING = rb'\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"'
 # Chat Completions chunks: the delta's text, reasoning (DeepSeek/vLLM ``reasoning_content``,
 # OpenRouter ``reasoning``), refusal and tool-call argument fragments, of every choice
-CHAT_TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning|refusal|arguments)"' + _STRING)
+# (the alternation factored: content, reasoning_content, reasoning, refusal, arguments)
+CHAT_TEXT = re.compile(rb'"(?:content|re(?:asoning(?:_content)?|fusal)|arguments)"' + _STRING)
 # legacy Completions chunks: each choice's ``text``
 COMPLETION_TEXT = re.compile(rb'"text"' + _STRING)
 # a Responses ``*.delta`` event's text
