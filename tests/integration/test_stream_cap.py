@@ -117,3 +117,17 @@ def test_a_call_without_a_limit_streams_on_while_the_balance_covers_it(
     assert finish == "length" and 20 <= len(text.split()) < 100, (finish, text[-30:])
     _stopped_near_hold(gw, rid)
     books(gw, poor.user_id)
+
+
+def test_a_growing_hold_stays_within_the_keys_max_fee(
+    gateway_factory: Callable[..., Gateway], fake: FakeOpenAI
+) -> None:
+    """A funded user, but a key capped near one hold: the hold cannot grow past the cap."""
+    gw = gateway_factory(default_output_estimate=LIMIT)
+    model = priced_model(gw, fake, input="1.00", output="10.00")
+    fake.default = Behaviour(text=LONG, completion_tokens=400)
+    key = gw.make_user_key(max_fee=1_500)  # micro-units: one hold (about 950), not two
+    text, finish, rid = _long_chat(gw, key.key, model)
+    assert finish == "length" and 20 <= len(text.split()) < 100, (finish, text[-30:])
+    record = _stopped_near_hold(gw, rid)
+    assert int(str(record["amount"])) <= 1_500
