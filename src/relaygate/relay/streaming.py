@@ -132,8 +132,8 @@ class SSEScanner:
         complete, self._tail = data[:end], data[end:]
         if b'"usage"' in complete:
             complete = self._scan_usage(complete)
-        if parts := [part for part in self._text.findall(complete) if part]:
-            self.content_events += len(parts)
+        if parts := self._text.findall(complete):  # every text field, "" included
+            self.content_events += len(parts) - parts.count(b"")
             self.delivered += estimate_tokens(decoded(parts))
         if b"[DONE]" in complete and _has_done_line(complete):
             self.finished = True
