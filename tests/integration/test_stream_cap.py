@@ -9,6 +9,7 @@ stream near its hold, closes the upstream, ends the stream as an output limit wo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import anthropic
@@ -131,3 +132,25 @@ def test_a_growing_hold_stays_within_the_keys_max_fee(
     assert finish == "length" and 20 <= len(text.split()) < 100, (finish, text[-30:])
     record = _stopped_near_hold(gw, rid)
     assert int(str(record["amount"])) <= 1_500
+
+
+def test_a_background_response_stops_incomplete(gateway: Gateway, fake: FakeOpenAI) -> None:
+    model = priced_model(gateway, fake, input="2.00", output="8.00")
+    key = funded_key(gateway, topup="10")
+    fake.script(model, Behaviour(text=LONG, chunk_delay=0.002))
+    sdk = gateway.openai(key.key)
+    created = sdk.responses.create(
+        model=model, input="Hi", max_output_tokens=LIMIT, background=True
+    )
+    for _ in range(300):
+        final = sdk.responses.retrieve(created.id)
+        if final.status not in ("queued", "in_progress"):
+            break
+        time.sleep(0.05)
+    assert final.status == "incomplete"
+    assert final.incomplete_details is not None
+    assert final.incomplete_details.reason == "max_output_tokens"
+    assert 20 <= len(final.output_text.split()) < 100
+    records = gateway.wait_for_records(user_id=key.user_id)
+    _stopped_near_hold(gateway, str(records[0]["request_id"]))
+    books(gateway, key.user_id)
