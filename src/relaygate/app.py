@@ -56,6 +56,7 @@ from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.openapi import relay_paths
+from relaygate.relay.output_cap import CapSlack
 from relaygate.relay.probe import ChannelProber
 from relaygate.relay.providers.anthropic import AnthropicProvider
 from relaygate.relay.providers.azure import AzureOpenAIProvider
@@ -283,6 +284,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         settings.default_output_estimate,
         health,
         keys,
+        CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
     )
     background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(

@@ -115,6 +115,10 @@ class Settings(BaseModel):
 
     balance_ttl: float = 1.0
     default_output_estimate: int = 1024
+    # the stream cap's slack on a call's held output (docs/billing.md): a percentage of it,
+    # at least so many tokens; held with the call, so the cap never costs a funded user more
+    stream_cap_slack_percent: int = Field(default=20, ge=0)
+    stream_cap_slack_tokens: int = Field(default=64, ge=0)
     route_multipliers: dict[str, Decimal] = Field(
         default_factory=lambda: {"cc-omg": Decimal("0.2"), "codex-omg": Decimal("0.2")}
     )

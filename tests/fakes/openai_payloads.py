@@ -45,7 +45,8 @@ class Behaviour:
     ``connection_close`` answers with ``Connection: close``; ``truncate_body`` promises a
     JSON body in Content-Length, sends half and hangs up. ``echo_secrets`` makes an
     error quote the request's key and the fake's host:port; ``error_after`` ends a stream
-    with an error event after that many content chunks.
+    with an error event after that many content chunks. ``spaced_json`` writes answers
+    with spaces after ``:`` and ``,`` (as Python's ``json.dumps`` does by default).
     """
 
     text: str = "Hello from the fake upstream."

@@ -18,6 +18,7 @@ corrected at once by this process's charges, including those not yet committed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -58,6 +59,7 @@ class Reservation:
     hold: int = 0
     key_id: int = 0
     key_capped: bool = False
+    max_fee: int = 0  # the key's cap (0: none), for a hold that grows mid-stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +191,7 @@ class Charging:
         view = self._views[principal.user_id]
         if rated.vip_only and self._level(view) == "free":
             raise PermissionDenied(f"The model '{model}' needs a VIP or Premium membership.")
-        hold = charge(official_cost(rated.price, estimate), multipliers.total)
+        hold = charge(official_cost(rated.price, _worst(rated, estimate)), multipliers.total)
         await self._hold_key_budget(principal, hold)
         applied, _ = await self.holds.add(
             _hold_key(principal.user_id), hold, ceiling=spendable + hold - 1, ttl_s=_HOLD_TTL
@@ -199,7 +201,38 @@ class Charging:
             raise InsufficientBalance(INSUFFICIENT_BALANCE)
         reservation.hold = hold
         reservation.key_id, reservation.key_capped = principal.key_id, principal.max_fee > 0
+        reservation.max_fee = principal.max_fee
         return reservation
+
+    async def extend(self, reservation: Reservation, output_tokens: int) -> bool:
+        """Grow a call's hold by ``output_tokens`` of output (a stream whose caller set no
+        output limit has used what it was held for); False when the balance (or the key's
+        cap) cannot cover it with every other hold, and the call must stop.
+
+        Unlike admission, an extension may not take the holds past the balance: only the
+        first hold of a call may overshoot, so the bound stays one call's hold.
+        """
+        if reservation.house:
+            return True
+        counts = _worst(reservation.rated, TokenCounts(completion_tokens=output_tokens))
+        multiplier = reservation.multipliers.total
+        extra = charge(official_cost(reservation.rated.price, counts), multiplier)
+        if extra <= 0:
+            return True
+        spendable = await self.spendable(reservation.user_id)
+        user_key = _hold_key(reservation.user_id)
+        applied, _ = await self.holds.add(user_key, extra, ceiling=spendable, ttl_s=_HOLD_TTL)
+        if not applied:
+            return False
+        if reservation.key_capped:
+            left = reservation.max_fee - await self._key_spent(reservation.key_id)
+            key = _key_hold_key(reservation.key_id)
+            granted, _ = await self.holds.add(key, extra, ceiling=left, ttl_s=_HOLD_TTL)
+            if not granted:
+                await self.holds.add(user_key, -extra, ttl_s=_HOLD_TTL)
+                return False
+        reservation.hold += extra
+        return True
 
     def _level(self, view: _View) -> str:
         balance = view.balance
@@ -315,6 +348,15 @@ class Charging:
                     package.remaining -= sum(t for pid, t in uses if pid == package.id)
 
         committed.add_done_callback(landed)
+
+
+def _worst(rated: Rated, counts: TokenCounts) -> TokenCounts:
+    """The estimate priced at its worst: output held as reasoning when reasoning costs more
+    (a thinking model may spend its whole limit thinking)."""
+    price = rated.price
+    if price.reasoning is not None and price.reasoning > price.output:
+        return dataclasses.replace(counts, reasoning_tokens=counts.completion_tokens)
+    return counts
 
 
 def _minus(balance: Balance, paid: int, free: int) -> Balance:

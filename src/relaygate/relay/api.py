@@ -41,6 +41,7 @@ from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import read_reply
 from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
+from relaygate.relay.dialects.openai_chat.limits import choices_returned
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
     COMPLETIONS,
@@ -193,6 +194,8 @@ class RelayApp:
                 plan.turn = await open_turn(self.state, principal.user_id, payload)
             elif endpoint == CHAT and payload.get("store") is True:
                 plan.stored_chat = payload
+            if wire is OPENAI_WIRE:
+                plan.choices = choices_returned(payload)
             if plan.legacy:
                 from relaygate.relay.dialects.anthropic_messages.legacy import (
                     complete_to_messages,

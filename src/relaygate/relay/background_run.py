@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import sys
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,13 +28,13 @@ from typing import Any
 from relaygate.accounts.principal import Principal
 from relaygate.core.errors import RelaygateError
 from relaygate.relay.background_events import EventTap
-from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import StreamReader, read_reply, stream_reader, upstream_error
 from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.openai_responses.output import failed_response, usage_object
-from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
+from relaygate.relay.service import Opened, RelayService
+from relaygate.relay.stream_answer import stream_usage
 from relaygate.relay.turns import Turn
 from relaygate.state.replay import synthesise
 from relaygate.state.service import StateService
@@ -149,10 +150,18 @@ class RunDriver:
             template=call.turn.template, upstream_model=call.ctx.upstream_model,
             mask=call.ctx.mask,
         )  # fmt: skip
+        ctx, budget = call.ctx, call.ctx.budget
+        limit = budget.tokens if budget is not None else sys.maxsize
         async for chunk in opened.reply.chunks():
             self._emit(run, reader.feed(chunk))
             if reader.finished:
                 break
+            if reader.delivered >= limit:  # the hold is used up (relay/output_cap.py)
+                if not await self.relay.extend(ctx):
+                    ctx.usage = stream_usage(reader, call.body, whole=False)
+                    self._emit(run, reader.stop_at_limit(ctx.usage))
+                    return
+                limit = budget.tokens if budget is not None else sys.maxsize
         self._emit(run, reader.flush())
 
     def _emit(self, run: Run, data: bytes) -> None:
@@ -168,11 +177,7 @@ class RunDriver:
         run.settling = True
         call, ctx, reader = run.call, run.call.ctx, run.reader
         if ctx.usage is None and reader is not None:
-            ctx.usage = reader.usage or Usage(
-                prompt_tokens=estimate_prompt_tokens(call.body),
-                completion_tokens=reader.content_events,
-                estimated=True,
-            )
+            ctx.usage = stream_usage(reader, call.body, whole=reader.finished)
         failure = getattr(reader, "error", None)
         response = run.tap.response
         if response is None:
@@ -202,12 +207,8 @@ class RunDriver:
             await self._end(run, self._fail_events(run, GONE))
             return
         ctx.fail(CLIENT_CLOSED, "cancelled by POST /v1/responses/{id}/cancel")
-        if reader is not None and reader.content_events > 0:  # else nothing to pay for
-            ctx.usage = reader.usage or Usage(
-                prompt_tokens=estimate_prompt_tokens(call.body),
-                completion_tokens=reader.content_events,
-                estimated=True,
-            )
+        if reader is not None and reader.delivered > 0:  # else nothing to pay for
+            ctx.usage = stream_usage(reader, call.body, whole=False)
         response = {**call.turn.template, "status": "cancelled", "output": run.tap.output()}
         if ctx.usage is not None:
             response["usage"] = usage_object(ctx.usage)

@@ -19,6 +19,7 @@ from relaygate.core.clock import utcnow
 from relaygate.core.redact import redact
 from relaygate.relay.canonical import Usage
 from relaygate.relay.masking import channel_secrets
+from relaygate.relay.output_cap import OutputBudget
 
 __all__ = ["CallContext"]
 
@@ -50,6 +51,7 @@ class CallContext:
     client_gone: bool = False
     responded: bool = False  # the answer is complete on the wire (or being sent whole)
     reservation: Reservation | None = None
+    budget: OutputBudget | None = None  # what a stream may deliver before it is stopped
     charge: Charge | None = None
     settled: bool = False
     key_tpm: int | None = None  # the key's tokens-per-minute limit, when it has one

@@ -13,7 +13,7 @@ target, docs/benchmarks.md).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -34,6 +34,9 @@ from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.masking import Guarded, Masker, model_renamer
 from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
+
+if TYPE_CHECKING:
+    from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
 
 __all__ = [
     "Assembling",
@@ -64,13 +67,23 @@ _OUTPUT_FIELDS = {
 
 
 class StreamReader(Protocol):
-    """Sits between an upstream stream and the client: SSEScanner's interface."""
+    """Sits between an upstream stream and the client: SSEScanner's interface.
+
+    ``delivered`` is the estimated output tokens of the text relayed so far (what a cut
+    stream is billed for at least, and what the stream cap watches); ``stop_at_limit``
+    ends the client's stream as an output limit would, in its dialect, with ``usage``
+    (what is billed), and returns those last bytes."""
 
     @property
     def usage(self) -> Usage | None: ...
 
     @property
     def content_events(self) -> int: ...
+
+    @property
+    def delivered(self) -> int: ...
+
+    def stop_at_limit(self, usage: Usage) -> bytes: ...
 
     @property
     def finished(self) -> bool: ...
@@ -233,7 +246,7 @@ class _Chain:
 
     __slots__ = ("_first", "_second")
 
-    def __init__(self, first: StreamReader, second: StreamReader) -> None:
+    def __init__(self, first: StreamReader, second: CompletionStream) -> None:
         self._first, self._second = first, second
 
     @property
@@ -245,6 +258,10 @@ class _Chain:
         return self._second.content_events
 
     @property
+    def delivered(self) -> int:
+        return self._first.delivered  # what the upstream generated, thinking included
+
+    @property
     def finished(self) -> bool:
         return self._second.finished
 
@@ -254,6 +271,9 @@ class _Chain:
 
     def feed(self, chunk: bytes) -> bytes:
         return self._second.feed(self._first.feed(chunk))
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        return self._second.feed(self._first.stop_at_limit(usage)) + self._second.flush()
 
     def flush(self) -> bytes:
         return self._second.feed(self._first.flush()) + self._second.flush()
@@ -272,10 +292,14 @@ def stream_reader(
     assemble: bool = False,
     upstream_model: str = "",
     mask: Masker = redact,
+    completions: bool = False,
+    choices: int = 1,
 ) -> StreamReader:
     """The reader for one stream: a scanner when passed through, else a translator;
     ``Guarded`` so the caller sees the public ``model`` (not the channel's
-    ``upstream_model``) and upstream error text only masked (``mask``)."""
+    ``upstream_model``) and upstream error text only masked (``mask``). ``completions``:
+    the legacy OpenAI Completions route; ``choices``: the ``n`` asked for, on the OpenAI
+    routes."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
     from relaygate.relay.translate_stream import StreamTranslator
 
@@ -296,7 +320,7 @@ def stream_reader(
     elif client == ANTHROPIC:
         reader = AnthropicScanner()
     else:
-        reader = SSEScanner(drop_usage_chunk=injected)
+        reader = SSEScanner(drop_usage_chunk=injected, completions=completions, choices=choices)
     reader = Guarded(reader, mask, model_renamer(upstream_model, model))
     if client == RESPONSES:
         return reader
@@ -325,8 +349,21 @@ class Assembling:
         return self._reader.content_events
 
     @property
+    def delivered(self) -> int:
+        return self._reader.delivered
+
+    @property
+    def final_usage(self) -> bool:
+        return bool(getattr(self._reader, "final_usage", False))
+
+    @property
     def finished(self) -> bool:
         return self._reader.finished
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        out = self._reader.stop_at_limit(usage)
+        self._assembler.feed(out)
+        return out
 
     @property
     def error(self) -> str | None:

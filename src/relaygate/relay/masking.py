@@ -195,6 +195,16 @@ class Guarded:
         return bool(self._inner.finished)
 
     @property
+    def delivered(self) -> int:
+        return int(self._inner.delivered)
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        """The inner reader's ending, renamed too: its frames may repeat the model an
+        earlier upstream event named."""
+        out: bytes = self._inner.stop_at_limit(usage)
+        return self._rename(out) if self._rename is not None else out
+
+    @property
     def error(self) -> str | None:
         if self._seen is not None:
             return self._seen[0] if self._seen else None

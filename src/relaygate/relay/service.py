@@ -51,6 +51,7 @@ from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tok
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
+from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
@@ -165,6 +166,7 @@ class RelayService:
         default_output_estimate: int,
         health: ChannelHealth | None = None,
         keys: KeyRing | None = None,
+        cap_slack: CapSlack | None = None,
     ) -> None:
         self.router = router
         self.health = health or ChannelHealth()
@@ -174,6 +176,7 @@ class RelayService:
         self.limiter = limiter
         self.tiers = tiers
         self.default_output_estimate = default_output_estimate
+        self.cap_slack = cap_slack or CapSlack()
         self.in_flight = 0  # relay calls between authentication and their usage record
         self.wire = OPENAI_WIRE
 
@@ -214,13 +217,31 @@ class RelayService:
         route: str = "",
         wire: Wire | None = None,
     ) -> None:
-        """Admit the call against the caller's balance (402) and hold its estimated cost."""
+        """Admit the call against the caller's balance (402) and hold its worst-case cost:
+        the prompt, every output token it can be billed for, and the stream cap's slack
+        (relay/output_cap.py); a stream may deliver that much before it is stopped."""
         tier = payload.get("service_tier")
-        output = (wire or self.wire).max_output(ctx.endpoint, payload, self.default_output_estimate)
-        estimate = TokenCounts(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=output)
-        ctx.reservation = await self.charging.reserve(
+        wire = wire or self.wire
+        limit = wire.max_output(ctx.endpoint, payload, 0)
+        output = limit or wire.max_output(ctx.endpoint, payload, self.default_output_estimate)
+        held = output + self.cap_slack.of(output)
+        estimate = TokenCounts(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=held)
+        reservation = ctx.reservation = await self.charging.reserve(
             principal, ctx.model, route, tier if isinstance(tier, str) else None, estimate
         )
+        if held and not reservation.house:
+            ctx.budget = OutputBudget(held, 0 if limit else held)
+
+    async def extend(self, ctx: CallContext) -> bool:
+        """A stream reached its budget: grow its hold if the caller set no output limit and
+        the balance covers it (True: relay on), else False: the stream must stop."""
+        budget, reservation = ctx.budget, ctx.reservation
+        if budget is None or reservation is None or not budget.step:
+            return False
+        if not await self.charging.extend(reservation, budget.step):
+            return False
+        budget.tokens += budget.step
+        return True
 
     def _bill(self, ctx: CallContext, chargeable: bool) -> Bill:
         reservation = ctx.reservation

@@ -8,6 +8,9 @@ channel's breaker like a failure before the first byte.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,15 +21,18 @@ from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CallContext
 from relaygate.relay.crossing import Assembling, StreamReader, stream_reader
 from relaygate.relay.dialects import OPENAI
-from relaygate.relay.dialects.openai_chat.request import RequestFacts
+from relaygate.relay.dialects.openai_chat.request import COMPLETIONS, RequestFacts
 from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
-from relaygate.relay.streaming import KeepAlive
+from relaygate.relay.streaming import KeepAlive, StreamWatch
 from relaygate.relay.turns import Turn, close_turn
 from relaygate.relay.wire import Wire
 from relaygate.state.service import StateService
 
-__all__ = ["Plan", "StreamAnswers"]
+__all__ = ["Plan", "StreamAnswers", "stream_usage"]
 
+log = logging.getLogger(__name__)
+
+_UNLIMITED = sys.maxsize  # a stream without an output budget (the operator's own calls)
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
@@ -40,6 +46,7 @@ class Plan:
     beta: tuple[tuple[str, str], ...]
     turn: Turn | None = None  # a Responses turn: its stored history and its Response
     stored_chat: dict[str, Any] | None = None  # a store:true chat request, kept with its answer
+    choices: int = 1  # the ``n`` of an OpenAI call: each choice ends if the stream is stopped
 
 
 class StreamAnswers:
@@ -78,6 +85,8 @@ class StreamAnswers:
             assemble=plan.stored_chat is not None,
             upstream_model=ctx.upstream_model,
             mask=ctx.mask,
+            completions=ctx.endpoint == COMPLETIONS,
+            choices=plan.choices,
         )
         headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *id_headers]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -85,15 +94,13 @@ class StreamAnswers:
         watch = self.keepalive.watch(send)
         last = b""
         try:
-            async for chunk in reply.chunks():
-                out = reader.feed(chunk)
-                if reader.finished:  # the terminal event goes out with the end of the body
-                    last = out
-                    break
-                if out:
-                    watch.last = time.monotonic()
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-            last += reader.flush()
+            last, capped = await self._relay(ctx, reply, reader, send, watch)
+            if capped:  # stopped at its hold: ended as the output limit ends an answer
+                ctx.usage = stream_usage(reader, request_body, whole=False)
+                last = reader.stop_at_limit(ctx.usage)
+                log.info("stream %s stopped at its hold", ctx.request_id)
+            else:
+                last += reader.flush()
             _meter(ctx, reader, request_body)
             failure = getattr(reader, "error", None)
             if failure:
@@ -113,6 +120,27 @@ class StreamAnswers:
             _meter(ctx, reader, request_body)
         ctx.responded = True
         await send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _relay(
+        self, ctx: CallContext, reply: Any, reader: StreamReader, send: Send, watch: StreamWatch
+    ) -> tuple[bytes, bool]:
+        """Forward the upstream's events until its terminal one (returned, to go out with
+        the end of the body), its end, or the stream's output budget (relay/output_cap.py):
+        (the terminal bytes, whether the budget stopped it). One comparison per chunk."""
+        budget = ctx.budget
+        limit = budget.tokens if budget is not None else _UNLIMITED
+        async for chunk in reply.chunks():
+            out = reader.feed(chunk)
+            if reader.finished:  # the terminal event goes out with the end of the body
+                return out, False
+            if out:
+                watch.last = time.monotonic()
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+                if reader.delivered >= limit:
+                    if not await self.relay.extend(ctx):
+                        return b"", True
+                    limit = budget.tokens if budget is not None else _UNLIMITED
+        return b"", False
 
     async def _keep(self, ctx: CallContext, plan: Plan, reader: StreamReader) -> None:
         """A Responses stream's final Response is stored before its last event goes out
@@ -143,10 +171,23 @@ def _failure_frame(
 
 
 def _meter(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
-    """The stream's usage: the upstream's own count, else an estimate of what went out."""
+    """The stream's usage, once: see :func:`stream_usage`. A stream is whole when its
+    terminal event came, or the final usage chunk of an OpenAI stream (some servers
+    send no ``[DONE]``); else it was cut (the client left, the upstream broke off)."""
     if ctx.usage is None:
-        ctx.usage = reader.usage or Usage(
-            prompt_tokens=estimate_prompt_tokens(request_body),
-            completion_tokens=reader.content_events,
-            estimated=True,
-        )
+        whole = reader.finished or getattr(reader, "final_usage", False)
+        ctx.usage = stream_usage(reader, request_body, whole=whole)
+
+
+def stream_usage(reader: StreamReader, request_body: bytes, *, whole: bool) -> Usage:
+    """What a stream is billed for. A whole one: the upstream's own count (an estimate
+    from the delivered text when it sent none). A cut one (the client left, the upstream
+    broke off, the gateway stopped it at its hold): the larger of the upstream's count so
+    far and the estimate of the text delivered, in every dialect (docs/billing.md)."""
+    reported, delivered = reader.usage, reader.delivered
+    if reported is None:
+        prompt = estimate_prompt_tokens(request_body)
+        return Usage(prompt_tokens=prompt, completion_tokens=delivered, estimated=True)
+    if whole or reported.completion_tokens >= delivered:
+        return reported
+    return dataclasses.replace(reported, completion_tokens=delivered, estimated=True)

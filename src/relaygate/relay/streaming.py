@@ -21,19 +21,15 @@ import orjson
 
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects.openai_chat.usage import read_usage
+from relaygate.relay.dialects.delivered import CHAT_TEXT, COMPLETION_TEXT, decoded, estimate_tokens
+from relaygate.relay.dialects.openai_chat.usage import read_usage, usage_object
 
 __all__ = ["KeepAlive", "SSEScanner", "StreamWatch"]
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_FRAME = b": keep-alive\n\n"
-# (a delta with text, the same delta empty): a stream's first chunk carries "content":""
-_CONTENT_MARKERS = (
-    (b'"content":"', b'"content":""'),
-    (b'"text":"', b'"text":""'),
-    (b'"arguments":"', b'"arguments":""'),
-)
+_CHUNK_HEAD = ("id", "object", "created", "model", "system_fingerprint")
 # A line of its own: inside an event's JSON a newline is always escaped, so "[DONE]" in
 # generated text can never match.
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
@@ -72,20 +68,59 @@ def _event_bounds(data: bytes, inside: int) -> tuple[int, int]:
     return start, min(ends) if ends else len(data)
 
 
+def _first_chunk(block: bytes) -> dict[str, Any]:
+    """The first chunk in ``block`` (the stream's first events), or {}."""
+    for event in re.split(rb"\r?\n\r?\n", block):
+        try:
+            chunk = orjson.loads(_data_of(event))
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(chunk, dict):
+            return chunk
+    return {}
+
+
+def _frame(chunk: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
 def _data_of(event: bytes) -> bytes:
     lines = [line[5:].strip() for line in event.splitlines() if line.startswith(b"data:")]
     return b"\n".join(lines)
 
 
 class SSEScanner:
-    __slots__ = ("_drop_usage_chunk", "_tail", "content_events", "finished", "usage")
+    """An OpenAI Chat Completions or legacy Completions stream relayed as it came.
 
-    def __init__(self, drop_usage_chunk: bool) -> None:
+    ``delivered`` is the estimated output tokens of the text forwarded so far (every
+    choice's content, reasoning, refusal and tool-call arguments; ``text`` on the legacy
+    route), read from the bytes whatever their JSON spacing and decoded, once per batch.
+    """
+
+    __slots__ = (
+        "_choices",
+        "_drop_usage_chunk",
+        "_first",
+        "_tail",
+        "_text",
+        "content_events",
+        "delivered",
+        "final_usage",
+        "finished",
+        "usage",
+    )
+
+    def __init__(self, drop_usage_chunk: bool, completions: bool = False, choices: int = 1) -> None:
         self._drop_usage_chunk = drop_usage_chunk
+        self._text = COMPLETION_TEXT if completions else CHAT_TEXT
+        self._choices = choices  # the ``n`` asked for: each ends when the stream is stopped
         self._tail = b""
+        self._first = b""  # the first events forwarded: the stream's id, model, object
         self.usage: Usage | None = None
         self.content_events = 0
+        self.delivered = 0
         self.finished = False  # the terminal ``data: [DONE]`` went by
+        self.final_usage = False  # the usage chunk (``choices: []``, the last) went by
 
     def feed(self, chunk: bytes) -> bytes:
         """Take upstream bytes; return the complete events ready to forward."""
@@ -97,11 +132,36 @@ class SSEScanner:
         complete, self._tail = data[:end], data[end:]
         if b'"usage"' in complete:
             complete = self._scan_usage(complete)
-        for marker, empty in _CONTENT_MARKERS:
-            self.content_events += complete.count(marker) - complete.count(empty)
+        if parts := self._text.findall(complete):  # every text field, "" included
+            self.content_events += len(parts) - parts.count(b"")
+            self.delivered += estimate_tokens(decoded(parts))
         if b"[DONE]" in complete and _has_done_line(complete):
             self.finished = True
+        if not self._first and b'"id"' in complete:  # not a comment-only block
+            self._first = complete
         return complete
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        """End the stream as an output limit would: every choice's last chunk with
+        ``finish_reason: "length"``, the usage chunk if the client asked for one (the
+        ``usage`` billed), then ``[DONE]``. What the upstream sent after is dropped."""
+        if self.finished:
+            return b""
+        self.finished, self._tail = True, b""
+        head = _first_chunk(self._first)
+        legacy = head.get("object") == "text_completion"
+        base: dict[str, Any] = {k: head[k] for k in _CHUNK_HEAD if k in head}
+        frames = []
+        for index in range(self._choices):
+            choice: dict[str, Any] = {"index": index, "finish_reason": "length"}
+            if legacy:
+                choice.update(text="", logprobs=None)
+            else:
+                choice["delta"] = {}
+            frames.append(_frame({**base, "choices": [choice]}))
+        if not self._drop_usage_chunk:
+            frames.append(_frame({**base, "choices": [], "usage": usage_object(usage)}))
+        return b"".join(frames) + b"data: [DONE]\n\n"
 
     def flush(self) -> bytes:
         """Whatever is left when the upstream ends (an unterminated last event)."""
@@ -129,7 +189,9 @@ class SSEScanner:
         if usage is None:
             return False
         self.usage = usage
-        return self._drop_usage_chunk and payload.get("choices") == []
+        last = payload.get("choices") == []
+        self.final_usage = self.final_usage or last
+        return self._drop_usage_chunk and last
 
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]

@@ -36,7 +36,15 @@ class StreamTranslator:
     ``flush`` closes a stream whose upstream finished its answer but not its stream.
     """
 
-    __slots__ = ("_encoder", "_upstream", "content_events", "error", "finished", "usage")
+    __slots__ = (
+        "_encoder",
+        "_upstream",
+        "content_events",
+        "delivered",
+        "error",
+        "finished",
+        "usage",
+    )
 
     def __init__(
         self,
@@ -63,6 +71,7 @@ class StreamTranslator:
         self._upstream = UpstreamEvents(DECODERS[upstream]())
         self.usage: Usage | None = None
         self.content_events = 0
+        self.delivered = 0  # estimated output tokens of the text relayed
         self.finished = False
         self.error: str | None = None
 
@@ -85,9 +94,18 @@ class StreamTranslator:
         self._sync()
         return self._encoder.encode(events) if events else b""
 
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        """End the client's stream as its output limit would (``usage``: what is billed)."""
+        if self.finished:
+            return b""
+        events = self._upstream.limit(usage)
+        self._sync()
+        return self._encoder.encode(events)
+
     def _sync(self) -> None:
         decoder = self._upstream.decoder
         self.usage = decoder.usage
+        self.delivered = self._upstream.delivered
         self.content_events = decoder.content_events
         self.finished = decoder.finished
         self.error = decoder.error

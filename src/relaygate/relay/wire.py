@@ -22,12 +22,8 @@ from relaygate.relay.dialects.anthropic_messages import errors as anthropic_erro
 from relaygate.relay.dialects.anthropic_messages import request as anthropic_request
 from relaygate.relay.dialects.anthropic_messages.usage import read_usage as anthropic_usage
 from relaygate.relay.dialects.openai_chat import errors as openai_errors
-from relaygate.relay.dialects.openai_chat.request import (
-    EMBEDDINGS,
-    MODERATIONS,
-    RequestFacts,
-    inspect,
-)
+from relaygate.relay.dialects.openai_chat import limits as openai_limits
+from relaygate.relay.dialects.openai_chat.request import RequestFacts, inspect
 from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usage
 from relaygate.relay.dialects.openai_responses import request as responses_request
 from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
@@ -64,7 +60,9 @@ class Wire:
     error_body: Callable[[RelaygateError, str], bytes]  # (error, request id)
     stream_error_frame: Callable[[RelaygateError, str], bytes]
     read_usage: Callable[[Any], Usage | None]
-    max_output: Callable[[str, Any, int], int]  # (endpoint, body, default when uncapped)
+    # the output tokens the call can be billed for, every choice included: (endpoint, body,
+    # tokens per choice when the body sets no limit; 0 asks whether it sets one)
+    max_output: Callable[[str, Any, int], int]
     limit_style: Dialect  # which rate-limit headers go out
     id_headers: tuple[bytes, ...]  # the response headers that carry our request id
     # A model the key may not use. OpenAI callers get the documented 401; Anthropic callers
@@ -73,17 +71,8 @@ class Wire:
     not_permitted: type[ClientError] = ModelNotPermitted
 
 
-def _openai_max_output(endpoint: str, payload: Any, default: int) -> int:
-    if endpoint in (EMBEDDINGS, MODERATIONS) or not isinstance(payload, dict):
-        return 0  # nothing is generated
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = payload.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return default
-
-
 def _anthropic_max_output(endpoint: str, payload: Any, default: int) -> int:
+    """Anthropic requires ``max_tokens``: there is no default and no ``n``."""
     return anthropic_request.max_output(endpoint, payload)
 
 
@@ -93,7 +82,7 @@ OPENAI_WIRE = Wire(
     error_body=lambda err, _: openai_errors.error_body(err),
     stream_error_frame=lambda err, _: openai_errors.stream_error_frame(err),
     read_usage=openai_usage,
-    max_output=_openai_max_output,
+    max_output=openai_limits.max_output,
     limit_style="openai",
     id_headers=(b"x-request-id",),
 )

@@ -14,10 +14,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Protocol
 
+from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.canonical.stream import StreamEvent
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamDecoder
+from relaygate.relay.dialects.delivered import canonical_text
 from relaygate.relay.dialects.openai_chat.stream import OpenAIChatStreamDecoder
 from relaygate.relay.dialects.sse import SSEFramer
 
@@ -45,6 +47,11 @@ class StreamDecoder(Protocol):
         was whole (True), else leave it unfinished for the caller to fail."""
         ...
 
+    def limit(self, out: list[StreamEvent], usage: Usage) -> None:
+        """End the message here as its output limit would (the open blocks stopped, stop
+        reason ``max_tokens`` with ``usage``); nothing once it has finished."""
+        ...
+
 
 # The decoder of each upstream dialect a stream can be translated from.
 DECODERS: Mapping[str, Callable[[], StreamDecoder]] = MappingProxyType(
@@ -55,13 +62,16 @@ DECODERS: Mapping[str, Callable[[], StreamDecoder]] = MappingProxyType(
 class UpstreamEvents:
     """Upstream bytes, split anywhere, to the canonical events of the whole events in them.
 
-    ``decoder`` is the dialect's decoder; the caller reads the stream's state from it."""
+    ``decoder`` is the dialect's decoder; the caller reads the stream's state from it.
+    ``delivered`` is the estimated output tokens of the text decoded so far (each
+    batch's text estimated once, see ``dialects.delivered``)."""
 
-    __slots__ = ("_frames", "decoder")
+    __slots__ = ("_frames", "decoder", "delivered")
 
     def __init__(self, decoder: StreamDecoder) -> None:
         self._frames = SSEFramer()
         self.decoder = decoder
+        self.delivered = 0
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         events: list[StreamEvent] = []
@@ -70,6 +80,14 @@ class UpstreamEvents:
             decoder.decode(data, events)
             if decoder.finished:  # nothing after the terminal event is relayed
                 break
+        if events and (text := canonical_text(events)):
+            self.delivered += estimate_tokens(text)
+        return events
+
+    def limit(self, usage: Usage) -> list[StreamEvent]:
+        """The events that end the message at its output limit (see ``StreamDecoder``)."""
+        events: list[StreamEvent] = []
+        self.decoder.limit(events, usage)
         return events
 
     def close(self) -> list[StreamEvent]:
@@ -84,4 +102,6 @@ class UpstreamEvents:
                 break
         if not decoder.finished:
             decoder.close(events)
+        if events and (text := canonical_text(events)):
+            self.delivered += estimate_tokens(text)
         return events

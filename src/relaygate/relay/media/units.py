@@ -11,7 +11,10 @@
 
 Before the call, the hold is placed for the same units as asked for (``n`` images, the
 characters, the file's seconds; a file no reader understands at a low bitrate), so a
-caller who cannot pay is refused before the upstream is called.
+caller who cannot pay is refused before the upstream is called. A token-priced image
+model (gpt-image) bills image output tokens by quality and size: each image is held for
+the most its ``quality`` and ``size`` can cost (the largest when ``auto`` or unknown), at
+least ``default_output_estimate``, plus 100 tokens per streamed partial image.
 """
 
 from __future__ import annotations
@@ -45,13 +48,31 @@ def measured_audio(call: MediaCall) -> AudioLength:
     return call.measured
 
 
+# gpt-image output tokens per image: quality -> size -> tokens (OpenAI's image pricing)
+_IMAGE_TOKENS: dict[str, dict[str, int]] = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+_PARTIAL_IMAGE_TOKENS = 100  # each streamed partial image is billed this many more
+
+
+def _image_output_tokens(payload: dict[str, Any], floor: int) -> int:
+    """The most output tokens one image of this call can be billed (see the docstring)."""
+    by_size = _IMAGE_TOKENS.get(str(payload.get("quality")), _IMAGE_TOKENS["high"])
+    size = by_size.get(str(payload.get("size")), max(by_size.values()))
+    partial = min(_int(payload.get("partial_images")), 3)
+    return max(size, floor) + partial * _PARTIAL_IMAGE_TOKENS
+
+
 def estimate(call: MediaCall, output_per_image: int) -> TokenCounts:
     """The units the hold is placed for, before the upstream is called."""
     payload = call.payload
     if call.endpoint in (IMAGES, IMAGE_EDITS):
         n = call.images
         prompt = _tokens(payload.get("prompt"))
-        return TokenCounts(prompt_tokens=prompt, completion_tokens=n * output_per_image, images=n)
+        output = n * _image_output_tokens(payload, output_per_image)
+        return TokenCounts(prompt_tokens=prompt, completion_tokens=output, images=n)
     if call.endpoint == SPEECH:
         text = payload.get("input")
         return TokenCounts(prompt_tokens=_tokens(text), characters=len(str(text)))

@@ -114,5 +114,8 @@ def max_output(endpoint: str, body: Any) -> int:
     field = _OUTPUT_CAP.get(endpoint)
     if field is None or not isinstance(body, dict):
         return 0
-    value = body.get(field)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    # a Complete body is held after it became a Messages one (``max_tokens``)
+    for value in (body.get(field), body.get("max_tokens")):
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return 0

@@ -120,6 +120,18 @@ class AnthropicStreamDecoder:
         out.append(MessageStop())
         return True
 
+    def limit(self, out: list[StreamEvent], usage: Usage) -> None:
+        """End the message here, as ``max_tokens`` would (the gateway stopped the stream
+        at its hold): the open blocks stopped, ``usage`` (what is billed) reported."""
+        if self.finished:
+            return
+        for index, _ in sorted(self._blocks.values()):
+            out.append(BlockStop(index))
+        self._blocks.clear()
+        self._stopped = self.finished = True
+        out.append(MessageDelta("max_tokens", None, usage))
+        out.append(MessageStop())
+
     def _message_start(self, event: dict[str, Any], out: list[StreamEvent]) -> None:
         message = event.get("message")
         if not isinstance(message, dict):

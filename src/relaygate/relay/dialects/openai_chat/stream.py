@@ -31,7 +31,7 @@ from relaygate.relay.canonical.stream import (
     ToolArgsDelta,
 )
 from relaygate.relay.dialects.openai_chat.finish import finish_reason, stop_reason
-from relaygate.relay.dialects.openai_chat.usage import read_usage
+from relaygate.relay.dialects.openai_chat.usage import read_usage, usage_object
 from relaygate.relay.dialects.sse import event_object
 
 __all__ = ["OpenAIChatStreamDecoder", "OpenAIChatStreamEncoder"]
@@ -105,6 +105,19 @@ class OpenAIChatStreamDecoder:
             return False
         self._end(out)
         return True
+
+    def limit(self, out: list[StreamEvent], usage: Usage) -> None:
+        """End the message here, as ``finish_reason: "length"`` would (the gateway stopped
+        the stream at its hold); ``usage`` is what is billed."""
+        if self.finished:
+            return
+        if not self._started:
+            self._start("", "", out)
+        self._close_block(out)
+        self._finish, self.usage = "max_tokens", usage
+        if not self._reported:
+            self._report(out)
+        self._end(out)
 
     def _start(self, message_id: str, model: str, out: list[StreamEvent]) -> None:
         self._started = True
@@ -306,17 +319,6 @@ class OpenAIChatStreamEncoder:
     def _end(self) -> bytes:
         tail = self._finish("stop")
         if self._include_usage:
-            tail += self._head + b'"choices":[],"usage":' + orjson.dumps(_usage_object(self._usage))
+            tail += self._head + b'"choices":[],"usage":' + orjson.dumps(usage_object(self._usage))
             tail += b"}\n\n"
         return tail + b"data: [DONE]\n\n"
-
-
-def _usage_object(usage: Usage | None) -> dict[str, object]:
-    usage = usage or Usage()
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-    }

@@ -6,7 +6,7 @@ from typing import Any
 
 from relaygate.relay.canonical import Usage
 
-__all__ = ["read_usage"]
+__all__ = ["read_usage", "usage_object"]
 
 
 def _int(value: Any) -> int:
@@ -32,3 +32,15 @@ def read_usage(payload: Any) -> Usage | None:
         if isinstance(completion_details, dict)
         else 0,
     )
+
+
+def usage_object(usage: Usage | None) -> dict[str, object]:
+    """``usage`` as a chunk's (or completion's) ``usage`` object."""
+    usage = usage or Usage()
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }

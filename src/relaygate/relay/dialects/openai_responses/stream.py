@@ -17,14 +17,24 @@ Both have the duck type of :class:`relaygate.relay.translate_stream.StreamTransl
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.decoding import DECODERS, UpstreamEvents
+from relaygate.relay.dialects.delivered import RESPONSES_DELTA, decoded
 from relaygate.relay.dialects.openai_responses.encoder import ResponsesStreamEncoder
-from relaygate.relay.dialects.openai_responses.output import IdFactory, new_id, read_usage
+from relaygate.relay.dialects.openai_responses.output import (
+    IdFactory,
+    finished_response,
+    new_id,
+    read_usage,
+)
 from relaygate.relay.dialects.sse import SSEPassthrough, event_object
 
 __all__ = ["ResponsesScanner", "ResponsesStreamEncoder", "ResponsesTranslator"]
@@ -45,6 +55,7 @@ class ResponsesTranslator:
         "_encoder",
         "_upstream",
         "content_events",
+        "delivered",
         "error",
         "finished",
         "response",
@@ -68,6 +79,7 @@ class ResponsesTranslator:
         )
         self.usage: Usage | None = None
         self.content_events = 0
+        self.delivered = 0  # estimated output tokens of the text relayed
         self.finished = False
         self.error: str | None = None
         self.response: dict[str, Any] | None = None
@@ -78,6 +90,15 @@ class ResponsesTranslator:
             return b""
         events = self._upstream.feed(chunk)
         out = self._encoder.encode(events) if events else b""
+        self._sync()
+        return out
+
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        """End the response as its output limit would: ``response.incomplete`` (reason
+        ``max_output_tokens``), the items so far closed, ``usage`` (what is billed)."""
+        if self.finished:
+            return b""
+        out = self._encoder.encode(self._upstream.limit(usage))
         self._sync()
         return out
 
@@ -101,6 +122,7 @@ class ResponsesTranslator:
     def _sync(self) -> None:
         decoder = self._upstream.decoder
         self.usage = decoder.usage
+        self.delivered = self._upstream.delivered
         self.content_events = decoder.content_events
         self.finished = decoder.finished
         self.error = decoder.error
@@ -121,7 +143,16 @@ _DELTAS = frozenset(
 
 
 _DELTA_NAMES = frozenset(name.encode() for name in _DELTAS)
-_PARSED_NAMES = frozenset(name.encode() for name in (*_TERMINAL, "error"))
+# parsed whole: the terminal events, and those the stop at the output limit needs (the
+# Response as created, and every finished output item for the ``incomplete`` one)
+_KEPT = (
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.output_item.done",
+)
+_PARSED_NAMES = frozenset(name.encode() for name in (*_TERMINAL, *_KEPT, "error"))
+_SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
 
 
 class ResponsesScanner:
@@ -134,12 +165,35 @@ class ResponsesScanner:
     ``error``. An event without an ``event:`` line is parsed to find its type.
     """
 
-    __slots__ = ("_relay", "content_events", "error", "finished", "response", "usage")
+    __slots__ = (
+        "_current",
+        "_items",
+        "_last",
+        "_open",
+        "_parts",
+        "_relay",
+        "_started",
+        "_text",
+        "content_events",
+        "delivered",
+        "error",
+        "finished",
+        "response",
+        "usage",
+    )
 
     def __init__(self) -> None:
         self._relay = SSEPassthrough()
+        self._started: dict[str, Any] | None = None  # the Response as created
+        self._items: list[Any] = []  # the output items done
+        self._open: dict[Any, dict[str, Any]] = {}  # output index -> item added, not done
+        self._parts: list[bytes] = []  # the raw delta text of the item added last
+        self._current: Any = None  # that item's output index
+        self._text: list[bytes] = []  # the raw delta text of the events being read
+        self._last = b""  # the last event's data: its sequence number
         self.usage: Usage | None = None
         self.content_events = 0
+        self.delivered = 0  # estimated output tokens of the deltas forwarded
         self.finished = False
         self.error: str | None = None
         self.response: dict[str, Any] | None = None
@@ -149,6 +203,8 @@ class ResponsesScanner:
         frames, out = self._relay.feed(chunk)
         for name, data in frames:
             self._meter(name, data)
+        if self._text:
+            self._delivered()
         return out
 
     def flush(self) -> bytes:
@@ -156,12 +212,47 @@ class ResponsesScanner:
         frames, tail = self._relay.close()
         for name, data in frames:
             self._meter(name, data)
+        if self._text:
+            self._delivered()
         return tail
 
+    def stop_at_limit(self, usage: Usage) -> bytes:
+        """End the response as its output limit would: the items in progress finished
+        ``incomplete`` (with their text so far), then ``response.incomplete`` (reason
+        ``max_output_tokens``) with every item and the usage billed."""
+        if self.finished:
+            return b""
+        self.finished = True
+        found = _SEQUENCE.findall(self._last)
+        number = int(found[-1]) + 1 if found else None
+        frames = []
+        for index, item in self._open.items():
+            text = decoded(self._parts) if index == self._current else ""
+            done = _incomplete_item(item, text)
+            self._items.append(done)
+            event = {"type": "response.output_item.done", "output_index": index, "item": done}
+            frames.append(_frame(event, number))
+            number = number + 1 if number is not None else None
+        self._open = {}
+        template = self._started or {"object": "response", "output": []}
+        response = finished_response(
+            template, list(self._items), stop_reason="max_tokens", usage=usage, completed_at=0
+        )
+        self.response = response
+        frames.append(_frame({"type": "response.incomplete", "response": response}, number))
+        return b"".join(frames)
+
+    def _delivered(self) -> None:
+        self.delivered += estimate_tokens(decoded(self._text))
+        self._text = []
+
     def _meter(self, name: bytes, data: bytes) -> None:
+        self._last = data
         if name in _DELTA_NAMES:
-            if b'"delta":""' not in data:
+            if (found := RESPONSES_DELTA.search(data)) is not None and found.group(1):
                 self.content_events += 1
+                self._text.append(found.group(1))
+                self._parts.append(found.group(1))
             return
         if name and name not in _PARSED_NAMES:
             return  # item and part events: nothing to meter
@@ -171,8 +262,21 @@ class ResponsesScanner:
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind in _DELTAS:  # only without an event: line
-            if event.get("delta"):
+            if (delta := event.get("delta")) and isinstance(delta, str):
                 self.content_events += 1
+                self._text.append(orjson.dumps(delta)[1:-1])
+                self._parts.append(self._text[-1])
+        elif kind in ("response.created", "response.in_progress"):
+            if isinstance(response := event.get("response"), dict):
+                self._started = response
+        elif kind == "response.output_item.added":
+            if isinstance(item := event.get("item"), dict):
+                self._current = event.get("output_index")
+                self._open[self._current] = item
+                self._parts = []
+        elif kind == "response.output_item.done":
+            self._open.pop(event.get("output_index"), None)
+            self._items.append(event.get("item"))
         elif kind in _TERMINAL:
             response = event.get("response")
             if isinstance(response, dict):
@@ -184,6 +288,29 @@ class ResponsesScanner:
         elif kind == "error":
             self.error = _message(event)
             self.finished = True
+
+
+def _incomplete_item(item: dict[str, Any], text: str) -> dict[str, Any]:
+    """An item cut short by the output limit, with the text it had received."""
+    done = {**item, "status": "incomplete"}
+    kind = item.get("type")
+    if kind == "message":
+        done["content"] = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
+    elif kind == "function_call":
+        done["arguments"] = text
+    elif kind == "custom_tool_call":
+        done["input"] = text
+    elif kind == "reasoning" and text:
+        done["summary"] = [{"type": "summary_text", "text": text}]
+    return done
+
+
+def _frame(event: dict[str, Any], number: int | None) -> bytes:
+    """An event of ours, numbered after the upstream's (when it numbers its events)."""
+    if number is not None:
+        event["sequence_number"] = number
+    name = str(event["type"]).encode()
+    return b"event: " + name + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def _message(error: Any) -> str:
