@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import openai
 
-from relaygate.billing.pricing import Price, TokenCounts, charge, format_money, official_cost
+from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost
+from relaygate.core.money import format_money
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway, run_sync
 from tests.integration.test_money import books, charges, priced_model, wallet
@@ -94,12 +95,13 @@ def _check_books(gw: Gateway, user_id: int, served: int, worst: int) -> None:
 def test_n_choices_are_held_and_cannot_overspend(gateway: Gateway, fake: FakeOpenAI) -> None:
     """(a) ``n: 8``: the upstream generates eight answers and bills them all."""
     model = priced_model(
-        gateway, fake, input=format_money(INPUT, 6), output=format_money(OUTPUT, 6)
+        gateway, fake, input=format_money(INPUT), output=format_money(OUTPUT)
     )
     body = {"model": model, "messages": MESSAGES, "stream": True, "max_tokens": MAX_TOKENS, "n": N}
     cost = _cost(PROMPT, MAX_TOKENS * N)  # what the upstream bills for one call
     assert _hold(body, MAX_TOKENS * N) >= cost
-    words = " ".join(f"t{i}" for i in range(MAX_TOKENS - 1))
+    # one token a word, so the text the upstream streams is the MAX_TOKENS it bills
+    words = " ".join(["the"] * (MAX_TOKENS - 1))
     fake.default = Behaviour(
         text=words, prompt_tokens=PROMPT, completion_tokens=MAX_TOKENS * N, chunk_delay=0.002
     )
@@ -126,7 +128,7 @@ def test_streams_stop_at_their_hold_when_the_upstream_ignores_max_tokens(
     """(b) The upstream streams 300 tokens whatever ``max_tokens`` says (and would bill
     them): each stream is stopped at its hold and ends with ``finish_reason: "length"``."""
     model = priced_model(
-        gateway, fake, input=format_money(INPUT, 6), output=format_money(OUTPUT, 6)
+        gateway, fake, input=format_money(INPUT), output=format_money(OUTPUT)
     )
     body = {"model": model, "messages": MESSAGES, "stream": True, "max_tokens": MAX_TOKENS}
     hold = _hold(body, MAX_TOKENS)
