@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TokenTally", "estimate_tokens"]
+__all__ = ["estimate_tokens"]
 
 # ASCII pieces, as BPE pre-tokenizers cut them (a word keeps its leading space or mark).
 _WORDS = re.compile(r"[A-Za-z]+")
@@ -59,44 +59,6 @@ def estimate_tokens(text: str) -> int:
     if not text:
         return 0
     return max(1, (_hundredths(text) + 50) // 100)
-
-
-class TokenTally:
-    """A running estimate of a stream's text, fed delta by delta, linear in the text.
-
-    Deltas cannot be estimated one by one and summed: a word cut across two deltas would
-    count twice (measured: +40 % on English text cut every 2-8 characters). The tally
-    keeps the text since the last white space and counts only whole pieces.
-    """
-
-    __slots__ = ("_counted", "_pending")
-
-    _BATCH = 256  # characters gathered before counting (one regex pass per batch)
-
-    def __init__(self) -> None:
-        self._counted = 0  # hundredths of a token, of the text before ``_pending``
-        self._pending: list[str] = []
-
-    def add(self, text: str) -> None:
-        self._pending.append(text)
-        if len(text) >= self._BATCH or len(self._pending) >= 32:
-            self._fold()
-
-    def tokens(self) -> int:
-        """The estimate of everything added so far (0 for no text)."""
-        hundredths = self._counted + _hundredths("".join(self._pending))
-        return 0 if hundredths == 0 else max(1, (hundredths + 50) // 100)
-
-    def _fold(self) -> None:
-        text = "".join(self._pending)
-        cut = max(text.rfind(" "), text.rfind("\n"))
-        if cut <= 0:  # no white space (Chinese, say): cut anyway past four batches, at
-            if len(text) < 4 * self._BATCH:  # the cost of at most a token per kilobyte
-                self._pending = [text]
-                return
-            cut = len(text) - 1
-        self._counted += _hundredths(text[:cut])
-        self._pending = [text[cut:]]
 
 
 def _hundredths(text: str) -> int:
