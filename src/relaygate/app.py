@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from relaygate import __version__
 from relaygate.accounts.api import router as accounts_router
@@ -55,7 +54,6 @@ from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
-from relaygate.relay.openapi import relay_paths
 from relaygate.relay.output_cap import CapSlack
 from relaygate.relay.probe import ChannelProber
 from relaygate.relay.providers.anthropic import AnthropicProvider
@@ -73,6 +71,7 @@ from relaygate.state.service import StateService
 from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
 from relaygate.web.docs import router as docs_router
+from relaygate.web.openapi import build_openapi
 from relaygate.web.pages import router as pages_router
 from relaygate.web.platform import install_error_handlers
 from relaygate.web.static import check_assets
@@ -382,17 +381,7 @@ def _control_plane(gateway: Gateway) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
-            )
-            paths, schemas, security = relay_paths()
-            for path, operations in schema.get("paths", {}).items():  # GET and POST may share
-                paths.setdefault(path, {}).update(operations)
-            schema["paths"] = paths
-            components = schema.setdefault("components", {})
-            components.setdefault("schemas", {}).update(schemas)
-            components.setdefault("securitySchemes", {}).update(security)
-            app.openapi_schema = schema
+            app.openapi_schema = build_openapi(app)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.schemas import (
@@ -22,10 +22,12 @@ from relaygate.accounts.schemas import (
     UserPatch,
 )
 from relaygate.accounts.service import AccountService
-from relaygate.core.envelope import envelope
-from relaygate.core.errors import PermissionDenied
+from relaygate.core.bounds import Offset, RowId
+from relaygate.core.clock import utcnow
+from relaygate.core.envelope import envelope, error_responses
+from relaygate.core.errors import Conflict, PermissionDenied
 
-__all__ = ["OperatorDep", "presented_key", "router"]
+__all__ = ["OPERATOR_ERRORS", "OperatorDep", "presented_key", "router"]
 
 
 def presented_key(request: Request) -> str | None:
@@ -48,9 +50,29 @@ async def require_operator(request: Request) -> Principal:
 
 
 OperatorDep = Annotated[Principal, Depends(require_operator)]
+
+# An operator cannot lock themselves out through the API (the CLI's create-admin would be
+# the only way back in): the key a request is made with cannot be disabled or expired by
+# it, nor its user disabled. Another management key can.
+_LOCKOUT = "This request is made with the {} it would disable: use another management key."
+
+
+def _keeps_own_key(changes: dict[str, Any]) -> None:
+    if changes.get("is_disabled") is True:
+        raise Conflict(_LOCKOUT.format("key"), param="is_disabled")
+    expires = changes.get("expired_at")
+    if expires is not None and expires <= utcnow():
+        raise Conflict(_LOCKOUT.format("key"), param="expired_at")
+
+
 AccountsDep = Annotated[AccountService, Depends(accounts)]
 
-router = APIRouter(prefix="/api/v1/operator", tags=["operator: users and keys"])
+# Every operator route: 401 without a valid key, 403 for a key that is not the operator's
+# management key, 400 for invalid input.
+OPERATOR_ERRORS = error_responses(400, 401, 403, 500)
+router = APIRouter(
+    prefix="/api/v1/operator", tags=["operator: users and keys"], responses=OPERATOR_ERRORS
+)
 
 
 @router.post("/users", summary="Create a user")
@@ -61,28 +83,40 @@ async def create_user(body: UserCreate, _: OperatorDep, svc: AccountsDep) -> dic
 
 @router.get("/users", summary="List users")
 async def list_users(
-    _: OperatorDep, svc: AccountsDep, offset: int = 0, limit: int = 100
+    _: OperatorDep,
+    svc: AccountsDep,
+    offset: Offset = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    users = await svc.users(offset, min(max(limit, 1), 1000))
+    users = await svc.users(offset, limit)
     return envelope([UserOut.model_validate(u).model_dump(mode="json") for u in users])
 
 
-@router.get("/users/{user_id}", summary="Get a user")
-async def get_user(user_id: int, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
+@router.get("/users/{user_id}", summary="Get a user", responses=error_responses(404))
+async def get_user(user_id: RowId, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
     return envelope(UserOut.model_validate(await svc.user(user_id)).model_dump(mode="json"))
 
 
-@router.patch("/users/{user_id}", summary="Change a user (name, pricing group, disabled)")
+@router.patch(
+    "/users/{user_id}",
+    summary="Change a user (name, pricing group, disabled)",
+    responses=error_responses(404, 409),  # 409: disabling the caller's own account
+)
 async def update_user(
-    user_id: int, body: UserPatch, _: OperatorDep, svc: AccountsDep
+    user_id: RowId, body: UserPatch, caller: OperatorDep, svc: AccountsDep
 ) -> dict[str, Any]:
-    user = await svc.update_user(user_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    if user_id == caller.user_id and changes.get("is_disabled") is True:
+        raise Conflict(_LOCKOUT.format("account"), param="is_disabled")
+    user = await svc.update_user(user_id, changes)
     return envelope(UserOut.model_validate(user).model_dump(mode="json"), "User updated")
 
 
-@router.post("/users/{user_id}/keys", summary="Issue an API key (shown once)")
+@router.post(
+    "/users/{user_id}/keys", summary="Issue an API key (shown once)", responses=error_responses(404)
+)
 async def issue_key(
-    user_id: int, body: KeyCreate, _: OperatorDep, svc: AccountsDep
+    user_id: RowId, body: KeyCreate, _: OperatorDep, svc: AccountsDep
 ) -> dict[str, Any]:
     new = await svc.issue_key(user_id, **body.model_dump())
     data = NewKeyOut.model_validate(
@@ -91,15 +125,26 @@ async def issue_key(
     return envelope(data.model_dump(mode="json"), "New api token success")
 
 
-@router.get("/users/{user_id}/keys", summary="List a user's keys (hints only)")
-async def list_keys(user_id: int, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
+@router.get(
+    "/users/{user_id}/keys",
+    summary="List a user's keys (hints only)",
+    responses=error_responses(404),
+)
+async def list_keys(user_id: RowId, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
     keys = await svc.keys_of(user_id)
     return envelope([KeyOut.model_validate(k).model_dump(mode="json") for k in keys])
 
 
-@router.patch("/keys/{key_id}", summary="Update a key")
+@router.patch(
+    "/keys/{key_id}",
+    summary="Update a key",
+    responses=error_responses(404, 409),  # 409: disabling or expiring the caller's own key
+)
 async def update_key(
-    key_id: int, body: KeyPatch, _: OperatorDep, svc: AccountsDep
+    key_id: RowId, body: KeyPatch, caller: OperatorDep, svc: AccountsDep
 ) -> dict[str, Any]:
-    row = await svc.update_key(key_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    if key_id == caller.key_id:
+        _keeps_own_key(changes)
+    row = await svc.update_key(key_id, changes)
     return envelope(KeyOut.model_validate(row).model_dump(mode="json"), "Update api token success")

@@ -7,12 +7,21 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from relaygate.core.bounds import Micro, PositiveCount
+from relaygate.core.patch import omittable
+
 __all__ = ["KeyCreate", "KeyOut", "KeyPatch", "NewKeyOut", "UserCreate", "UserOut", "UserPatch"]
 
 
 def _as_utc(moment: datetime) -> datetime:
-    """A time without a zone (``2025-01-01`` or ``2025-01-01T00:00:00``) is taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """A time without a zone (``2025-01-01`` or ``2025-01-01T00:00:00``) is taken as UTC.
+    A time that has no UTC equivalent (``0001-01-01T00:00:00+01:00``) is refused."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the time is out of range in UTC") from exc
 
 
 UTCTime = Annotated[datetime, AfterValidator(_as_utc)]
@@ -29,9 +38,9 @@ class UserCreate(BaseModel):
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
-    group: str | None = Field(default=None, max_length=64)
-    is_disabled: bool | None = None
+    name: str = omittable(max_length=200)
+    group: str = omittable(max_length=64)
+    is_disabled: bool = omittable()
 
 
 class UserOut(BaseModel):
@@ -53,23 +62,23 @@ class KeyCreate(BaseModel):
     permissions: list[str] | None = None
     expired_at: UTCTime | None = None
     is_admin: bool = False
-    max_fee: int = Field(default=0, ge=0)
-    rpm_limit: int | None = Field(default=None, ge=1)
-    tpm_limit: int | None = Field(default=None, ge=1)
-    concurrency_limit: int | None = Field(default=None, ge=1)
+    max_fee: Micro = 0
+    rpm_limit: PositiveCount | None = None
+    tpm_limit: PositiveCount | None = None
+    concurrency_limit: PositiveCount | None = None
 
 
 class KeyPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    remark: str | None = Field(default=None, max_length=500)
-    permissions: list[str] | None = None
-    expired_at: UTCTime | None = None
-    is_disabled: bool | None = None
-    max_fee: int | None = Field(default=None, ge=0)
-    rpm_limit: int | None = Field(default=None, ge=1)
-    tpm_limit: int | None = Field(default=None, ge=1)
-    concurrency_limit: int | None = Field(default=None, ge=1)
+    remark: str = omittable(max_length=500)
+    permissions: list[str] | None = None  # null: every model
+    expired_at: UTCTime | None = None  # null: never expires
+    is_disabled: bool = omittable()
+    max_fee: Micro = omittable()
+    rpm_limit: PositiveCount | None = None  # null: only the user's tier limits the key
+    tpm_limit: PositiveCount | None = None
+    concurrency_limit: PositiveCount | None = None
 
 
 class KeyOut(BaseModel):

@@ -19,15 +19,15 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
-from relaygate.accounts.api import OperatorDep
+from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
 from relaygate.accounts.signup import (
     SignupService,
     mailbox,
     normalise_email,
     normalise_invite_code,
 )
-from relaygate.accounts.user_api import ManagerDep
-from relaygate.core.envelope import envelope
+from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
+from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.forms import parse_body
 from relaygate.kv.protocols import KV
 
@@ -58,7 +58,12 @@ async def _body(request: Request) -> dict[str, Any]:
     return parse_body(await request.body(), request.headers.get("content-type", ""))
 
 
-@router.post("/api/v1/auth/login", summary="Mail a sign-in link", openapi_extra=_BODY)
+@router.post(
+    "/api/v1/auth/login",
+    summary="Mail a sign-in link",
+    openapi_extra=_BODY,
+    responses=error_responses(400, 500),  # 400: not an address, or an unknown invite code
+)
 async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     body = await _body(request)
     email = normalise_email(str(body.get("email") or ""))
@@ -73,12 +78,18 @@ async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     return envelope(None, "If the address can sign in, a link is on its way.")
 
 
-@router.get("/api/v1/auth/verify", summary="Sign in with a mailed link")
+# 400: an unknown, used or expired link; 403: the account is disabled
+_VERIFY_ERRORS = error_responses(400, 403, 500)
+
+
+@router.get("/api/v1/auth/verify", summary="Sign in with a mailed link", responses=_VERIFY_ERRORS)
 async def verify_get(svc: SignupDep, token: str = "") -> dict[str, Any]:
     return await _verify(svc, token)
 
 
-@router.post("/api/v1/auth/verify", summary="Sign in with a mailed link (POST)")
+@router.post(
+    "/api/v1/auth/verify", summary="Sign in with a mailed link (POST)", responses=_VERIFY_ERRORS
+)
 async def verify_post(request: Request, svc: SignupDep, token: str = "") -> dict[str, Any]:
     body = await _body(request)
     return await _verify(svc, str(body.get("token") or token))
@@ -95,7 +106,7 @@ async def _verify(svc: SignupService, token: str) -> dict[str, Any]:
     return envelope(data, "Signed in")
 
 
-@router.get("/api/v1/user/invite", summary="Your invite code and links")
+@router.get("/api/v1/user/invite", summary="Your invite code and links", responses=MANAGER_ERRORS)
 async def my_invite(principal: ManagerDep, svc: SignupDep) -> dict[str, Any]:
     invite = await svc.invite(principal.user_id)
     base = svc.public_base
@@ -108,7 +119,13 @@ async def my_invite(principal: ManagerDep, svc: SignupDep) -> dict[str, Any]:
     return envelope(data)
 
 
-@router.get("/i/{code}", summary="Short invite link", response_class=RedirectResponse)
+@router.get(
+    "/i/{code}",
+    summary="Short invite link",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={302: {"description": "To the console, with the code as `?aff=`"}},
+)
 async def short_invite(code: str) -> RedirectResponse:
     """Send the visitor to the console with the code; a malformed code just lands on it."""
     canonical = normalise_invite_code(code)
@@ -116,6 +133,10 @@ async def short_invite(code: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=302)
 
 
-@router.get("/api/v1/operator/outbox", summary="Links the log mailer sent (operators, tests)")
+@router.get(
+    "/api/v1/operator/outbox",
+    summary="Links the log mailer sent (operators, tests)",
+    responses=OPERATOR_ERRORS,
+)
 async def outbox(_: OperatorDep, svc: SignupDep, email: str) -> dict[str, Any]:
     return envelope(svc.mailer.recent_links(normalise_email(email)))

@@ -20,13 +20,13 @@ from relaygate.accounts.api import accounts, presented_key
 from relaygate.accounts.models import ApiKey
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
-from relaygate.core.envelope import envelope
+from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.errors import InvalidRequest, PermissionDenied, RateLimited
 from relaygate.core.forms import parse_body, parse_bool, parse_json_list
 from relaygate.core.money import format_money, parse_money
 from relaygate.kv.protocols import KV
 
-__all__ = ["MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
+__all__ = ["MANAGER_ERRORS", "MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
 
 MAX_KEYS_PER_USER = 5000
 
@@ -92,7 +92,8 @@ def _time(value: Any, field: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as exc:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: no UTC time (year 1, +01:00)
         raise InvalidRequest(f"'{field}' must be an ISO 8601 time.", param=field) from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -127,7 +128,14 @@ def _key_out(row: ApiKey) -> dict[str, Any]:
     }
 
 
-router = APIRouter(prefix="/api/v1/user/admin", tags=["platform: API keys"])
+# Every route of a management key: 401 without a valid key, 403 for a key that is not a
+# management key, 400 for invalid input; and here 429 past the route's QPS.
+MANAGER_ERRORS = error_responses(400, 401, 403, 500)
+router = APIRouter(
+    prefix="/api/v1/user/admin",
+    tags=["platform: API keys"],
+    responses={**MANAGER_ERRORS, **error_responses(429)},
+)
 AccountsDep = Annotated[AccountService, Depends(accounts)]
 
 
@@ -135,9 +143,10 @@ Handler = TypeVar("Handler", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 def _form_route(
-    paths: tuple[str, ...], summary: str, per_second: int, name: str
+    paths: tuple[str, ...], summary: str, per_second: int, name: str, errors: tuple[int, ...] = ()
 ) -> Callable[[Handler], Handler]:
-    """Register one handler under the platform's path and its aliases, form body, QPS."""
+    """Register one handler under the platform's path and its aliases, form body, QPS,
+    and the errors it answers besides the router's."""
 
     def register(handler: Handler) -> Handler:
         for index, path in enumerate(paths):
@@ -147,6 +156,7 @@ def _form_route(
                 summary=label,
                 openapi_extra=_FORM,
                 dependencies=[throttle(per_second, name)],
+                responses=error_responses(*errors),
             )(handler)
         return handler
 
@@ -173,7 +183,7 @@ async def new_api_token(
     return envelope(new.key, "New api token success")
 
 
-@_form_route(("/update-api-token",), "Change an API key", 10, "update")
+@_form_route(("/update-api-token",), "Change an API key", 10, "update", (404,))
 async def update_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
@@ -205,7 +215,7 @@ async def get_api_tokens(principal: ManagerDep, svc: AccountsDep) -> dict[str, A
     return envelope([_key_out(k) for k in keys], f"Get API keys success, total keys: {len(keys)}")
 
 
-@_form_route(("/del-api-token", "/delete-api-token"), "Delete an API key", 10, "delete")
+@_form_route(("/del-api-token", "/delete-api-token"), "Delete an API key", 10, "delete", (404,))
 async def del_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from relaygate.accounts.api import OperatorDep, accounts, presented_key
-from relaygate.accounts.user_api import ManagerDep
+from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep, accounts, presented_key
+from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.billing.catalogue import CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.ledger import Balance, LedgerService
@@ -21,8 +21,9 @@ from relaygate.billing.models import ModelPrice
 from relaygate.billing.packages import PackageService
 from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn
 from relaygate.billing.usage_api import router as usage_listing
+from relaygate.core.bounds import RowId
 from relaygate.core.clock import utcnow
-from relaygate.core.envelope import envelope
+from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.money import format_money, parse_money
 
 __all__ = ["router"]
@@ -49,6 +50,7 @@ PricesDep = Annotated[CatalogueService, Depends(prices)]
 
 router = APIRouter(tags=["billing"])
 router.include_router(usage_listing)  # the operator's usage listing (usage_api.py)
+_NOT_FOUND = error_responses(404)
 
 
 def balance_out(view: Balance) -> dict[str, Any]:
@@ -82,9 +84,13 @@ def _price_out(row: ModelPrice) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/operator/users/{user_id}/credit", summary="Top up or adjust a balance")
+@router.post(
+    "/api/v1/operator/users/{user_id}/credit",
+    summary="Top up or adjust a balance",
+    responses={**OPERATOR_ERRORS, **_NOT_FOUND},
+)
 async def credit(
-    user_id: int,
+    user_id: RowId,
     body: CreditIn,
     _: OperatorDep,
     svc: LedgerDep,
@@ -97,14 +103,22 @@ async def credit(
     return envelope(balance_out(view), "Balance updated")
 
 
-@router.get("/api/v1/operator/users/{user_id}/balance", summary="A user's balance")
-async def user_balance(user_id: int, _: OperatorDep, svc: LedgerDep) -> dict[str, Any]:
+@router.get(
+    "/api/v1/operator/users/{user_id}/balance",
+    summary="A user's balance",
+    responses=OPERATOR_ERRORS,
+)
+async def user_balance(user_id: RowId, _: OperatorDep, svc: LedgerDep) -> dict[str, Any]:
     return envelope(balance_out(await svc.balance(user_id)))
 
 
-@router.get("/api/v1/operator/users/{user_id}/ledger", summary="A user's ledger, newest first")
+@router.get(
+    "/api/v1/operator/users/{user_id}/ledger",
+    summary="A user's ledger, newest first",
+    responses=OPERATOR_ERRORS,
+)
 async def user_ledger(
-    user_id: int,
+    user_id: RowId,
     _: OperatorDep,
     svc: LedgerDep,
     request: Request,
@@ -139,12 +153,20 @@ async def user_ledger(
     return envelope(data)
 
 
-@router.get("/api/v1/operator/models", summary="The model catalogue (official prices)")
+@router.get(
+    "/api/v1/operator/models",
+    summary="The model catalogue (official prices)",
+    responses=OPERATOR_ERRORS,
+)
 async def list_prices(_: OperatorDep, svc: PricesDep) -> dict[str, Any]:
     return envelope([_price_out(row) for row in await svc.all()])
 
 
-@router.put("/api/v1/operator/models/{model:path}", summary="Set a model's prices")
+@router.put(
+    "/api/v1/operator/models/{model:path}",
+    summary="Set a model's prices",
+    responses=OPERATOR_ERRORS,
+)
 async def put_price(
     model: str, body: ModelPriceIn, _: OperatorDep, svc: PricesDep
 ) -> dict[str, Any]:
@@ -155,20 +177,28 @@ async def put_price(
     return envelope(_price_out(await svc.put(model, fields)), "Price saved")
 
 
-@router.delete("/api/v1/operator/models/{model:path}", summary="Remove a model's prices")
+@router.delete(
+    "/api/v1/operator/models/{model:path}",
+    summary="Remove a model's prices",
+    responses={**OPERATOR_ERRORS, **_NOT_FOUND},
+)
 async def delete_price(model: str, _: OperatorDep, svc: PricesDep) -> dict[str, Any]:
     await svc.remove(model)
     return envelope(None, "Price removed")
 
 
-@router.post("/api/v1/user/admin/balance", summary="The caller's balance")
+@router.post("/api/v1/user/admin/balance", summary="The caller's balance", responses=MANAGER_ERRORS)
 async def my_balance(principal: ManagerDep, svc: LedgerDep) -> dict[str, Any]:
     view = await svc.balance(principal.user_id)
     data = {"balance": format_money(view.balance), "free_balance": format_money(view.free_balance)}
     return envelope(data, "get user balance success")
 
 
-@router.post("/api/v1/user/admin/get-membership-expire-date", summary="The caller's membership")
+@router.post(
+    "/api/v1/user/admin/get-membership-expire-date",
+    summary="The caller's membership",
+    responses=MANAGER_ERRORS,
+)
 async def my_membership(
     principal: ManagerDep, svc: LedgerDep, meter: Annotated[Charging, Depends(charging)]
 ) -> dict[str, Any]:
@@ -194,6 +224,10 @@ def _number(value: Decimal) -> str:
     "/api/v1/pay/model-rates",
     summary="The current multiplier of every priced model",
     response_class=Response,
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        **error_responses(401, 500),
+    },
 )
 async def model_rates(request: Request, svc: PricesDep) -> Response:
     """``{models: {model: multiplier}, routes: {group: multiplier}, flex: multiplier}``."""

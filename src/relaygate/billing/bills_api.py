@@ -26,11 +26,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from relaygate.accounts.api import accounts
-from relaygate.accounts.user_api import ManagerDep
+from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.billing.repository import BillLine
 from relaygate.billing.schemas import UsageQuery
 from relaygate.billing.service import UsageService
-from relaygate.core.envelope import envelope
+from relaygate.core.bounds import Offset
+from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.money import format_money
 
 __all__ = ["router"]
@@ -98,7 +99,11 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-@router.get("/api/v1/user/bills", summary="Your usage records (JSON, or CSV with format=csv)")
+@router.get(
+    "/api/v1/user/bills",
+    summary="Your usage records (JSON, or CSV with format=csv)",
+    responses={**MANAGER_ERRORS, **error_responses(404)},  # 404: `key` is not yours
+)
 async def my_bills(
     principal: ManagerDep,
     request: Request,
@@ -107,7 +112,7 @@ async def my_bills(
     key: str | None = None,
     model: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> Any:
     """``key`` is one of your keys (the whole key), to see only its calls."""

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from relaygate.accounts.api import OperatorDep, accounts
-from relaygate.accounts.user_api import ManagerDep
+from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep, accounts
+from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.billing.charging import Charging
 from relaygate.billing.models import Package, PackageType
 from relaygate.billing.packages import PackageService
-from relaygate.core.envelope import envelope
+from relaygate.core.bounds import PositivePrice, RowId
+from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.core.money import format_money, parse_money
+from relaygate.core.patch import omittable
 
 __all__ = ["router"]
 
@@ -24,17 +25,22 @@ class PackageTypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
+    amount: PositivePrice
     scope_routes: list[str] = Field(default_factory=list)
     scope_models: list[str] = Field(default_factory=list)
     validity_days: int = Field(default=30, ge=1, le=3650)
 
 
 class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Which package type to grant: by id or by name (one of them is required)."""
 
-    type_id: int | None = None
-    type_name: str | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["type_id"]}, {"required": ["type_name"]}]},
+    )
+
+    type_id: RowId = omittable()
+    type_name: str = omittable()
     source: str = Field(default="operator", max_length=32)
 
 
@@ -44,6 +50,7 @@ def packages(request: Request) -> PackageService:
 
 PackagesDep = Annotated[PackageService, Depends(packages)]
 router = APIRouter(tags=["billing: resource packages"])
+_NOT_FOUND = error_responses(404)
 
 
 def _type_out(row: PackageType) -> dict[str, Any]:
@@ -71,20 +78,32 @@ def package_out(row: Package) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/operator/package-types", summary="Define a resource package type")
+@router.post(
+    "/api/v1/operator/package-types",
+    summary="Define a resource package type",
+    responses=OPERATOR_ERRORS,
+)
 async def create_type(body: PackageTypeIn, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     fields = {**body.model_dump(), "amount": parse_money(body.amount)}
     return envelope(_type_out(await svc.create_type(fields)), "Package type created")
 
 
-@router.get("/api/v1/operator/package-types", summary="List resource package types")
+@router.get(
+    "/api/v1/operator/package-types",
+    summary="List resource package types",
+    responses=OPERATOR_ERRORS,
+)
 async def list_types(_: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     return envelope([_type_out(row) for row in await svc.types()])
 
 
-@router.post("/api/v1/operator/users/{user_id}/packages", summary="Grant a package to a user")
+@router.post(
+    "/api/v1/operator/users/{user_id}/packages",
+    summary="Grant a package to a user",
+    responses={**OPERATOR_ERRORS, **_NOT_FOUND},
+)
 async def grant(
-    user_id: int, body: GrantIn, _: OperatorDep, svc: PackagesDep, request: Request
+    user_id: RowId, body: GrantIn, _: OperatorDep, svc: PackagesDep, request: Request
 ) -> dict[str, Any]:
     await accounts(request).user(user_id)
     type_id = body.type_id
@@ -100,13 +119,19 @@ async def grant(
     return envelope(package_out(row), "Package granted")
 
 
-@router.get("/api/v1/operator/users/{user_id}/packages", summary="A user's packages")
-async def user_packages(user_id: int, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
+@router.get(
+    "/api/v1/operator/users/{user_id}/packages",
+    summary="A user's packages",
+    responses=OPERATOR_ERRORS,
+)
+async def user_packages(user_id: RowId, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     return envelope([package_out(row) for row in await svc.of_user(user_id)])
 
 
-@router.get("/api/v1/user/packages", summary="Your resource packages")
-@router.post("/api/v1/user/packages", summary="Your resource packages (POST form)")
+@router.get("/api/v1/user/packages", summary="Your resource packages", responses=MANAGER_ERRORS)
+@router.post(
+    "/api/v1/user/packages", summary="Your resource packages (POST form)", responses=MANAGER_ERRORS
+)
 async def my_packages(
     principal: ManagerDep, svc: PackagesDep, include_expired: bool = False
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 
 from relaygate.accounts.api import presented_key
 from relaygate.accounts.signup import SESSION_PREFIX, SignupService
-from relaygate.accounts.user_api import require_manager
+from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
 from relaygate.billing.referrals import ReferralService
 from relaygate.core.envelope import envelope
 from relaygate.core.forms import parse_body
@@ -47,7 +47,12 @@ RedeemerDep = Annotated[int, Depends(redeemer)]
 router = APIRouter(tags=["billing: referrals"])
 
 
-@router.post("/api/v1/user/invite/redeem", summary="Enter an invite code", openapi_extra=_BODY)
+@router.post(
+    "/api/v1/user/invite/redeem",
+    summary="Enter an invite code",
+    openapi_extra=_BODY,
+    responses=MANAGER_ERRORS,
+)
 async def redeem(request: Request, user_id: RedeemerDep, svc: ReferralsDep) -> dict[str, Any]:
     body = parse_body(await request.body(), request.headers.get("content-type", ""))
     done = await svc.redeem(user_id, str(body.get("code") or ""))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from relaygate.core.bounds import Amount, Price
 from relaygate.core.pagination import Position
 
 __all__ = ["BalanceOut", "CreditIn", "ModelPriceIn", "UsageOut", "UsageQuery"]
@@ -75,8 +76,7 @@ class UsageOut(BaseModel):
     audio_ms: int
 
 
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=6)]
-Price = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
+Money = Amount  # core/bounds.py: exact to the micro-unit, and the schema says what parses
 
 
 class CreditIn(BaseModel):

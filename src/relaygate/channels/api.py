@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Protocol, cast
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from relaygate.accounts.api import OperatorDep
+from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.options import split_keys
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
 from relaygate.channels.service import ChannelService
 from relaygate.channels.spec import ChannelSpec
-from relaygate.core.envelope import envelope
+from relaygate.core.bounds import RowId
+from relaygate.core.envelope import envelope, error_responses
 
 __all__ = ["ChannelTester", "router"]
 
@@ -33,7 +34,7 @@ class KeyView(Protocol):
 class ChannelTest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = None  # one of the channel's public model names; default: its first
+    model: str | None = Field(default=None, min_length=1)  # a public name; default: the first
 
 
 def channels(request: Request) -> ChannelService:
@@ -42,7 +43,10 @@ def channels(request: Request) -> ChannelService:
 
 ChannelsDep = Annotated[ChannelService, Depends(channels)]
 
-router = APIRouter(prefix="/api/v1/operator/channels", tags=["operator: channels"])
+router = APIRouter(
+    prefix="/api/v1/operator/channels", tags=["operator: channels"], responses=OPERATOR_ERRORS
+)
+_NOT_FOUND = error_responses(404)
 
 
 def _out(row: Any) -> dict[str, Any]:
@@ -73,9 +77,13 @@ async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> 
     )
 
 
-@router.post("/{channel_id}/test", summary="Send one tiny call to a channel, with each key")
+@router.post(
+    "/{channel_id}/test",
+    summary="Send one tiny call to a channel, with each key",
+    responses=_NOT_FOUND,
+)
 async def test_channel(
-    channel_id: int,
+    channel_id: RowId,
     request: Request,
     _: OperatorDep,
     svc: ChannelsDep,
@@ -93,20 +101,20 @@ async def create_channel(body: ChannelCreate, _: OperatorDep, svc: ChannelsDep) 
     return envelope(_out(await svc.create(body.model_dump())), "Channel created")
 
 
-@router.get("/{channel_id}", summary="Get a channel")
-async def get_channel(channel_id: int, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+@router.get("/{channel_id}", summary="Get a channel", responses=_NOT_FOUND)
+async def get_channel(channel_id: RowId, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
     return envelope(_out(await svc.get(channel_id)))
 
 
-@router.patch("/{channel_id}", summary="Update a channel (partial)")
+@router.patch("/{channel_id}", summary="Update a channel (partial)", responses=_NOT_FOUND)
 async def update_channel(
-    channel_id: int, body: ChannelPatch, _: OperatorDep, svc: ChannelsDep
+    channel_id: RowId, body: ChannelPatch, _: OperatorDep, svc: ChannelsDep
 ) -> dict[str, Any]:
     row = await svc.update(channel_id, body.model_dump(exclude_unset=True))
     return envelope(_out(row), "Channel updated")
 
 
-@router.delete("/{channel_id}", summary="Delete a channel")
-async def delete_channel(channel_id: int, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+@router.delete("/{channel_id}", summary="Delete a channel", responses=_NOT_FOUND)
+async def delete_channel(channel_id: RowId, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
     await svc.delete(channel_id)
     return envelope(None, "Channel deleted")

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from relaygate.core.bounds import PositiveCount
+
 __all__ = ["ChannelOptions", "ChannelType", "join_keys", "split_keys"]
 
 ChannelType = Literal["openai", "azure_openai", "anthropic", "echo"]
@@ -40,7 +42,7 @@ class ChannelOptions(BaseModel):
     # The most output tokens the upstream's models accept. A translated call asking for
     # more is capped (Claude Code asks for 32,000-128,000, which e.g. gpt-4o and DeepSeek
     # refuse); a same-dialect call is relayed as the caller sent it.
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: PositiveCount | None = None
     # azure_openai channels: the api-version every call carries (Azure requires one).
     api_version: str = Field(default="", max_length=40)
     # Timeouts in seconds, overriding the gateway-wide ones for this channel: opening a

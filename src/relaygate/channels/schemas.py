@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from relaygate.channels.options import ChannelOptions, ChannelType, join_keys, split_keys
+from relaygate.core.bounds import Int32, PositiveCount
+from relaygate.core.patch import omittable
 
 __all__ = ["MASK", "ChannelCreate", "ChannelOut", "ChannelPatch", "mask_proxy_url"]
 
@@ -50,8 +52,8 @@ class ChannelCreate(BaseModel):
     base_url: str = Field(default="", max_length=500)
     api_key: str = ""  # several keys, used in rotation: a list, or one per line
     models: dict[str, str] = Field(default_factory=dict)
-    priority: int = 0
-    weight: int = Field(default=1, ge=1)
+    priority: Int32 = 0
+    weight: PositiveCount = 1
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     options: ChannelOptions = Field(default_factory=ChannelOptions)
@@ -70,15 +72,15 @@ class ChannelCreate(BaseModel):
 class ChannelPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    base_url: str | None = Field(default=None, max_length=500)
-    api_key: str | None = None
-    models: dict[str, str] | None = None
-    priority: int | None = None
-    weight: int | None = Field(default=None, ge=1)
-    enabled: bool | None = None
-    headers: dict[str, str] | None = None
-    options: ChannelOptions | None = None
+    name: str = omittable(min_length=1, max_length=100)
+    base_url: str = omittable(max_length=500)
+    api_key: str = omittable()
+    models: dict[str, str] = omittable()
+    priority: Int32 = omittable()
+    weight: PositiveCount = omittable()
+    enabled: bool = omittable()
+    headers: dict[str, str] = omittable()
+    options: ChannelOptions = omittable()
 
     _models = field_validator("models", mode="before")(_as_mapping)
     _keys = field_validator("api_key", mode="before")(join_keys)

@@ -1,16 +1,19 @@
 """The platform's own response envelope, used by every ``/api/v1/*`` route.
 
 ``{"statusCode": 200, "message": "...", "data": ...}``; errors add ``errorType`` and
-carry ``data: null`` (platform-api.md §1.3).
+carry ``data: null`` (platform-api.md §1.3). :func:`error_responses` documents the
+errors a route answers, so the OpenAPI document lists every status a route can give.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from relaygate.core.errors import RelaygateError
 
-__all__ = ["envelope", "error_envelope"]
+__all__ = ["ErrorEnvelope", "envelope", "error_envelope", "error_responses"]
 
 
 def envelope(data: Any, message: str = "success", status: int = 200) -> dict[str, Any]:
@@ -24,3 +27,29 @@ def error_envelope(err: RelaygateError) -> dict[str, Any]:
         "data": None,
         "errorType": err.type,
     }
+
+
+class ErrorEnvelope(BaseModel):
+    """The platform envelope of an error, as the OpenAPI document shows it."""
+
+    statusCode: int  # noqa: N815 - the platform's wire name
+    message: str
+    data: None
+    errorType: str  # noqa: N815
+
+
+_WHY = {
+    400: "Invalid input; the message names the field",
+    401: "No API key, or an unknown, disabled or expired one",
+    402: "The balance cannot pay for this",
+    403: "This key may not use this route",
+    404: "No such object (or not yours)",
+    409: "Conflicts with an existing object",
+    429: "Too many requests; retry after `retry-after` seconds",
+    500: "A bug in Relaygate; the server closes the connection after this answer",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the errors a route can answer, in the envelope."""
+    return {status: {"model": ErrorEnvelope, "description": _WHY[status]} for status in statuses}

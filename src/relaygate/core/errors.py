@@ -14,6 +14,7 @@ envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body
     │   ├── PermissionDenied            403
     │   ├── NotFound                    404
     │   │   └── ModelNotFound           404 model_not_found
+    │   ├── Conflict                    409
     │   ├── PayloadTooLarge             413
     │   ├── RateLimited                 429
     │   └── HeadersTooLarge             431
@@ -33,6 +34,7 @@ from typing import ClassVar
 __all__ = [
     "AuthenticationFailed",
     "ClientError",
+    "Conflict",
     "HeadersTooLarge",
     "InsufficientBalance",
     "InvalidRequest",
@@ -112,6 +114,13 @@ class NotFound(ClientError):
 
 class ModelNotFound(NotFound):
     default_code = "model_not_found"
+
+
+class Conflict(ClientError):
+    """The change is well-formed but the current state forbids it."""
+
+    status = 409
+    default_code = "conflict"
 
 
 class PayloadTooLarge(ClientError):

@@ -26,6 +26,7 @@ from relaygate.accounts.service import AccountService
 from relaygate.core.errors import NotFound, RelaygateError
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
+    CLOSE,
     ClientGone,
     Headers,
     Receive,
@@ -223,9 +224,8 @@ class RelayApp:
         except Exception:  # the top-level handler: a bug must not take the worker down
             log.exception("relay call %s failed", ctx.request_id)
             ctx.fail(500, "internal error")
-            await self._error(
-                send, ctx, RelaygateError("The server had an error processing your request."), wire
-            )
+            bug = RelaygateError("The server had an error processing your request.")
+            await self._error(send, ctx, bug, wire, close=True)
         finally:
             self.relay.in_flight -= 1
             if principal is not None:
@@ -300,8 +300,12 @@ class RelayApp:
     def _ids(ctx: CallContext, wire: Wire) -> list[tuple[bytes, bytes]]:
         return [*_id_headers(wire, ctx.request_id), *ctx.headers]
 
-    async def _error(self, send: Send, ctx: CallContext, err: RelaygateError, wire: Wire) -> None:
+    async def _error(
+        self, send: Send, ctx: CallContext, err: RelaygateError, wire: Wire, close: bool = False
+    ) -> None:
         headers = self._ids(ctx, wire) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        if close:  # a bug: the connection ends with this answer
+            headers.append(CLOSE)
         await respond(send, err.status, wire.error_body(err, ctx.request_id), JSON, headers)
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from relaygate.core.errors import HeadersTooLarge, PayloadTooLarge
 
 __all__ = [
+    "CLOSE",
     "ClientGone",
     "Headers",
     "Receive",
@@ -27,6 +28,11 @@ __all__ = [
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+# The header of an answer to a bug (a 500): the server closes the connection after it, so
+# a client keeping the connection alive must open a new one for its next request rather
+# than send it where nothing can be trusted to read it.
+CLOSE = (b"connection", b"close")
 
 
 class ClientGone(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from relaygate.core.openapi import SSE_CONTENT
 from relaygate.relay.media.openapi import media_paths
 from relaygate.relay.openapi_common import OPENAI_ERRORS as _ERRORS
 from relaygate.relay.openapi_common import OPENAI_TAG as _OPENAI_TAG
@@ -20,27 +21,107 @@ _ANTHROPIC_ERROR = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnthropicError"}}},
 }
 _ANTHROPIC_ERRORS = {
-    str(code): _ANTHROPIC_ERROR for code in (400, 401, 402, 404, 413, 429, 502, 503, 504, 529)
+    str(code): _ANTHROPIC_ERROR
+    # 403: a model the key may not use (Anthropic's permission_error, relay/wire.py)
+    for code in (400, 401, 402, 403, 404, 409, 413, 422, 429, 431, 500, 502, 503, 504, 529)
 }
 _ANTHROPIC_TAG = "relay (Anthropic compatible)"
+_EXAMPLE_MODEL = {_OPENAI_TAG: "gpt-4o-mini", _ANTHROPIC_TAG: "claude-sonnet-4-5"}
 _CC_OMG = "/api/v1/ai/openai/cc-omg"
 _CODEX_OMG = "/api/v1/ai/openai/codex-omg"
 
 
+def _messages(roles: list[str] | None = None) -> dict[str, Any]:
+    """Chat messages: at least one, each an object with a ``role``; Anthropic's (``roles``
+    given) also need their ``content``, a string or an array of blocks."""
+    if roles is None:
+        message = {
+            "type": "object",
+            "required": ["role"],
+            "properties": {"role": {"type": "string"}},
+        }
+    else:
+        blocks = {"type": "array", "items": {"type": "object"}}
+        content = {"anyOf": [{"type": "string"}, blocks]}
+        message = {
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {"role": {"enum": roles}, "content": content},
+        }
+    return {"type": "array", "minItems": 1, "items": message}
+
+
+_ANTHROPIC_ROLES = ["user", "assistant"]
+_TEXT_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array"}]}
+_POSITIVE = {"type": "integer", "minimum": 1}
+_INPUT_ITEM = {  # a Responses input item: a typed item, or a message with a role
+    "type": "object",
+    "anyOf": [
+        {"required": ["type"], "properties": {"type": {"type": "string"}}},
+        {
+            "required": ["role"],
+            "properties": {
+                "role": {"enum": ["user", "assistant", "system", "developer"]},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+            },
+        },
+    ],
+}
+_TURN_SOURCES = ("input", "previous_response_id", "conversation")
+# What the gateway itself checks of each body (relay/dialects/*/request.py), by route.
+_FIELDS: dict[str, dict[str, Any]] = {
+    "chat": {"messages": _messages()},
+    "completions": {"prompt": _TEXT_OR_LIST},
+    "embeddings": {"input": _TEXT_OR_LIST},
+    "moderations": {"input": _TEXT_OR_LIST},
+    "responses": {
+        "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": _INPUT_ITEM}]},
+        "previous_response_id": {"type": "string", "minLength": 1},
+        "conversation": {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "required": ["id"],
+                    "properties": {"id": {"type": "string", "minLength": 1}},
+                },
+            ]
+        },
+    },
+    "messages": {"messages": _messages(_ANTHROPIC_ROLES), "max_tokens": _POSITIVE},
+    "count_tokens": {
+        "messages": _messages(_ANTHROPIC_ROLES),
+        "stream": {"type": "boolean", "enum": [False]},
+    },
+    "complete": {
+        # at least one non-empty "\n\nHuman:" turn (legacy.py), its text on the same line
+        "prompt": {"type": "string", "pattern": "\n\nHuman: *\\S"},
+        "max_tokens_to_sample": _POSITIVE,
+    },
+}
+
+
 def _post(
-    summary: str, required: list[str], streams: bool, tag: str = _OPENAI_TAG
+    summary: str, shape: str, required: list[str], streams: bool, tag: str = _OPENAI_TAG
 ) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "model": {"type": "string", "minLength": 1, "example": _EXAMPLE_MODEL[tag]}
+    }
+    if streams:
+        properties["stream"] = {"type": "boolean"}
+    properties.update(_FIELDS[shape])
     schema: dict[str, Any] = {
         "type": "object",
         "required": required,
-        "properties": {"model": {"type": "string"}, "stream": {"type": "boolean"}}
-        if streams
-        else {"model": {"type": "string"}},
+        "properties": properties,
         "additionalProperties": True,
     }
+    if shape == "responses":  # input, or a stored turn to continue from (not both kinds)
+        schema["anyOf"] = [{"required": [name]} for name in _TURN_SOURCES]
+        schema["not"] = {"required": list(_TURN_SOURCES[1:])}
     content = {"application/json": {"schema": {"type": "object"}}}
     if streams:
-        content["text/event-stream"] = {"schema": {"type": "string"}}
+        content["text/event-stream"] = SSE_CONTENT
     return {
         "post": {
             "tags": [tag],
@@ -76,15 +157,17 @@ def _get(summary: str, parameters: list[dict[str, Any]] | None = None) -> dict[s
 def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Paths, component schemas and security schemes to merge into the OpenAPI document."""
     model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
-    chat = _post("Create a chat completion (stream or not)", ["model", "messages"], True)
+    chat = _post("Create a chat completion (stream or not)", "chat", ["model", "messages"], True)
     messages = _post(
         "Create a message (Anthropic Messages API, stream or not; `?beta=true` accepted)",
+        "messages",
         ["model", "messages", "max_tokens"],
         True,
         _ANTHROPIC_TAG,
     )
     count = _post(
         "Count a message's input tokens (the upstream's count, or a local estimate)",
+        "count_tokens",
         ["model", "messages"],
         False,
         _ANTHROPIC_TAG,
@@ -95,21 +178,30 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     responses = _post(
         "Create a model response (Responses API, stream or not; served on every channel, "
         "with `previous_response_id` and `conversation` kept by Relaygate)",
+        "responses",
         ["model"],
         True,
     )
     paths = {
         "/v1/chat/completions": chat,
         "/v1/responses": responses,
-        "/v1/completions": _post("Create a legacy text completion", ["model", "prompt"], True),
-        "/v1/embeddings": _post("Create embeddings (float or base64)", ["model", "input"], False),
+        "/v1/completions": _post(
+            "Create a legacy text completion", "completions", ["model", "prompt"], True
+        ),
+        "/v1/embeddings": _post(
+            "Create embeddings (float or base64)", "embeddings", ["model", "input"], False
+        ),
         "/v1/moderations": _post(
-            "Classify text (or images) for moderation", ["model", "input"], False
+            "Classify text (or images) for moderation (model optional)",
+            "moderations",
+            ["input"],
+            False,
         ),
         "/v1/messages": messages,
         "/v1/messages/count_tokens": count,
         "/v1/complete": _post(
             "Create a legacy Anthropic text completion (served through Messages)",
+            "complete",
             ["model", "prompt", "max_tokens_to_sample"],
             True,
             _ANTHROPIC_TAG,

@@ -24,8 +24,11 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 
 from relaygate.accounts.api import accounts, presented_key
+from relaygate.core.bounds import INT32_MAX
 from relaygate.core.errors import InvalidRequest, RelaygateError
+from relaygate.core.openapi import SSE_CONTENT
 from relaygate.state.schemas import (
+    METADATA_SCHEMA,
     ConversationCreate,
     ConversationOut,
     Deleted,
@@ -87,7 +90,9 @@ async def _caller(request: Request) -> int:
 User = Annotated[int, Depends(_caller)]
 State = Annotated[StateService, Depends(_state)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+Sequence = Annotated[int, Query(ge=-1, le=INT32_MAX)]  # an event's sequence_number
 Order = Annotated[Literal["asc", "desc"] | None, Query()]
+After = Annotated[str | None, Query(min_length=1)]  # the id of an object in the list
 
 _OPENAI_ERROR = {
     "description": "OpenAI error object",
@@ -98,7 +103,7 @@ _SSE = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 router = APIRouter(
     route_class=OpenAIErrorRoute,
-    responses=dict.fromkeys((400, 401, 404), _OPENAI_ERROR),
+    responses=dict.fromkeys((400, 401, 404, 500), _OPENAI_ERROR),
 )
 
 
@@ -116,9 +121,10 @@ RESPONSES = "OpenAI: stored responses"
     summary="Get a stored response (stream=true: its events, after starting_after)",
     response_model=None,
     openapi_extra=_DOC,
+    responses={200: {"content": {"text/event-stream": SSE_CONTENT}}},
 )
 async def get_response(
-    response_id: str, user: User, svc: State, stream: bool = False, starting_after: int = -1
+    response_id: str, user: User, svc: State, stream: bool = False, starting_after: Sequence = -1
 ) -> Response | dict[str, Any]:
     """The Response as stored (``include`` is accepted and ignored); with ``stream=true``
     its events as SSE, live while a background response runs (docs/state.md)."""
@@ -151,7 +157,7 @@ async def list_input_items(
     response_id: str,
     user: User,
     svc: State,
-    after: str | None = None,
+    after: After = None,
     limit: Limit = 20,
     order: Order = None,
 ) -> dict[str, Any]:
@@ -247,7 +253,7 @@ async def list_items(
     conversation_id: str,
     user: User,
     svc: State,
-    after: str | None = None,
+    after: After = None,
     limit: Limit = 20,
     order: Order = None,
 ) -> dict[str, Any]:
@@ -286,7 +292,7 @@ _METADATA_BODY = {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "properties": {"metadata": {"type": "object", "nullable": True}},
+                    "properties": {"metadata": {"anyOf": [METADATA_SCHEMA, {"type": "null"}]}},
                 }
             }
         },
@@ -315,7 +321,7 @@ async def list_completions(
     user: User,
     svc: State,
     model: str | None = None,
-    after: str | None = None,
+    after: After = None,
     limit: Limit = 20,
     order: Order = None,
 ) -> dict[str, Any]:
@@ -378,7 +384,7 @@ async def list_messages(
     completion_id: str,
     user: User,
     svc: State,
-    after: str | None = None,
+    after: After = None,
     limit: Limit = 20,
     order: Order = None,
 ) -> dict[str, Any]:

@@ -8,9 +8,9 @@ JSON they were, since the gateway does not own their schema.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from relaygate.core.errors import InvalidRequest
 
@@ -32,13 +32,21 @@ MAX_ITEMS_PER_CALL = 20  # OpenAI: "You may add up to 20 items at a time."
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
+# check_metadata's rule, said in the OpenAPI document
+METADATA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "maxProperties": MAX_METADATA_PAIRS,
+    "propertyNames": {"maxLength": MAX_METADATA_KEY},
+    "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
+}
+Metadata = Annotated[dict[str, Any], WithJsonSchema(METADATA_SCHEMA)]
 
 
 class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     items: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_ITEMS_PER_CALL)
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
 
 class ItemsCreate(BaseModel):
@@ -52,7 +60,7 @@ class MetadataUpdate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    metadata: dict[str, Any] | None
+    metadata: Metadata | None
 
 
 class ConversationOut(BaseModel):

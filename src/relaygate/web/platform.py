@@ -17,9 +17,12 @@ from relaygate.core.errors import (
     RelaygateError,
 )
 
-__all__ = ["install_error_handlers"]
+__all__ = ["CLOSE", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
+
+CLOSE = {"connection": "close"}  # on a 500: the server closes the connection after it
+_PLACES = ("body", "path", "query", "header", "cookie")
 
 
 def _render(err: RelaygateError) -> JSONResponse:
@@ -34,7 +37,10 @@ async def _relaygate_error(_: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    loc = tuple(first.get("loc", ()))
+    if len(loc) > 1 and loc[0] in _PLACES:  # name the field itself, not where it was sent
+        loc = loc[1:]
+    where = ".".join(str(p) for p in loc)  # "body" alone: the body itself is missing or wrong
     message = (
         f"{where}: {first.get('msg', 'invalid value')}"
         if where
@@ -59,9 +65,21 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """The top-level handler: log the bug, answer in the envelope, keep the worker alive."""
+    """The top-level handler: log the bug, answer in the route's format, keep the worker
+    alive. The answer says ``Connection: close``: Starlette re-raises the error after this
+    response and the server then drops the connection, so a client that kept it alive
+    must not send its next request on it (it would fail too). The OpenAI routes the
+    control plane serves (``/v1/...``: stored responses, conversations) get OpenAI's
+    error object, every other route the platform envelope."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _render(RelaygateError("The server had an error processing your request."))
+    err = RelaygateError("The server had an error processing your request.")
+    if request.url.path.startswith("/v1/"):
+        body: dict[str, object] = {
+            "error": {"message": err.message, "type": err.type, "param": None, "code": None}
+        }
+    else:
+        body = error_envelope(err)
+    return JSONResponse(body, status_code=err.status, headers=CLOSE)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -37,7 +37,16 @@ from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
 from relaygate.core.errors import RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
-from relaygate.relay.asgi import ClientGone, Receive, Scope, Send, read_body, read_headers, respond
+from relaygate.relay.asgi import (
+    CLOSE,
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    read_headers,
+    respond,
+)
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.disconnect import until_disconnect
@@ -160,7 +169,7 @@ class MediaRelay:
             log.exception("media call %s failed", ctx.request_id)
             ctx.fail(500, "internal error")
             bug = RelaygateError("The server had an error processing your request.")
-            await self._error(send, ctx, bug, state)
+            await self._error(send, ctx, bug, state, close=True)
         finally:
             self.relay.in_flight -= 1
             if state.principal is not None:
@@ -266,11 +275,13 @@ class MediaRelay:
         await send({"type": "http.response.body", "body": last, "more_body": False})
 
     async def _error(
-        self, send: Send, ctx: CallContext, err: RelaygateError, state: _State
+        self, send: Send, ctx: CallContext, err: RelaygateError, state: _State, close: bool = False
     ) -> None:
         if state.started:  # too late for an error answer: the stream just ends
             return
         headers = self._headers(ctx) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        if close:  # a bug: the connection ends with this answer
+            headers.append(CLOSE)
         body = OPENAI_WIRE.error_body(err, ctx.request_id)
         await respond(send, err.status, body, b"application/json", headers)
 

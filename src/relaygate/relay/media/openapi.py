@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from relaygate.core.openapi import SSE_CONTENT
 from relaygate.relay.openapi_common import OPENAI_ERRORS as _ERRORS
 from relaygate.relay.openapi_common import OPENAI_TAG as _TAG
 
@@ -54,7 +55,7 @@ def _operation(
 def _images_answer() -> dict[str, Any]:
     return {
         "application/json": {"schema": {"$ref": "#/components/schemas/ImagesResponse"}},
-        "text/event-stream": {"schema": {"type": "string"}},
+        "text/event-stream": SSE_CONTENT,
     }
 
 
@@ -62,8 +63,8 @@ def _generation() -> dict[str, Any]:
     schema = _object(
         ["prompt"],
         {
-            "prompt": {"type": "string"},
-            "model": {"type": "string", "default": "dall-e-2"},
+            "prompt": {"type": "string", "minLength": 1},
+            "model": {"type": "string", "minLength": 1, "default": "dall-e-2"},
             "n": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
             "size": {"type": "string"},
             "quality": {"type": "string"},
@@ -89,8 +90,8 @@ def _edit() -> dict[str, Any]:
             "image": {"oneOf": [_FILE, {"type": "array", "items": _FILE, "maxItems": 16}]},
             "image[]": {"type": "array", "items": _FILE},
             "mask": _FILE,
-            "prompt": {"type": "string"},
-            "model": {"type": "string"},
+            "prompt": {"type": "string", "minLength": 1},
+            "model": {"type": "string", "minLength": 1},
             "n": {"type": "integer", "minimum": 1, "maximum": 10},
             "size": {"type": "string"},
             "quality": {"type": "string"},
@@ -109,8 +110,8 @@ def _speech() -> dict[str, Any]:
     schema = _object(
         ["model", "input", "voice"],
         {
-            "model": {"type": "string"},
-            "input": {"type": "string", "maxLength": 4096},
+            "model": {"type": "string", "minLength": 1},
+            "input": {"type": "string", "minLength": 1, "maxLength": 4096},
             "voice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
             "instructions": {"type": "string"},
             "response_format": {"type": "string"},
@@ -127,7 +128,7 @@ def _speech() -> dict[str, Any]:
         "audio/mpeg": binary,
         "audio/wav": binary,
         "application/octet-stream": binary,
-        "text/event-stream": {"schema": {"type": "string"}},
+        "text/event-stream": SSE_CONTENT,
     }
     note = "The audio is streamed as the upstream sends it, with its content type."
     return _operation("Generate audio from text", bodies, answers, note)
@@ -136,8 +137,8 @@ def _speech() -> dict[str, Any]:
 def _audio_in(summary: str, transcription: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "file": _FILE,
-        "model": {"type": "string"},
-        "prompt": {"type": "string"},
+        "model": {"type": "string", "minLength": 1},
+        "prompt": {"type": "string", "minLength": 1},
         "response_format": {
             "type": "string",
             "enum": ["json", "text", "srt", "verbose_json", "vtt"],

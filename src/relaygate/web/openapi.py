@@ -1,0 +1,42 @@
+"""The OpenAPI document: the control plane's routes as FastAPI describes them, plus the raw
+relay routes it cannot see (relay/openapi.py), made to match what the gateway answers.
+
+One correction applies to every framework route: FastAPI documents a 422
+``HTTPValidationError`` for any route with parameters or a body, but Relaygate answers
+invalid input with a 400 in the route's own error format (web/platform.py, and
+state/api.py for the OpenAI routes), which each route documents itself. The 422 entries
+and their schemas are dropped, so the document lists only statuses the gateway gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from relaygate.relay.openapi import relay_paths
+
+__all__ = ["build_openapi"]
+
+_FRAMEWORK_ONLY = ("HTTPValidationError", "ValidationError")
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    paths, schemas, security = relay_paths()
+    for path, operations in schema.get("paths", {}).items():  # GET and POST may share
+        paths.setdefault(path, {}).update(operations)
+    schema["paths"] = paths
+    components = schema.setdefault("components", {})
+    known = components.setdefault("schemas", {})
+    for name in _FRAMEWORK_ONLY:
+        known.pop(name, None)
+    known.update(schemas)
+    components.setdefault("securitySchemes", {}).update(security)
+    return schema

@@ -1,0 +1,126 @@
+"""Schemathesis over the gateway's whole OpenAPI document: the document and the behaviour agree.
+
+One gateway (SQLite, in-process uvicorn, real HTTP) is started for this module, and every
+operation of ``/openapi.json`` gets one pytest item (``test_api_contract[POST /v1/...]``).
+For each, schemathesis sends the ``coverage`` phase's cases (boundary values: the
+largest integers, ``null`` where a value is required, missing fields, wrong types) and a
+few ``fuzzing`` cases, all with the operator's management key, and checks that
+
+* no answer is a 5xx                                  (``not_a_server_error``)
+* every status answered is documented for the route   (``status_code_conformance``)
+* every content type answered is documented           (``content_type_conformance``)
+* a JSON answer matches its documented schema         (``response_schema_conformance``)
+
+The run is deterministic (a fixed seed, Hypothesis derandomised) and bounded (see
+``MAX_EXAMPLES``); it takes about a minute on two slow cores.
+
+A failure names the operation in the test id and prints schemathesis's report: what was
+checked, the answer, and a ``curl`` line that replays the request against a gateway
+started with ``make run`` (the operator key redacted: use your own). To reproduce the
+whole run from a shell against a running gateway::
+
+    st run http://127.0.0.1:8080/openapi.json -H "Authorization: Bearer $OPERATOR_KEY" \\
+        --phases coverage,fuzzing --max-examples 5 --seed 20261207 \\
+        -c not_a_server_error,status_code_conformance,content_type_conformance,\\
+    response_schema_conformance
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.harness import ADMIN_KEY, Gateway, start_gateway
+
+MAX_EXAMPLES = 5  # fuzzing cases per operation, on top of the coverage phase's cases
+SEED = 20261207
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+# The models the echo channel serves: the relay routes' documented examples, so the
+# coverage phase's valid bodies are relayed and answered, not refused as unknown models.
+ECHO_MODELS = ["gpt-4o-mini", "claude-sonnet-4-5"]
+
+CONFIG = f"""
+seed = {SEED}
+
+[cache]
+enabled = false
+
+[generation]
+deterministic = true
+max-examples = {MAX_EXAMPLES}
+
+[phases.examples]
+enabled = false
+
+[phases.stateful]
+enabled = false
+"""
+
+
+def _seed(gw: Gateway) -> None:
+    """What the operations need to reach their real work: an upstream for the relay routes
+    and money for the operator's own account to spend."""
+    gw.op(
+        "POST",
+        "/channels",
+        json={"name": "contract-echo", "type": "echo", "models": ECHO_MODELS},
+    )
+    operator_user = gw.op("GET", "/users", params={"limit": 1})[0]["id"]
+    gw.credit(int(operator_user), "1000")
+
+
+@pytest.fixture(scope="module")
+def contract_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    gw = start_gateway(f"sqlite:///{tmp_path_factory.mktemp('contract')}/gw.db")
+    try:
+        _seed(gw)
+        yield gw
+    finally:
+        gw.stop()
+
+
+def _document() -> dict[str, Any]:
+    """The document the gateway serves at ``/openapi.json``, built without serving it, so
+    pytest can make one item per operation when it collects this module."""
+    from relaygate.app import create_app
+    from relaygate.settings import load_settings
+
+    app = create_app(load_settings(database_url="sqlite:///:memory:"))
+    document: dict[str, Any] = app.control.openapi()
+    return document
+
+
+schema = schemathesis.openapi.from_dict(_document(), config=SchemathesisConfig.from_str(CONFIG))
+
+
+@schema.parametrize()
+def test_api_contract(case: Any, contract_gateway: Gateway) -> None:
+    case.call_and_validate(
+        base_url=contract_gateway.url,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        checks=CHECKS,
+    )
+
+
+def test_the_run_reached_the_relay(contract_gateway: Gateway) -> None:
+    """Runs after the contract items (pytest keeps file order): the valid bodies built
+    from the documented examples were relayed to the echo channel and answered, so the
+    run checked real answers (JSON and event streams), not only refusals. If this fails,
+    the relay routes' ``model`` example and ``ECHO_MODELS`` have drifted apart."""
+    answered = {r["endpoint"] for r in contract_gateway.usage(limit=1000) if r["status"] == 200}
+    assert {"chat/completions", "messages", "responses"} <= answered, answered
