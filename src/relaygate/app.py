@@ -270,6 +270,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         settings.default_output_estimate,
         health,
         keys,
+        first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
     )
     background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(

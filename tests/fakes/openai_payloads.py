@@ -43,7 +43,11 @@ class Behaviour:
     ``fragment`` writes every SSE frame in pieces of that many bytes; ``crlf`` ends lines
     with CRLF instead of LF. ``gzip`` compresses a JSON answer when the request accepts it;
     ``connection_close`` answers with ``Connection: close``; ``truncate_body`` promises a
-    JSON body in Content-Length, sends half and hangs up.
+    JSON body in Content-Length, sends half and hangs up. ``raw_body`` answers 200 with
+    exactly those bytes instead of an answer (``raw_content_type``, else the type a real
+    answer would have: an event stream when the request streams, else JSON), to script a
+    broken upstream; ``first_event_delay`` waits that long after the response headers
+    before the first byte of the body (a stream, or ``raw_body``).
     """
 
     text: str = "Hello from the fake upstream."
@@ -74,6 +78,9 @@ class Behaviour:
     gzip: bool = False
     connection_close: bool = False
     truncate_body: bool = False
+    raw_body: bytes | None = None
+    raw_content_type: str | None = None
+    first_event_delay: float = 0.0
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

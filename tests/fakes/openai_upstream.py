@@ -201,6 +201,8 @@ class FakeOpenAI:
                 await asyncio.sleep(b.latency)
             if b.status != 200:
                 return self._error(rec, b)
+            if b.raw_body is not None:
+                return await self._raw(request, rec, b)
             response: web.StreamResponse = await answer(request, rec, b)
             if b.truncate_body and isinstance(response, web.Response):
                 return await self._truncated(request, rec, response)
@@ -236,6 +238,22 @@ class FakeOpenAI:
         if b.connection_close:
             response.force_close()
         return response
+
+    async def _raw(
+        self, request: web.Request, rec: RecordedRequest, b: Behaviour
+    ) -> web.StreamResponse:
+        """A 200 with ``b.raw_body`` as its body, whatever it is (a broken upstream)."""
+        assert b.raw_body is not None
+        streams = isinstance(rec.body, dict) and bool(rec.body.get("stream"))
+        kind = b.raw_content_type or ("text/event-stream" if streams else "application/json")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": kind, **b.headers})
+        await resp.prepare(request)
+        rec.status = 200
+        if b.first_event_delay:
+            await asyncio.sleep(b.first_event_delay)
+        await self._write(rec, resp, b, b.raw_body)
+        await resp.write_eof()
+        return resp
 
     async def _truncated(
         self, request: web.Request, rec: RecordedRequest, full: web.Response
@@ -373,6 +391,8 @@ class FakeOpenAI:
         )
         await resp.prepare(request)
         rec.status = 200
+        if b.first_event_delay:
+            await asyncio.sleep(b.first_event_delay)
         sent = 0
         sep = b"\r\n" if b.crlf else b"\n"
         for is_content, payload in frames:
@@ -397,7 +417,7 @@ class FakeOpenAI:
         self, rec: RecordedRequest, resp: web.StreamResponse, b: Behaviour, data: bytes
     ) -> None:
         """Write one SSE frame, in ``b.fragment``-byte pieces when asked (split TCP reads)."""
-        step = b.fragment or len(data)
+        step = b.fragment or len(data) or 1
         for start in range(0, len(data), step):
             await resp.write(data[start : start + step])
             if b.fragment:

@@ -9,6 +9,7 @@ a clean 502/503/504 without upstream details.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,13 +46,21 @@ from relaygate.relay.crossing import (
     upstream_error,
     upstream_payload,
 )
-from relaygate.relay.dialects import ANTHROPIC, OPENAI
+from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
-from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
+from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
+from relaygate.relay.dialects.openai_chat.request import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    MODERATIONS,
+    RequestFacts,
+)
+from relaygate.relay.first_event import first_event
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
-from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
+from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect, wire_of
 
 __all__ = [
     "PASSTHROUGH_STATUSES",
@@ -70,6 +79,12 @@ PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422})
 # Upstream statuses that are the channel's fault, not the call's: the next channel is
 # tried (429: rate-limited; 401/403: the channel's keys refused, after each was tried).
 _CHANNEL_FAULTS = frozenset({401, 403, 429})
+# Upstream calls whose answer is always a JSON object (or, streamed, the dialect's own
+# events): an answer that is not is checked for, and failed over, before the client
+# sees it. The media calls are not here: their answers may be audio or plain text.
+_JSON_ANSWERS = frozenset(
+    {CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, MESSAGES, COUNT_TOKENS, RESPONSES}
+)
 
 # Anthropic's required ``max_tokens`` for a translated call that set no output limit
 # (docs/compatibility.md), lowered by the channel's ``max_output_tokens``. Not the hold's
@@ -105,6 +120,22 @@ def _status_error(reply: UpstreamReply, client: str) -> UpstreamFailure:
     if retry and reply.status in (429, 503, 529):
         error.headers["retry-after"] = retry.decode("latin-1")
     return error
+
+
+def _whole_answer(endpoint: str, data: bytes) -> dict[str, Any] | None:
+    """The JSON object a whole answer of ``endpoint`` must be; None for a media answer
+    (audio bytes, a transcript as text), which is relayed as it came. A body that is not
+    a JSON object is a broken answer: :class:`UpstreamBadResponse`, so the call fails
+    over (or, on the last channel, is a clean 502 without the upstream's text)."""
+    if endpoint not in _JSON_ANSWERS:
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise UpstreamBadResponse("The upstream returned a body that is not valid JSON.")
+    return parsed
 
 
 def _retryable(status: int) -> bool:
@@ -150,6 +181,9 @@ class Opened:
     upstream: str  # the dialect the channel answered in
     injected: bool  # a usage chunk was asked for on the caller's behalf (to be dropped)
     headers: tuple[tuple[bytes, bytes], ...] = ()  # upstream headers the caller gets too
+    # A whole JSON answer as parsed when it was checked (None: not read here, or not
+    # JSON, as for audio): readers take it instead of parsing the body a second time.
+    parsed: dict[str, Any] | None = None
 
 
 class RelayService:
@@ -163,8 +197,12 @@ class RelayService:
         default_output_estimate: int,
         health: ChannelHealth | None = None,
         keys: KeyRing | None = None,
+        first_byte_timeout: float = 600.0,
     ) -> None:
         self.router = router
+        # seconds for an upstream's first event, unless its channel sets its own (the
+        # HTTP client's default, which bounds the wait for the headers)
+        self.first_byte_timeout = first_byte_timeout
         self.health = health or ChannelHealth()
         self.keys = keys or KeyRing()
         self.providers = providers
@@ -337,10 +375,12 @@ class RelayService:
                 call.body, call.content_type = encode(call.payload)
             call.headers = headers if upstream == client else ()
             try:
+                sent = time.monotonic()
                 reply = await self._send(ctx, route.channel, call)
                 ctx.ttfb_ms = ctx.elapsed_ms()
                 if reply.status < 300:
-                    return await self._answered(ctx, reply, call, upstream, injected)
+                    deadline = sent + (route.channel.first_byte_timeout or self.first_byte_timeout)
+                    return await self._answered(ctx, reply, call, upstream, injected, deadline)
                 error_body = await reply.read()
             except UpstreamFailure as err:
                 self.health.failed(route.channel.id)
@@ -359,15 +399,21 @@ class RelayService:
 
     async def _answered(
         self, ctx: CallContext, reply: UpstreamReply, call: UpstreamCall, upstream: str,
-        injected: bool,
+        injected: bool, deadline: float,
     ) -> Opened:  # fmt: skip
-        """A 2xx answer. A whole one is read here, so a body that breaks off before its end
-        is still a failed attempt and the next channel can take the call (nothing reached
-        the client). A stream is handed on at its first byte; the channel's breaker hears
-        how it went when it ends (``settle`` or ``broke``)."""
+        """A 2xx answer, checked while nothing has reached the client, so that an answer
+        that is broken (cut before its end, not JSON, a stream whose first event is not
+        one) is a failed attempt the next channel can take. A whole answer is read and
+        parsed here. A stream is handed on at its first event (``deadline``: when the
+        channel's first-byte timeout runs out); the channel's breaker hears how it went
+        when it ends (``settle`` or ``broke``)."""
         channel_id = ctx.channel_id
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):
+            if call.endpoint in _JSON_ANSWERS:  # a dialect's event stream, not media
+                opening = wire_of(upstream).stream_opening
+                reply = await first_event(reply, opening, deadline - time.monotonic())
+                ctx.ttfb_ms = ctx.elapsed_ms()
             self.health.started(channel_id, ctx.ttfb_ms)
             ctx.outcome_pending = True
             return Opened(reply, upstream, injected)
@@ -375,8 +421,10 @@ class RelayService:
             data = await reply.read()
         finally:
             reply.close()
+        parsed = _whole_answer(call.endpoint, data)
         self.health.succeeded(channel_id, ctx.ttfb_ms)
-        return Opened(_Finished(reply.status, reply.content_type, data), upstream, injected)
+        finished = _Finished(reply.status, reply.content_type, data)
+        return Opened(finished, upstream, injected, parsed=parsed)
 
     async def _send(
         self, ctx: CallContext, channel: ChannelSpec, call: UpstreamCall
