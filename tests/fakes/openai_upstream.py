@@ -53,6 +53,15 @@ DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
+def _choices(b: Behaviour, body: dict[str, Any]) -> int | None:
+    """How many choices to answer with; None for an ``n`` OpenAI refuses (1 to 128), which
+    the fake refuses too rather than build 10**20 of them."""
+    n = b.n or body.get("n") or 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128:
+        return None
+    return n
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -298,7 +307,9 @@ class FakeOpenAI:
         self, request: web.Request, rec: RecordedRequest, b: Behaviour
     ) -> web.StreamResponse:
         body = rec.body if isinstance(rec.body, dict) else {}
-        model, n = str(body.get("model", "")), int(b.n or body.get("n") or 1)
+        model, n = str(body.get("model", "")), _choices(b, body)
+        if n is None:
+            return self._error(rec, dataclasses.replace(b, status=400))
         rid = f"chatcmpl-fake{len(self.requests)}"
         if not body.get("stream"):
             return self._json(rec, b, chat_completion(b, rid, model, n))
@@ -350,7 +361,9 @@ class FakeOpenAI:
         self, request: web.Request, rec: RecordedRequest, b: Behaviour
     ) -> web.StreamResponse:
         body = rec.body if isinstance(rec.body, dict) else {}
-        model, n = str(body.get("model", "")), int(b.n or body.get("n") or 1)
+        model, n = str(body.get("model", "")), _choices(b, body)
+        if n is None:
+            return self._error(rec, dataclasses.replace(b, status=400))
         rid = f"cmpl-fake{len(self.requests)}"
         if not body.get("stream"):
             return self._json(rec, b, text_completion(b, rid, model, n))
