@@ -262,3 +262,27 @@ def test_a_refused_request_is_recorded_unbilled(
     [record] = gw.wait_for_records(user_id=key.user_id)
     assert (record["status"], record["amount"], record["attempts"]) == (400, 0, 0)
     assert "'n'" in record["error"]
+
+
+def test_the_openapi_document_declares_the_checked_fields(gateway_pool: Any) -> None:
+    """What a request is refused for is what the document says: the same rule tables."""
+    gw: Gateway = gateway_pool.get("sqlite")
+    with gw.http() as http:
+        paths = http.get("/openapi.json").json()["paths"]
+
+    def fields(path: str) -> dict[str, Any]:
+        body = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        properties: dict[str, Any] = body["properties"]
+        return properties
+
+    chat = fields("/v1/chat/completions")
+    assert chat["n"] == {"type": ["integer", "null"], "minimum": 1, "maximum": 128}
+    assert chat["temperature"] == {"type": ["number", "null"], "minimum": 0, "maximum": 2}
+    assert chat["max_tokens"]["minimum"] == 1 and chat["max_tokens"]["maximum"] == 2**63 - 1
+    assert fields("/v1/completions")["max_tokens"]["minimum"] == 0
+    embeddings = fields("/v1/embeddings")
+    assert embeddings["encoding_format"]["enum"] == ["float", "base64", None]
+    assert embeddings["dimensions"]["minimum"] == 1
+    assert fields("/v1/responses")["max_output_tokens"]["minimum"] == 1
+    assert fields("/v1/messages")["temperature"]["maximum"] == 1
+    assert fields("/api/v1/ai/openai/cc-omg/v1/chat/completions")["n"]["maximum"] == 128
