@@ -273,13 +273,31 @@ def test_a_ping_before_message_start_is_a_good_opening(gw: Gateway) -> None:
             [
                 _event("ping", {"type": "ping"}),
                 _event("message_start", start),
-                _event("content_block_start", {"type": "content_block_start", "index": 0,
-                       "content_block": {"type": "text", "text": ""}}),  # fmt: skip
-                _event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                       "delta": {"type": "text_delta", "text": "pinged"}}),  # fmt: skip
+                _event(
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                ),
+                _event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": "pinged"},
+                    },
+                ),
                 _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                _event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 500},
-                       "delta": {"stop_reason": "end_turn", "stop_sequence": None}}),  # fmt: skip
+                _event(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "usage": {"output_tokens": 500},
+                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    },
+                ),
                 _event("message_stop", {"type": "message_stop"}),
             ]
         )

@@ -37,6 +37,7 @@ from relaygate.limits.errors import refusal
 from relaygate.limits.headers import Dialect, rate_limit_headers
 from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
+from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import (
@@ -46,17 +47,9 @@ from relaygate.relay.crossing import (
     upstream_error,
     upstream_payload,
 )
-from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
+from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
-from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
-from relaygate.relay.dialects.openai_chat.request import (
-    CHAT,
-    COMPLETIONS,
-    EMBEDDINGS,
-    MODERATIONS,
-    RequestFacts,
-)
-from relaygate.relay.first_event import first_event
+from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
@@ -79,13 +72,6 @@ PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422})
 # Upstream statuses that are the channel's fault, not the call's: the next channel is
 # tried (429: rate-limited; 401/403: the channel's keys refused, after each was tried).
 _CHANNEL_FAULTS = frozenset({401, 403, 429})
-# Upstream calls whose answer is always a JSON object (or, streamed, the dialect's own
-# events): an answer that is not is checked for, and failed over, before the client
-# sees it. The media calls are not here: their answers may be audio or plain text.
-_JSON_ANSWERS = frozenset(
-    {CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, MESSAGES, COUNT_TOKENS, RESPONSES}
-)
-
 # Anthropic's required ``max_tokens`` for a translated call that set no output limit
 # (docs/compatibility.md), lowered by the channel's ``max_output_tokens``. Not the hold's
 # ``default_output_estimate`` (1,024): Codex never sets a limit, and fails the whole run
@@ -120,22 +106,6 @@ def _status_error(reply: UpstreamReply, client: str) -> UpstreamFailure:
     if retry and reply.status in (429, 503, 529):
         error.headers["retry-after"] = retry.decode("latin-1")
     return error
-
-
-def _whole_answer(endpoint: str, data: bytes) -> dict[str, Any] | None:
-    """The JSON object a whole answer of ``endpoint`` must be; None for a media answer
-    (audio bytes, a transcript as text), which is relayed as it came. A body that is not
-    a JSON object is a broken answer: :class:`UpstreamBadResponse`, so the call fails
-    over (or, on the last channel, is a clean 502 without the upstream's text)."""
-    if endpoint not in _JSON_ANSWERS:
-        return None
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise UpstreamBadResponse("The upstream returned a body that is not valid JSON.")
-    return parsed
 
 
 def _retryable(status: int) -> bool:
@@ -410,7 +380,7 @@ class RelayService:
         channel_id = ctx.channel_id
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):
-            if call.endpoint in _JSON_ANSWERS:  # a dialect's event stream, not media
+            if call.endpoint in CHECKED_ENDPOINTS:  # a dialect's event stream, not media
                 opening = wire_of(upstream).stream_opening
                 reply = await first_event(reply, opening, deadline - time.monotonic())
                 ctx.ttfb_ms = ctx.elapsed_ms()
@@ -421,7 +391,7 @@ class RelayService:
             data = await reply.read()
         finally:
             reply.close()
-        parsed = _whole_answer(call.endpoint, data)
+        parsed = whole_answer(call.endpoint, data)
         self.health.succeeded(channel_id, ctx.ttfb_ms)
         finished = _Finished(reply.status, reply.content_type, data)
         return Opened(finished, upstream, injected, parsed=parsed)

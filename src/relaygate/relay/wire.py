@@ -75,7 +75,7 @@ class Wire:
     limit_style: Dialect  # which rate-limit headers go out
     id_headers: tuple[bytes, ...]  # the response headers that carry our request id
     # How a stream in this dialect must begin: its first event is judged before the
-    # stream is relayed, so a channel that answers garbage is failed over (relay/first_event.py)
+    # stream is relayed, so a channel that answers garbage is failed over (relay/answer_checks.py)
     stream_opening: OpeningTest
     # A model the key may not use. OpenAI callers get the documented 401; Anthropic callers
     # get Anthropic's 403 ``permission_error``, because Claude Code retries a 401 with

@@ -1,5 +1,6 @@
-"""The first-event check of streams (relay/first_event.py, dialects/openings.py), on
-in-memory replies: the verdict per dialect, and the replay of the bytes read to judge."""
+"""The checks of an upstream's answer (relay/answer_checks.py, dialects/openings.py), on
+in-memory replies: a whole answer must be a JSON object; a stream's first event gets a
+verdict per dialect, and the bytes read to judge it are replayed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from relaygate.core.errors import UpstreamBadResponse, UpstreamTimeout
+from relaygate.relay.answer_checks import first_event, whole_answer
 from relaygate.relay.dialects.openings import (
     INVALID,
     VALID,
@@ -17,7 +19,6 @@ from relaygate.relay.dialects.openings import (
     messages_opening,
     responses_opening,
 )
-from relaygate.relay.first_event import first_event
 
 
 class _Reply:
@@ -115,3 +116,11 @@ def test_the_wait_for_the_first_event_is_bounded() -> None:
     with pytest.raises(UpstreamTimeout):
         asyncio.run(first_event(reply, chat_opening, 0.05))
     assert reply.closed
+
+
+def test_a_whole_answer_must_be_a_json_object() -> None:
+    assert whole_answer("chat/completions", b'{"id":"x"}') == {"id": "x"}
+    assert whole_answer("audio/speech", b"ID3 mp3 bytes") is None  # media: not checked
+    for body in (b"<html>", b"", b'{"id":', b"[1]", b"null"):
+        with pytest.raises(UpstreamBadResponse):
+            whole_answer("embeddings", body)

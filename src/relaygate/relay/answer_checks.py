@@ -1,35 +1,72 @@
-"""A stream is held back until its first event has arrived and proved genuine.
+"""An upstream's 2xx answer is checked before the client sees any of it.
 
 Why: the failover rule (DESIGN.md §2) is "retry while nothing has reached the client".
-For a stream that moment used to be the upstream's response headers, so a channel that
-answered 200 and then a garbage line, an HTML page or an error object had its garbage
-relayed and the call lost. Reading up to the first complete event first moves the
-moment to where it belongs: a first event that is not what the channel's dialect
-starts a stream with (:mod:`relaygate.relay.dialects.openings`) is a failed attempt the
-next channel can take. The bytes read meanwhile are kept and replayed unchanged in
-front of the rest of the stream, so the readers downstream see the upstream's stream
-exactly as it came.
+An answer that is broken is then a failed attempt the next channel can take, instead
+of a 502 or, worse, garbage relayed to the client and the call lost.
 
-The wait is bounded by what is left of the channel's first-byte timeout: an upstream
-that sends its headers at once and then nothing is a slow first byte, not a stream.
+A whole answer is read and parsed anyway; one that is not a JSON object (an HTML error
+page, a truncated body) is refused by :func:`whole_answer`, which hands on the parsed
+object so it is not parsed twice (a 3 MB embeddings answer costs ~60 ms to parse).
+
+A stream used to be handed on at its response headers, so a channel that answered 200
+and then a garbage line, an HTML page or an error object had its garbage relayed.
+:func:`first_event` reads up to the first complete event first: one that is not what
+the channel's dialect starts a stream with (:mod:`relaygate.relay.dialects.openings`)
+is a failed attempt. The bytes read meanwhile are kept and replayed unchanged in front
+of the rest of the stream, so the readers downstream see the upstream's stream exactly
+as it came. The wait is bounded by what is left of the channel's first-byte timeout: an
+upstream that sends its headers at once and then nothing is a slow first byte, not a
+stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
 
 from relaygate.core.errors import UpstreamBadResponse, UpstreamTimeout
+from relaygate.relay.dialects import RESPONSES
+from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
+from relaygate.relay.dialects.openai_chat.request import (
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    MODERATIONS,
+)
 from relaygate.relay.dialects.openings import INVALID, VALID, OpeningTest
 from relaygate.relay.dialects.sse import SSEFramer
 from relaygate.relay.providers.base import UpstreamReply
 
-__all__ = ["MAX_OPENING_BYTES", "first_event"]
+__all__ = ["CHECKED_ENDPOINTS", "MAX_OPENING_BYTES", "Replayed", "first_event", "whole_answer"]
+
+# Upstream calls whose answer is always a JSON object or, streamed, the dialect's own
+# events. The media calls are not here: their answers may be audio or plain text.
+CHECKED_ENDPOINTS = frozenset(
+    {CHAT, COMPLETIONS, EMBEDDINGS, MODERATIONS, MESSAGES, COUNT_TOKENS, RESPONSES}
+)
 
 # The most a stream may send before its first event is complete. A Responses stream's
 # ``response.created`` repeats the request's instructions and tools (tens of kB for
 # Codex); anything past this is not a stream in any dialect.
 MAX_OPENING_BYTES = 4 << 20
+
+
+def whole_answer(endpoint: str, data: bytes) -> dict[str, Any] | None:
+    """The JSON object a whole answer of ``endpoint`` must be; None for an endpoint not
+    checked (media), whose answer is relayed as it came. :class:`UpstreamBadResponse`
+    for a body that is not a JSON object."""
+    if endpoint not in CHECKED_ENDPOINTS:
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise UpstreamBadResponse("The upstream returned a body that is not valid JSON.")
+    return parsed
 
 
 def _not_a_stream() -> UpstreamBadResponse:
