@@ -57,6 +57,7 @@ NOT_JSON = {
     "garbage": (SECRET.encode() + b" upstream exploded", None),
     "empty": (b"", None),
     "not-an-object": (b'["' + SECRET.encode() + b'"]', None),
+    "error-object": (b'{"error":{"message":"' + SECRET.encode() + b'","type":"x"}}', None),
 }
 
 
@@ -312,9 +313,19 @@ def test_a_ping_before_message_start_is_a_good_opening(gw: Gateway) -> None:
         assert (record["status"], record["attempts"], record["amount"]) == (200, 1, COST)
 
 
-def test_anthropic_json_that_is_not_json_fails_over(gw: Gateway) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":"msg_1","type":"mess',
+        b'{"type":"error","error":{"type":"overloaded_error","message":"'
+        + SECRET.encode()
+        + b'"}}',
+    ],
+    ids=["truncated", "error-envelope"],
+)
+def test_anthropic_json_that_is_not_an_answer_fails_over(gw: Gateway, body: bytes) -> None:
     with FakeAnthropic() as broken, FakeAnthropic() as good:
-        broken.default = AnthropicBehaviour(raw_body=b'{"id":"msg_1","type":"mess')
+        broken.default = AnthropicBehaviour(raw_body=body)
         good.default = AnthropicBehaviour(text="Whole.", input_tokens=1000, output_tokens=500)
         model, one, two = _pair(gw, broken, good, {})
         key = gw.make_user_key()

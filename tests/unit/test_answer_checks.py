@@ -121,6 +121,9 @@ def test_the_wait_for_the_first_event_is_bounded() -> None:
 def test_a_whole_answer_must_be_a_json_object() -> None:
     assert whole_answer("chat/completions", b'{"id":"x"}') == {"id": "x"}
     assert whole_answer("audio/speech", b"ID3 mp3 bytes") is None  # media: not checked
-    for body in (b"<html>", b"", b'{"id":', b"[1]", b"null"):
+    for body in (b"<html>", b"", b'{"id":', b"[1]", b"null", b'{"error":{"message":"x"}}'):
         with pytest.raises(UpstreamBadResponse):
             whole_answer("embeddings", body)
+    failed = b'{"object":"response","status":"failed","error":{"code":"server_error"}}'
+    assert whole_answer("responses", failed) is not None  # a failed Response is an answer
+    assert whole_answer("chat/completions", b'{"choices":[],"error":null}') is not None

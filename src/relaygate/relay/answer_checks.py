@@ -57,7 +57,9 @@ MAX_OPENING_BYTES = 4 << 20
 def whole_answer(endpoint: str, data: bytes) -> dict[str, Any] | None:
     """The JSON object a whole answer of ``endpoint`` must be; None for an endpoint not
     checked (media), whose answer is relayed as it came. :class:`UpstreamBadResponse`
-    for a body that is not a JSON object."""
+    for a body that is not a JSON object, or is an error object sent with a 200 (some
+    OpenAI-compatible relays do: ``{"error": {...}}``, Anthropic's envelope). A failed
+    Response (``"object": "response"`` with its ``error``) is an answer, not one of these."""
     if endpoint not in CHECKED_ENDPOINTS:
         return None
     try:
@@ -66,6 +68,8 @@ def whole_answer(endpoint: str, data: bytes) -> dict[str, Any] | None:
         parsed = None
     if not isinstance(parsed, dict):
         raise UpstreamBadResponse("The upstream returned a body that is not valid JSON.")
+    if isinstance(parsed.get("error"), dict) and parsed.get("object") != "response":
+        raise UpstreamBadResponse("The upstream returned an error instead of an answer.")
     return parsed
 
 
