@@ -284,6 +284,7 @@ async def _lifespan(gateway: Gateway, app: FastAPI) -> AsyncIterator[None]:
         health,
         keys,
         CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
+        first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
     )
     background = _background(settings, relay, state, kv, keepalive)
     gateway.relay = RelayApp(

@@ -51,7 +51,9 @@ class Behaviour:
     answer, ``chunk_delay`` before each event, ``extra_pings`` between deltas,
     ``fragment`` writes events in pieces of that many bytes. ``data_only`` leaves out
     the ``event:`` lines (a degraded upstream). ``reply`` computes the text from the
-    request body.
+    request body. ``raw_body`` answers 200 with exactly those bytes instead (an event
+    stream when the request streams, else JSON; ``raw_content_type`` overrides), to
+    script a broken upstream.
     """
 
     text: str = "Hello from the fake Anthropic upstream."
@@ -84,6 +86,8 @@ class Behaviour:
     data_only: bool = False
     reply: Callable[[dict[str, Any]], str] | None = None
     echo_secrets: bool = False  # errors quote the request's key and the fake's host:port
+    raw_body: bytes | None = None
+    raw_content_type: str | None = None
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

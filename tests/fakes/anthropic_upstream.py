@@ -207,6 +207,8 @@ class FakeAnthropic:
                     return self._error(rec, dataclasses.replace(b, status=400), message)
                 if b.status != 200:
                     return self._error(rec, b)
+                if b.raw_body is not None:
+                    return await self._raw(request, rec, b)
                 return await answer(request, rec, b)
             except (asyncio.CancelledError, ConnectionResetError):
                 rec.client_disconnected = True
@@ -244,6 +246,21 @@ class FakeAnthropic:
         return web.Response(
             body=rec.response_body, content_type="application/json", headers=self._headers(rec, b)
         )
+
+    async def _raw(
+        self, request: web.Request, rec: AnthropicRequest, b: Behaviour
+    ) -> web.StreamResponse:
+        """A 200 with ``b.raw_body`` as its body, whatever it is (a broken upstream)."""
+        assert b.raw_body is not None
+        streams = isinstance(rec.body, dict) and bool(rec.body.get("stream"))
+        kind = b.raw_content_type or ("text/event-stream" if streams else "application/json")
+        headers = {**self._headers(rec, b), "Content-Type": kind}
+        resp = web.StreamResponse(status=200, headers=headers)
+        await resp.prepare(request)
+        rec.status = 200
+        await self._write(rec, resp, b, b.raw_body)
+        await resp.write_eof()
+        return resp
 
     @staticmethod
     def _model(rec: AnthropicRequest) -> str:
@@ -329,7 +346,7 @@ class FakeAnthropic:
         self, rec: AnthropicRequest, resp: web.StreamResponse, b: Behaviour, data: bytes
     ) -> None:
         """Write one SSE event, in ``b.fragment``-byte pieces when asked (split TCP reads)."""
-        step = b.fragment or len(data)
+        step = b.fragment or len(data) or 1
         for start in range(0, len(data), step):
             await resp.write(data[start : start + step])
             if b.fragment:

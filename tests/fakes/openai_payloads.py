@@ -47,6 +47,11 @@ class Behaviour:
     error quote the request's key and the fake's host:port; ``error_after`` ends a stream
     with an error event after that many content chunks. ``spaced_json`` writes answers
     with spaces after ``:`` and ``,`` (as Python's ``json.dumps`` does by default).
+    ``raw_body`` answers 200 with exactly those bytes instead of an answer
+    (``raw_content_type``, else the type a real answer would have: an event stream when
+    the request streams, else JSON), to script a broken upstream; ``first_event_delay``
+    waits that long after the response headers before the first byte of the body (a
+    stream, or ``raw_body``).
     """
 
     text: str = "Hello from the fake upstream."
@@ -82,6 +87,9 @@ class Behaviour:
     echo_secrets: bool = False
     error_after: int | None = None  # a ``data: {"error": …}`` event after that many chunks
     spaced_json: bool = False  # answers written with spaces after ``:`` and ``,``
+    raw_body: bytes | None = None
+    raw_content_type: str | None = None
+    first_event_delay: float = 0.0
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:

@@ -53,6 +53,15 @@ DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
+def _choices(b: Behaviour, body: dict[str, Any]) -> int | None:
+    """How many choices to answer with; None for an ``n`` OpenAI refuses (1 to 128), which
+    the fake refuses too rather than build 10**20 of them."""
+    n = b.n or body.get("n") or 1
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 128:
+        return None
+    return n
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -216,6 +225,8 @@ class FakeOpenAI:
                 await asyncio.sleep(b.latency)
             if b.status != 200:
                 return self._error(rec, b)
+            if b.raw_body is not None:
+                return await self._raw(request, rec, b)
             response: web.StreamResponse = await answer(request, rec, b)
             if b.truncate_body and isinstance(response, web.Response):
                 return await self._truncated(request, rec, response)
@@ -253,6 +264,22 @@ class FakeOpenAI:
         if b.connection_close:
             response.force_close()
         return response
+
+    async def _raw(
+        self, request: web.Request, rec: RecordedRequest, b: Behaviour
+    ) -> web.StreamResponse:
+        """A 200 with ``b.raw_body`` as its body, whatever it is (a broken upstream)."""
+        assert b.raw_body is not None
+        streams = isinstance(rec.body, dict) and bool(rec.body.get("stream"))
+        kind = b.raw_content_type or ("text/event-stream" if streams else "application/json")
+        resp = web.StreamResponse(status=200, headers={"Content-Type": kind, **b.headers})
+        await resp.prepare(request)
+        rec.status = 200
+        if b.first_event_delay:
+            await asyncio.sleep(b.first_event_delay)
+        await self._write(rec, resp, b, b.raw_body)
+        await resp.write_eof()
+        return resp
 
     async def _truncated(
         self, request: web.Request, rec: RecordedRequest, full: web.Response
@@ -297,7 +324,9 @@ class FakeOpenAI:
         self, request: web.Request, rec: RecordedRequest, b: Behaviour
     ) -> web.StreamResponse:
         body = rec.body if isinstance(rec.body, dict) else {}
-        model, n = str(body.get("model", "")), int(b.n or body.get("n") or 1)
+        model, n = str(body.get("model", "")), _choices(b, body)
+        if n is None:
+            return self._error(rec, dataclasses.replace(b, status=400))
         rid = f"chatcmpl-fake{len(self.requests)}"
         if not body.get("stream"):
             return self._json(rec, b, chat_completion(b, rid, model, n))
@@ -349,7 +378,9 @@ class FakeOpenAI:
         self, request: web.Request, rec: RecordedRequest, b: Behaviour
     ) -> web.StreamResponse:
         body = rec.body if isinstance(rec.body, dict) else {}
-        model, n = str(body.get("model", "")), int(b.n or body.get("n") or 1)
+        model, n = str(body.get("model", "")), _choices(b, body)
+        if n is None:
+            return self._error(rec, dataclasses.replace(b, status=400))
         rid = f"cmpl-fake{len(self.requests)}"
         if not body.get("stream"):
             return self._json(rec, b, text_completion(b, rid, model, n))
@@ -390,6 +421,8 @@ class FakeOpenAI:
         )
         await resp.prepare(request)
         rec.status = 200
+        if b.first_event_delay:
+            await asyncio.sleep(b.first_event_delay)
         sent = 0
         sep = b"\r\n" if b.crlf else b"\n"
         for is_content, payload in frames:
@@ -421,7 +454,7 @@ class FakeOpenAI:
         self, rec: RecordedRequest, resp: web.StreamResponse, b: Behaviour, data: bytes
     ) -> None:
         """Write one SSE frame, in ``b.fragment``-byte pieces when asked (split TCP reads)."""
-        step = b.fragment or len(data)
+        step = b.fragment or len(data) or 1
         for start in range(0, len(data), step):
             await resp.write(data[start : start + step])
             if b.fragment:

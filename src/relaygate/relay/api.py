@@ -260,7 +260,7 @@ class RelayApp:
                 template = plan.turn.template if plan.turn else None
                 data, usage, answer = read_reply(
                     client, opened.upstream, raw, model=facts.model, legacy=plan.legacy,
-                    template=template,
+                    template=template, parsed=opened.parsed,
                 )  # fmt: skip
                 if opened.upstream != client or plan.legacy:
                     content_type = JSON

@@ -133,7 +133,7 @@ class RunDriver:
                 raw = await opened.reply.read()
                 _, usage, answer = read_reply(
                     RESPONSES, opened.upstream, raw, model=facts.model, legacy=False,
-                    template=call.turn.template,
+                    template=call.turn.template, parsed=opened.parsed,
                 )  # fmt: skip
                 ctx.usage = usage
                 for event in synthesise(answer or {}):

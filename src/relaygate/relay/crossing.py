@@ -193,20 +193,20 @@ def read_reply(
     model: str,
     legacy: bool,
     template: dict[str, Any] | None = None,
+    parsed: dict[str, Any] | None = None,
 ) -> tuple[bytes, Usage | None, dict[str, Any] | None]:
     """A complete upstream answer: the bytes for the client, the upstream's usage and,
-    when translated, the client's answer as an object (a Response to be stored)."""
-    if client == upstream and not legacy:
+    when translated, the client's answer as an object (a Response to be stored).
+    ``parsed``: ``body`` already parsed (the relay checks a whole answer before it is
+    read here; a large embeddings answer is not parsed twice)."""
+    if parsed is None:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise _not_json() from exc
+    if client == upstream and not legacy:
         kept = parsed if client == RESPONSES and isinstance(parsed, dict) else None
         return body, _WIRES[upstream].read_usage(parsed), kept
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise _not_json() from exc
     if not isinstance(parsed, dict):
         raise _not_json()
     usage = _WIRES[upstream].read_usage(parsed)

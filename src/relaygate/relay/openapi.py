@@ -10,6 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.core.openapi import SSE_CONTENT
+from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, MESSAGES
+from relaygate.relay.dialects.anthropic_messages.request import FIELD_RULES as ANTHROPIC_RULES
+from relaygate.relay.dialects.fields import schema as fields_schema
+from relaygate.relay.dialects.openai_chat.request import CHAT, COMPLETIONS, EMBEDDINGS
+from relaygate.relay.dialects.openai_chat.request import FIELD_RULES as OPENAI_RULES
+from relaygate.relay.dialects.openai_responses.request import FIELD_RULES as RESPONSES_RULES
 from relaygate.relay.media.openapi import media_paths
 from relaygate.relay.openapi_common import OPENAI_ERRORS as _ERRORS
 from relaygate.relay.openapi_common import OPENAI_TAG as _OPENAI_TAG
@@ -245,6 +251,7 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
             "request_id": {"type": "string"},
         },
     }
+    _document_fields(paths)
     media, media_schemas = media_paths()  # images and audio: relay/media/openapi.py
     paths.update(media)
     schemas.update(media_schemas)
@@ -253,3 +260,49 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
     }
     return paths, schemas, security
+
+
+_TOKENS = {"type": "array", "minItems": 1, "items": {"type": "integer"}}
+# The body fields each route checks, as the checks themselves declare them
+# (dialects/fields.py): what the document says is what a request is refused for.
+_CHECKED: dict[str, dict[str, Any]] = {
+    "/v1/chat/completions": {
+        **fields_schema(OPENAI_RULES[CHAT]),
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {"role": {"type": "string"}},
+            },
+        },
+    },
+    "/v1/completions": {
+        **fields_schema(OPENAI_RULES[COMPLETIONS]),
+        "prompt": {"type": ["string", "array"]},
+    },
+    "/v1/embeddings": {
+        **fields_schema(OPENAI_RULES[EMBEDDINGS]),
+        "input": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "minItems": 1, "maxItems": 2048, "items": {"type": "string"}},
+                {**_TOKENS, "maxItems": 2048},
+                {"type": "array", "minItems": 1, "maxItems": 2048, "items": _TOKENS},
+            ]
+        },
+        "stream": {"type": ["boolean", "null"], "enum": [False, None]},
+    },
+    "/v1/responses": fields_schema(RESPONSES_RULES),
+    "/v1/messages": fields_schema(ANTHROPIC_RULES[MESSAGES]),
+    "/v1/complete": fields_schema(ANTHROPIC_RULES[COMPLETE]),
+}
+
+
+def _document_fields(paths: dict[str, Any]) -> None:
+    """Add the checked fields to each relay route's request schema (the route groups'
+    copies share the schema objects, so they are covered too)."""
+    for path, properties in _CHECKED.items():
+        body = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        body["properties"].update(properties)

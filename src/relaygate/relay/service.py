@@ -9,6 +9,7 @@ upstream 5xx) becomes a clean 502/503/504 without upstream details.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from relaygate.limits.errors import refusal
 from relaygate.limits.headers import Dialect, rate_limit_headers
 from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
+from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import (
@@ -54,7 +56,7 @@ from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
-from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect
+from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect, wire_of
 
 __all__ = [
     "PASSTHROUGH_STATUSES",
@@ -73,7 +75,6 @@ PASSTHROUGH_STATUSES = frozenset({400, 404, 409, 413, 422})
 # Upstream statuses that are the channel's fault, not the call's: the next channel is
 # tried (429: rate-limited; 401/403: the channel's keys refused, after each was tried).
 _CHANNEL_FAULTS = frozenset({401, 403, 429})
-
 # Anthropic's required ``max_tokens`` for a translated call that set no output limit
 # (docs/compatibility.md), lowered by the channel's ``max_output_tokens``. Not the hold's
 # ``default_output_estimate`` (1,024): Codex never sets a limit, and fails the whole run
@@ -153,6 +154,9 @@ class Opened:
     upstream: str  # the dialect the channel answered in
     injected: bool  # a usage chunk was asked for on the caller's behalf (to be dropped)
     headers: tuple[tuple[bytes, bytes], ...] = ()  # upstream headers the caller gets too
+    # A whole JSON answer as parsed when it was checked (None: not read here, or not
+    # JSON, as for audio): readers take it instead of parsing the body a second time.
+    parsed: dict[str, Any] | None = None
 
 
 class RelayService:
@@ -167,8 +171,12 @@ class RelayService:
         health: ChannelHealth | None = None,
         keys: KeyRing | None = None,
         cap_slack: CapSlack | None = None,
+        first_byte_timeout: float = 600.0,
     ) -> None:
         self.router = router
+        # seconds for an upstream's first event, unless its channel sets its own (the
+        # HTTP client's default, which bounds the wait for the headers)
+        self.first_byte_timeout = first_byte_timeout
         self.health = health or ChannelHealth()
         self.keys = keys or KeyRing()
         self.providers = providers
@@ -362,10 +370,12 @@ class RelayService:
                 call.body, call.content_type = encode(call.payload)
             call.headers = headers if upstream == client else ()
             try:
+                sent = time.monotonic()
                 reply = await self._send(ctx, route.channel, call)
                 ctx.ttfb_ms = ctx.elapsed_ms()
                 if reply.status < 300:
-                    return await self._answered(ctx, reply, call, upstream, injected)
+                    deadline = sent + (route.channel.first_byte_timeout or self.first_byte_timeout)
+                    return await self._answered(ctx, reply, call, upstream, injected, deadline)
                 error_body = await reply.read()
             except UpstreamFailure as err:
                 self.health.failed(route.channel.id)
@@ -384,15 +394,21 @@ class RelayService:
 
     async def _answered(
         self, ctx: CallContext, reply: UpstreamReply, call: UpstreamCall, upstream: str,
-        injected: bool,
+        injected: bool, deadline: float,
     ) -> Opened:  # fmt: skip
-        """A 2xx answer. A whole one is read here, so a body that breaks off before its end
-        is still a failed attempt and the next channel can take the call (nothing reached
-        the client). A stream is handed on at its first byte; the channel's breaker hears
-        how it went when it ends (``settle`` or ``broke``)."""
+        """A 2xx answer, checked while nothing has reached the client, so that an answer
+        that is broken (cut before its end, not JSON, a stream whose first event is not
+        one) is a failed attempt the next channel can take. A whole answer is read and
+        parsed here. A stream is handed on at its first event (``deadline``: when the
+        channel's first-byte timeout runs out); the channel's breaker hears how it went
+        when it ends (``settle`` or ``broke``)."""
         channel_id = ctx.channel_id
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):
+            if call.endpoint in CHECKED_ENDPOINTS:  # a dialect's event stream, not media
+                opening = wire_of(upstream).stream_opening
+                reply = await first_event(reply, opening, deadline - time.monotonic())
+                ctx.ttfb_ms = ctx.elapsed_ms()
             self.health.started(channel_id, ctx.ttfb_ms)
             ctx.outcome_pending = True
             return Opened(reply, upstream, injected)
@@ -400,9 +416,13 @@ class RelayService:
             data = await reply.read()
         finally:
             reply.close()
+        parsed = whole_answer(call.endpoint, data)
         self.health.succeeded(channel_id, ctx.ttfb_ms)
-        data = public_model(data, ctx.upstream_model, ctx.model)
-        return Opened(_Finished(reply.status, reply.content_type, data), upstream, injected)
+        renamed = public_model(data, ctx.upstream_model, ctx.model)
+        if renamed is not data:  # a mapped name: the parsed answer would still carry it
+            data, parsed = renamed, None
+        finished = _Finished(reply.status, reply.content_type, data)
+        return Opened(finished, upstream, injected, parsed=parsed)
 
     async def _send(
         self, ctx: CallContext, channel: ChannelSpec, call: UpstreamCall

@@ -27,6 +27,12 @@ from relaygate.relay.dialects.openai_chat.request import RequestFacts, inspect
 from relaygate.relay.dialects.openai_chat.usage import read_usage as openai_usage
 from relaygate.relay.dialects.openai_responses import request as responses_request
 from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
+from relaygate.relay.dialects.openings import (
+    OpeningTest,
+    chat_opening,
+    messages_opening,
+    responses_opening,
+)
 
 __all__ = [
     "ANTHROPIC_WIRE",
@@ -35,6 +41,7 @@ __all__ = [
     "Wire",
     "call_dialect",
     "channel_dialect",
+    "wire_of",
 ]
 
 # channel type -> the dialect its upstream speaks (anything unknown is OpenAI-compatible)
@@ -65,6 +72,9 @@ class Wire:
     max_output: Callable[[str, Any, int], int]
     limit_style: Dialect  # which rate-limit headers go out
     id_headers: tuple[bytes, ...]  # the response headers that carry our request id
+    # How a stream in this dialect must begin: its first event is judged before the
+    # stream is relayed, so a channel that answers garbage is failed over (relay/answer_checks.py)
+    stream_opening: OpeningTest
     # A model the key may not use. OpenAI callers get the documented 401; Anthropic callers
     # get Anthropic's 403 ``permission_error``, because Claude Code retries a 401 with
     # backoff for minutes (client-requirements §5.1) while it reports a 403 and exits.
@@ -85,6 +95,7 @@ OPENAI_WIRE = Wire(
     max_output=openai_limits.max_output,
     limit_style="openai",
     id_headers=(b"x-request-id",),
+    stream_opening=chat_opening,
 )
 
 ANTHROPIC_WIRE = Wire(
@@ -96,6 +107,7 @@ ANTHROPIC_WIRE = Wire(
     max_output=_anthropic_max_output,
     limit_style="anthropic",
     id_headers=(b"request-id", b"x-request-id"),
+    stream_opening=messages_opening,
     not_permitted=PermissionDenied,
 )
 
@@ -108,4 +120,12 @@ RESPONSES_WIRE = Wire(
     max_output=responses_request.max_output,
     limit_style="openai",
     id_headers=(b"x-request-id",),
+    stream_opening=responses_opening,
 )
+
+_WIRES = {wire.name: wire for wire in (OPENAI_WIRE, ANTHROPIC_WIRE, RESPONSES_WIRE)}
+
+
+def wire_of(dialect: str) -> Wire:
+    """The :class:`Wire` of a dialect by name (an upstream's, as :func:`call_dialect` names it)."""
+    return _WIRES[dialect]

@@ -14,9 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.core.errors import InvalidRequest
+from relaygate.relay.dialects.fields import ANTHROPIC_FIELDS, Rule, integer, number
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 
-__all__ = ["COMPLETE", "COUNT_TOKENS", "MESSAGES", "RequestFacts", "inspect", "max_output"]
+__all__ = [
+    "COMPLETE",
+    "COUNT_TOKENS",
+    "FIELD_RULES",
+    "MESSAGES",
+    "RequestFacts",
+    "inspect",
+    "max_output",
+]
 
 MESSAGES = "messages"
 COUNT_TOKENS = "messages/count_tokens"
@@ -24,6 +33,14 @@ COMPLETE = "complete"
 
 # endpoint -> the field that caps the answer's length (count_tokens generates nothing)
 _OUTPUT_CAP = {MESSAGES: "max_tokens", COMPLETE: "max_tokens_to_sample"}
+# The sampling fields checked, with Anthropic's documented ranges; a token limit is
+# checked by ``_require_positive_int`` first, then here for its 64-bit ceiling.
+_SAMPLING = (number("temperature", 0, 1), number("top_p", 0, 1), integer("top_k", 0))
+FIELD_RULES: dict[str, tuple[Rule, ...]] = {
+    MESSAGES: (integer("max_tokens", 1), *_SAMPLING),
+    COUNT_TOKENS: (),
+    COMPLETE: (integer("max_tokens_to_sample", 1), *_SAMPLING),
+}
 
 
 def _is_int(value: Any) -> bool:
@@ -101,6 +118,7 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
         if endpoint == MESSAGES:
             _require_positive_int(body, "max_tokens")
         _check_messages(body)
+    ANTHROPIC_FIELDS.check(body, FIELD_RULES[endpoint])
     return RequestFacts(model=model, stream=_stream_flag(endpoint, body), include_usage=True)
 
 

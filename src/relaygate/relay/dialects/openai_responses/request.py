@@ -11,11 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.core.errors import InvalidRequest
+from relaygate.relay.dialects.fields import OPENAI_FIELDS, boolean, choice, integer, number, string
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 
-__all__ = ["RESPONSES", "RequestFacts", "inspect", "max_output"]
+__all__ = ["FIELD_RULES", "RESPONSES", "RequestFacts", "inspect", "max_output"]
 
 RESPONSES = "responses"
+# The scalar fields checked, with OpenAI's documented limits (openai-openapi.json);
+# ``max_output_tokens`` is documented from 16, but a smaller cap is kept for the channels
+# that are not OpenAI's (the canonical translation has always taken any positive one).
+FIELD_RULES = (
+    integer("max_output_tokens", 1),
+    number("temperature", 0, 2),
+    number("top_p", 0, 1),
+    integer("top_logprobs", 0, 20),
+    integer("max_tool_calls"),
+    boolean("parallel_tool_calls"),
+    boolean("store"),
+    boolean("background"),
+    choice("truncation", "auto", "disabled"),
+    string("instructions"),
+    string("user"),
+)
 
 
 def _check_input(body: dict[str, Any]) -> None:
@@ -79,9 +96,12 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
         raise InvalidRequest("You must provide a model parameter.", param="model")
     _check_input(body)
     _check_history(body)
+    OPENAI_FIELDS.check(body, FIELD_RULES)
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
-        raise InvalidRequest("Invalid type for 'stream': expected a boolean.", param="stream")
+        raise InvalidRequest(
+            "Invalid type for 'stream': expected a boolean.", param="stream", code="invalid_type"
+        )
     return RequestFacts(model=model, stream=bool(stream), include_usage=True)
 
 
