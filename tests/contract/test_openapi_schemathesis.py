@@ -122,5 +122,5 @@ def test_the_run_reached_the_relay(contract_gateway: Gateway) -> None:
     from the documented examples were relayed to the echo channel and answered, so the
     run checked real answers (JSON and event streams), not only refusals. If this fails,
     the relay routes' ``model`` example and ``ECHO_MODELS`` have drifted apart."""
-    answered = {r["endpoint"] for r in contract_gateway.usage(limit=1000) if r["status"] == 200}
+    answered = {r["endpoint"] for r in contract_gateway.usage(status=200, limit=1000)}
     assert {"chat/completions", "messages", "responses"} <= answered, answered
