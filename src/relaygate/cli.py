@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
 import uvicorn
@@ -15,11 +16,14 @@ __all__ = ["main"]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    database_url = getattr(args, "database_url", None)
+    if database_url == "-":  # on standard input, kept off the command line (db/migrate.py)
+        database_url = sys.stdin.readline().strip()
     return load_settings(
         args.config,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
-        database_url=getattr(args, "database_url", None),
+        database_url=database_url,
     )
 
 
@@ -96,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path)
-        sub.add_argument("--database-url", help="overrides RELAYGATE_DATABASE_URL")
+        sub.add_argument(
+            "--database-url", help="overrides RELAYGATE_DATABASE_URL ('-': read it from stdin)"
+        )
         sub.set_defaults(run=run)
     args = parser.parse_args(argv)
     args.run(args)

@@ -415,7 +415,10 @@ def test_a_run_holds_its_keys_concurrency_slot(gateway: Gateway, fake: FakeOpenA
         sdk.responses.create(model=model, input="two", background=True)
     assert refused.value.code == "concurrency_limit_exceeded"
     sdk.responses.cancel(running.id)
-    _until(lambda: gateway.usage(user_id=key.user_id), what="the cancelled run's record")
+    _until(  # the refused call has a record of its own (429): wait for the cancelled run's
+        lambda: [r for r in gateway.usage(user_id=key.user_id) if r["status"] != 429],
+        what="the cancelled run's record",
+    )
     fake.script(model, Behaviour(text="now there is room"))
     again = sdk.responses.create(model=model, input="three", background=True)
     assert _finished(sdk, again.id).output_text == "now there is room"

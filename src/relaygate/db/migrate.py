@@ -28,16 +28,32 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 async def upgrade_in_subprocess(database_url: str) -> None:
+    """Migrate in a child process. The URL (which may carry a password) goes to the child
+    on its standard input, never on its command line, where ``ps`` would show it; the
+    child's error text is returned with the password hidden."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "relaygate",
         "migrate",
         "--database-url",
-        database_url,
+        "-",
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
+    out, err = await process.communicate(database_url.encode() + b"\n")
     if process.returncode != 0:
-        raise RuntimeError(f"database migration failed:\n{err.decode(errors='replace')}")
+        text = err.decode(errors="replace").replace(database_url, _shown(database_url))
+        raise RuntimeError(f"database migration failed:\n{text}")
+
+
+def _shown(database_url: str) -> str:
+    """The URL as it may be printed: its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: print none of it
+        return "[database url]"
