@@ -15,7 +15,9 @@ from tests.integration.test_money import (
     wallet,
 )
 
-WORDS = " ".join(f"w{i}" for i in range(10))
+# ten one-token words, so the text the fake streams is the 10 tokens it reports (a cut
+# stream is billed an estimate of the delivered text: "w7" would be two tokens)
+WORDS = " ".join(["hello", "there", "this", "is", "a", "short", "answer", "from", "the", "model"])
 SEEN = 3  # content chunks the client reads before it hangs up
 
 
