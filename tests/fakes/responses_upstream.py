@@ -8,6 +8,7 @@ with increasing ``sequence_number``s, as OpenAI sends them.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -78,7 +79,8 @@ class FakeOpenAIResponses(FakeOpenAI):
         self, request: web.Request, rec: RecordedRequest, b: Behaviour
     ) -> web.StreamResponse:
         body = rec.body if isinstance(rec.body, dict) else {}
-        final = response_body(b, body, f"resp_fake{len(self.requests):04d}")
+        # unique like OpenAI's: every test shares a gateway, whose store keys responses by id
+        final = response_body(b, body, f"resp_fake{len(self.requests):04d}{uuid.uuid4().hex}")
         if not body.get("stream"):
             return self._json(rec, b, final)
         frames = [(e["type"].endswith(".delta"), e) for e in _events(b, final)]
