@@ -31,6 +31,7 @@ from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
+from relaygate.relay.dialects.openai_chat.usage import usage_object
 from relaygate.relay.masking import Guarded, Masker, model_renamer
 from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
@@ -385,13 +386,7 @@ class Assembling:
         completion = self._assembler.completion()
         usage = self._reader.usage
         if completion["usage"] is None and usage is not None:
-            completion["usage"] = {
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
-                "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-            }
+            completion["usage"] = usage_object(usage)
         return completion
 
 

@@ -131,7 +131,8 @@ def test_usage_chunk_sums_all_input_tokens() -> None:
         "prompt_tokens": 125,
         "completion_tokens": 7,
         "total_tokens": 132,
-        "prompt_tokens_details": {"cached_tokens": 100},
+        # cache writes where OpenRouter reports them (OpenAI has no field for them)
+        "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 20},
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
     assert translator.usage == Usage(125, 7, cached_tokens=100, cache_write_tokens=20)

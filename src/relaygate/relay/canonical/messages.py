@@ -3,8 +3,11 @@
 A translation is always *dialect → canonical → dialect*, so each dialect needs one parser
 and one renderer per direction instead of one converter per pair of dialects. The shapes
 hold what has a meaning in more than one dialect (a tool call, a thinking block, a stop
-reason); anything only one dialect understands (``cache_control``, ``logprobs``, Anthropic
-server tools) stays out, and its renderer documents what it drops (docs/compatibility.md).
+reason); anything only one dialect understands (``logprobs``, Anthropic server tools)
+stays out, and its renderer documents what it drops (docs/compatibility.md). Prompt-cache
+breakpoints (:class:`CacheMark`) are the exception: OpenAI-format clients send Anthropic's
+``cache_control`` on their content parts and tools (as OpenRouter documents), and a
+caller whose marks were dropped pays full price for every repeated prompt.
 
 Content is a list of typed blocks, Anthropic-style, because that is the richer of the two
 shapes: an OpenAI ``role:"tool"`` message becomes a user message with one
@@ -23,6 +26,7 @@ __all__ = [
     "STOP_REASONS",
     "Base64Source",
     "Block",
+    "CacheMark",
     "Document",
     "Effort",
     "Image",
@@ -59,6 +63,15 @@ def known_effort(value: object) -> Effort | None:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheMark:
+    """A prompt-cache breakpoint after the block that carries it: everything up to and
+    including that block may be cached. ``ttl`` is ``"5m"`` or ``"1h"``; None leaves the
+    upstream's default (five minutes on Anthropic)."""
+
+    ttl: Literal["5m", "1h"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Base64Source:
     """Inline bytes, base64-encoded, with their media type (``image/png``, ``application/pdf``)."""
 
@@ -81,17 +94,20 @@ class TextSource:
 @dataclass(frozen=True, slots=True)
 class Text:
     text: str
+    cache: CacheMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Image:
     source: Base64Source | UrlSource
+    cache: CacheMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
     source: Base64Source | UrlSource | TextSource
     title: str | None = None
+    cache: CacheMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +117,7 @@ class ToolCall:
     id: str
     name: str
     input: dict[str, Any]
+    cache: CacheMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +125,7 @@ class ToolResult:
     tool_call_id: str
     content: tuple[Text | Image | Document, ...] = ()
     is_error: bool = False
+    cache: CacheMark | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +157,7 @@ class Tool:
     description: str | None
     parameters: dict[str, Any]
     strict: bool | None = None
+    cache: CacheMark | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,17 +12,64 @@ is the caller's.
 Text: where a dialect nests text parts in something that is not a message (an
 Anthropic search result, a Responses reasoning item), only the parts' text is kept and
 anything else is skipped (:func:`part_texts`).
+
+Prompt-cache marks: both OpenAI dialects may carry Anthropic's ``cache_control``
+(``{"type": "ephemeral", "ttl": "5m"|"1h"}``) on a content part, a tool or a message, as
+OpenRouter documents; :func:`with_cache` reads it onto the canonical block. A mark
+Anthropic would refuse (another type, another ttl) is refused here with a 400 naming
+the field, rather than dropped or passed on to fail upstream.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from relaygate.core.errors import InvalidRequest
-from relaygate.relay.canonical.messages import Base64Source, Document, UrlSource
+from relaygate.relay.canonical.messages import (
+    Base64Source,
+    CacheMark,
+    Document,
+    Image,
+    Text,
+    Tool,
+    ToolCall,
+    ToolResult,
+    UrlSource,
+)
 
-__all__ = ["image_source", "inline_file", "part_texts"]
+__all__ = ["cache_mark", "image_source", "inline_file", "part_texts", "with_cache"]
+
+Markable = TypeVar("Markable", bound=Text | Image | Document | ToolCall | ToolResult | Tool)
+_TTLS: dict[object, Literal["5m", "1h"]] = {"5m": "5m", "1h": "1h"}
+
+
+def cache_mark(raw: Any, param: str) -> CacheMark | None:
+    """The mark a ``cache_control`` value asks for; None when there is none."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") != "ephemeral":
+        raise InvalidRequest(
+            '\'cache_control\' must be {"type": "ephemeral"} (with an optional ttl).',
+            param=f"{param}.cache_control",
+        )
+    ttl = raw.get("ttl")
+    if ttl is None:
+        return CacheMark()
+    if ttl not in _TTLS:
+        raise InvalidRequest(
+            '\'cache_control.ttl\' must be "5m" or "1h".', param=f"{param}.cache_control.ttl"
+        )
+    return CacheMark(_TTLS[ttl])
+
+
+def with_cache(block: Markable, source: Any, param: str) -> Markable:
+    """``block`` carrying the mark of ``source``'s ``cache_control`` (a part, tool or
+    message object), or ``block`` itself when ``source`` has none."""
+    raw = source.get("cache_control") if isinstance(source, dict) else None
+    mark = cache_mark(raw, param)
+    return block if mark is None else dataclasses.replace(block, cache=mark)
 
 
 def _data_url(url: str, param: str) -> Base64Source:

@@ -8,6 +8,14 @@ sequences are left out, tool ids are made to match Anthropic's pattern, and exte
 thinking is only switched on where Anthropic allows it (never with a forced tool choice,
 never in the middle of a tool loop whose assistant turn carries no thinking block, with
 a budget below ``max_tokens``). Every such rule is listed in docs/compatibility.md.
+
+Prompt-cache marks become ``cache_control`` on the block that carried them (tools,
+system blocks, text, image, document, tool_use and tool_result blocks; a mark inside a
+tool result goes on the tool_result block, whose content may be rendered as a plain
+string). Anthropic refuses a request with more than :data:`MAX_BREAKPOINTS` marks, so
+the earliest extras (in Anthropic's prefix order: tools, system, messages) are dropped:
+the later ones cache the longer prefix, and a conversation replayed from stored history
+keeps its newest marks.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import (
     Base64Source,
     Block,
+    CacheMark,
     Document,
     Effort,
     Image,
@@ -36,7 +45,14 @@ from relaygate.relay.canonical.messages import (
     UrlSource,
 )
 
-__all__ = ["EFFORT_BUDGETS", "MIN_BUDGET", "render_block", "render_request", "tool_id"]
+__all__ = [
+    "EFFORT_BUDGETS",
+    "MAX_BREAKPOINTS",
+    "MIN_BUDGET",
+    "render_block",
+    "render_request",
+    "tool_id",
+]
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # reasoning_effort -> thinking budget (tokens); Anthropic's minimum budget is 1024.
@@ -49,6 +65,7 @@ EFFORT_BUDGETS: dict[Effort, int] = {
     "max": 65536,
 }
 MIN_BUDGET = 1024
+MAX_BREAKPOINTS = 4  # Anthropic's limit of cache_control blocks per request
 _CHOICE_TYPES = {"auto": "auto", "required": "any", "none": "none", "tool": "tool"}
 _ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 
@@ -63,9 +80,11 @@ def render_request(request: Request, *, default_max_tokens: int) -> dict[str, An
     """The Messages body for ``request``; ``default_max_tokens`` when it set no limit."""
     body: dict[str, Any] = {"model": request.model, "messages": _render_messages(request)}
     hoisted = [block for m in request.messages if m.role == "system" for block in m.content]
-    system = [b.text for b in [*request.system, *hoisted] if isinstance(b, Text) and b.text.strip()]
-    if system:
-        body["system"] = [{"type": "text", "text": text} for text in system]
+    system = [
+        render_block(b) for b in [*request.system, *hoisted] if isinstance(b, Text) and b.text
+    ]
+    if any(system):
+        body["system"] = [block for block in system if block]
     body["stream"] = request.stream
     _render_generation(request, default_max_tokens, body)
     stops = [stop for stop in request.stop if stop.strip()]  # Anthropic refuses blank ones
@@ -81,7 +100,29 @@ def render_request(request: Request, *, default_max_tokens: int) -> dict[str, An
         body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
     if request.user:
         body["metadata"] = {"user_id": request.user}
+    _limit_breakpoints(body)
     return body
+
+
+def _cache_control(mark: CacheMark) -> dict[str, str]:
+    return {"type": "ephemeral"} if mark.ttl is None else {"type": "ephemeral", "ttl": mark.ttl}
+
+
+def _marked(block: dict[str, Any], mark: CacheMark | None) -> dict[str, Any]:
+    if mark is not None:
+        block["cache_control"] = _cache_control(mark)
+    return block
+
+
+def _limit_breakpoints(body: dict[str, Any]) -> None:
+    """Keep the last :data:`MAX_BREAKPOINTS` marks, in the order Anthropic builds its
+    cache prefix (tools, system, messages); a tool_result's nested content carries none
+    (see :func:`_render_tool_result`)."""
+    blocks = [*body.get("tools", ()), *body.get("system", ())]
+    blocks += [block for turn in body["messages"] for block in turn["content"]]
+    marked = [block for block in blocks if "cache_control" in block]
+    for block in marked[: max(len(marked) - MAX_BREAKPOINTS, 0)]:
+        del block["cache_control"]
 
 
 def _render_generation(request: Request, default_max_tokens: int, body: dict[str, Any]) -> None:
@@ -188,18 +229,16 @@ def render_block(block: Block) -> dict[str, Any] | None:
     """One canonical block as an Anthropic content block; None for what Anthropic would
     refuse and loses nothing by omission (blank text, thinking without a signature)."""
     if isinstance(block, Text):
-        return {"type": "text", "text": block.text} if block.text.strip() else None
+        text = {"type": "text", "text": block.text}
+        return _marked(text, block.cache) if block.text.strip() else None
     if isinstance(block, Image):
-        return {"type": "image", "source": _image_source(block.source)}
+        return _marked({"type": "image", "source": _image_source(block.source)}, block.cache)
     if isinstance(block, Document):
-        return _render_document(block)
+        return _marked(_render_document(block), block.cache)
     if isinstance(block, ToolCall):
-        return {
-            "type": "tool_use",
-            "id": tool_id(block.id),
-            "name": block.name,
-            "input": block.input,
-        }
+        call: dict[str, Any] = {"type": "tool_use", "id": tool_id(block.id), "name": block.name}
+        call["input"] = block.input
+        return _marked(call, block.cache)
     if isinstance(block, ToolResult):
         return _render_tool_result(block)
     if isinstance(block, Thinking):
@@ -251,14 +290,22 @@ def _decode_text(source: Base64Source) -> str:
 
 
 def _render_tool_result(block: ToolResult) -> dict[str, Any]:
+    """A tool_result; a mark on its content (an OpenAI tool message's text part) moves
+    to the tool_result block, which caches the same prefix and survives the content
+    being sent as a plain string."""
     rendered: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(block.tool_call_id)}
     content = [item for part in block.content if (item := render_block(part))]
+    marks = [item.pop("cache_control") for item in content if "cache_control" in item]
     if len(content) == 1 and content[0]["type"] == "text":
         rendered["content"] = content[0]["text"]
     elif content:
         rendered["content"] = content
     if block.is_error:
         rendered["is_error"] = True
+    if block.cache is not None:
+        _marked(rendered, block.cache)
+    elif marks:
+        rendered["cache_control"] = marks[-1]
     return rendered
 
 
@@ -269,7 +316,7 @@ def _render_tool(tool: Tool) -> dict[str, Any]:
     rendered["input_schema"] = tool.parameters
     if tool.strict is not None:
         rendered["strict"] = tool.strict
-    return rendered
+    return _marked(rendered, tool.cache)
 
 
 def _render_tool_choice(request: Request) -> dict[str, Any] | None:

@@ -5,11 +5,16 @@ relayed raw), so what the canonical request cannot carry faithfully (``n > 1``, 
 file ids, the legacy ``functions`` protocol, custom tools) is refused with a 400 naming the
 field, instead of being dropped and answered wrongly. Hints without a faithful mapping
 (``logprobs``, ``seed``, penalties, …) are simply not read. See docs/compatibility.md.
+
+Prompt-cache marks (Anthropic's ``cache_control``, which OpenRouter's OpenAI-format
+clients put on content parts, ``tool_calls`` entries and ``tools`` entries) are kept on
+the canonical blocks; one on a message itself marks that message's last block, so a
+string ``content`` can be marked too.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 
@@ -29,7 +34,7 @@ from relaygate.relay.canonical.messages import (
     ToolResult,
     known_effort,
 )
-from relaygate.relay.dialects.content import image_source, inline_file
+from relaygate.relay.dialects.content import image_source, inline_file, with_cache
 from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 
 __all__ = ["arguments_object", "parse_request"]
@@ -39,6 +44,8 @@ _MODES: dict[str, Literal["auto", "none", "required"]] = {
     "none": "none",
     "required": "required",
 }
+_B = TypeVar("_B", bound=Block)
+_MARKABLE = (Text, Image, Document, ToolCall, ToolResult)
 _LEGACY = "The legacy 'functions'/'function_call' protocol cannot be translated; use 'tools'."
 
 
@@ -100,24 +107,35 @@ def _parse_messages(raw: Any) -> tuple[list[Text], list[Message]]:
         entry = FIELDS.mapping(item, param)
         role = entry.get("role")
         if role in ("system", "developer"):
-            texts = _texts(entry.get("content"), f"{param}.content")
+            texts = _mark_last(_texts(entry.get("content"), f"{param}.content"), entry, param)
             if messages:
                 messages.append(Message("system", list(texts)))
             else:
                 system.extend(texts)
         elif role == "user":
-            messages.append(Message("user", _user_content(entry.get("content"), param)))
+            content = _user_content(entry.get("content"), param)
+            messages.append(Message("user", _mark_last(content, entry, param)))
         elif role == "assistant":
-            messages.append(Message("assistant", _assistant_content(entry, param)))
+            content = _assistant_content(entry, param)
+            messages.append(Message("assistant", _mark_last(content, entry, param)))
         elif role == "tool":
             call_id = FIELDS.string(entry.get("tool_call_id"), f"{param}.tool_call_id")
-            content = tuple(_texts(entry.get("content"), f"{param}.content"))
-            messages.append(Message("user", [ToolResult(call_id, content)]))
+            result = ToolResult(call_id, tuple(_texts(entry.get("content"), f"{param}.content")))
+            messages.append(Message("user", [with_cache(result, entry, param)]))
         elif role == "function":
             raise InvalidRequest(_LEGACY, param=f"{param}.role")
         else:
             raise InvalidRequest(f"Unsupported role {role!r}.", param=f"{param}.role")
     return system, messages
+
+
+def _mark_last(blocks: list[_B], entry: dict[str, Any], param: str) -> list[_B]:
+    """``blocks`` with a message-level ``cache_control`` moved onto the last block (the
+    breakpoint then falls where it would on the whole message)."""
+    last = blocks[-1] if blocks else None
+    if entry.get("cache_control") is not None and isinstance(last, _MARKABLE):
+        blocks[-1] = with_cache(last, entry, param)
+    return blocks
 
 
 def _texts(content: Any, param: str) -> list[Text]:
@@ -132,7 +150,8 @@ def _texts(content: Any, param: str) -> list[Text]:
         if entry.get("type") not in ("text", "refusal"):
             raise InvalidRequest("Only text parts are allowed here.", param=f"{param}[{index}]")
         key = "text" if entry.get("type") == "text" else "refusal"
-        texts.append(Text(FIELDS.string(entry.get(key), f"{param}[{index}].{key}")))
+        text = Text(FIELDS.string(entry.get(key), f"{param}[{index}].{key}"))
+        texts.append(with_cache(text, entry, f"{param}[{index}]"))
     return texts
 
 
@@ -146,16 +165,18 @@ def _user_content(content: Any, param: str) -> list[Block]:
     return blocks
 
 
-def _user_part(part: dict[str, Any], param: str) -> Block:
+def _user_part(part: dict[str, Any], param: str) -> Text | Image | Document:
     kind = part.get("type")
     if kind == "text":
-        return Text(FIELDS.string(part.get("text"), f"{param}.text"))
+        return with_cache(Text(FIELDS.string(part.get("text"), f"{param}.text")), part, param)
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
-        return Image(image_source(FIELDS.string(url, f"{param}.image_url.url"), param))
+        source = image_source(FIELDS.string(url, f"{param}.image_url.url"), param)
+        return with_cache(Image(source), part, param)
     if kind == "file":
-        return _file_part(FIELDS.mapping(part.get("file"), f"{param}.file"), param)
+        document = _file_part(FIELDS.mapping(part.get("file"), f"{param}.file"), param)
+        return with_cache(document, part, param)
     if kind == "input_audio":
         raise InvalidRequest("Audio input cannot be translated for this model.", param=param)
     raise InvalidRequest(f"Unsupported content part type {kind!r}.", param=f"{param}.type")
@@ -197,7 +218,8 @@ def _request_tool_call(call: dict[str, Any], param: str) -> ToolCall:
             f"The arguments of tool call {call.get('id')!r} ({name}) are not a JSON object.",
             param=f"{param}.tool_calls",
         )
-    return ToolCall(FIELDS.string(call.get("id"), f"{param}.tool_calls.id"), name, arguments)
+    call_id = FIELDS.string(call.get("id"), f"{param}.tool_calls.id")
+    return with_cache(ToolCall(call_id, name, arguments), call, f"{param}.tool_calls")
 
 
 def _parse_tools(body: dict[str, Any]) -> tuple[list[Tool], ToolChoice | None]:
@@ -237,12 +259,14 @@ def _parse_tool(raw: Any, param: str) -> Tool:
     description = function.get("description")
     strict = function.get("strict")
     parameters = function.get("parameters") or {"type": "object", "properties": {}}
-    return Tool(
+    tool = Tool(
         name=FIELDS.string(function.get("name"), f"{param}.function.name"),
         description=description if isinstance(description, str) else None,
         parameters=FIELDS.mapping(parameters, f"{param}.function.parameters"),
         strict=strict if isinstance(strict, bool) else None,
     )
+    marked = entry if entry.get("cache_control") is not None else function
+    return with_cache(tool, marked, param)
 
 
 def _parse_stop(stop: Any) -> list[str]:

@@ -1,4 +1,10 @@
-"""Reading token usage out of OpenAI response bodies and stream chunks."""
+"""Reading token usage out of OpenAI response bodies and stream chunks, and writing it.
+
+``prompt_tokens`` counts every input token, cached or not (OpenAI's convention, and the
+canonical one); cache reads go to ``prompt_tokens_details.cached_tokens`` and cache
+writes (Anthropic's ``cache_creation_input_tokens``, which OpenAI has no field for) to
+``prompt_tokens_details.cache_write_tokens``, where OpenRouter reports them.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,9 @@ def read_usage(payload: Any) -> Usage | None:
         cached_tokens=_int(prompt_details.get("cached_tokens"))
         if isinstance(prompt_details, dict)
         else 0,
+        cache_write_tokens=_int(prompt_details.get("cache_write_tokens"))
+        if isinstance(prompt_details, dict)
+        else 0,
         reasoning_tokens=_int(completion_details.get("reasoning_tokens"))
         if isinstance(completion_details, dict)
         else 0,
@@ -41,6 +50,9 @@ def usage_object(usage: Usage | None) -> dict[str, object]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }

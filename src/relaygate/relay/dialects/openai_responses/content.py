@@ -4,7 +4,8 @@ Text parts are read leniently (``input_text``, ``output_text``, ``text`` and
 ``refusal`` are all text, whichever role carries them: clients replay assistant turns
 with either spelling). Images and files must travel inline or by URL: a ``file_id``
 names a file in OpenAI's storage, which no other upstream can open, so it is refused
-with a 400 rather than dropped (the model would answer without the file).
+with a 400 rather than dropped (the model would answer without the file). A part's
+``cache_control`` (a prompt-cache mark, as on Chat Completions) stays on its block.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import Block, Document, Image, Text, UrlSource
-from relaygate.relay.dialects.content import image_source, inline_file
+from relaygate.relay.dialects.content import image_source, inline_file, with_cache
 from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 
 __all__ = ["text_blocks", "tool_output", "user_blocks"]
@@ -33,7 +34,7 @@ def _text(part: dict[str, Any], param: str) -> Text | None:
     key = _TEXT_KEYS.get(str(part.get("type")))
     if key is None:
         return None
-    return Text(FIELDS.string(part.get(key), f"{param}.{key}"))
+    return with_cache(Text(FIELDS.string(part.get(key), f"{param}.{key}")), part, param)
 
 
 def text_blocks(content: Any, param: str) -> list[Text]:
@@ -91,7 +92,7 @@ def _image(part: dict[str, Any], param: str) -> Image:
     url = part.get("image_url")
     if not isinstance(url, str):
         raise InvalidRequest("'image_url' must be a string.", param=f"{param}.image_url")
-    return Image(image_source(url, f"{param}.image_url"))
+    return with_cache(Image(image_source(url, f"{param}.image_url")), part, param)
 
 
 def _file(part: dict[str, Any], param: str) -> Document:
@@ -100,7 +101,7 @@ def _file(part: dict[str, Any], param: str) -> Document:
     name = raw_name if isinstance(raw_name, str) and raw_name else None
     data, url = part.get("file_data"), part.get("file_url")
     if isinstance(data, str):
-        return inline_file(data, name, f"{param}.file_data")
+        return with_cache(inline_file(data, name, f"{param}.file_data"), part, param)
     if isinstance(url, str) and url.startswith(("https://", "http://")):
-        return Document(UrlSource(url), title=name)
+        return with_cache(Document(UrlSource(url), title=name), part, param)
     raise InvalidRequest("An input_file needs file_data or file_url.", param=param)

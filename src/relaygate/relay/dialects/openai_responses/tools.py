@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import Tool, ToolChoice
+from relaygate.relay.dialects.content import with_cache
 from relaygate.relay.dialects.fields import OPENAI_FIELDS as FIELDS
 
 __all__ = ["HOSTED_TOOLS", "MAX_NAME", "ToolNames", "flat_name", "parse_tools"]
@@ -109,12 +110,13 @@ def _function(entry: dict[str, Any], param: str, name: str, prefix: str = "") ->
         description = f"{prefix}\n\n{description}" if description else prefix
     parameters = entry.get("parameters") or {"type": "object", "properties": {}}
     strict = entry.get("strict")
-    return Tool(
+    tool = Tool(
         name=name,
         description=description,
         parameters=FIELDS.mapping(parameters, f"{param}.parameters"),
         strict=strict if isinstance(strict, bool) else None,
     )
+    return with_cache(tool, entry, param)  # a prompt-cache mark, as on Chat Completions
 
 
 def _refuse(kind: Any, param: str) -> InvalidRequest:
