@@ -17,6 +17,8 @@ import binascii
 import re
 from typing import Any
 
+import orjson
+
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import (
     Base64Source,
@@ -35,8 +37,26 @@ from relaygate.relay.canonical.messages import (
     ToolResult,
     UrlSource,
 )
+from relaygate.relay.dialects.anthropic_messages.schema import output_schema
 
-__all__ = ["EFFORT_BUDGETS", "MIN_BUDGET", "render_block", "render_request", "tool_id"]
+__all__ = [
+    "EFFORT_BUDGETS",
+    "JSON_OBJECT_INSTRUCTION",
+    "MIN_BUDGET",
+    "SCHEMA_INSTRUCTION",
+    "render_block",
+    "render_request",
+    "tool_id",
+]
+
+JSON_OBJECT_INSTRUCTION = (
+    "Answer with one JSON object and nothing else: no prose before or after it, "
+    "no Markdown code fence."
+)
+SCHEMA_INSTRUCTION = (
+    "Answer with one JSON value that validates against this JSON Schema, and nothing "
+    "else: no prose before or after it, no Markdown code fence.\n{schema}"
+)
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # reasoning_effort -> thinking budget (tokens); Anthropic's minimum budget is 1024.
@@ -76,12 +96,28 @@ def render_request(request: Request, *, default_max_tokens: int) -> dict[str, An
         choice = _render_tool_choice(request)
         if choice is not None:
             body["tool_choice"] = choice
-    if request.response_schema is not None:
-        schema = request.response_schema.schema
-        body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    _render_output_format(request, body)
     if request.user:
         body["metadata"] = {"user_id": request.user}
     return body
+
+
+def _render_output_format(request: Request, body: dict[str, Any]) -> None:
+    """A response schema as ``output_config.format``, rewritten to what Anthropic accepts
+    (:mod:`.schema`); one it cannot take (recursive), and OpenAI's JSON mode, for which
+    Anthropic has nothing, become an instruction at the end of the system prompt."""
+    instruction = None
+    if request.response_schema is not None:
+        rendered = output_schema(request.response_schema.schema)
+        if rendered.recursive:
+            schema = orjson.dumps(request.response_schema.schema).decode()
+            instruction = SCHEMA_INSTRUCTION.format(schema=schema)
+        else:
+            body["output_config"] = {"format": {"type": "json_schema", "schema": rendered.schema}}
+    elif request.json_object:
+        instruction = JSON_OBJECT_INSTRUCTION
+    if instruction is not None:
+        body.setdefault("system", []).append({"type": "text", "text": instruction})
 
 
 def _render_generation(request: Request, default_max_tokens: int, body: dict[str, Any]) -> None:
