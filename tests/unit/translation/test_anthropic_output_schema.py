@@ -212,3 +212,35 @@ def test_json_mode_becomes_an_instruction() -> None:
         {"type": "text", "text": "Be brief."},
         {"type": "text", "text": JSON_OBJECT_INSTRUCTION},
     ]
+
+
+def _tool_body(strict: bool | None, parameters: dict[str, Any]) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": "find", "parameters": parameters}
+    if strict is not None:
+        function["strict"] = strict
+    body = {
+        "model": "claude",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": function}],
+    }
+    return render_request(parse_request(body), default_max_tokens=1024)
+
+
+def test_a_strict_tool_schema_is_rewritten_too() -> None:
+    params = {
+        "type": "object",
+        "properties": {"q": {"type": "string", "minLength": 3}},
+        "required": ["q"],
+        "additionalProperties": False,
+    }
+    [tool] = _tool_body(True, params)["tools"]
+    assert tool["strict"] is True
+    assert tool["input_schema"]["properties"]["q"] == {
+        "type": "string",
+        "description": "{minLength: 3}",
+    }
+    [plain] = _tool_body(None, params)["tools"]  # not strict: Anthropic takes any schema
+    assert plain["input_schema"] == params and "strict" not in plain
+    recursive = {"type": "object", "properties": {"next": {"$ref": "#"}}}
+    [loose] = _tool_body(True, recursive)["tools"]
+    assert loose["input_schema"] == recursive and "strict" not in loose

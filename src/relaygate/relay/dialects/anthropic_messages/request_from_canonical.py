@@ -303,6 +303,11 @@ def _render_tool(tool: Tool) -> dict[str, Any]:
     if tool.description is not None:
         rendered["description"] = tool.description
     rendered["input_schema"] = tool.parameters
+    if tool.strict:  # Anthropic compiles a strict tool's schema: the same subset as output
+        strict = output_schema(tool.parameters)
+        if strict.recursive:  # it cannot be strict; as a plain tool Claude still gets it
+            return rendered
+        rendered["input_schema"] = strict.schema
     if tool.strict is not None:
         rendered["strict"] = tool.strict
     return rendered
