@@ -47,7 +47,7 @@ ANN = {
     "tags": ["a"],
     "home": {"city": "Lyon", "zip": "69001"},
 }
-ASK = [{"role": "user", "content": "Who lives at the corner?"}]
+ASK: Any = [{"role": "user", "content": "Who lives at the corner?"}]
 
 
 @pytest.fixture
@@ -177,10 +177,11 @@ def test_a_non_strict_schema_answer_is_relayed_as_it_came(
     key = sqlite_gateway.make_user_key()
     fake.script(model, _answer(age=200))
     schema = {"type": "object", "properties": {"age": {"type": "integer", "maximum": 150}}}
+    loose: Any = {"type": "json_schema", "json_schema": {"name": "p", "schema": schema}}
     completion = sqlite_gateway.openai(key.key).chat.completions.create(
         model=model,
-        messages=ASK,  # type: ignore[arg-type]
-        response_format={"type": "json_schema", "json_schema": {"name": "p", "schema": schema}},
+        messages=ASK,
+        response_format=loose,
     )
     assert json.loads(completion.choices[0].message.content or "")["age"] == 200
 
@@ -193,7 +194,7 @@ def test_json_mode_asks_claude_for_json_in_the_system_prompt(
     fake.script(model, Behaviour(text='{"ok": true}'))
     completion = sqlite_gateway.openai(key.key).chat.completions.create(
         model=model,
-        messages=[{"role": "system", "content": "Reply in JSON."}, *ASK],  # type: ignore[list-item]
+        messages=[{"role": "system", "content": "Reply in JSON."}, *ASK],
         response_format={"type": "json_object"},
     )
     assert completion.choices[0].message.content == '{"ok": true}'
@@ -221,3 +222,22 @@ def test_an_answer_off_the_schema_fails_over_without_blaming_the_channel(
     rows: list[dict[str, Any]] = gw.op("GET", "/channels/health")
     health = next(row for row in rows if row["id"] == first["id"])
     assert health["consecutive_failures"] == 0, health
+
+
+def test_a_streamed_parse_gets_the_rewritten_schema_and_is_not_checked(
+    sqlite_gateway: Gateway, fake: FakeAnthropic
+) -> None:
+    """A stream's text reaches the client as it comes, so it cannot be refused after the
+    fact: the SDK's stream helper parses (and validates) the final text itself."""
+    model = anthropic_model(sqlite_gateway, fake)
+    key = sqlite_gateway.make_user_key()
+    text = json.dumps(ANN)
+    fake.script(model, Behaviour(text=text, chunks=[text[:9], text[9:]]))
+    with sqlite_gateway.openai(key.key).chat.completions.stream(
+        model=model, messages=ASK, response_format=Person, max_tokens=200
+    ) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.parsed == Person.model_validate(ANN)
+    [sent] = fake.requests
+    assert sent.body["stream"] is True
+    _assert_anthropic_schema(sent.body["output_config"]["format"]["schema"])
