@@ -7,7 +7,9 @@ system text is hoisted to ``system``, empty text blocks and whitespace-only stop
 sequences are left out, tool ids are made to match Anthropic's pattern, and extended
 thinking is only switched on where Anthropic allows it (never with a forced tool choice,
 never in the middle of a tool loop whose assistant turn carries no thinking block, with
-a budget below ``max_tokens``). Every such rule is listed in docs/compatibility.md.
+a budget below ``max_tokens``), a response schema or strict tool schema is rewritten
+to the JSON Schema subset Anthropic compiles (:mod:`.schema`), and OpenAI's JSON mode is
+asked for in the system prompt. Every such rule is listed in docs/compatibility.md.
 """
 
 from __future__ import annotations
