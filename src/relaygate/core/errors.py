@@ -20,6 +20,7 @@ envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body
     │   └── HeadersTooLarge             431
     └── UpstreamFailure                 5xx, an upstream channel failed us
         ├── UpstreamBadResponse         502
+        │   └── AnswerOffSchema         502 invalid_structured_output
         ├── UpstreamUnavailable         503
         │   └── UpstreamOverloaded      529 (Anthropic callers only)
         └── UpstreamTimeout             504
@@ -32,6 +33,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AnswerOffSchema",
     "AuthenticationFailed",
     "ClientError",
     "Conflict",
@@ -149,6 +151,14 @@ class UpstreamFailure(RelaygateError):
 
 class UpstreamBadResponse(UpstreamFailure):
     default_code = "bad_gateway"
+
+
+class AnswerOffSchema(UpstreamBadResponse):
+    """A translated answer that breaks the response schema the caller asked to be held
+    to (``strict: true``). The channel worked (its breaker is not told of a failure);
+    the model did not follow the schema."""
+
+    default_code = "invalid_structured_output"
 
 
 class UpstreamUnavailable(UpstreamFailure):

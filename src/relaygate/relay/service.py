@@ -24,6 +24,7 @@ from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import (
+    AnswerOffSchema,
     InvalidRequest,
     ModelNotFound,
     UpstreamBadResponse,
@@ -56,6 +57,7 @@ from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Router
+from relaygate.relay.structured import check_answer, strict_schema
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect, wire_of
 
 __all__ = [
@@ -378,7 +380,8 @@ class RelayService:
                     return await self._answered(ctx, reply, call, upstream, injected, deadline)
                 error_body = await reply.read()
             except UpstreamFailure as err:
-                self.health.failed(route.channel.id)
+                if not isinstance(err, AnswerOffSchema):  # the channel itself worked
+                    self.health.failed(route.channel.id)
                 last_error = err
                 continue
             self._note(route.channel.id, reply.status, ctx.ttfb_ms)
@@ -418,6 +421,8 @@ class RelayService:
             reply.close()
         parsed = whole_answer(call.endpoint, data)
         self.health.succeeded(channel_id, ctx.ttfb_ms)
+        if call.answer_schema is not None and parsed is not None:
+            check_answer(upstream, parsed, call.answer_schema)
         renamed = public_model(data, ctx.upstream_model, ctx.model)
         if renamed is not data:  # a mapped name: the parsed answer would still carry it
             data, parsed = renamed, None
@@ -513,7 +518,10 @@ class RelayService:
             if upstream != client:
                 cap_output(out, upstream, channel.max_output_tokens)
             out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
-            return UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id), False
+            call = UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id)
+            if upstream != client:
+                call.answer_schema = strict_schema(client, payload)
+            return call, False
         injected = upstream == OPENAI and _request_usage_chunk(ctx, facts, payload)
         payload["model"] = ctx.upstream_model
         unchanged = not injected and ctx.upstream_model == facts.model and target == ctx.endpoint

@@ -206,6 +206,8 @@ class Request:
     parallel_tool_calls: bool | None = None
     reasoning: Reasoning | None = None
     response_schema: ResponseSchema | None = None
+    # OpenAI's JSON mode (``response_format: {"type": "json_object"}``): any JSON object.
+    json_object: bool = False
     user: str | None = None
 
 

@@ -31,6 +31,9 @@ class UpstreamCall:
     # The body's media type: JSON, except for the multipart uploads of the media routes.
     content_type: str = "application/json"
     key_index: int = 0  # which of the channel's keys (ChannelSpec.keys) this attempt uses
+    # The caller's strict response schema, which a whole translated answer must validate
+    # against before it is relayed (relay/structured.py); None: nothing to check.
+    answer_schema: dict[str, Any] | None = None
 
 
 class UpstreamReply(Protocol):

@@ -7,7 +7,9 @@ system text is hoisted to ``system``, empty text blocks and whitespace-only stop
 sequences are left out, tool ids are made to match Anthropic's pattern, and extended
 thinking is only switched on where Anthropic allows it (never with a forced tool choice,
 never in the middle of a tool loop whose assistant turn carries no thinking block, with
-a budget below ``max_tokens``). Every such rule is listed in docs/compatibility.md.
+a budget below ``max_tokens``), a response schema or strict tool schema is rewritten
+to the JSON Schema subset Anthropic compiles (:mod:`.schema`), and OpenAI's JSON mode is
+asked for in the system prompt. Every such rule is listed in docs/compatibility.md.
 
 Prompt-cache marks become ``cache_control`` on the block that carried them (tools,
 system blocks, text, image, document, tool_use and tool_result blocks; a mark inside a
@@ -24,6 +26,8 @@ import base64
 import binascii
 import re
 from typing import Any
+
+import orjson
 
 from relaygate.core.errors import InvalidRequest
 from relaygate.relay.canonical.messages import (
@@ -44,15 +48,27 @@ from relaygate.relay.canonical.messages import (
     ToolResult,
     UrlSource,
 )
+from relaygate.relay.dialects.anthropic_messages.schema import output_schema
 
 __all__ = [
     "EFFORT_BUDGETS",
+    "JSON_OBJECT_INSTRUCTION",
     "MAX_BREAKPOINTS",
     "MIN_BUDGET",
+    "SCHEMA_INSTRUCTION",
     "render_block",
     "render_request",
     "tool_id",
 ]
+
+JSON_OBJECT_INSTRUCTION = (
+    "Answer with one JSON object and nothing else: no prose before or after it, "
+    "no Markdown code fence."
+)
+SCHEMA_INSTRUCTION = (
+    "Answer with one JSON value that validates against this JSON Schema, and nothing "
+    "else: no prose before or after it, no Markdown code fence.\n{schema}"
+)
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # reasoning_effort -> thinking budget (tokens); Anthropic's minimum budget is 1024.
@@ -95,9 +111,7 @@ def render_request(request: Request, *, default_max_tokens: int) -> dict[str, An
         choice = _render_tool_choice(request)
         if choice is not None:
             body["tool_choice"] = choice
-    if request.response_schema is not None:
-        schema = request.response_schema.schema
-        body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    _render_output_format(request, body)
     if request.user:
         body["metadata"] = {"user_id": request.user}
     _limit_breakpoints(body)
@@ -123,6 +137,24 @@ def _limit_breakpoints(body: dict[str, Any]) -> None:
     marked = [block for block in blocks if "cache_control" in block]
     for block in marked[: max(len(marked) - MAX_BREAKPOINTS, 0)]:
         del block["cache_control"]
+
+
+def _render_output_format(request: Request, body: dict[str, Any]) -> None:
+    """A response schema as ``output_config.format``, rewritten to what Anthropic accepts
+    (:mod:`.schema`); one it cannot take (recursive), and OpenAI's JSON mode, for which
+    Anthropic has nothing, become an instruction at the end of the system prompt."""
+    instruction = None
+    if request.response_schema is not None:
+        rendered = output_schema(request.response_schema.schema)
+        if rendered.recursive:
+            schema = orjson.dumps(request.response_schema.schema).decode()
+            instruction = SCHEMA_INSTRUCTION.format(schema=schema)
+        else:
+            body["output_config"] = {"format": {"type": "json_schema", "schema": rendered.schema}}
+    elif request.json_object:
+        instruction = JSON_OBJECT_INSTRUCTION
+    if instruction is not None:
+        body.setdefault("system", []).append({"type": "text", "text": instruction})
 
 
 def _render_generation(request: Request, default_max_tokens: int, body: dict[str, Any]) -> None:
@@ -314,6 +346,11 @@ def _render_tool(tool: Tool) -> dict[str, Any]:
     if tool.description is not None:
         rendered["description"] = tool.description
     rendered["input_schema"] = tool.parameters
+    if tool.strict:  # Anthropic compiles a strict tool's schema: the same subset as output
+        strict = output_schema(tool.parameters)
+        if strict.recursive:  # it cannot be strict; as a plain tool Claude still gets it
+            return _marked(rendered, tool.cache)
+        rendered["input_schema"] = strict.schema
     if tool.strict is not None:
         rendered["strict"] = tool.strict
     return _marked(rendered, tool.cache)

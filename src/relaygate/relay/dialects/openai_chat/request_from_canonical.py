@@ -73,6 +73,8 @@ def render_request(request: Request) -> dict[str, Any]:
         if request.response_schema.strict is not None:
             schema["strict"] = request.response_schema.strict
         body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    elif request.json_object:
+        body["response_format"] = {"type": "json_object"}
     return body
 
 

@@ -84,6 +84,7 @@ def parse_request(body: dict[str, Any]) -> Request:
         parallel_tool_calls=parallel if isinstance(parallel, bool) and tools else None,
         reasoning=_parse_reasoning(body.get("reasoning_effort")),
         response_schema=_parse_response_format(body.get("response_format")),
+        json_object=_format_type(body.get("response_format")) == "json_object",
         user=user if isinstance(user, str) and user else None,
     )
 
@@ -285,9 +286,13 @@ def _parse_reasoning(effort: Any) -> Reasoning | None:
     raise InvalidRequest(f"Unsupported reasoning_effort {effort!r}.", param="reasoning_effort")
 
 
+def _format_type(fmt: Any) -> Any:
+    return fmt.get("type") if isinstance(fmt, dict) else None
+
+
 def _parse_response_format(fmt: Any) -> ResponseSchema | None:
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-        return None  # text, or json_object (no faithful mapping: see compatibility.md)
+        return None  # text, or json_object (``Request.json_object``)
     spec = FIELDS.mapping(fmt.get("json_schema"), "response_format.json_schema")
     schema = FIELDS.mapping(spec.get("schema") or {"type": "object"}, "response_format.json_schema")
     strict = spec.get("strict")

@@ -203,6 +203,7 @@ def parse_request(body: dict[str, Any], history: list[dict[str, Any]]) -> Reques
         parallel_tool_calls=parallel if isinstance(parallel, bool) and tools else None,
         reasoning=_reasoning(body.get("reasoning")),
         response_schema=_response_schema(body.get("text")),
+        json_object=_format_type(body.get("text")) == "json_object",
         user=user if isinstance(user, str) and user else None,
     )
 
@@ -221,9 +222,14 @@ def _reasoning(reasoning: Any) -> Reasoning | None:
     raise InvalidRequest(f"Unsupported reasoning effort {effort!r}.", param="reasoning.effort")
 
 
+def _format_type(text: Any) -> Any:
+    fmt = text.get("format") if isinstance(text, dict) else None
+    return fmt.get("type") if isinstance(fmt, dict) else None
+
+
 def _response_schema(text: Any) -> ResponseSchema | None:
-    """``json_schema`` maps; ``json_object`` has no faithful mapping (Anthropic has no
-    JSON mode) and is dropped, as for Chat Completions callers; ``text`` is the default."""
+    """``json_schema`` maps; ``json_object`` is ``Request.json_object``, as for Chat
+    Completions callers; ``text`` is the default."""
     fmt = text.get("format") if isinstance(text, dict) else None
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None
