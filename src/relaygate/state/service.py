@@ -25,6 +25,7 @@ from relaygate.db.engine import Database
 from relaygate.kv.protocols import PubSub
 from relaygate.state import errors
 from relaygate.state.background import BackgroundResponses
+from relaygate.state.compactions import Compactions
 from relaygate.state.completions import StoredCompletions
 from relaygate.state.conversations import Conversations
 from relaygate.state.items import check_sizes, with_id
@@ -63,6 +64,7 @@ class StateService:
         self.retention_days = retention_days
         self.conversations = Conversations(db, max_item_bytes)
         self.completions = StoredCompletions(db, max_item_bytes)
+        self.compactions = Compactions(db)  # summaries of compacted conversations
         self.signals = Signals(pubsub)
         self.background = BackgroundResponses(db, self.conversations, self.signals, max_item_bytes)
         self._sweeper: asyncio.Task[None] | None = None
