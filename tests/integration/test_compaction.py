@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import openai
 import pytest
+from sqlalchemy import update
 
+from relaygate.core.clock import utcnow
+from relaygate.state.models import CompactionSummary
+from relaygate.state.service import StateService
 from tests.fakes.anthropic_upstream import Behaviour as ClaudeBehaviour
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.fakes.responses_upstream import NATIVE_COMPACTION, FakeOpenAIResponses
 from tests.harness import Gateway
 from tests.integration.test_money import books
+from tests.integration.test_state_api import ECHO, with_state
 
 CODEX = "/api/v1/ai/openai/codex-omg"
 SUMMARY = "SUMMARY: the user builds a landing page; index.html is written."
@@ -208,3 +214,28 @@ def test_foreign_and_tampered_items_are_refused(gateway: Gateway, fake: FakeOpen
         owner.responses.create(model=model, input=[changed, {"role": "user", "content": "x"}])
     assert tampered.value.param == "input"  # type: ignore[attr-defined]
     assert len(fake.requests) == calls  # refused before any upstream was asked
+
+
+def test_echo_channel_and_a_swept_summary(gateway: Gateway) -> None:
+    """The built-in echo channel compacts too; a summary removed by the retention sweep
+    makes its item a clear 400, not an upstream call without the history."""
+    key = gateway.make_user_key()
+    sdk = _sdk(gateway, key.key)
+    item = _item(sdk.responses.compact(model=ECHO, input=HISTORY))
+    later = sdk.responses.create(model=ECHO, input=[item, {"role": "user", "content": "next"}])
+    assert later.status == "completed"
+
+    async def age(state: StateService) -> int:
+        past = utcnow() - timedelta(days=10)
+        async with state.db.session() as session, session.begin():
+            await session.execute(
+                update(CompactionSummary)
+                .where(CompactionSummary.id == item["id"])
+                .values(created_at=past)
+            )
+        return await state.sweep()
+
+    assert with_state(gateway, age, retention_days=5) >= 1
+    with pytest.raises(openai.BadRequestError) as gone:
+        sdk.responses.create(model=ECHO, input=[item, {"role": "user", "content": "next"}])
+    assert "no longer exists" in str(gone.value)

@@ -3,13 +3,15 @@
 A channel that does not serve the Responses API cannot produce OpenAI's encrypted
 ``compaction`` items, so Relaygate asks the model for a summary, keeps it here for the
 user and gives the client a sealed reference instead (relay/compaction.py). Each row
-belongs to one user: another user's id reads as missing. The sealing key is a secret
-the gateway generates on first use and keeps in ``server_secrets``, so every replica
+belongs to one user: another user's id reads as missing. The sealing key is
+``settings.compaction_secret`` when the operator sets one (its SHA-256), else a secret
+the gateway generates on first start and keeps in ``server_secrets``, so every replica
 and every restart can open the references the others made.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from sqlalchemy import select
@@ -25,9 +27,11 @@ COMPACTION_KEY = "compaction_seal"  # the server secret that seals compaction re
 
 
 class Compactions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, configured_secret: str | None = None) -> None:
         self.db = db
         self._secrets: dict[str, bytes] = {}  # read once per process: secrets never change
+        if configured_secret:  # the operator's own (settings.compaction_secret)
+            self._secrets[COMPACTION_KEY] = hashlib.sha256(configured_secret.encode()).digest()
 
     async def save(self, user_id: int, summary_id: str, model: str, summary: str) -> None:
         row = CompactionSummary(
