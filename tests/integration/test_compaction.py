@@ -187,6 +187,28 @@ def test_trigger_turn_on_claude(gateway: Gateway, claude: FakeAnthropic) -> None
     assert len(gateway.usage(user_id=key.user_id)) == 3
 
 
+def test_a_stored_chain_continues_after_its_trigger_turn(
+    gateway: Gateway, claude: FakeAnthropic
+) -> None:
+    """``previous_response_id`` after a stored trigger turn: the history the compaction
+    summarised is not replayed, the trigger item neither (only the summary is)."""
+    model = _claude(gateway, claude)
+    sdk = _sdk(gateway, gateway.make_user_key().key)
+    claude.script(model, ClaudeBehaviour(text="Noted ALPHA-ANSWER."))
+    first = sdk.responses.create(model=model, input=HISTORY[:1])
+    claude.script(model, ClaudeBehaviour(text=SUMMARY))
+    compacted = sdk.responses.create(
+        model=model, previous_response_id=first.id, input=[{"type": "compaction_trigger"}]
+    )
+    assert [item.type for item in compacted.output] == ["compaction"]
+    assert "ALPHA-ANSWER" in str(claude.requests[-1].body["messages"])
+    claude.script(model, ClaudeBehaviour(text="on we go"))
+    later = sdk.responses.create(model=model, previous_response_id=compacted.id, input="next")
+    assert later.output_text == "on we go"
+    sent = claude.requests[-1].body["messages"]
+    assert SUMMARY in str(sent) and "ALPHA" not in str(sent) and len(sent) == 1
+
+
 def test_trigger_turn_on_native_channel(gateway: Gateway, native: FakeOpenAIResponses) -> None:
     model = _native(gateway, native)
     sdk = _sdk(gateway, gateway.make_user_key().key)

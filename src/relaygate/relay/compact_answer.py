@@ -11,7 +11,8 @@ trigger turn is asked of the upstream whole and, when the client asked for a str
 sent as the events a native stream has for its items.
 
 Before any Responses call, :meth:`CompactAnswers.expand` replaces each of Relaygate's
-compaction items in the turn's input and history by the summary it names.
+compaction items in the turn's input and history by the summary it names; in a stored
+chain, what such an item summarised is no longer sent.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.openai_responses.output import new_id
 from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
-from relaygate.relay.dialects.openai_responses.request import COMPACT, has_trigger
+from relaygate.relay.dialects.openai_responses.request import COMPACT, TRIGGER, has_trigger
 from relaygate.relay.service import RelayService, estimate_prompt_tokens
 from relaygate.relay.turns import Turn, close_turn
 from relaygate.state.service import StateService
@@ -73,8 +74,10 @@ class CompactAnswers:
         items = payload.get("input")
         if isinstance(items, list) and any(is_sealed(item) for item in items):
             payload["input"] = await self._expanded(user_id, items)
-        if any(is_sealed(item) for item in turn.history):
-            turn.history = await self._expanded(user_id, turn.history)
+        history = _after_last_compaction(turn.history)
+        if any(is_sealed(item) for item in history):
+            history = await self._expanded(user_id, history)
+        turn.history = history
 
     async def _expanded(self, user_id: int, items: list[Any]) -> list[Any]:
         key = await self.state.compactions.secret()
@@ -166,6 +169,17 @@ class CompactAnswers:
         if trigger:
             return {**response, "output": [item]}
         return compact_resource(response, item)
+
+
+def _after_last_compaction(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stored chain as the model needs it: what a compaction summarised is dropped (the
+    items before Relaygate's last compaction item), and so are the triggers, which asked
+    for a compaction and are no content (OpenAI refuses one that is not last)."""
+    kept = [
+        item for item in history if not (isinstance(item, dict) and item.get("type") == TRIGGER)
+    ]
+    last = max((i for i, item in enumerate(kept) if is_sealed(item)), default=0)
+    return kept[last:]
 
 
 def _estimated(request_body: bytes) -> Usage:
