@@ -160,6 +160,9 @@ async def _state(settings: Settings, db: Database, kv: KV) -> StateService:
         max_item_bytes=settings.state_max_item_bytes,
         retention_days=settings.state_retention_days,
         pubsub=kv.pubsub,
+        compaction_secret=(
+            settings.compaction_secret.get_secret_value() if settings.compaction_secret else None
+        ),
     )
     await state.start(settings.state_sweep_interval)
     return state

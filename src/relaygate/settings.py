@@ -168,6 +168,9 @@ class Settings(BaseModel):
     # its lease in the kv, after which a running response without a live run is failed
     responses_background_grace: float = Field(default=10.0, ge=0)
     responses_background_lease: float = Field(default=30.0, gt=0)
+    # the key that seals the compaction items Relaygate makes (docs/state.md): unset, a
+    # random one is generated on first start and kept in the database (server_secrets)
+    compaction_secret: SecretStr | None = None
 
     # ``ohmygpt_webhook_url`` of the image routes (docs/media.md): seconds one POST may
     # take; whether it may go to loopback/private/link-local addresses (off: SSRF guard);

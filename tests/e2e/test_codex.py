@@ -364,6 +364,65 @@ def test_codex_exec_command_loop_on_an_anthropic_channel(
     _assert_billed(gateway, key, records, [(7500, 1500), (9300, 1860)])
 
 
+def test_codex_compacts_remotely_past_a_small_context_window_on_an_anthropic_channel(
+    codex: Path, gateway: Gateway, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """A context window of 10,000 tokens, compacted past 5,000: the first turn reports
+    9,000 input tokens, so before the tool's result goes back Codex compacts. Codex uses
+    remote compaction only for a provider named ``OpenAI`` (otherwise it compacts with
+    an ordinary turn, which any channel serves), and then sends a ``compaction_trigger``
+    turn: Claude is asked for the summary (a whole, unstreamed call under Relaygate's
+    instruction), Codex gets one sealed ``compaction`` item, and the next turn reaches
+    Claude with the summary in place of the dropped history. Codex finishes its task."""
+    model, _ = _anthropic_channel(gateway, fake_anthropic)
+    key = gateway.make_user_key()
+    (tmp_path / "hello.txt").write_text(SECRET + "\n", encoding="utf-8")
+    summary = "SUMMARY: the user asked what hello.txt says; the file was read."
+    call = {"id": "toolu_cmp_01", "name": "exec_command", "input": {"cmd": "cat hello.txt"}}
+    fake_anthropic.script(
+        model,
+        Behaviour(text="", tool_uses=[call], input_tokens=9000, output_tokens=100),
+        Behaviour(text=summary, input_tokens=500, output_tokens=20),
+        Behaviour(text="The file says swordfish-7301.", input_tokens=600, output_tokens=10),
+    )
+    small_window = [
+        "-c", "model_context_window=10000",
+        "-c", "model_auto_compact_token_limit=5000",
+        "-c", 'model_providers.gateway.name="OpenAI"',
+    ]  # fmt: skip
+    run = run_codex(
+        gateway.url + CODEX_OMG, key.key, "what does hello.txt say?", cwd=tmp_path,
+        timeout=RUN_TIMEOUT, model=model, json=True, executable=codex, extra_args=small_window,
+    )  # fmt: skip
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    assert run.last_message == "The file says swordfish-7301."
+
+    first, compaction, after = fake_anthropic.requests
+    assert (first.body["stream"], compaction.body["stream"], after.body["stream"]) == (
+        True,
+        False,
+        True,
+    )
+    assert "compact conversations" in str(compaction.body["system"])
+    assert "tools" not in compaction.body
+    transcript = str(compaction.body["messages"])
+    assert "what does hello.txt say?" in transcript and SECRET in transcript  # the history
+    sent = str(after.body["messages"])
+    assert summary in sent and "summary of the earlier part" in sent
+    assert "toolu_cmp_01" not in sent  # the tool call and its result were compacted away
+
+    records = _records(gateway, key.user_id, 3)
+    assert [(r["endpoint"], r["status"]) for r in records] == [("responses", 200)] * 3
+    assert [(r["prompt_tokens"], r["completion_tokens"]) for r in records] == [
+        (9000, 100),
+        (500, 20),
+        (600, 10),
+    ]
+    # 9000 x 3 + 100 x 15 = 28500 -> 5700; 500 x 3 + 20 x 15 = 1800 -> 360;
+    # 600 x 3 + 10 x 15 = 1950 -> 390
+    _assert_billed(gateway, key, records, [(28500, 5700), (1800, 360), (1950, 390)])
+
+
 # ---------------------------------------------------------------------- other routes, money
 
 

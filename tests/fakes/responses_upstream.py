@@ -15,7 +15,10 @@ from aiohttp import web
 
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI, RecordedRequest
 
-__all__ = ["FakeOpenAIResponses", "response_body"]
+__all__ = ["NATIVE_COMPACTION", "FakeOpenAIResponses", "response_body"]
+
+# the encrypted content of the fake's own compaction items (OpenAI's are Fernet tokens)
+NATIVE_COMPACTION = "gAAAAABfake-openai-compaction"
 
 
 def response_body(b: Behaviour, body: dict[str, Any], rid: str) -> dict[str, Any]:
@@ -71,6 +74,24 @@ class FakeOpenAIResponses(FakeOpenAI):
     def _add_routes(self, app: web.Application) -> None:
         super()._add_routes(app)
         app.router.add_post("/v1/responses", self._responses)
+        app.router.add_post("/v1/responses/compact", self._compact)
+
+    async def _compact(self, request: web.Request) -> web.StreamResponse:
+        return await self._guarded(request, self._answer_compact)
+
+    async def _answer_compact(
+        self, request: web.Request, rec: RecordedRequest, b: Behaviour
+    ) -> web.StreamResponse:
+        """``CompactResource``: one compaction item, as OpenAI answers."""
+        final = response_body(b, rec.body if isinstance(rec.body, dict) else {}, "resp_cmp")
+        resource = {
+            "id": "resp_cmp",
+            "object": "response.compaction",
+            "created_at": final["created_at"],
+            "output": [_native_item()],
+            "usage": final["usage"],
+        }
+        return self._json(rec, b, resource)
 
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         return await self._guarded(request, self._answer_responses)
@@ -81,7 +102,14 @@ class FakeOpenAIResponses(FakeOpenAI):
         body = rec.body if isinstance(rec.body, dict) else {}
         # unique like OpenAI's: every test shares a gateway, whose store keys responses by id
         final = response_body(b, body, f"resp_fake{len(self.requests):04d}{uuid.uuid4().hex}")
+        items = body.get("input")
+        if isinstance(items, list) and items and items[-1].get("type") == "compaction_trigger":
+            final["output"] = [_native_item()]  # the trigger is answered by one compaction
         if not body.get("stream"):
             return self._json(rec, b, final)
         frames = [(e["type"].endswith(".delta"), e) for e in _events(b, final)]
         return await self._stream(request, rec, b, frames)
+
+
+def _native_item() -> dict[str, Any]:
+    return {"type": "compaction", "id": "cmp_native", "encrypted_content": NATIVE_COMPACTION}

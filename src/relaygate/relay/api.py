@@ -38,6 +38,7 @@ from relaygate.relay.asgi import (
 )
 from relaygate.relay.background import BackgroundRuns, Call
 from relaygate.relay.canonical import Usage
+from relaygate.relay.compact_answer import CompactAnswers, compacts
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import read_reply
 from relaygate.relay.dialects import RESPONSES
@@ -50,6 +51,7 @@ from relaygate.relay.dialects.openai_chat.request import (
     MODERATIONS,
     RequestFacts,
 )
+from relaygate.relay.dialects.openai_responses.request import COMPACT
 from relaygate.relay.disconnect import until_disconnect
 from relaygate.relay.media import MEDIA_ENDPOINTS
 from relaygate.relay.models_list import model_list
@@ -81,6 +83,7 @@ _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/messages/count_tokens": (ANTHROPIC_WIRE, COUNT_TOKENS),
     "/v1/complete": (ANTHROPIC_WIRE, COMPLETE),
     "/v1/responses": (RESPONSES_WIRE, RESPONSES),
+    "/v1/responses/compact": (RESPONSES_WIRE, COMPACT),  # relay/compact_answer.py
     **{f"/v1/{media}": (OPENAI_WIRE, media) for media in MEDIA_ENDPOINTS},  # relay/media/
 }
 # route group -> its mount point; the group's own paths are below it
@@ -90,7 +93,7 @@ ROUTE_GROUPS = {
 }
 _GROUP_POSTS = {
     "cc-omg": ("/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"),
-    "codex-omg": ("/v1/responses", "/v1/chat/completions"),
+    "codex-omg": ("/v1/responses", "/v1/responses/compact", "/v1/chat/completions"),
 }
 
 
@@ -116,6 +119,7 @@ class RelayApp:
         self.max_header_bytes = max_header_bytes
         self.ids = RequestIds()
         self.streams = StreamAnswers(relay, keepalive, state)
+        self.compactions = CompactAnswers(relay, state)  # /responses/compact, triggers
         self.webhooks = webhooks
         self._media: MediaRelay | None = None  # built on the first media call
         self._posts: dict[str, Handler] = {
@@ -193,6 +197,7 @@ class RelayApp:
             plan = _plan(wire, endpoint, headers)
             if wire is RESPONSES_WIRE:
                 plan.turn = await open_turn(self.state, principal.user_id, payload)
+                await self.compactions.expand(principal.user_id, payload, plan.turn)
             elif endpoint == CHAT and payload.get("store") is True:
                 plan.stored_chat = payload
             if wire is OPENAI_WIRE:
@@ -241,6 +246,11 @@ class RelayApp:
         plan: Plan,
     ) -> None:
         client = plan.wire.name
+        if plan.turn is not None and compacts(plan.endpoint, payload):
+            await self.compactions.answer(
+                ctx, facts, payload, body, send, plan.turn, self._ids(ctx, plan.wire)
+            )
+            return
         opened = await self.relay.open(
             ctx, facts, payload, body, client=client, endpoint=plan.endpoint,
             headers=plan.beta, history=plan.turn.history if plan.turn else None,

@@ -32,6 +32,7 @@ from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, ME
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
 from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.dialects.openai_chat.usage import usage_object
+from relaygate.relay.dialects.openai_responses.request import COMPACT, has_trigger
 from relaygate.relay.masking import Guarded, Masker, model_renamer
 from relaygate.relay.streaming import SSEScanner
 from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
@@ -57,6 +58,9 @@ _ACROSS = {
     (OPENAI, CHAT, ANTHROPIC): MESSAGES,
     (RESPONSES, RESPONSES, OPENAI): CHAT,  # the Responses endpoint is named like its dialect
     (RESPONSES, RESPONSES, ANTHROPIC): MESSAGES,
+    # compacted by the model itself (relay/compaction.py): a summarisation call
+    (RESPONSES, COMPACT, OPENAI): CHAT,
+    (RESPONSES, COMPACT, ANTHROPIC): MESSAGES,
 }
 _WIRES = {OPENAI: OPENAI_WIRE, ANTHROPIC: ANTHROPIC_WIRE, RESPONSES: RESPONSES_WIRE}
 # where each dialect's body says how many tokens the answer may have
@@ -116,8 +120,15 @@ def upstream_payload(
     payload: dict[str, Any],
     default_max_tokens: int,
     history: list[dict[str, Any]] | None = None,
+    endpoint: str = "",
 ) -> dict[str, Any]:
-    """The body for the channel; a Responses turn is sent with its stored ``history``."""
+    """The body for the channel; a Responses turn is sent with its stored ``history``.
+    A compaction (``endpoint`` COMPACT, or a turn ending with a ``compaction_trigger``)
+    for a channel without the Responses API becomes a summarisation call."""
+    if client == RESPONSES != upstream and (endpoint == COMPACT or has_trigger(payload)):
+        from relaygate.relay.compaction import summary_request
+
+        payload, history = summary_request(payload, history or []), []
     if client == upstream:
         return _native_responses(payload, history or []) if client == RESPONSES else payload
     if client == RESPONSES:

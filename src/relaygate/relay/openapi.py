@@ -94,6 +94,11 @@ _FIELDS: dict[str, dict[str, Any]] = {
             ]
         },
     },
+    "compact": {
+        "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": _INPUT_ITEM}]},
+        "previous_response_id": {"type": "string", "minLength": 1},
+        "instructions": {"type": "string"},
+    },
     "messages": {"messages": _messages(_ANTHROPIC_ROLES), "max_tokens": _POSITIVE},
     "count_tokens": {
         "messages": _messages(_ANTHROPIC_ROLES),
@@ -122,6 +127,8 @@ def _post(
         "properties": properties,
         "additionalProperties": True,
     }
+    if shape == "compact":
+        schema["anyOf"] = [{"required": [name]} for name in _TURN_SOURCES[:2]]
     if shape == "responses":  # input, or a stored turn to continue from (not both kinds)
         schema["anyOf"] = [{"required": [name]} for name in _TURN_SOURCES]
         schema["not"] = {"required": list(_TURN_SOURCES[1:])}
@@ -188,9 +195,17 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         ["model"],
         True,
     )
+    compact = _post(
+        "Compact a conversation (`CompactResource`: one `compaction` item to send back as "
+        "the first input of later turns; served on every channel, docs/state.md)",
+        "compact",
+        ["model"],
+        False,
+    )
     paths = {
         "/v1/chat/completions": chat,
         "/v1/responses": responses,
+        "/v1/responses/compact": compact,
         "/v1/completions": _post(
             "Create a legacy text completion", "completions", ["model", "prompt"], True
         ),
@@ -220,6 +235,7 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         f"{_CC_OMG}/models": models,
         f"{_CC_OMG}/v1/models": models,
         f"{_CODEX_OMG}/v1/responses": responses,
+        f"{_CODEX_OMG}/v1/responses/compact": compact,
         f"{_CODEX_OMG}/v1/chat/completions": chat,
         f"{_CODEX_OMG}/models": models,
         f"{_CODEX_OMG}/v1/models": models,

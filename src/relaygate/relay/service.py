@@ -514,7 +514,9 @@ class RelayService:
         target = upstream_endpoint(client, endpoint, upstream)
         assert target is not None
         if upstream != client or history is not None:
-            out = upstream_payload(client, upstream, payload, DEFAULT_MAX_TOKENS, history)
+            out = upstream_payload(
+                client, upstream, payload, DEFAULT_MAX_TOKENS, history, endpoint=endpoint
+            )
             if upstream != client:
                 cap_output(out, upstream, channel.max_output_tokens)
             out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,8 @@ __all__ = [
     "ResponseItem",
     "StoredCompletion",
     "StoredResponse",
+    "CompactionSummary",
+    "ServerSecret",
 ]
 
 ID_LENGTH = 100  # OpenAI's ids are ~55 characters; upstream chat completion ids vary
@@ -139,3 +142,28 @@ class StoredCompletion(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     messages: Mapped[list[Any]] = mapped_column(JSON)
     completion: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CompactionSummary(Base):
+    """The summary of a conversation that Relaygate compacted with the model itself
+    (relay/compaction.py): the client holds only a sealed reference to it (the
+    ``compaction`` item's ``encrypted_content``), which later turns expand into this text."""
+
+    __tablename__ = "compaction_summaries"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    model: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text)
+
+
+class ServerSecret(Base):
+    """A secret the gateway made for itself on first use (the key that seals compaction
+    references), kept in the database so that every replica and every restart shares it."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.state.models import (
+    CompactionSummary,
     Conversation,
     ConversationItem,
     ResponseEvents,
@@ -293,6 +294,7 @@ class StateRepository:
             delete(StoredResponse).where(StoredResponse.created_at < cutoff),
             delete(Conversation).where(Conversation.updated_at < cutoff),
             delete(StoredCompletion).where(StoredCompletion.created_at < cutoff),
+            delete(CompactionSummary).where(CompactionSummary.created_at < cutoff),
         ):
             result = await self.session.execute(statement)
             removed += cast(CursorResult[Any], result).rowcount

@@ -25,6 +25,7 @@ from relaygate.db.engine import Database
 from relaygate.kv.protocols import PubSub
 from relaygate.state import errors
 from relaygate.state.background import BackgroundResponses
+from relaygate.state.compactions import Compactions
 from relaygate.state.completions import StoredCompletions
 from relaygate.state.conversations import Conversations
 from relaygate.state.items import check_sizes, with_id
@@ -57,12 +58,14 @@ class StateService:
         max_item_bytes: int,
         retention_days: int,
         pubsub: PubSub | None = None,
+        compaction_secret: str | None = None,
     ) -> None:
         self.db = db
         self.max_item_bytes = max_item_bytes
         self.retention_days = retention_days
         self.conversations = Conversations(db, max_item_bytes)
         self.completions = StoredCompletions(db, max_item_bytes)
+        self.compactions = Compactions(db, compaction_secret)  # compacted conversations
         self.signals = Signals(pubsub)
         self.background = BackgroundResponses(db, self.conversations, self.signals, max_item_bytes)
         self._sweeper: asyncio.Task[None] | None = None
@@ -71,6 +74,7 @@ class StateService:
         """Listen for the background signals and start the retention sweep (with
         ``retention_days`` 0 there is nothing to sweep)."""
         await self.signals.start()
+        await self.compactions.secret()  # generated now, not by the first compaction
         if self.retention_days > 0 and self._sweeper is None:
             self._sweeper = asyncio.create_task(self.sweep_every(sweep_interval))
 

@@ -48,7 +48,8 @@ from relaygate.relay.dialects.openai_responses.tools import flat_name, parse_too
 
 __all__ = ["DROPPED_ITEMS", "parse_request"]
 
-# Items that only OpenAI's servers can act on: traces of hosted tools, compactions.
+# Items that only OpenAI's servers can act on: traces of hosted tools (an OpenAI
+# ``compaction`` item is refused instead: dropping it would lose the whole history).
 DROPPED_ITEMS = frozenset(
     {
         "web_search_call",
@@ -64,7 +65,6 @@ DROPPED_ITEMS = frozenset(
         "additional_tools",
         "program",
         "program_output",
-        "compaction",
         "compaction_summary",
     }
 )
@@ -104,6 +104,14 @@ class _Conversation:
                 self._turn("assistant").content.append(block)
         elif kind == "item_reference":
             self._reference(item, param)
+        elif kind == "compaction":  # Relaygate's own were expanded before (relay/compaction.py)
+            raise InvalidRequest(
+                "This compaction item was made by an OpenAI Responses upstream and only it "
+                "can read it; this model is served by another upstream. Continue with a "
+                "model on that upstream, or start the conversation again.",
+                param=param,
+                code="foreign_compaction",
+            )
         elif kind not in DROPPED_ITEMS:
             raise InvalidRequest(
                 f"Input items of type {kind!r} cannot be used with this model.",

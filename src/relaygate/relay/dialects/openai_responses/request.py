@@ -14,9 +14,20 @@ from relaygate.core.errors import InvalidRequest
 from relaygate.relay.dialects.fields import OPENAI_FIELDS, boolean, choice, integer, number, string
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 
-__all__ = ["FIELD_RULES", "RESPONSES", "RequestFacts", "inspect", "max_output"]
+__all__ = [
+    "COMPACT",
+    "FIELD_RULES",
+    "RESPONSES",
+    "TRIGGER",
+    "RequestFacts",
+    "has_trigger",
+    "inspect",
+    "max_output",
+]
 
 RESPONSES = "responses"
+COMPACT = "responses/compact"  # ``POST /v1/responses/compact``, named by its upstream path
+TRIGGER = "compaction_trigger"  # an input item: "compact instead of answering" (last only)
 # The scalar fields checked, with OpenAI's documented limits (openai-openapi.json);
 # ``max_output_tokens`` is documented from 16, but a smaller cap is kept for the channels
 # that are not OpenAI's (the canonical translation has always taken any positive one).
@@ -82,12 +93,34 @@ def _check_history(body: dict[str, Any]) -> None:
             )
 
 
+def has_trigger(body: Any) -> bool:
+    """Whether a Responses body ends with a ``compaction_trigger`` item (the newer form
+    of compaction: answered with exactly one ``compaction`` output item)."""
+    items = body.get("input") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        return False
+    last = items[-1]
+    return isinstance(last, dict) and last.get("type") == TRIGGER
+
+
+def _check_trigger(body: dict[str, Any]) -> None:
+    items = body.get("input")
+    if not isinstance(items, list):
+        return
+    for index, item in enumerate(items[:-1]):
+        if isinstance(item, dict) and item.get("type") == TRIGGER:
+            raise InvalidRequest(
+                "A 'compaction_trigger' item must be the last input item.",
+                param=f"input[{index}]",
+            )
+
+
 def inspect(endpoint: str, body: Any) -> RequestFacts:
     """Check ``body`` for ``endpoint`` and return what routing and metering need.
 
     ``include_usage`` is always True: a Responses stream carries its usage in
     ``response.completed`` whatever the client asked for."""
-    if endpoint != RESPONSES:
+    if endpoint not in (RESPONSES, COMPACT):
         raise ValueError(f"not a Responses endpoint: {endpoint!r}")
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
@@ -96,7 +129,10 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
         raise InvalidRequest("You must provide a model parameter.", param="model")
     _check_input(body)
     _check_history(body)
+    _check_trigger(body)
     OPENAI_FIELDS.check(body, FIELD_RULES)
+    if endpoint == COMPACT:  # answered whole, always
+        return RequestFacts(model=model, stream=False, include_usage=True)
     stream = body.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest(
@@ -108,7 +144,7 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
 def max_output(endpoint: str, body: Any, default: int) -> int:
     """The most output tokens the call may produce, for the up-front cost estimate:
     ``max_output_tokens`` (which covers reasoning tokens too), else ``default``."""
-    if endpoint != RESPONSES or not isinstance(body, dict):
+    if endpoint not in (RESPONSES, COMPACT) or not isinstance(body, dict):
         return 0
     value = body.get("max_output_tokens")
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
