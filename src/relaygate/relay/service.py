@@ -41,6 +41,7 @@ from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.count_fallback import CountRouteMemory, lacks_count_route
 from relaygate.relay.crossing import (
     cap_output,
     counts_locally,
@@ -50,12 +51,13 @@ from relaygate.relay.crossing import (
 )
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
+from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
-from relaygate.relay.routing import Router
+from relaygate.relay.routing import Route, Router
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect, wire_of
 
 __all__ = [
@@ -186,6 +188,7 @@ class RelayService:
         self.default_output_estimate = default_output_estimate
         self.cap_slack = cap_slack or CapSlack()
         self.in_flight = 0  # relay calls between authentication and their usage record
+        self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
         self.wire = OPENAI_WIRE
 
     async def limit(
@@ -353,12 +356,10 @@ class RelayService:
             )
         for attempt, route in enumerate(attempts, start=1):
             upstream = call_dialect(route.channel, client)
-            if counts_locally(endpoint, upstream):
-                ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
-                ctx.channel = route.channel
-                ctx.ttfb_ms = ctx.elapsed_ms()
-                count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
-                return Opened(_Finished(200, "application/json", count), client, False)
+            if counts_locally(endpoint, upstream) or (
+                endpoint == COUNT_TOKENS and self.count_routes.lacks(route.channel)
+            ):
+                return self._local_count(ctx, route, payload, client)
             if not self.health.admits(route.channel.id):  # its breaker is open
                 continue
             ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
@@ -381,6 +382,10 @@ class RelayService:
                 self.health.failed(route.channel.id)
                 last_error = err
                 continue
+            if endpoint == COUNT_TOKENS and lacks_count_route(reply.status, error_body):
+                self.count_routes.remember(route.channel)  # relay/count_fallback.py
+                self.health.succeeded(route.channel.id, ctx.ttfb_ms)
+                return self._local_count(ctx, route, payload, client)
             self._note(route.channel.id, reply.status, ctx.ttfb_ms)
             if _retryable(reply.status) and attempt < len(attempts):
                 last_error = _status_error(reply, client)
@@ -391,6 +396,18 @@ class RelayService:
                 "Every channel serving this model is failing; try again in a few seconds."
             )
         raise last_error
+
+    @staticmethod
+    def _local_count(
+        ctx: CallContext, route: Route, payload: dict[str, Any], client: str
+    ) -> Opened:
+        """count_tokens answered with the local estimate, on behalf of ``route``'s channel
+        (it cannot count: another dialect, or an upstream without the route)."""
+        ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
+        ctx.channel = route.channel
+        ctx.ttfb_ms = ctx.elapsed_ms()
+        count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
+        return Opened(_Finished(200, "application/json", count), client, False)
 
     async def _answered(
         self, ctx: CallContext, reply: UpstreamReply, call: UpstreamCall, upstream: str,
