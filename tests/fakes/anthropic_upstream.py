@@ -12,7 +12,9 @@ fake::
 
 ``fake.url`` is the API root (the SDK appends ``/v1/...``). It serves
 ``POST /v1/messages`` (JSON or a stream with ``event:`` lines in Anthropic's order),
-``POST /v1/messages/count_tokens``, the legacy ``POST /v1/complete`` and
+``POST /v1/messages/count_tokens`` (unless built with ``count_tokens=False``, as many
+Anthropic-compatible upstreams are: then that path answers aiohttp's own plain-text
+404, recorded like any request), the legacy ``POST /v1/complete`` and
 ``GET /v1/models[/{id}]``. Like the real API it refuses a request without an
 ``anthropic-version`` header (400). Behaviours queue per model (``None`` = any model)
 and are consumed one per request; with an empty queue the fake answers with
@@ -82,8 +84,9 @@ class AnthropicRequest(RecordedRequest):
 
 
 class FakeAnthropic:
-    def __init__(self, models: list[str] | None = None) -> None:
+    def __init__(self, models: list[str] | None = None, *, count_tokens: bool = True) -> None:
         self.models = models or ["claude-fake"]
+        self.serves_count_tokens = count_tokens
         self.default = Behaviour()
         self.requests: list[AnthropicRequest] = []
         self._queues: dict[str | None, deque[Behaviour]] = {}
@@ -124,7 +127,8 @@ class FakeAnthropic:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/messages", self._route(self._answer_message))
-        app.router.add_post("/v1/messages/count_tokens", self._route(self._answer_count))
+        count = self._route(self._answer_count) if self.serves_count_tokens else self._no_route
+        app.router.add_post("/v1/messages/count_tokens", count)
         app.router.add_post("/v1/complete", self._route(self._answer_complete))
         app.router.add_get("/v1/models", self._route(self._answer_models))
         app.router.add_get("/v1/models/{model}", self._route(self._answer_model))
@@ -191,6 +195,13 @@ class FakeAnthropic:
             rec.request_id = f"req_fake{len(self.requests)}"
             self.requests.append(rec)
         return rec
+
+    async def _no_route(self, request: web.Request) -> web.StreamResponse:
+        """A path this server does not have, answered as aiohttp answers one."""
+        rec = await self._record(request)
+        rec.status, rec.response_body = 404, b"404: Not Found"
+        rec.done.set()
+        return web.Response(status=404, text="404: Not Found")
 
     def _route(self, answer: Answer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:

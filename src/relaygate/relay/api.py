@@ -2,12 +2,12 @@
 
 One handler per call shape: a POST that is relayed (OpenAI chat, completions and
 embeddings; Anthropic messages, count_tokens and the legacy complete) and the model
-list. The same routes are mounted again under a route group's prefix (the Claude Code
-route ``/api/v1/ai/openai/cc-omg/``), which prices them with the group's multiplier and
-spends the group's resource packages first. Errors raised anywhere in the pipeline are
-rendered here, in the caller's dialect, before the first byte of a response; after it, a
-stream ends with an error frame instead. Every authenticated call leaves a usage
-record, in ``finally``.
+list. A route group's path (``/api/v1/ai/openai/cc-omg/v1/…``, relay/groups.py) is
+served as the ``/v1`` path it names, by the same handlers, priced with the group's
+multiplier and spending the group's resource packages first. Errors raised anywhere in
+the pipeline are rendered here, in the caller's dialect, before the first byte of a
+response; after it, a stream ends with an error frame instead. Every authenticated call
+leaves a usage record, in ``finally``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ from relaygate.relay.dialects.openai_chat.request import (
 )
 from relaygate.relay.dialects.openai_responses.request import COMPACT
 from relaygate.relay.disconnect import until_disconnect
+from relaygate.relay.groups import GROUPS_ROOT, group_of, sent_path, ungroup
+from relaygate.relay.groups import SCOPE_KEY as GROUP_SCOPE_KEY
 from relaygate.relay.media import MEDIA_ENDPOINTS
 from relaygate.relay.models_list import model_list
 from relaygate.relay.service import RelayService, estimate_prompt_tokens
@@ -86,15 +88,6 @@ _POSTS: dict[str, tuple[Wire, str]] = {
     "/v1/responses/compact": (RESPONSES_WIRE, COMPACT),  # relay/compact_answer.py
     **{f"/v1/{media}": (OPENAI_WIRE, media) for media in MEDIA_ENDPOINTS},  # relay/media/
 }
-# route group -> its mount point; the group's own paths are below it
-ROUTE_GROUPS = {
-    "cc-omg": "/api/v1/ai/openai/cc-omg",  # Claude Code
-    "codex-omg": "/api/v1/ai/openai/codex-omg",  # Codex
-}
-_GROUP_POSTS = {
-    "cc-omg": ("/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions"),
-    "codex-omg": ("/v1/responses", "/v1/responses/compact", "/v1/chat/completions"),
-}
 
 
 class RelayApp:
@@ -125,18 +118,9 @@ class RelayApp:
         self._posts: dict[str, Handler] = {
             path: functools.partial(self.media_call, endpoint=endpoint)
             if endpoint in MEDIA_ENDPOINTS
-            else functools.partial(self.relay_call, wire=wire, endpoint=endpoint, group="")
+            else functools.partial(self.relay_call, wire=wire, endpoint=endpoint)
             for path, (wire, endpoint) in _POSTS.items()
         }
-        self._models: dict[str, str] = {"/v1/models": ""}
-        for group, prefix in ROUTE_GROUPS.items():
-            for path in _GROUP_POSTS[group]:
-                wire, endpoint = _POSTS[path]
-                self._posts[prefix + path] = functools.partial(
-                    self.relay_call, wire=wire, endpoint=endpoint, group=group
-                )
-            self._models[prefix + "/models"] = group
-            self._models[prefix + "/v1/models"] = group
 
     async def media_call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
         """Images and audio (relay/media/), whose pipeline loads on the first such call."""
@@ -151,26 +135,33 @@ class RelayApp:
         await media.call(scope, receive, send, endpoint)
 
     def route(self, scope: Scope) -> Handler | None:
-        """The handler for this request, or None when the control plane should answer."""
+        """The handler for this request, or None when the control plane should answer.
+
+        A route group's request becomes the ``/v1`` request it names here (its scope's
+        path rewritten, the group noted), so both planes serve it as that request."""
         path: str = scope["path"]
+        if path.startswith(GROUPS_ROOT):
+            grouped = ungroup(path)
+            if grouped is None:
+                return self.unknown_route
+            scope[GROUP_SCOPE_KEY] = grouped
+            scope["path"] = path = grouped.path
         method: str = scope["method"]
         if method == "POST":
             handler = self._posts.get(path)
             if handler is not None:
                 return handler
-        elif method == "GET" and (
-            path in self._models or path.startswith(("/v1/models/", "/api/v1/ai/openai/"))
-        ):
+        elif method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/")):
             return self.models
         if serves_state(method, path):  # stored responses, conversations: the control plane
             return None
-        if path.startswith(("/v1/", "/api/v1/ai/openai/")):
+        if path.startswith("/v1/"):
             return self.unknown_route
         return None
 
     async def unknown_route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A path the relay does not serve, in the caller's error format."""
-        err = NotFound(f"Invalid URL ({scope['method']} {scope['path']})")
+        err = NotFound(f"Invalid URL ({scope['method']} {sent_path(scope)})")
         wire = _wire_of(read_headers(scope, self.max_header_bytes))
         rid = self.ids.next()
         await respond(send, 404, wire.error_body(err, rid), JSON, _id_headers(wire, rid))
@@ -179,9 +170,10 @@ class RelayApp:
         return await self.accounts.authenticate(headers.api_key, time.time())
 
     async def relay_call(
-        self, scope: Scope, receive: Receive, send: Send, wire: Wire, endpoint: str, group: str
+        self, scope: Scope, receive: Receive, send: Send, wire: Wire, endpoint: str
     ) -> None:
         client = scope.get("client")
+        group = group_of(scope)
         ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "", group)
         principal: Principal | None = None
         self.relay.in_flight += 1
@@ -194,20 +186,7 @@ class RelayApp:
             ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload, wire)
-            plan = _plan(wire, endpoint, headers)
-            if wire is RESPONSES_WIRE:
-                plan.turn = await open_turn(self.state, principal.user_id, payload)
-                await self.compactions.expand(principal.user_id, payload, plan.turn)
-            elif endpoint == CHAT and payload.get("store") is True:
-                plan.stored_chat = payload
-            if wire is OPENAI_WIRE:
-                plan.choices = choices_returned(payload)
-            if plan.legacy:
-                from relaygate.relay.dialects.anthropic_messages.legacy import (
-                    complete_to_messages,
-                )
-
-                payload = complete_to_messages(payload)
+            plan, payload = await self._planned(wire, endpoint, headers, principal, payload)
             await self.relay.limit(ctx, principal, estimate_prompt_tokens(body), wire.limit_style)
             if endpoint != COUNT_TOKENS:  # counting is free
                 await self.relay.reserve(ctx, principal, payload, body, group, wire)
@@ -235,6 +214,31 @@ class RelayApp:
             self.relay.in_flight -= 1
             if principal is not None:
                 self.relay.settle_later(ctx)
+
+    async def _planned(
+        self,
+        wire: Wire,
+        endpoint: str,
+        headers: Headers,
+        principal: Principal,
+        payload: dict[str, Any],
+    ) -> tuple[Plan, dict[str, Any]]:
+        """How the call is carried, and its payload as the upstream call needs it (a
+        Responses turn's stored history and compactions, a stored chat, the legacy
+        Complete route's body as Messages)."""
+        plan = _plan(wire, endpoint, headers)
+        if wire is RESPONSES_WIRE:
+            plan.turn = await open_turn(self.state, principal.user_id, payload)
+            await self.compactions.expand(principal.user_id, payload, plan.turn)
+        elif endpoint == CHAT and payload.get("store") is True:
+            plan.stored_chat = payload
+        if wire is OPENAI_WIRE:
+            plan.choices = choices_returned(payload)
+        if plan.legacy:
+            from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
+
+            payload = complete_to_messages(payload)
+        return plan, payload
 
     async def _answer(
         self,
@@ -329,9 +333,9 @@ class RelayApp:
             principal = await self._authenticate(headers)
             visible = [(m, c) for m, c in self.relay.router.models() if principal.may_use(m)]
             path: str = scope["path"]
-            wanted = None if path in self._models else path.rpartition("/models/")[2]
-            if wanted == "" or (wanted is None and not path.endswith("/models")):
-                raise NotFound(f"Invalid URL (GET {path})")
+            wanted = None if path == "/v1/models" else path.removeprefix("/v1/models/")
+            if wanted == "":
+                raise NotFound(f"Invalid URL (GET {sent_path(scope)})")
             data = model_list(visible, wire.name, wanted, scope.get("query_string", b""))
         except RelaygateError as err:
             await respond(send, err.status, wire.error_body(err, rid), JSON, _id_headers(wire, rid))

@@ -1,8 +1,12 @@
 """OpenAPI description of the raw-ASGI relay routes (the framework cannot see them).
 
 Bodies follow OpenAI's and Anthropic's published schemas; only what the gateway itself
-checks is spelled out, and every other field is passed to the upstream as sent. The
-Claude Code route group repeats its routes below ``/api/v1/ai/openai/cc-omg``.
+checks is spelled out, and every other field is passed to the upstream as sent.
+
+The route groups serve every ``/v1`` route below their prefix (relay/groups.py), so the
+document lists each ``/v1`` operation again under each group, tagged with the group:
+:func:`group_paths`, applied to the whole document (the control plane's state routes
+are ``/v1`` routes too).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from relaygate.relay.dialects.fields import schema as fields_schema
 from relaygate.relay.dialects.openai_chat.request import CHAT, COMPLETIONS, EMBEDDINGS
 from relaygate.relay.dialects.openai_chat.request import FIELD_RULES as OPENAI_RULES
 from relaygate.relay.dialects.openai_responses.request import FIELD_RULES as RESPONSES_RULES
+from relaygate.relay.groups import ROUTE_GROUPS
 from relaygate.relay.media.openapi import media_paths
 from relaygate.relay.openapi_common import OPENAI_ERRORS as _ERRORS
 from relaygate.relay.openapi_common import OPENAI_TAG as _OPENAI_TAG
 
-__all__ = ["relay_paths"]
+__all__ = ["group_paths", "group_tags", "relay_paths"]
 
 _ANTHROPIC_ERROR = {
     "description": "Anthropic error object",
@@ -33,8 +38,6 @@ _ANTHROPIC_ERRORS = {
 }
 _ANTHROPIC_TAG = "relay (Anthropic compatible)"
 _EXAMPLE_MODEL = {_OPENAI_TAG: "gpt-4o-mini", _ANTHROPIC_TAG: "claude-sonnet-4-5"}
-_CC_OMG = "/api/v1/ai/openai/cc-omg"
-_CODEX_OMG = "/api/v1/ai/openai/codex-omg"
 
 
 def _messages(roles: list[str] | None = None) -> dict[str, Any]:
@@ -229,16 +232,6 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         ),
         "/v1/models": models,
         "/v1/models/{model}": _get("Retrieve a model", model_param),
-        f"{_CC_OMG}/v1/messages": messages,
-        f"{_CC_OMG}/v1/messages/count_tokens": count,
-        f"{_CC_OMG}/v1/chat/completions": chat,
-        f"{_CC_OMG}/models": models,
-        f"{_CC_OMG}/v1/models": models,
-        f"{_CODEX_OMG}/v1/responses": responses,
-        f"{_CODEX_OMG}/v1/responses/compact": compact,
-        f"{_CODEX_OMG}/v1/chat/completions": chat,
-        f"{_CODEX_OMG}/models": models,
-        f"{_CODEX_OMG}/v1/models": models,
     }
     schemas = {
         "OpenAIError": {
@@ -318,7 +311,55 @@ _CHECKED: dict[str, dict[str, Any]] = {
 
 def _document_fields(paths: dict[str, Any]) -> None:
     """Add the checked fields to each relay route's request schema (the route groups'
-    copies share the schema objects, so they are covered too)."""
+    copies, made later, share the schema objects, so they are covered too)."""
     for path, properties in _CHECKED.items():
         body = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         body["properties"].update(properties)
+
+
+_GROUP_CLIENTS = {"cc-omg": "Claude Code", "codex-omg": "Codex"}
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _group_tag(group: str) -> str:
+    return f"route group {group} ({_GROUP_CLIENTS.get(group, group)})"
+
+
+def group_tags() -> list[dict[str, str]]:
+    """The route groups' tags, each with what the group is."""
+    return [
+        {
+            "name": _group_tag(group),
+            "description": f"Every `/v1` route again below `{prefix}` (and `{prefix}/models`), "
+            "answering exactly as on `/v1`; a billed call is priced with the group's "
+            "multiplier and spends the group's resource packages first (docs/clients.md).",
+        }
+        for group, prefix in ROUTE_GROUPS.items()
+    ]
+
+
+def _in_group(item: dict[str, Any], group: str, suffix: str) -> dict[str, Any]:
+    """A ``/v1`` path item as a group's copy: its operations tagged with the group, with
+    unique operationIds (the schemas and parameters are shared, not copied)."""
+    copy = dict(item)
+    for method in _METHODS.intersection(item):
+        operation = copy[method] = {**item[method], "tags": [_group_tag(group)]}
+        if "operationId" in operation:
+            operation["operationId"] += suffix
+    return copy
+
+
+def group_paths(paths: dict[str, Any]) -> dict[str, Any]:
+    """Each ``/v1`` path of the document again below each route group's prefix, plus the
+    group's ``models`` without ``/v1`` (the form Claude Code's setup uses)."""
+    grouped: dict[str, Any] = {}
+    for group, prefix in ROUTE_GROUPS.items():
+        for path, item in paths.items():
+            if not path.startswith("/v1/"):
+                continue
+            suffix = "__" + group.replace("-", "_")
+            grouped[prefix + path] = _in_group(item, group, suffix)
+            if path.startswith("/v1/models"):
+                short = prefix + path.removeprefix("/v1")
+                grouped[short] = _in_group(item, group, suffix + "_short")
+    return grouped

@@ -42,6 +42,7 @@ from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.count_fallback import CountRouteMemory, lacks_count_route
 from relaygate.relay.crossing import (
     cap_output,
     counts_locally,
@@ -51,12 +52,13 @@ from relaygate.relay.crossing import (
 )
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
+from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
-from relaygate.relay.routing import Router
+from relaygate.relay.routing import Route, Router
 from relaygate.relay.structured import check_answer, strict_schema
 from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect, wire_of
 
@@ -188,6 +190,7 @@ class RelayService:
         self.default_output_estimate = default_output_estimate
         self.cap_slack = cap_slack or CapSlack()
         self.in_flight = 0  # relay calls between authentication and their usage record
+        self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
         self.wire = OPENAI_WIRE
 
     async def limit(
@@ -355,35 +358,26 @@ class RelayService:
             )
         for attempt, route in enumerate(attempts, start=1):
             upstream = call_dialect(route.channel, client)
-            if counts_locally(endpoint, upstream):
-                ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
-                ctx.channel = route.channel
-                ctx.ttfb_ms = ctx.elapsed_ms()
-                count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
-                return Opened(_Finished(200, "application/json", count), client, False)
+            if counts_locally(endpoint, upstream) or (
+                endpoint == COUNT_TOKENS and self.count_routes.lacks(route.channel)
+            ):
+                return self._local_count(ctx, route, payload, client)
             if not self.health.admits(route.channel.id):  # its breaker is open
                 continue
-            ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
-            ctx.channel = route.channel
-            call, injected = self._call(
-                ctx, facts, payload, body, (client, upstream, endpoint), history, route.channel
-            )
-            if encode is not None:  # a media upload: the same dialect, written as it came
-                call.body, call.content_type = encode(call.payload)
-            call.headers = headers if upstream == client else ()
-            try:
-                sent = time.monotonic()
-                reply = await self._send(ctx, route.channel, call)
-                ctx.ttfb_ms = ctx.elapsed_ms()
-                if reply.status < 300:
-                    deadline = sent + (route.channel.first_byte_timeout or self.first_byte_timeout)
-                    return await self._answered(ctx, reply, call, upstream, injected, deadline)
-                error_body = await reply.read()
-            except UpstreamFailure as err:
-                if not isinstance(err, AnswerOffSchema):  # the channel itself worked
-                    self.health.failed(route.channel.id)
-                last_error = err
+            tried = await self._try(
+                ctx, facts, (payload, body), route, (client, upstream, endpoint), history,
+                (encode, headers),
+            )  # fmt: skip
+            if isinstance(tried, Opened):
+                return tried
+            if isinstance(tried, UpstreamFailure):
+                last_error = tried
                 continue
+            reply, error_body = tried.reply, tried.body
+            if endpoint == COUNT_TOKENS and lacks_count_route(reply.status, error_body):
+                self.count_routes.remember(route.channel)  # relay/count_fallback.py
+                self.health.succeeded(route.channel.id, ctx.ttfb_ms)
+                return self._local_count(ctx, route, payload, client)
             self._note(route.channel.id, reply.status, ctx.ttfb_ms)
             if _retryable(reply.status) and attempt < len(attempts):
                 last_error = _status_error(reply, client)
@@ -394,6 +388,51 @@ class RelayService:
                 "Every channel serving this model is failing; try again in a few seconds."
             )
         raise last_error
+
+    async def _try(
+        self,
+        ctx: CallContext,
+        facts: RequestFacts,
+        request: tuple[dict[str, Any], bytes],  # (payload, body)
+        route: Route,
+        crossing: tuple[str, str, str],  # (caller's dialect, channel's dialect, endpoint)
+        history: list[dict[str, Any]] | None,
+        sending: tuple[Encoder | None, tuple[tuple[str, str], ...]],  # (encode, headers)
+    ) -> Opened | UpstreamFailure | _Refused:
+        """One channel's attempt: its answer, the failure that sends the call on to the
+        next channel, or the error status it answered (read whole)."""
+        (payload, body), (encode, headers) = request, sending
+        client, upstream, _ = crossing
+        ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
+        ctx.channel = route.channel
+        call, injected = self._call(ctx, facts, payload, body, crossing, history, route.channel)
+        if encode is not None:  # a media upload: the same dialect, written as it came
+            call.body, call.content_type = encode(call.payload)
+        call.headers = headers if upstream == client else ()
+        try:
+            sent = time.monotonic()
+            reply = await self._send(ctx, route.channel, call)
+            ctx.ttfb_ms = ctx.elapsed_ms()
+            if reply.status < 300:
+                deadline = sent + (route.channel.first_byte_timeout or self.first_byte_timeout)
+                return await self._answered(ctx, reply, call, upstream, injected, deadline)
+            return _Refused(reply, await reply.read())
+        except UpstreamFailure as err:
+            if not isinstance(err, AnswerOffSchema):  # the channel itself worked
+                self.health.failed(route.channel.id)
+            return err
+
+    @staticmethod
+    def _local_count(
+        ctx: CallContext, route: Route, payload: dict[str, Any], client: str
+    ) -> Opened:
+        """count_tokens answered with the local estimate, on behalf of ``route``'s channel
+        (it cannot count: another dialect, or an upstream without the route)."""
+        ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
+        ctx.channel = route.channel
+        ctx.ttfb_ms = ctx.elapsed_ms()
+        count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
+        return Opened(_Finished(200, "application/json", count), client, False)
 
     async def _answered(
         self, ctx: CallContext, reply: UpstreamReply, call: UpstreamCall, upstream: str,
@@ -529,6 +568,14 @@ class RelayService:
         unchanged = not injected and ctx.upstream_model == facts.model and target == ctx.endpoint
         data = body if unchanged else orjson.dumps(payload)
         return UpstreamCall(target, payload, data, facts.stream, ctx.request_id), injected
+
+
+@dataclass(slots=True)
+class _Refused:
+    """A channel's error answer, read whole."""
+
+    reply: UpstreamReply
+    body: bytes
 
 
 class _Finished:

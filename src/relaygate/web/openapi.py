@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from relaygate.relay.openapi import relay_paths
+from relaygate.relay.openapi import group_paths, group_tags, relay_paths
 
 __all__ = ["build_openapi"]
 
@@ -32,6 +32,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     paths, schemas, security = relay_paths()
     for path, operations in schema.get("paths", {}).items():  # GET and POST may share
         paths.setdefault(path, {}).update(operations)
+    schema["tags"] = [*_tags_in_order(paths), *group_tags()]  # the groups' copies last
+    paths.update(group_paths(paths))  # the route groups serve every /v1 route
     schema["paths"] = paths
     components = schema.setdefault("components", {})
     known = components.setdefault("schemas", {})
@@ -40,3 +42,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     known.update(schemas)
     components.setdefault("securitySchemes", {}).update(security)
     return schema
+
+
+def _tags_in_order(paths: dict[str, Any]) -> list[dict[str, str]]:
+    """The tags in the order the routes name them: the document lists its tags (for the
+    route groups' descriptions), and the docs pages show listed tags first, in order."""
+    names: dict[str, None] = {}
+    for item in paths.values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                names.update(dict.fromkeys(operation.get("tags", ())))
+    return [{"name": name} for name in names]

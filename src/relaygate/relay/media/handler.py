@@ -50,6 +50,7 @@ from relaygate.relay.asgi import (
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.disconnect import until_disconnect
+from relaygate.relay.groups import group_of
 from relaygate.relay.masking import LineGuard
 from relaygate.relay.media.request import (
     IMAGE_EDITS,
@@ -150,7 +151,7 @@ class MediaRelay:
 
     async def call(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
         client = scope.get("client")
-        ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "")
+        ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "", group_of(scope))
         state = _State()
         self.relay.in_flight += 1
         try:
@@ -192,7 +193,9 @@ class MediaRelay:
         facts = self.relay.admit(ctx, principal, media.payload, MEDIA_WIRE)
         units = estimate(media, self.relay.default_output_estimate)
         await self.relay.limit(ctx, principal, units.prompt_tokens, MEDIA_WIRE.limit_style)
-        ctx.reservation = await self.relay.charging.reserve(principal, ctx.model, "", None, units)
+        ctx.reservation = await self.relay.charging.reserve(
+            principal, ctx.model, ctx.route_group, None, units
+        )
         state.admitted = True
         return facts
 
