@@ -155,6 +155,11 @@ CALLS: dict[str, Call] = {
     "POST /v1/responses": lambda c: _raw(
         lambda: c.openai.responses.with_raw_response.create(model=c.model, input="hello")
     ),
+    "POST /v1/responses/compact": lambda c: _raw(
+        lambda: c.openai.responses.with_raw_response.compact(
+            model=c.model, input=[{"role": "user", "content": "hello"}]
+        )
+    ),
     "GET /v1/responses/{response_id}": lambda c: _raw(
         lambda: c.openai.responses.with_raw_response.retrieve(_stored_response(c))
     ),
