@@ -8,6 +8,7 @@ with increasing ``sequence_number``s, as OpenAI sends them.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -35,6 +36,9 @@ def response_body(b: Behaviour, body: dict[str, Any], rid: str) -> dict[str, Any
             }
         ],
         "previous_response_id": body.get("previous_response_id"),
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools", []),
         "store": body.get("store", True),
         "usage": {
             "input_tokens": b.prompt_tokens,
@@ -57,8 +61,11 @@ def _events(b: Behaviour, final: dict[str, Any]) -> list[dict[str, Any]]:
         {"type": "response.in_progress", "response": started},
         {"type": "response.output_item.added", "output_index": 0, "item": opened},
         {"type": "response.content_part.added", **where, "part": part},
-        *({"type": "response.output_text.delta", **where, "delta": p} for p in b.pieces()),
-        {"type": "response.output_text.done", **where, "text": b.text},
+        *(
+            {"type": "response.output_text.delta", **where, "delta": p, "logprobs": []}
+            for p in b.pieces()
+        ),
+        {"type": "response.output_text.done", **where, "text": b.text, "logprobs": []},
         {"type": "response.content_part.done", **where, "part": item["content"][0]},
         {"type": "response.output_item.done", "output_index": 0, "item": item},
         {"type": "response.completed", "response": final},
@@ -78,7 +85,8 @@ class FakeOpenAIResponses(FakeOpenAI):
         self, request: web.Request, rec: RecordedRequest, b: Behaviour
     ) -> web.StreamResponse:
         body = rec.body if isinstance(rec.body, dict) else {}
-        final = response_body(b, body, f"resp_fake{len(self.requests):04d}")
+        # unique across fakes: a gateway of the test pool stores every one of them
+        final = response_body(b, body, f"resp_fake{uuid.uuid4().hex[:16]}")
         if not body.get("stream"):
             return self._json(rec, b, final)
         frames = [(e["type"].endswith(".delta"), e) for e in _events(b, final)]
