@@ -70,6 +70,21 @@ def test_every_choice_of_n_gets_its_length_ending() -> None:
     assert out.endswith(b"data: [DONE]\n\n")
 
 
+def test_a_choice_that_already_finished_is_not_ended_twice() -> None:
+    def chunk(choices: list[dict[str, Any]]) -> bytes:
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": choices}  # fmt: skip
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    text = [{"index": i, "delta": {"content": "hi"}, "finish_reason": None} for i in range(3)]
+    done = [{"index": 1, "delta": {}, "finish_reason": "stop"}]
+    out = stopped(SSEScanner(True, choices=3), chunk(text) + chunk(done))
+    frames = [json.loads(f[6:]) for f in out.split(b"\n\n") if f.startswith(b"data: {")]
+    ends = [(c["index"], c["finish_reason"]) for f in frames for c in f["choices"]
+            if c["finish_reason"]]  # fmt: skip
+    assert ends == [(1, "stop"), (0, "length"), (2, "length")]
+
+
 def test_legacy_completions_end_with_length() -> None:
     chunk = {
         "id": "cmpl-1",
