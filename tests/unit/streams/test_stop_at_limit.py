@@ -260,3 +260,21 @@ def test_a_cut_call_finishes_its_arguments_with_its_name() -> None:
 
 def split(stream: bytes) -> list[dict[str, Any]]:
     return [json.loads(e.split(b"data: ", 1)[1]) for e in stream.split(b"\n\n") if e]
+
+
+def test_odd_indexes_from_the_upstream_do_not_break_the_ending() -> None:
+    """An upstream's lists or strings where OpenAI sends integers end the stream all
+    the same (they are relayed unchanged; the gateway's own events are well-formed)."""
+    scanner = ResponsesScanner()
+    events = [
+        {"type": "response.output_item.added", "output_index": [0], "item": {"id": "m",
+         "type": "message", "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", "item_id": "m", "output_index": [0],
+         "content_index": {"a": 1}, "part": {"type": "output_text", "text": ""}},
+        {"type": "response.output_text.delta", "item_id": "m", "output_index": [0],
+         "content_index": 0, "delta": "hello"},
+    ]  # fmt: skip
+    scanner.feed(b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events))
+    ending = split(scanner.stop_at_limit(BILLED))
+    assert ending[-1]["type"] == "response.incomplete"
+    assert ending[-2]["item"]["status"] == "incomplete"

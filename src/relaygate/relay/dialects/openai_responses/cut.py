@@ -74,20 +74,22 @@ class OpenItems:
     __slots__ = ("_open", "finished")
 
     def __init__(self) -> None:
-        self._open: dict[Any, _Item] = {}  # output index -> item added, not done
+        self._open: dict[int | None, _Item] = {}  # output index -> item added, not done
         self.finished: list[Any] = []  # the items of ``output_item.done``, in order
 
     def event(self, kind: str, event: dict[str, Any]) -> None:
         """Follow one lifecycle event (item or part added or done)."""
+        index = event.get("output_index")
+        if not isinstance(index, int):  # not OpenAI's: nothing to finish by it
+            index = None
         if kind == "response.output_item.added":
             if isinstance(item := event.get("item"), dict):
-                index = event.get("output_index")
                 self._open.pop(index, None)
                 self._open[index] = _Item(index, item)  # now the last one added
         elif kind == "response.output_item.done":
-            self._open.pop(event.get("output_index"), None)
+            self._open.pop(index, None)
             self.finished.append(event.get("item"))
-        elif (open_item := self._open.get(event.get("output_index"))) is None:
+        elif (open_item := self._open.get(index)) is None:
             return
         elif kind in TEXT_DONE:
             self._text_done(open_item, kind, event)
@@ -132,7 +134,7 @@ class OpenItems:
         summary = kind.startswith("response.reasoning_summary_part.")
         index = event.get("summary_index" if summary else "content_index")
         part = event.get("part")
-        if not isinstance(part, dict):
+        if not isinstance(part, dict) or not isinstance(index, int):
             return
         if kind.endswith(".added"):
             item.parts.append(_Part(summary, index, part))
