@@ -278,3 +278,20 @@ def test_odd_indexes_from_the_upstream_do_not_break_the_ending() -> None:
     ending = split(scanner.stop_at_limit(BILLED))
     assert ending[-1]["type"] == "response.incomplete"
     assert ending[-2]["item"]["status"] == "incomplete"
+
+
+def test_a_translated_stream_cut_in_its_reasoning_finishes_it_incomplete() -> None:
+    stream = fixture("anthropic_messages", "stream_thinking_tools.sse")
+    cut = next(i for i, e in enumerate(stream.split(b"\n\n")) if b"thinking_delta" in e) + 1
+    translator = ResponsesTranslator("anthropic", response_template=stream_template())
+    events = check_responses(stopped(translator, first(stream, cut)))
+    assert [e["type"] for e in events[-5:]] == [
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.incomplete",
+    ]
+    reasoning = events[-2]["item"]
+    assert reasoning["type"] == "reasoning" and reasoning["status"] == "incomplete"
+    assert events[-1]["response"]["output"] == [reasoning]

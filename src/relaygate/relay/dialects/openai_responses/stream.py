@@ -99,7 +99,7 @@ class ResponsesTranslator:
         ``max_output_tokens``), the items so far closed, ``usage`` (what is billed)."""
         if self.finished:
             return b""
-        out = self._encoder.encode(self._upstream.limit(usage))
+        out = self._encoder.limit(self._upstream.limit(usage))
         self._sync()
         return out
 
