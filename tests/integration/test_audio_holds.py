@@ -34,7 +34,8 @@ SECONDS = 30
 INPUT, OUTPUT = 6_000_000, 10_000_000  # $6 and $10 per 1M tokens: 6 and 10 micro a token
 # what the upstream bills each call: 10 audio tokens a second, 13 transcript tokens a
 # second (a fast talker; inside the documented bound of TRANSCRIPT_TOKENS_PER_SECOND)
-BILLED = {"type": "tokens", "input_tokens": 10 * SECONDS, "output_tokens": 13 * SECONDS}
+BILLED_INPUT, BILLED_OUTPUT = 10 * SECONDS, 13 * SECONDS
+BILLED = {"type": "tokens", "input_tokens": BILLED_INPUT, "output_tokens": BILLED_OUTPUT}
 
 
 def _cost(prompt: int, output: int) -> int:
@@ -62,7 +63,7 @@ async def _fire(gw: Gateway, key: str, model: str, audio: bytes) -> list[int]:
 
 def test_the_documented_estimate_covers_what_the_upstream_bills() -> None:
     held = _cost(AUDIO_INPUT_TOKENS_PER_SECOND * SECONDS, TRANSCRIPT_TOKENS_PER_SECOND * SECONDS)
-    assert held >= _cost(BILLED["input_tokens"], BILLED["output_tokens"])
+    assert held >= _cost(BILLED_INPUT, BILLED_OUTPUT)
 
 
 def test_concurrent_token_priced_transcriptions_cannot_overspend(
@@ -71,7 +72,7 @@ def test_concurrent_token_priced_transcriptions_cannot_overspend(
     public, upstream = _mapped(gateway, fake, input="6", output="10")
     fake.script(upstream, *[Behaviour(latency=0.5) for _ in range(PARALLEL)])
     fake.media.script(upstream, *[MediaBehaviour(usage=BILLED) for _ in range(PARALLEL)])
-    cost = _cost(BILLED["input_tokens"], BILLED["output_tokens"])
+    cost = _cost(BILLED_INPUT, BILLED_OUTPUT)
     user_id = _user_with(gateway, CALLS * cost)
     key = gateway.make_user_key(user_id=user_id)
 

@@ -95,7 +95,7 @@ def test_malformed_input_is_a_400_naming_the_field(
 def test_the_sdk_sees_a_bad_request_naming_the_field(gateway: Gateway) -> None:
     client = gateway.openai(gateway.make_user_key().key)
     with pytest.raises(openai.BadRequestError) as refused:
-        client.moderations.create(input=[{"type": "video", "video": "x"}])  # type: ignore[list-item]
+        client.moderations.create(input=[{"type": "video", "video": "x"}])  # type: ignore[arg-type]
     assert refused.value.status_code == 400
     body = refused.value.body
     assert isinstance(body, dict) and body["param"] == "input[0].type"

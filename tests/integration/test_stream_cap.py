@@ -260,3 +260,29 @@ def test_an_anthropic_stream_at_the_limit_accumulates_to_the_delivered_text(
     assert message.content[0].text == delivered  # type: ignore[union-attr]
     assert message.usage.output_tokens >= HELD
     books(gateway, key.user_id)
+
+
+def test_every_choice_of_a_capped_chat_stream_ends_with_length(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    """``n: 2`` with usage asked for: each choice's last chunk says ``length`` once, the
+    usage chunk follows, and the SDK's accumulated texts are what was delivered."""
+    model = priced_model(gateway, fake, input="1.00", output="10.00")
+    key = funded_key(gateway, topup="10")
+    fake.script(model, Behaviour(text=LONG, chunk_delay=0.002))
+    sdk = gateway.openai(key.key)
+    stream = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Hi"}], stream=True, n=2,
+        max_tokens=LIMIT, stream_options={"include_usage": True},
+    )  # fmt: skip
+    texts, finishes, usage = ["", ""], [[], []], None  # type: ignore[var-annotated]
+    for chunk in stream:
+        usage = chunk.usage or usage
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finishes[choice.index].append(choice.finish_reason)
+    assert finishes == [["length"], ["length"]]
+    assert all(len(text.split()) >= 5 for text in texts)
+    assert usage is not None and usage.completion_tokens >= 2 * LIMIT
+    books(gateway, key.user_id)
