@@ -39,6 +39,9 @@ def response_body(b: Behaviour, body: dict[str, Any], rid: str) -> dict[str, Any
             }
         ],
         "previous_response_id": body.get("previous_response_id"),
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools", []),
         "store": body.get("store", True),
         "usage": {
             "input_tokens": b.prompt_tokens,
@@ -61,8 +64,11 @@ def _events(b: Behaviour, final: dict[str, Any]) -> list[dict[str, Any]]:
         {"type": "response.in_progress", "response": started},
         {"type": "response.output_item.added", "output_index": 0, "item": opened},
         {"type": "response.content_part.added", **where, "part": part},
-        *({"type": "response.output_text.delta", **where, "delta": p} for p in b.pieces()),
-        {"type": "response.output_text.done", **where, "text": b.text},
+        *(
+            {"type": "response.output_text.delta", **where, "delta": p, "logprobs": []}
+            for p in b.pieces()
+        ),
+        {"type": "response.output_text.done", **where, "text": b.text, "logprobs": []},
         {"type": "response.content_part.done", **where, "part": item["content"][0]},
         {"type": "response.output_item.done", "output_index": 0, "item": item},
         {"type": "response.completed", "response": final},

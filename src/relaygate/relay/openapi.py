@@ -17,6 +17,7 @@ from relaygate.core.openapi import SSE_CONTENT
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, MESSAGES
 from relaygate.relay.dialects.anthropic_messages.request import FIELD_RULES as ANTHROPIC_RULES
 from relaygate.relay.dialects.fields import schema as fields_schema
+from relaygate.relay.dialects.openai_chat.moderation import INPUT_SCHEMA as MODERATION_INPUT
 from relaygate.relay.dialects.openai_chat.request import CHAT, COMPLETIONS, EMBEDDINGS
 from relaygate.relay.dialects.openai_chat.request import FIELD_RULES as OPENAI_RULES
 from relaygate.relay.dialects.openai_responses.request import FIELD_RULES as RESPONSES_RULES
@@ -82,7 +83,7 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "chat": {"messages": _messages()},
     "completions": {"prompt": _TEXT_OR_LIST},
     "embeddings": {"input": _TEXT_OR_LIST},
-    "moderations": {"input": _TEXT_OR_LIST},
+    "moderations": {"input": MODERATION_INPUT},
     "responses": {
         "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": _INPUT_ITEM}]},
         "previous_response_id": {"type": "string", "minLength": 1},

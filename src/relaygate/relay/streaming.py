@@ -34,6 +34,8 @@ _CHUNK_HEAD = ("id", "object", "created", "model", "system_fingerprint")
 # generated text can never match.
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 _DONE_LINES = re.compile(rb"^data: ?\[DONE\]\r?$", re.MULTILINE)
+# a choice's last chunk (once per choice: the only chunks parsed for it)
+_FINISH = re.compile(rb'"finish_reason"\s*:\s*"')
 
 
 def _event_end(data: bytes) -> int:
@@ -80,6 +82,24 @@ def _first_chunk(block: bytes) -> dict[str, Any]:
     return {}
 
 
+def _finished_choices(block: bytes) -> list[int]:
+    """The indexes of the choices given a ``finish_reason`` in ``block``'s chunks."""
+    ended = []
+    for event in re.split(rb"\r?\n\r?\n", block):
+        if not _FINISH.search(event):
+            continue
+        try:
+            chunk = orjson.loads(_data_of(event))
+        except orjson.JSONDecodeError:
+            continue
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        for choice in choices if isinstance(choices, list) else []:
+            if isinstance(choice, dict) and choice.get("finish_reason"):
+                index = choice.get("index", 0)
+                ended.append(index if isinstance(index, int) else 0)
+    return ended
+
+
 def _frame(chunk: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
@@ -100,6 +120,7 @@ class SSEScanner:
     __slots__ = (
         "_choices",
         "_drop_usage_chunk",
+        "_ended",
         "_first",
         "_tail",
         "_text",
@@ -114,6 +135,7 @@ class SSEScanner:
         self._drop_usage_chunk = drop_usage_chunk
         self._text = COMPLETION_TEXT if completions else CHAT_TEXT
         self._choices = choices  # the ``n`` asked for: each ends when the stream is stopped
+        self._ended: set[int] = set()  # the choices whose finish_reason went by
         self._tail = b""
         self._first = b""  # the first events forwarded: the stream's id, model, object
         self.usage: Usage | None = None
@@ -135,6 +157,8 @@ class SSEScanner:
         if parts := self._text.findall(complete):  # every text field, "" included
             self.content_events += len(parts) - parts.count(b"")
             self.delivered += estimate_tokens(decoded(parts))
+        if _FINISH.search(complete):
+            self._ended.update(_finished_choices(complete))
         if b"[DONE]" in complete and _has_done_line(complete):
             self.finished = True
         if not self._first and b'"id"' in complete:  # not a comment-only block
@@ -142,9 +166,10 @@ class SSEScanner:
         return complete
 
     def stop_at_limit(self, usage: Usage) -> bytes:
-        """End the stream as an output limit would: every choice's last chunk with
-        ``finish_reason: "length"``, the usage chunk if the client asked for one (the
-        ``usage`` billed), then ``[DONE]``. What the upstream sent after is dropped."""
+        """End the stream as an output limit would: the last chunk of each choice not
+        finished yet, with ``finish_reason: "length"``, the usage chunk if the client
+        asked for one (the ``usage`` billed), then ``[DONE]``. What the upstream sent
+        after is dropped."""
         if self.finished:
             return b""
         self.finished, self._tail = True, b""
@@ -153,6 +178,8 @@ class SSEScanner:
         base: dict[str, Any] = {k: head[k] for k in _CHUNK_HEAD if k in head}
         frames = []
         for index in range(self._choices):
+            if index in self._ended:
+                continue
             choice: dict[str, Any] = {"index": index, "finish_reason": "length"}
             if legacy:
                 choice.update(text="", logprobs=None)

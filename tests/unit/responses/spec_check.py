@@ -46,7 +46,60 @@ def check_responses(stream: bytes) -> list[dict[str, Any]]:
     for event in events[:2]:
         assert event["response"]["status"] == "in_progress" and event["response"]["output"] == []
     _check_items(events)
+    _check_parts(events)
     return events
+
+
+_PART_EVENTS = {
+    "response.content_part.added": ("content_index", True),
+    "response.content_part.done": ("content_index", False),
+    "response.reasoning_summary_part.added": ("summary_index", True),
+    "response.reasoning_summary_part.done": ("summary_index", False),
+}
+_TEXT_DONE = {
+    "response.output_text.done": ("content_index", "text"),
+    "response.refusal.done": ("content_index", "refusal"),
+    "response.reasoning_text.done": ("content_index", "text"),
+    "response.reasoning_summary_text.done": ("summary_index", "text"),
+}
+_CALLS_DONE = ("response.function_call_arguments.done", "response.custom_tool_call_input.done")
+
+
+def _check_parts(events: list[dict[str, Any]]) -> None:
+    """As OpenAI streams an item (also when the output limit cuts it): each part added
+    is finished before its item (its ``.done`` text event first, then its part event,
+    both with the whole text), a call's ``.done`` arguments come before the call's
+    ``output_item.done``, and the finished item holds every part as finished."""
+    open_parts: dict[tuple[Any, str, Any], bool] = {}  # -> its ``.done`` text was sent
+    finished: dict[tuple[Any, str, Any], dict[str, Any]] = {}
+    calls_done: set[Any] = set()
+    for event in events:
+        kind = event["type"]
+        if kind in _PART_EVENTS:
+            field, added = _PART_EVENTS[kind]
+            key = (event["item_id"], field, event[field])
+            if added:
+                open_parts[key] = False
+                continue
+            assert open_parts.pop(key), f"{kind} without its text done event first"
+            finished[key] = event["part"]
+        elif kind in _TEXT_DONE:
+            field, text = _TEXT_DONE[kind]
+            key = (event["item_id"], field, event[field])
+            assert key in open_parts and not open_parts[key], f"{kind} outside its part"
+            open_parts[key] = True
+        elif kind in _CALLS_DONE:
+            calls_done.add(event["item_id"])
+        elif kind == "response.output_item.done":
+            item = event["item"]
+            assert not [k for k in open_parts if k[0] == item["id"]], "a part left open"
+            if item["type"] == "function_call" and item.get("status") != "completed":
+                assert item["id"] in calls_done, "a cut call's arguments are finished first"
+            parts = {k[1:]: v for k, v in finished.items() if k[0] == item["id"]}
+            content = [v for (f, i), v in sorted(parts.items(), key=lambda kv: kv[0][1])
+                       if f == "content_index"]  # fmt: skip
+            if item["type"] == "message":
+                assert item["content"] == content
 
 
 def _check_items(events: list[dict[str, Any]]) -> None:

@@ -14,7 +14,12 @@ characters, the file's seconds; a file no reader understands at a low bitrate), 
 caller who cannot pay is refused before the upstream is called. A token-priced image
 model (gpt-image) bills image output tokens by quality and size: each image is held for
 the most its ``quality`` and ``size`` can cost (the largest when ``auto`` or unknown), at
-least ``default_output_estimate``, plus 100 tokens per streamed partial image.
+least ``default_output_estimate``, plus 100 tokens per streamed partial image. A
+transcription or translation is also held for the tokens a token-priced model
+(gpt-4o-transcribe) bills for it, from the held length of the audio: the input audio at
+:data:`AUDIO_INPUT_TOKENS_PER_SECOND` and the transcript at
+:data:`TRANSCRIPT_TOKENS_PER_SECOND` (a conservative bound, see its comment); a model
+priced only per second pays nothing for them.
 """
 
 from __future__ import annotations
@@ -28,7 +33,24 @@ from relaygate.relay.dialects.sse import SSEFramer, event_object
 from relaygate.relay.media.audio import AudioLength, measure_upload
 from relaygate.relay.media.request import IMAGE_EDITS, IMAGES, SPEECH, MediaCall
 
-__all__ = ["StreamMeter", "estimate", "measured_audio", "reply_usage", "stream_usage"]
+__all__ = [
+    "AUDIO_INPUT_TOKENS_PER_SECOND",
+    "TRANSCRIPT_TOKENS_PER_SECOND",
+    "StreamMeter",
+    "estimate",
+    "measured_audio",
+    "reply_usage",
+    "stream_usage",
+]
+
+# Tokens a token-priced transcription model bills per second of audio, as held before the
+# call (docs/media.md, "The hold"). Input: OpenAI's audio models read audio as about 10
+# tokens a second (one per 100 ms). Output: fast speech is about 5 words a second (300 a
+# minute, an auctioneer's pace), 1.3 to 2 tokens a word in English and more in scripts
+# tokenised a character at a time; 20 a second covers that with room to spare, so the
+# transcript of any speech fits in the hold and the bill stays within it.
+AUDIO_INPUT_TOKENS_PER_SECOND = 10
+TRANSCRIPT_TOKENS_PER_SECOND = 20
 
 
 def _tokens(text: Any) -> int:
@@ -76,8 +98,13 @@ def estimate(call: MediaCall, output_per_image: int) -> TokenCounts:
     if call.endpoint == SPEECH:
         text = payload.get("input")
         return TokenCounts(prompt_tokens=_tokens(text), characters=len(str(text)))
-    prompt = _tokens(payload.get("prompt"))
-    return TokenCounts(prompt_tokens=prompt, audio_ms=measured_audio(call).hold_ms)
+    held_ms = measured_audio(call).hold_ms
+    seconds = -(-held_ms // 1000)  # started seconds, as billed
+    return TokenCounts(
+        prompt_tokens=_tokens(payload.get("prompt")) + seconds * AUDIO_INPUT_TOKENS_PER_SECOND,
+        completion_tokens=seconds * TRANSCRIPT_TOKENS_PER_SECOND,
+        audio_ms=held_ms,
+    )
 
 
 def _seconds_ms(value: Any) -> int | None:

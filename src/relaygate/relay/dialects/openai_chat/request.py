@@ -20,6 +20,7 @@ from relaygate.relay.dialects.fields import (
     number,
     string,
 )
+from relaygate.relay.dialects.openai_chat.moderation import check_input
 
 __all__ = [
     "CHAT",
@@ -43,7 +44,7 @@ _REQUIRED: dict[str, tuple[str, tuple[type, ...]]] = {
     CHAT: ("messages", (list,)),
     COMPLETIONS: ("prompt", (str, list)),
     EMBEDDINGS: ("input", (str, list)),
-    MODERATIONS: ("input", (str, list)),
+    MODERATIONS: ("input", (str, list)),  # and its items: moderation.check_input
 }
 
 
@@ -83,7 +84,7 @@ FIELD_RULES: dict[str, tuple[Rule, ...]] = {
         integer("dimensions", 1),
         string("user"),
     ),
-    MODERATIONS: (),
+    MODERATIONS: (string("model"),),  # optional there: the default model when unset
 }
 _MAX_EMBEDDING_INPUTS = 2048
 
@@ -143,8 +144,11 @@ def inspect(endpoint: str, body: Any) -> RequestFacts:
     """Check ``body`` for ``endpoint`` and return what routing and metering need."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    if endpoint == MODERATIONS and "model" not in body:
-        body["model"] = DEFAULT_MODERATION_MODEL  # optional there, as at OpenAI
+    if endpoint == MODERATIONS:
+        OPENAI_FIELDS.check(body, FIELD_RULES[MODERATIONS])
+        check_input(body.get("input"))
+        if body.get("model") is None:
+            body["model"] = DEFAULT_MODERATION_MODEL  # optional there, as at OpenAI
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("You must provide a model parameter.", param="model")

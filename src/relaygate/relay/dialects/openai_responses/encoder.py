@@ -107,6 +107,7 @@ class ResponsesStreamEncoder:
     __slots__ = (
         "_blocks",
         "_clock",
+        "_cutting",
         "_ids",
         "_items",
         "_message",
@@ -132,6 +133,7 @@ class ResponsesStreamEncoder:
         self._clock = clock
         self._names = ToolNames.of(response_template.get("tools"))
         self._seq = 0
+        self._cutting = False  # encoding the end at the output limit (``limit``)
         self._state: Literal["new", "open", "closed"] = "new"
         self._items: list[_Item] = []
         self._blocks: dict[int, _Item] = {}  # canonical block index -> its item
@@ -168,6 +170,13 @@ class ResponsesStreamEncoder:
                 case StreamError(error_type, message):
                     self._fail(error_code(error_type), message, out)
         return b"".join(out)
+
+    def limit(self, events: list[StreamEvent]) -> bytes:
+        """Encode the events that end the answer at its output limit (the open blocks
+        stopped, ``max_tokens``): the item each open block was cut in is finished
+        ``incomplete``, as OpenAI finishes the item ``max_output_tokens`` cuts."""
+        self._cutting = True
+        return self.encode(events)
 
     def fail(self, message: str, code: str = "server_error") -> bytes:
         """End the stream with ``response.failed`` for a failure of the gateway's own
@@ -353,7 +362,7 @@ class ResponsesStreamEncoder:
             done = {k: fields[k] for k in ("item_id", "output_index", "content_index")}
             out.append(self._event("response.reasoning_text.done", {**done, "text": text}))
             out.append(self._event("response.content_part.done", fields))
-        self._done(item, out)
+        self._done(item, out, "incomplete" if self._cutting else "completed")
 
     def _close_items(self, out: list[bytes], *, cut: bool = False) -> None:
         """Finish the open message or the open run of calls; when the answer was ``cut``

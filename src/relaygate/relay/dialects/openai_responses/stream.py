@@ -28,6 +28,7 @@ from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.decoding import DECODERS, UpstreamEvents
 from relaygate.relay.dialects.delivered import RESPONSES_DELTA, decoded
+from relaygate.relay.dialects.openai_responses.cut import TEXT_DONE, OpenItems
 from relaygate.relay.dialects.openai_responses.encoder import ResponsesStreamEncoder
 from relaygate.relay.dialects.openai_responses.output import (
     IdFactory,
@@ -98,7 +99,7 @@ class ResponsesTranslator:
         ``max_output_tokens``), the items so far closed, ``usage`` (what is billed)."""
         if self.finished:
             return b""
-        out = self._encoder.encode(self._upstream.limit(usage))
+        out = self._encoder.limit(self._upstream.limit(usage))
         self._sync()
         return out
 
@@ -144,13 +145,19 @@ _DELTAS = frozenset(
 
 _DELTA_NAMES = frozenset(name.encode() for name in _DELTAS)
 # parsed whole: the terminal events, and those the stop at the output limit needs (the
-# Response as created, and every finished output item for the ``incomplete`` one)
-_KEPT = (
-    "response.created",
-    "response.in_progress",
-    "response.output_item.added",
-    "response.output_item.done",
+# Response as created, the items and parts added and finished: ``cut.OpenItems``)
+_LIFECYCLE = frozenset(
+    {
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_part.done",
+        *TEXT_DONE,
+    }
 )
+_KEPT = ("response.created", "response.in_progress", *_LIFECYCLE)
 _PARSED_NAMES = frozenset(name.encode() for name in (*_TERMINAL, *_KEPT, "error"))
 _SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
 
@@ -166,11 +173,8 @@ class ResponsesScanner:
     """
 
     __slots__ = (
-        "_current",
-        "_items",
         "_last",
-        "_open",
-        "_parts",
+        "_output",
         "_relay",
         "_started",
         "_text",
@@ -185,10 +189,7 @@ class ResponsesScanner:
     def __init__(self) -> None:
         self._relay = SSEPassthrough()
         self._started: dict[str, Any] | None = None  # the Response as created
-        self._items: list[Any] = []  # the output items done
-        self._open: dict[Any, dict[str, Any]] = {}  # output index -> item added, not done
-        self._parts: list[bytes] = []  # the raw delta text of the item added last
-        self._current: Any = None  # that item's output index
+        self._output = OpenItems()  # the items and parts added, finished, in progress
         self._text: list[bytes] = []  # the raw delta text of the events being read
         self._last = b""  # the last event's data: its sequence number
         self.usage: Usage | None = None
@@ -217,29 +218,26 @@ class ResponsesScanner:
         return tail
 
     def stop_at_limit(self, usage: Usage) -> bytes:
-        """End the response as its output limit would: the items in progress finished
-        ``incomplete`` (with their text so far), then ``response.incomplete`` (reason
-        ``max_output_tokens``) with every item and the usage billed."""
+        """End the response as its output limit would (``cut.OpenItems``): the parts
+        and items in progress finished with all their text, the items ``incomplete``,
+        then ``response.incomplete`` (reason ``max_output_tokens``) with every item and
+        the usage billed; numbered on from the upstream's last event."""
         if self.finished:
             return b""
         self.finished = True
         found = _SEQUENCE.findall(self._last)
         number = int(found[-1]) + 1 if found else None
-        frames = []
-        for index, item in self._open.items():
-            text = decoded(self._parts) if index == self._current else ""
-            done = _incomplete_item(item, text)
-            self._items.append(done)
-            event = {"type": "response.output_item.done", "output_index": index, "item": done}
-            frames.append(_frame(event, number))
-            number = number + 1 if number is not None else None
-        self._open = {}
+        frames = [_frame(event) for event in self._output.close(number)]
         template = self._started or {"object": "response", "output": []}
         response = finished_response(
-            template, list(self._items), stop_reason="max_tokens", usage=usage, completed_at=0
-        )
+            template, list(self._output.finished), stop_reason="max_tokens", usage=usage,
+            completed_at=0,
+        )  # fmt: skip
         self.response = response
-        frames.append(_frame({"type": "response.incomplete", "response": response}, number))
+        ending: dict[str, Any] = {"type": "response.incomplete", "response": response}
+        if number is not None:
+            ending["sequence_number"] = number + len(frames)
+        frames.append(_frame(ending))
         return b"".join(frames)
 
     def _delivered(self) -> None:
@@ -252,7 +250,7 @@ class ResponsesScanner:
             if (found := RESPONSES_DELTA.search(data)) is not None and found.group(1):
                 self.content_events += 1
                 self._text.append(found.group(1))
-                self._parts.append(found.group(1))
+                self._output.delta(found.group(1))
             return
         if name and name not in _PARSED_NAMES:
             return  # item and part events: nothing to meter
@@ -265,18 +263,12 @@ class ResponsesScanner:
             if (delta := event.get("delta")) and isinstance(delta, str):
                 self.content_events += 1
                 self._text.append(orjson.dumps(delta)[1:-1])
-                self._parts.append(self._text[-1])
+                self._output.delta(self._text[-1])
         elif kind in ("response.created", "response.in_progress"):
             if isinstance(response := event.get("response"), dict):
                 self._started = response
-        elif kind == "response.output_item.added":
-            if isinstance(item := event.get("item"), dict):
-                self._current = event.get("output_index")
-                self._open[self._current] = item
-                self._parts = []
-        elif kind == "response.output_item.done":
-            self._open.pop(event.get("output_index"), None)
-            self._items.append(event.get("item"))
+        elif kind in _LIFECYCLE:
+            self._output.event(kind, event)
         elif kind in _TERMINAL:
             response = event.get("response")
             if isinstance(response, dict):
@@ -290,25 +282,7 @@ class ResponsesScanner:
             self.finished = True
 
 
-def _incomplete_item(item: dict[str, Any], text: str) -> dict[str, Any]:
-    """An item cut short by the output limit, with the text it had received."""
-    done = {**item, "status": "incomplete"}
-    kind = item.get("type")
-    if kind == "message":
-        done["content"] = [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]
-    elif kind == "function_call":
-        done["arguments"] = text
-    elif kind == "custom_tool_call":
-        done["input"] = text
-    elif kind == "reasoning" and text:
-        done["summary"] = [{"type": "summary_text", "text": text}]
-    return done
-
-
-def _frame(event: dict[str, Any], number: int | None) -> bytes:
-    """An event of ours, numbered after the upstream's (when it numbers its events)."""
-    if number is not None:
-        event["sequence_number"] = number
+def _frame(event: dict[str, Any]) -> bytes:
     name = str(event["type"]).encode()
     return b"event: " + name + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
