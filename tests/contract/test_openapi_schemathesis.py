@@ -36,6 +36,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -49,10 +50,45 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    positive_data_acceptance,
 ]
 # The models the echo channel serves: the relay routes' documented examples, so the
 # coverage phase's valid bodies are relayed and answered, not refused as unknown models.
 ECHO_MODELS = ["gpt-4o-mini", "claude-sonnet-4-5"]
+
+# ``positive_data_acceptance``: a request valid under the schema must not be refused. The
+# schemas say what each route accepts; what no schema can say is a business rule about the
+# gateway's state (a duplicate, a code or link that does not exist, an amount a kind of
+# entry refuses). For those operations only, the documented 400 of that rule is accepted
+# besides the check's default (2xx, 3xx, 401, 403, 404, 409, 429, 5xx), each with why.
+_DEFAULT_ACCEPTANCE = '"2xx", "3xx", "401", "403", "404", "409", "429", "5xx"'
+BUSINESS_400 = {
+    # an address that has an account already
+    "POST /api/v1/operator/users": "duplicate email",
+    # a name that is taken
+    "POST /api/v1/operator/package-types": "duplicate name",
+    # an amount of 0 is a valid amount, but a top-up (kind=topup) must add money
+    "POST /api/v1/operator/users/{user_id}/credit": "a top-up of 0",
+    # a model the channel does not serve (the model names are the operator's)
+    "POST /api/v1/operator/channels/{channel_id}/test": "a model the channel does not serve",
+    # a cursor this listing did not hand out (opaque: no pattern tells one from another)
+    "GET /api/v1/operator/usage": "a cursor the listing did not return",
+    # an invite code nobody owns
+    "POST /api/v1/auth/login": "an unknown invite code",
+    "POST /api/v1/user/invite/redeem": "an unknown invite code",
+    # a sign-in link that was never mailed, is used or expired
+    "GET /api/v1/auth/verify": "an unknown sign-in token",
+    "POST /api/v1/auth/verify": "an unknown sign-in token",
+}
+BUSINESS_RULES = "".join(
+    f"""
+# {why}
+[[operations]]
+include-name = "{name}"
+checks.positive_data_acceptance.expected-statuses = [{_DEFAULT_ACCEPTANCE}, "400"]
+"""
+    for name, why in BUSINESS_400.items()
+)
 
 CONFIG = f"""
 seed = {SEED}
@@ -69,7 +105,7 @@ enabled = false
 
 [phases.stateful]
 enabled = false
-"""
+{BUSINESS_RULES}"""
 
 
 def _seed(gw: Gateway) -> None:

@@ -13,21 +13,15 @@ from fastapi import APIRouter, Depends, Request
 
 from relaygate.accounts.api import presented_key
 from relaygate.accounts.signup import SESSION_PREFIX, SignupService
+from relaygate.accounts.signup_api import INVITE_CODE
 from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
 from relaygate.billing.referrals import ReferralService
 from relaygate.core.envelope import envelope
-from relaygate.core.forms import parse_body
+from relaygate.core.forms import form_body, parse_body
 
 __all__ = ["router"]
 
-_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-        }
-    }
-}
+_BODY = form_body({"code": INVITE_CODE}, required=("code",))
 
 
 def referrals(request: Request) -> ReferralService:
