@@ -10,6 +10,10 @@ few ``fuzzing`` cases, all with the operator's management key, and checks that
 * every status answered is documented for the route   (``status_code_conformance``)
 * every content type answered is documented           (``content_type_conformance``)
 * a JSON answer matches its documented schema         (``response_schema_conformance``)
+* a request valid under the schema is not refused     (``positive_data_acceptance``):
+  the request schemas say what each route accepts, and the 400s of business rules no
+  schema can express (a duplicate name, an unknown invite code) are accepted only for
+  their operation (``BUSINESS_400``), each documented in that operation's 400 answer
 
 The run is deterministic (a fixed seed, Hypothesis derandomised) and bounded (see
 ``MAX_EXAMPLES``); it takes about a minute on two slow cores.
@@ -22,7 +26,10 @@ whole run from a shell against a running gateway::
     st run http://127.0.0.1:8080/openapi.json -H "Authorization: Bearer $OPERATOR_KEY" \\
         --phases coverage,fuzzing --max-examples 5 --seed 20261207 \\
         -c not_a_server_error,status_code_conformance,content_type_conformance,\\
-    response_schema_conformance
+    response_schema_conformance,positive_data_acceptance
+
+(the CLI run accepts no business-rule 400s and spells whole numbers as ``2.0``; see
+``BUSINESS_400`` and ``_whole_numbers_as_integers`` for what this test adds).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from relaygate.accounts.signup import (
     normalise_invite_code,
 )
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
-from relaygate.core.envelope import envelope, error_responses
+from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.forms import form_body, parse_body
 from relaygate.kv.protocols import KV
 
@@ -68,7 +68,7 @@ async def _body(request: Request) -> dict[str, Any]:
     "/api/v1/auth/login",
     summary="Mail a sign-in link",
     openapi_extra=_LOGIN_BODY,
-    responses=error_responses(400, 500),  # 400: not an address, or an unknown invite code
+    responses={**error_responses(500), **refused_when("an invite code nobody has")},
 )
 async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     body = await _body(request)
@@ -85,7 +85,10 @@ async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
 
 
 # 400: an unknown, used or expired link; 403: the account is disabled
-_VERIFY_ERRORS = error_responses(400, 403, 500)
+_VERIFY_ERRORS = {
+    **error_responses(403, 500),
+    **refused_when("a link that is unknown, used or expired"),
+}
 
 
 @router.get("/api/v1/auth/verify", summary="Sign in with a mailed link", responses=_VERIFY_ERRORS)

@@ -16,7 +16,7 @@ from relaygate.accounts.signup import SESSION_PREFIX, SignupService
 from relaygate.accounts.signup_api import INVITE_CODE
 from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
 from relaygate.billing.referrals import ReferralService
-from relaygate.core.envelope import envelope
+from relaygate.core.envelope import envelope, refused_when
 from relaygate.core.forms import form_body, parse_body
 
 __all__ = ["router"]
@@ -45,7 +45,7 @@ router = APIRouter(tags=["billing: referrals"])
     "/api/v1/user/invite/redeem",
     summary="Enter an invite code",
     openapi_extra=_BODY,
-    responses=MANAGER_ERRORS,
+    responses={**MANAGER_ERRORS, **refused_when("an unknown or own invite code, or too late")},
 )
 async def redeem(request: Request, user_id: RedeemerDep, svc: ReferralsDep) -> dict[str, Any]:
     body = parse_body(await request.body(), request.headers.get("content-type", ""))

@@ -101,7 +101,11 @@ def _edit() -> dict[str, Any]:
             "ohmygpt_webhook_url": _WEBHOOK,
         },
     )
-    note = "multipart/form-data: one or several images (image or image[]), optional mask."
+    note = (
+        "multipart/form-data: one or several images (image or image[]), optional mask;"
+        " a file is a part with a `filename` (a part without one is text, so the image"
+        " is missing: a 400)."
+    )
     bodies = {"multipart/form-data": {"schema": schema}}
     return _operation("Edit or extend images", bodies, _images_answer(), note)
 
