@@ -145,10 +145,11 @@ async def short_invite(code: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=302)
 
 
+# Documented, not enforced by the framework: normalise_email checks the address, the same
+# check sign-in makes, so any address that can sign in can be looked up.
 _EMAIL_QUERY: dict[str, Any] = {
-    "max_length": EMAIL["maxLength"],
-    "pattern": EMAIL["pattern"],
     "description": EMAIL["description"],
+    "json_schema_extra": {"maxLength": EMAIL["maxLength"], "pattern": EMAIL["pattern"]},
 }
 
 
