@@ -279,6 +279,10 @@ def test_stored_chat_completions(gateway: Gateway) -> None:
         client.chat.completions.retrieve(seeded[0])
 
 
+def user_item_with(number: int) -> Any:
+    return {"role": "user", "content": "x", "extra": number}
+
+
 def test_validation_errors_are_openai_400s(gateway: Gateway) -> None:
     key = gateway.make_user_key()
     client = gateway.openai(key.key)
@@ -290,6 +294,10 @@ def test_validation_errors_are_openai_400s(gateway: Gateway) -> None:
         (lambda: convs.create(metadata={f"k{i}": "v" for i in range(17)}), "metadata"),
         (lambda: convs.update(conv.id, metadata={"k": "v" * 513}), "metadata.k"),
         (lambda: items.create(conv.id, items=[{"role": "robot", "content": "x"}]), "items[0].role"),
+        # an object as the role was a 500 (unhashable in the set of roles)
+        (lambda: items.create(conv.id, items=[{"role": {}, "content": "x"}]), "items[0].role"),
+        # a number past 64 bits was a 500 (orjson cannot measure the item)
+        (lambda: items.create(conv.id, items=[user_item_with(2**64)]), "items[0]"),
         (lambda: items.create(conv.id, items=[{"type": "item_reference", "id": "m"}]), "items[0]"),
         (lambda: items.list(conv.id, limit=101), "limit"),
         (lambda: items.list(conv.id, limit=0), "limit"),

@@ -24,7 +24,7 @@ from relaygate.accounts.schemas import (
 from relaygate.accounts.service import AccountService
 from relaygate.core.bounds import Offset, RowId
 from relaygate.core.clock import utcnow
-from relaygate.core.envelope import envelope, error_responses
+from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.errors import Conflict, PermissionDenied
 
 __all__ = ["OPERATOR_ERRORS", "OperatorDep", "presented_key", "router"]
@@ -75,7 +75,11 @@ router = APIRouter(
 )
 
 
-@router.post("/users", summary="Create a user")
+@router.post(
+    "/users",
+    summary="Create a user",
+    responses=refused_when("an email that has an account already"),
+)
 async def create_user(body: UserCreate, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
     user = await svc.create_user(body.email, body.name, body.group)
     return envelope(UserOut.model_validate(user).model_dump(mode="json"), "User created")

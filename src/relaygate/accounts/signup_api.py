@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
@@ -27,23 +27,29 @@ from relaygate.accounts.signup import (
     normalise_invite_code,
 )
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
-from relaygate.core.envelope import envelope, error_responses
-from relaygate.core.forms import parse_body
+from relaygate.core.envelope import envelope, error_responses, refused_when
+from relaygate.core.forms import form_body, parse_body
 from relaygate.kv.protocols import KV
 
-__all__ = ["router"]
+__all__ = ["EMAIL", "INVITE_CODE", "router"]
 
 log = logging.getLogger(__name__)
 
 LOGIN_PER_MINUTE = 5
-_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-        }
-    }
+# The address normalise_email accepts (a local part, "@", a dotted domain), said narrowly.
+EMAIL: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63}){1,4}$",
+    "description": "An email address.",
 }
+INVITE_CODE: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9]{8}$",
+    "description": "An invite code (8 letters and digits); an unknown code is a 400.",
+}
+_LOGIN_BODY = form_body({"email": EMAIL, "invite_code": INVITE_CODE}, required=("email",))
+_VERIFY_BODY = form_body({"token": {"type": "string", "maxLength": 200}})
 
 
 def signup(request: Request) -> SignupService:
@@ -61,8 +67,8 @@ async def _body(request: Request) -> dict[str, Any]:
 @router.post(
     "/api/v1/auth/login",
     summary="Mail a sign-in link",
-    openapi_extra=_BODY,
-    responses=error_responses(400, 500),  # 400: not an address, or an unknown invite code
+    openapi_extra=_LOGIN_BODY,
+    responses={**error_responses(500), **refused_when("an invite code nobody has")},
 )
 async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     body = await _body(request)
@@ -79,7 +85,10 @@ async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
 
 
 # 400: an unknown, used or expired link; 403: the account is disabled
-_VERIFY_ERRORS = error_responses(400, 403, 500)
+_VERIFY_ERRORS = {
+    **error_responses(403, 500),
+    **refused_when("a link that is unknown, used or expired"),
+}
 
 
 @router.get("/api/v1/auth/verify", summary="Sign in with a mailed link", responses=_VERIFY_ERRORS)
@@ -88,7 +97,10 @@ async def verify_get(svc: SignupDep, token: str = "") -> dict[str, Any]:
 
 
 @router.post(
-    "/api/v1/auth/verify", summary="Sign in with a mailed link (POST)", responses=_VERIFY_ERRORS
+    "/api/v1/auth/verify",
+    summary="Sign in with a mailed link (POST)",
+    openapi_extra=_VERIFY_BODY,
+    responses=_VERIFY_ERRORS,
 )
 async def verify_post(request: Request, svc: SignupDep, token: str = "") -> dict[str, Any]:
     body = await _body(request)
@@ -133,10 +145,22 @@ async def short_invite(code: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=302)
 
 
+# Documented, not enforced by the framework: normalise_email checks the address, the same
+# check sign-in makes, so any address that can sign in can be looked up.
+_EMAIL_QUERY: dict[str, Any] = {
+    "description": EMAIL["description"],
+    "json_schema_extra": {"maxLength": EMAIL["maxLength"], "pattern": EMAIL["pattern"]},
+}
+
+
 @router.get(
     "/api/v1/operator/outbox",
     summary="Links the log mailer sent (operators, tests)",
     responses=OPERATOR_ERRORS,
 )
-async def outbox(_: OperatorDep, svc: SignupDep, email: str) -> dict[str, Any]:
+async def outbox(
+    _: OperatorDep,
+    svc: SignupDep,
+    email: Annotated[str, Query(**_EMAIL_QUERY)],
+) -> dict[str, Any]:
     return envelope(svc.mailer.recent_links(normalise_email(email)))

@@ -22,7 +22,19 @@ from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
 from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.errors import InvalidRequest, PermissionDenied, RateLimited
-from relaygate.core.forms import parse_body, parse_bool, parse_json_list
+from relaygate.core.forms import (
+    BOOL_JSON,
+    BOOL_TEXT,
+    MONEY_JSON,
+    MONEY_TEXT,
+    NAMES_JSON,
+    NAMES_TEXT,
+    TIME_TEXT,
+    form_body,
+    parse_body,
+    parse_bool,
+    parse_json_list,
+)
 from relaygate.core.money import format_money, parse_money
 from relaygate.kv.protocols import KV
 
@@ -30,14 +42,34 @@ __all__ = ["MANAGER_ERRORS", "MAX_KEYS_PER_USER", "ManagerDep", "router", "throt
 
 MAX_KEYS_PER_USER = 5000
 
-_FORM = {
-    "requestBody": {
-        "content": {
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-            "application/json": {"schema": {"type": "object"}},
-        }
-    }
+_KEY = {"type": "string", "minLength": 1, "maxLength": 200, "description": "The API key."}
+_REMARK = {"type": "string", "maxLength": 500}
+_NO_ADMIN = {
+    **BOOL_TEXT,
+    "description": "Only false: a management key cannot mint admin keys (403).",
 }
+_KEY_FIELDS = {
+    "remark": _REMARK,
+    "expired_at": TIME_TEXT,
+    "max_fee": MONEY_TEXT,
+    "permissions": NAMES_TEXT,
+}
+_KEY_JSON = {
+    "expired_at": {"anyOf": [TIME_TEXT, {"type": "null"}]},
+    "max_fee": MONEY_JSON,
+    "permissions": NAMES_JSON,
+}
+_NEW_BODY = form_body(
+    {**_KEY_FIELDS, "is_admin": _NO_ADMIN},
+    {**_KEY_JSON, "is_admin": {**BOOL_JSON, "description": _NO_ADMIN["description"]}},
+    required=("expired_at", "max_fee"),
+)
+_UPDATE_BODY = form_body(
+    {"key": _KEY, **_KEY_FIELDS, "is_disabled": BOOL_TEXT, "is_admin": _NO_ADMIN},
+    {**_KEY_JSON, "is_disabled": BOOL_JSON, "is_admin": BOOL_JSON},
+    required=("key",),
+)
+_DELETE_BODY = form_body({"key": _KEY}, required=("key",))
 
 
 async def require_manager(request: Request) -> Principal:
@@ -143,10 +175,16 @@ Handler = TypeVar("Handler", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 def _form_route(
-    paths: tuple[str, ...], summary: str, per_second: int, name: str, errors: tuple[int, ...] = ()
+    paths: tuple[str, ...],
+    summary: str,
+    per_second: int,
+    name: str,
+    body: dict[str, Any],
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Handler], Handler]:
-    """Register one handler under the platform's path and its aliases, form body, QPS,
-    and the errors it answers besides the router's."""
+    """Register one handler under the platform's path and its aliases, its documented
+    form body (``body``, from :func:`form_body`), QPS, and the errors it answers besides
+    the router's."""
 
     def register(handler: Handler) -> Handler:
         for index, path in enumerate(paths):
@@ -154,7 +192,7 @@ def _form_route(
             router.post(
                 path,
                 summary=label,
-                openapi_extra=_FORM,
+                openapi_extra=body,
                 dependencies=[throttle(per_second, name)],
                 responses=error_responses(*errors),
             )(handler)
@@ -163,7 +201,7 @@ def _form_route(
     return register
 
 
-@_form_route(("/new-api-token", "/create-api-token"), "Create an API key", 10, "new")
+@_form_route(("/new-api-token", "/create-api-token"), "Create an API key", 10, "new", _NEW_BODY)
 async def new_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
@@ -183,7 +221,7 @@ async def new_api_token(
     return envelope(new.key, "New api token success")
 
 
-@_form_route(("/update-api-token",), "Change an API key", 10, "update", (404,))
+@_form_route(("/update-api-token",), "Change an API key", 10, "update", _UPDATE_BODY, (404,))
 async def update_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:
@@ -215,7 +253,9 @@ async def get_api_tokens(principal: ManagerDep, svc: AccountsDep) -> dict[str, A
     return envelope([_key_out(k) for k in keys], f"Get API keys success, total keys: {len(keys)}")
 
 
-@_form_route(("/del-api-token", "/delete-api-token"), "Delete an API key", 10, "delete", (404,))
+@_form_route(
+    ("/del-api-token", "/delete-api-token"), "Delete an API key", 10, "delete", _DELETE_BODY, (404,)
+)
 async def del_api_token(
     request: Request, principal: ManagerDep, svc: AccountsDep
 ) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn
 from relaygate.billing.usage_api import router as usage_listing
 from relaygate.core.bounds import RowId
 from relaygate.core.clock import utcnow
-from relaygate.core.envelope import envelope, error_responses
+from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.money import format_money, parse_money
 
 __all__ = ["router"]
@@ -87,7 +87,7 @@ def _price_out(row: ModelPrice) -> dict[str, Any]:
 @router.post(
     "/api/v1/operator/users/{user_id}/credit",
     summary="Top up or adjust a balance",
-    responses={**OPERATOR_ERRORS, **_NOT_FOUND},
+    responses={**OPERATOR_ERRORS, **_NOT_FOUND, **refused_when("a top-up that is not positive")},
 )
 async def credit(
     user_id: RowId,

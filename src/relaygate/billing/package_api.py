@@ -13,7 +13,7 @@ from relaygate.billing.charging import Charging
 from relaygate.billing.models import Package, PackageType
 from relaygate.billing.packages import PackageService
 from relaygate.core.bounds import PositivePrice, RowId
-from relaygate.core.envelope import envelope, error_responses
+from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.core.money import format_money, parse_money
 from relaygate.core.patch import omittable
@@ -81,7 +81,7 @@ def package_out(row: Package) -> dict[str, Any]:
 @router.post(
     "/api/v1/operator/package-types",
     summary="Define a resource package type",
-    responses=OPERATOR_ERRORS,
+    responses={**OPERATOR_ERRORS, **refused_when("a name another package type has")},
 )
 async def create_type(body: PackageTypeIn, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     fields = {**body.model_dump(), "amount": parse_money(body.amount)}

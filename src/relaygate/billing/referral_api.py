@@ -13,21 +13,15 @@ from fastapi import APIRouter, Depends, Request
 
 from relaygate.accounts.api import presented_key
 from relaygate.accounts.signup import SESSION_PREFIX, SignupService
+from relaygate.accounts.signup_api import INVITE_CODE
 from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
 from relaygate.billing.referrals import ReferralService
-from relaygate.core.envelope import envelope
-from relaygate.core.forms import parse_body
+from relaygate.core.envelope import envelope, refused_when
+from relaygate.core.forms import form_body, parse_body
 
 __all__ = ["router"]
 
-_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
-        }
-    }
-}
+_BODY = form_body({"code": INVITE_CODE}, required=("code",))
 
 
 def referrals(request: Request) -> ReferralService:
@@ -51,7 +45,7 @@ router = APIRouter(tags=["billing: referrals"])
     "/api/v1/user/invite/redeem",
     summary="Enter an invite code",
     openapi_extra=_BODY,
-    responses=MANAGER_ERRORS,
+    responses={**MANAGER_ERRORS, **refused_when("an unknown or own invite code, or too late")},
 )
 async def redeem(request: Request, user_id: RedeemerDep, svc: ReferralsDep) -> dict[str, Any]:
     body = parse_body(await request.body(), request.headers.get("content-type", ""))

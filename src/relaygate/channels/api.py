@@ -14,7 +14,7 @@ from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
 from relaygate.channels.service import ChannelService
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.bounds import RowId
-from relaygate.core.envelope import envelope, error_responses
+from relaygate.core.envelope import envelope, error_responses, refused_when
 
 __all__ = ["ChannelTester", "router"]
 
@@ -47,6 +47,7 @@ router = APIRouter(
     prefix="/api/v1/operator/channels", tags=["operator: channels"], responses=OPERATOR_ERRORS
 )
 _NOT_FOUND = error_responses(404)
+_NAME_TAKEN = refused_when("a name another channel has")
 
 
 def _out(row: Any) -> dict[str, Any]:
@@ -80,7 +81,7 @@ async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> 
 @router.post(
     "/{channel_id}/test",
     summary="Send one tiny call to a channel, with each key",
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, **refused_when("a model the channel does not serve")},
 )
 async def test_channel(
     channel_id: RowId,
@@ -96,7 +97,7 @@ async def test_channel(
     return envelope(await tester.test(spec, body.model if body else None))
 
 
-@router.post("", summary="Create a channel")
+@router.post("", summary="Create a channel", responses=_NAME_TAKEN)
 async def create_channel(body: ChannelCreate, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
     return envelope(_out(await svc.create(body.model_dump())), "Channel created")
 
@@ -106,7 +107,11 @@ async def get_channel(channel_id: RowId, _: OperatorDep, svc: ChannelsDep) -> di
     return envelope(_out(await svc.get(channel_id)))
 
 
-@router.patch("/{channel_id}", summary="Update a channel (partial)", responses=_NOT_FOUND)
+@router.patch(
+    "/{channel_id}",
+    summary="Update a channel (partial)",
+    responses={**_NOT_FOUND, **_NAME_TAKEN},
+)
 async def update_channel(
     channel_id: RowId, body: ChannelPatch, _: OperatorDep, svc: ChannelsDep
 ) -> dict[str, Any]:

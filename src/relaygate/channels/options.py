@@ -33,6 +33,12 @@ def split_keys(stored: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in _KEY_SEPARATORS.split(stored) if key.strip())
 
 
+_PROXY_PATTERN = (
+    "^(http://([A-Za-z0-9._~-]{1,64}:[A-Za-z0-9._~-]{0,64}@)?"
+    "[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63}){0,4}:[1-9][0-9]{0,3}/?)?$"
+)
+
+
 class ChannelOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,7 +58,12 @@ class ChannelOptions(BaseModel):
     first_byte_timeout: float | None = Field(default=None, gt=0, le=3600)
     idle_timeout: float | None = Field(default=None, gt=0, le=3600)
     # An HTTP proxy the channel's calls go through (CONNECT for https upstreams).
-    proxy_url: str = Field(default="", max_length=500)
+    proxy_url: str = Field(
+        default="",
+        max_length=500,
+        # what _proxy_url accepts, narrowly: empty, or http://[user:password@]host:port[/]
+        json_schema_extra={"pattern": _PROXY_PATTERN},
+    )
 
     @field_validator("proxy_url")
     @classmethod

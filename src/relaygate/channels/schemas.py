@@ -44,8 +44,17 @@ def _as_mapping(value: Any) -> Any:
     return value
 
 
+# What _needs_base_url checks, in the schema: an echo channel, or an http(s) base_url.
+_BASE_URL_RULE: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["type"], "properties": {"type": {"const": "echo"}}},
+        {"required": ["base_url"], "properties": {"base_url": {"pattern": "^https?://"}}},
+    ]
+}
+
+
 class ChannelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_BASE_URL_RULE)
 
     name: str = Field(min_length=1, max_length=100)
     type: ChannelType = "openai"

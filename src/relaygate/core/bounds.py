@@ -60,10 +60,14 @@ _UNITS = 10**12  # 18 digits, 6 of them decimals: a trillion currency units
 
 
 def _decimal_schema(low: str) -> WithJsonSchema:
-    """What pydantic accepts for a bounded Decimal, said in the schema: a number, or a
-    decimal string (``"12.5"``) with at most 12 digits before the point and 6 after;
-    ``low`` is ``signed``, ``zero`` (0 and up) or ``positive`` (above 0)."""
-    number: dict[str, Any] = {"type": "number", "maximum": _UNITS - 1}
+    """What pydantic accepts for a bounded Decimal, said in the schema: a whole number, or
+    a decimal string (``"12.5"``) with at most 12 digits before the point and 6 after;
+    ``low`` is ``signed``, ``zero`` (0 and up) or ``positive`` (above 0).
+
+    A JSON number with a fraction is accepted too when it has at most 6 decimals, but no
+    JSON Schema keyword says so (``multipleOf: 0.000001`` fails on binary floats such as
+    0.3), so the schema offers fractions only as text, which is exact."""
+    number: dict[str, Any] = {"type": "integer", "maximum": _UNITS - 1}
     sign, nonzero = "", ""
     if low == "signed":
         number["minimum"], sign = -(_UNITS - 1), "-?"

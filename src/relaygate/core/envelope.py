@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from relaygate.core.errors import RelaygateError
 
-__all__ = ["ErrorEnvelope", "envelope", "error_envelope", "error_responses"]
+__all__ = ["ErrorEnvelope", "envelope", "error_envelope", "error_responses", "refused_when"]
 
 
 def envelope(data: Any, message: str = "success", status: int = 200) -> dict[str, Any]:
@@ -53,3 +53,10 @@ _WHY = {
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the errors a route can answer, in the envelope."""
     return {status: {"model": ErrorEnvelope, "description": _WHY[status]} for status in statuses}
+
+
+def refused_when(reason: str) -> dict[int | str, dict[str, Any]]:
+    """A route's 400 that also names the business rule no request schema can express
+    (``reason``: "an email that has an account already"), so a client reading the document
+    knows a schema-valid request can still be refused, and why."""
+    return {400: {"model": ErrorEnvelope, "description": f"{_WHY[400]}; or {reason}"}}

@@ -20,6 +20,7 @@ from relaygate.relay.dialects.fields import schema as fields_schema
 from relaygate.relay.dialects.openai_chat.moderation import INPUT_SCHEMA as MODERATION_INPUT
 from relaygate.relay.dialects.openai_chat.request import CHAT, COMPLETIONS, EMBEDDINGS
 from relaygate.relay.dialects.openai_chat.request import FIELD_RULES as OPENAI_RULES
+from relaygate.relay.dialects.openai_responses.input import DROPPED_ITEMS
 from relaygate.relay.dialects.openai_responses.request import FIELD_RULES as RESPONSES_RULES
 from relaygate.relay.groups import ROUTE_GROUPS
 from relaygate.relay.media.openapi import media_paths
@@ -64,17 +65,58 @@ def _messages(roles: list[str] | None = None) -> dict[str, Any]:
 _ANTHROPIC_ROLES = ["user", "assistant"]
 _TEXT_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array"}]}
 _POSITIVE = {"type": "integer", "minimum": 1}
-_INPUT_ITEM = {  # a Responses input item: a typed item, or a message with a role
+_TEXT_PART = {
     "type": "object",
+    "required": ["type", "text"],
+    "properties": {"type": {"const": "input_text"}, "text": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+def _item(kind: str | list[str], required: list[str], **fields: Any) -> dict[str, Any]:
+    """One kind of Responses input item (``kind``: its ``type``, or the choices)."""
+    type_ = {"const": kind} if isinstance(kind, str) else {"enum": kind}
+    return {
+        "type": "object",
+        "required": ["type", *required],
+        "properties": {"type": type_, **fields},
+        "additionalProperties": False,
+    }
+
+
+_CALL_ID = {"type": "string", "minLength": 1, "maxLength": 100}
+# The input items openai_responses/input.py reads. Documented narrowly: a message's parts
+# are text (a user message may also carry input_image and input_file parts); a function
+# call's arguments are JSON object text (any object; shown as "{}"); an item_reference
+# must name an item of the same input, which no schema can say, so it is left out.
+_INPUT_ITEM = {
     "anyOf": [
-        {"required": ["type"], "properties": {"type": {"type": "string"}}},
         {
-            "required": ["role"],
+            "type": "object",
+            "required": ["role", "content"],
             "properties": {
+                "type": {"const": "message"},
                 "role": {"enum": ["user", "assistant", "system", "developer"]},
-                "content": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _TEXT_PART}]},
             },
+            "additionalProperties": False,
         },
+        _item(
+            "function_call",
+            ["call_id", "name"],
+            call_id=_CALL_ID,
+            name={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            arguments={"type": "string", "pattern": "^(\\{\\})?$"},
+        ),
+        _item(
+            "function_call_output",
+            ["call_id", "output"],
+            call_id=_CALL_ID,
+            output={"type": "string"},
+        ),
+        _item("reasoning", []),
+        # traces of OpenAI's hosted tools: accepted and dropped when translated
+        _item(sorted(DROPPED_ITEMS), []),
     ],
 }
 _TURN_SOURCES = ("input", "previous_response_id", "conversation")
@@ -273,6 +315,7 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
 
 
 _TOKENS = {"type": "array", "minItems": 1, "items": {"type": "integer"}}
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 # The body fields each route checks, as the checks themselves declare them
 # (dialects/fields.py): what the document says is what a request is refused for.
 _CHECKED: dict[str, dict[str, Any]] = {
@@ -305,8 +348,12 @@ _CHECKED: dict[str, dict[str, Any]] = {
         "stream": {"type": ["boolean", "null"], "enum": [False, None]},
     },
     "/v1/responses": fields_schema(RESPONSES_RULES),
-    "/v1/messages": fields_schema(ANTHROPIC_RULES[MESSAGES]),
-    "/v1/complete": fields_schema(ANTHROPIC_RULES[COMPLETE]),
+    # the token limit is required and never null (request.py's _require_positive_int)
+    "/v1/messages": {**fields_schema(ANTHROPIC_RULES[MESSAGES]), "max_tokens": _LIMIT},
+    "/v1/complete": {
+        **fields_schema(ANTHROPIC_RULES[COMPLETE]),
+        "max_tokens_to_sample": _LIMIT,
+    },
 }
 
 

@@ -92,7 +92,13 @@ State = Annotated[StateService, Depends(_state)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Sequence = Annotated[int, Query(ge=-1, le=INT32_MAX)]  # an event's sequence_number
 Order = Annotated[Literal["asc", "desc"] | None, Query()]
-After = Annotated[str | None, Query(min_length=1)]  # the id of an object in the list
+After = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        description="The id of an object in this list; an id not in it is a 400 (`after`).",
+    ),
+]
 
 _OPENAI_ERROR = {
     "description": "OpenAI error object",

@@ -57,7 +57,13 @@ def item_size(item: Any) -> int:
 def check_sizes(items: list[Any], param: str, limit: int) -> None:
     """Refuse (400) an item larger than ``limit`` bytes, naming it (``input[2]``)."""
     for index, item in enumerate(items):
-        size = item_size(item)
+        try:
+            size = item_size(item)
+        except TypeError:  # orjson: an integer past 64 bits, which no store can hold
+            raise InvalidRequest(
+                f"Invalid '{param}[{index}]': a number in the item is beyond 64 bits.",
+                param=f"{param}[{index}]",
+            ) from None
         if size > limit:
             raise InvalidRequest(
                 f"Invalid '{param}[{index}]': the item is {size} bytes; at most {limit} "
@@ -94,7 +100,7 @@ def normalise_item(item: Any, param: str) -> dict[str, Any]:
 
 def _message(out: dict[str, Any], param: str) -> None:
     role = out.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:  # an object is not hashable
         raise InvalidRequest(
             f"Invalid '{param}.role': expected one of {', '.join(sorted(_ROLES))}.",
             param=f"{param}.role",

@@ -40,19 +40,51 @@ METADATA_SCHEMA: dict[str, Any] = {
     "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE},
 }
 Metadata = Annotated[dict[str, Any], WithJsonSchema(METADATA_SCHEMA)]
+_TEXT_PART: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "text"],
+    "properties": {
+        "type": {"enum": ["input_text", "output_text"]},
+        "text": {"type": "string", "maxLength": 4000},
+    },
+    "additionalProperties": False,
+}
+# An input item as items.normalise_item accepts it, said for message items (the kind a
+# client adds by hand): a role and text or content parts. Other item types (function
+# calls and their outputs, ...) are stored as sent when they carry their ``type``; they
+# are left out here because only a message's fields are checked. Bounded and closed (no
+# other fields), so a valid item stays under the per-item size limit and holds no number
+# a store cannot keep.
+MESSAGE_ITEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "type": {"const": "message"},
+        "role": {"enum": ["user", "assistant", "system", "developer"]},
+        "content": {
+            "anyOf": [
+                {"type": "string", "maxLength": 4000},
+                {"type": "array", "maxItems": 16, "items": _TEXT_PART},
+            ]
+        },
+        "id": {"type": "string", "maxLength": 100},
+    },
+    "additionalProperties": False,
+}
+MessageItem = Annotated[dict[str, Any], WithJsonSchema(MESSAGE_ITEM_SCHEMA)]
 
 
 class ConversationCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    items: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_ITEMS_PER_CALL)
+    items: list[MessageItem] | None = Field(default=None, max_length=MAX_ITEMS_PER_CALL)
     metadata: Metadata | None = None
 
 
 class ItemsCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    items: list[dict[str, Any]] = Field(max_length=MAX_ITEMS_PER_CALL)
+    items: list[MessageItem] = Field(max_length=MAX_ITEMS_PER_CALL)
 
 
 class MetadataUpdate(BaseModel):

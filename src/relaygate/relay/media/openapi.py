@@ -101,9 +101,16 @@ def _edit() -> dict[str, Any]:
             "ohmygpt_webhook_url": _WEBHOOK,
         },
     )
-    note = "multipart/form-data: one or several images (image or image[]), optional mask."
+    note = (
+        "multipart/form-data: one or several images (image or image[]), optional mask;"
+        " a file is a part with a `filename` (a part without one is text, so the image"
+        " is missing: a 400)."
+    )
     bodies = {"multipart/form-data": {"schema": schema}}
     return _operation("Edit or extend images", bodies, _images_answer(), note)
+
+
+_VOICE_NAME = {"type": "string", "minLength": 1}
 
 
 def _speech() -> dict[str, Any]:
@@ -112,16 +119,19 @@ def _speech() -> dict[str, Any]:
         {
             "model": {"type": "string", "minLength": 1},
             "input": {"type": "string", "minLength": 1, "maxLength": 4096},
-            "voice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            # an empty voice is refused as missing (media/request.py)
+            "voice": {"oneOf": [_VOICE_NAME, {"type": "object"}]},
             "instructions": {"type": "string"},
             "response_format": {"type": "string"},
             "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
             "stream_format": {"type": "string", "enum": ["sse", "audio"]},
         },
     )
+    # a form carries text only: there the voice is a name, not an object
+    form = {**schema, "properties": {**schema["properties"], "voice": _VOICE_NAME}}
     bodies = {
         "application/json": {"schema": schema},
-        "application/x-www-form-urlencoded": {"schema": schema},
+        "application/x-www-form-urlencoded": {"schema": form},
     }
     binary = {"schema": {"type": "string", "format": "binary"}}
     answers = {
