@@ -32,6 +32,7 @@ from relaygate.relay.dialects.openai_chat.request_to_canonical import (
     arguments_object,
     parse_request,
 )
+from relaygate.relay.dialects.openai_chat.usage import usage_object
 
 __all__ = ["parse_request", "parse_response", "render_request", "render_response"]
 
@@ -163,14 +164,5 @@ def render_response(response: Response) -> dict[str, Any]:
         "created": int(time.time()),
         "model": response.model,
         "choices": [choice],
-        "usage": {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-            "prompt_tokens_details": {
-                "cached_tokens": usage.cached_tokens,
-                "cache_write_tokens": usage.cache_write_tokens,
-            },
-            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        },
+        "usage": usage_object(usage),
     }
