@@ -25,6 +25,7 @@ import pytest
 
 from relaygate.relay.groups import ROUTE_GROUPS
 from tests.fakes.media_routes import PNG
+from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway
 
 MESSAGES: Any = [{"role": "user", "content": "hello there"}]
@@ -68,6 +69,9 @@ def _documented() -> list[str]:
 
 
 DOCUMENTED = _documented()
+
+
+SLOW = "-slow"  # the suffix of a model whose upstream answers after 30 s
 
 
 @dataclass
@@ -167,7 +171,9 @@ CALLS: dict[str, Call] = {
         lambda: c.openai.responses.with_raw_response.delete(_stored_response(c))
     ),
     "POST /v1/responses/{response_id}/cancel": lambda c: _raw(
-        lambda: c.openai.responses.with_raw_response.cancel(_stored_response(c, background=True))
+        lambda: c.openai.responses.with_raw_response.cancel(
+            str(c.openai.responses.create(model=c.model + SLOW, input="hi", background=True).id)
+        )
     ),
     "GET /v1/responses/{response_id}/input_items": lambda c: _raw(
         lambda: c.openai.responses.input_items.with_raw_response.list(_stored_response(c))
@@ -292,7 +298,10 @@ def world(gateway_pool: Any) -> Iterator[tuple[Gateway, str]]:
     model = f"grouped-{uuid.uuid4().hex[:8]}"
     gw.op("POST", "/channels", json={"name": model, "type": "echo", "models": [model]})
     gw.op("PUT", f"/models/{model}", json=PRICE)
-    yield gw, model
+    with FakeOpenAI() as slow:  # a background run still going when it is cancelled
+        slow.default = Behaviour(latency=30)
+        gw.add_channel(slow, models=[model + SLOW])
+        yield gw, model
 
 
 def _clients(gw: Gateway, model: str, prefix: str) -> Clients:

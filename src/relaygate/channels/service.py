@@ -60,16 +60,21 @@ class ChannelService:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._listeners: list[Callable[[list[ChannelSpec]], None]] = []
+        # one snapshot read-and-apply at a time: a periodic refresh that read the table
+        # before an operator's change committed must not apply its stale snapshot after
+        # the change's own publish (the new channel would vanish until the next refresh)
+        self._publishing = asyncio.Lock()
 
     def on_change(self, listener: Callable[[list[ChannelSpec]], None]) -> None:
         self._listeners.append(listener)
 
     async def publish(self) -> list[ChannelSpec]:
         """Rebuild the snapshot and hand it to every listener (the relay's router)."""
-        async with self.db.session() as session:
-            specs = [_spec(row) for row in await ChannelRepository(session).all()]
-        for listener in self._listeners:
-            listener(specs)
+        async with self._publishing:
+            async with self.db.session() as session:
+                specs = [_spec(row) for row in await ChannelRepository(session).all()]
+            for listener in self._listeners:
+                listener(specs)
         return specs
 
     async def refresh_every(self, interval: float) -> None:
