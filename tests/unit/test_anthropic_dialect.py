@@ -9,13 +9,10 @@ import orjson
 import pytest
 
 from relaygate.core import errors as core_errors
+from relaygate.core.error_formats import anthropic_error_type, render_error
 from relaygate.core.errors import InvalidRequest, RelaygateError
 from relaygate.relay.dialects.anthropic_messages import count, legacy
-from relaygate.relay.dialects.anthropic_messages.errors import (
-    anthropic_error_type,
-    error_body,
-    stream_error_frame,
-)
+from relaygate.relay.dialects.anthropic_messages.errors import stream_error_frame
 from relaygate.relay.dialects.anthropic_messages.request import (
     COMPLETE,
     COUNT_TOKENS,
@@ -110,7 +107,7 @@ def _error_classes() -> list[type[RelaygateError]]:
 
 @pytest.mark.parametrize("cls", _error_classes(), ids=lambda c: c.__name__)
 def test_every_error_renders_with_the_type_its_status_means(cls: type[RelaygateError]) -> None:
-    body = json.loads(error_body(cls("Something clean.")))
+    body = json.loads(render_error("anthropic", cls("Something clean.")).body)
     assert body == {
         "type": "error",
         "error": {"type": anthropic_error_type(cls.status), "message": "Something clean."},
@@ -144,7 +141,7 @@ def test_status_to_error_type(status: int, etype: str) -> None:
 
 def test_request_id_and_stream_frame() -> None:
     err = core_errors.UpstreamUnavailable("The upstream could not be reached.")
-    assert json.loads(error_body(err, request_id="req_1"))["request_id"] == "req_1"
+    assert json.loads(render_error("anthropic", err, "req_1").body)["request_id"] == "req_1"
     frame = stream_error_frame(err)
     assert frame.startswith(b"event: error\ndata: ") and frame.endswith(b"\n\n")
     payload = json.loads(frame.split(b"data: ", 1)[1])

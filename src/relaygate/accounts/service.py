@@ -68,6 +68,11 @@ def _principal(key: ApiKey, user: User) -> Lookup:
 
 
 class AccountService:
+    """Users and keys, and the check every call begins with. Key changes go through
+    here rather than straight to the repository so this process's key cache forgets
+    them at once (other replicas within the cache's ttl): a disabled or deleted key
+    must stop working without a restart."""
+
     def __init__(self, db: Database, key_cache_ttl: float) -> None:
         self.db = db
         self.cache = KeyCache(self._lookup, key_cache_ttl)

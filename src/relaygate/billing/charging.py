@@ -88,6 +88,12 @@ class _View:
 
 
 class Charging:
+    """The one place where a relay call meets money (module doc), kept in memory per
+    process: the hot path must admit and price a call without a database round trip,
+    yet never let a burst of calls spend more than the balance by more than one hold.
+    The views it keeps are why there is one instance per process, shared by every
+    route that charges."""
+
     def __init__(
         self,
         ledger: LedgerService,

@@ -165,6 +165,10 @@ class Bill:
 
 
 class BillWriter:
+    """The only writer of usage rows and charges, so that a call's money and its record
+    land in the same transaction and many calls share one commit (module doc); a
+    single task per process keeps SQLite to one writer and the batches in order."""
+
     def __init__(self, db: Database, batch_size: int) -> None:
         self.db = db
         self.batch_size = batch_size

@@ -23,10 +23,10 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
+from relaygate.core.error_formats import render_error
 from relaygate.core.errors import NotFound, RelaygateError
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
-    CLOSE,
     ClientGone,
     Headers,
     Receive,
@@ -35,6 +35,7 @@ from relaygate.relay.asgi import (
     read_body,
     read_headers,
     respond,
+    respond_error,
 )
 from relaygate.relay.background import BackgroundRuns, Call
 from relaygate.relay.canonical import Usage
@@ -164,7 +165,7 @@ class RelayApp:
         err = NotFound(f"Invalid URL ({scope['method']} {sent_path(scope)})")
         wire = _wire_of(read_headers(scope, self.max_header_bytes))
         rid = self.ids.next()
-        await respond(send, 404, wire.error_body(err, rid), JSON, _id_headers(wire, rid))
+        await respond_error(send, render_error(wire.errors, err, rid), _id_headers(wire, rid))
 
     async def _authenticate(self, headers: Headers) -> Principal:
         return await self.accounts.authenticate(headers.api_key, time.time())
@@ -317,10 +318,10 @@ class RelayApp:
     async def _error(
         self, send: Send, ctx: CallContext, err: RelaygateError, wire: Wire, close: bool = False
     ) -> None:
-        headers = self._ids(ctx, wire) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        answer = render_error(wire.errors, err, ctx.request_id)
         if close:  # a bug: the connection ends with this answer
-            headers.append(CLOSE)
-        await respond(send, err.status, wire.error_body(err, ctx.request_id), JSON, headers)
+            answer = answer.closing()
+        await respond_error(send, answer, self._ids(ctx, wire))
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /v1/models[/{id}]``: the models this key may use and some channel serves,
@@ -338,7 +339,7 @@ class RelayApp:
                 raise NotFound(f"Invalid URL (GET {sent_path(scope)})")
             data = model_list(visible, wire.name, wanted, scope.get("query_string", b""))
         except RelaygateError as err:
-            await respond(send, err.status, wire.error_body(err, rid), JSON, _id_headers(wire, rid))
+            await respond_error(send, render_error(wire.errors, err, rid), _id_headers(wire, rid))
             return
         await respond(send, 200, orjson.dumps(data), JSON, _id_headers(wire, rid))
 

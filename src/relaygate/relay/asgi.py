@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from relaygate.core.error_formats import ErrorAnswer
 from relaygate.core.errors import HeadersTooLarge, PayloadTooLarge
 
 __all__ = [
-    "CLOSE",
     "ClientGone",
     "Headers",
     "Receive",
@@ -23,16 +23,12 @@ __all__ = [
     "read_body",
     "read_headers",
     "respond",
+    "respond_error",
 ]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-# The header of an answer to a bug (a 500): the server closes the connection after it, so
-# a client keeping the connection alive must open a new one for its next request rather
-# than send it where nothing can be trusted to read it.
-CLOSE = (b"connection", b"close")
 
 
 class ClientGone(Exception):
@@ -109,3 +105,10 @@ async def respond(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def respond_error(send: Send, answer: ErrorAnswer, ids: list[tuple[bytes, bytes]]) -> None:
+    """An error answer (``core/error_formats.py``), with our request-id and rate-limit
+    headers (``ids``) before the error's own."""
+    headers = [*ids, *answer.raw_headers()]
+    await respond(send, answer.status, answer.body, answer.content_type.encode(), headers)

@@ -178,7 +178,7 @@ class RunDriver:
         call, ctx, reader = run.call, run.call.ctx, run.reader
         if ctx.usage is None and reader is not None:
             ctx.usage = stream_usage(reader, call.body, whole=reader.finished)
-        failure = getattr(reader, "error", None)
+        failure = reader.error if reader is not None else None
         response = run.tap.response
         if response is None:
             failure = failure or "the upstream's stream ended before the response was complete"
@@ -219,9 +219,10 @@ class RunDriver:
 
     def _fail_events(self, run: Run, message: str) -> dict[str, Any]:
         """End the run's events with ``response.failed``; the failed Response."""
-        tap, fail = run.tap, getattr(run.reader, "fail", None)
-        if callable(fail) and not tap.ended:
-            tap.feed(fail(message))  # a translator: created first if need be, partial output
+        tap, reader = run.tap, run.reader
+        ended = reader.fail(message) if reader is not None and not tap.ended else None
+        if ended is not None:
+            tap.feed(ended)  # a translator: created first if need be, partial output
         if tap.response is not None:
             return tap.response
         template = run.call.turn.template

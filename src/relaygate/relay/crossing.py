@@ -72,12 +72,34 @@ _OUTPUT_FIELDS = {
 
 
 class StreamReader(Protocol):
-    """Sits between an upstream stream and the client: SSEScanner's interface.
+    """Sits between an upstream stream and the client: what the stream answer, the
+    background runs and the wrappers (``Guarded``, ``Assembling``) may rely on, so a
+    renamed member is a type error rather than a silently lost ``response.failed``.
 
     ``delivered`` is the estimated output tokens of the text relayed so far (what a cut
     stream is billed for at least, and what the stream cap watches); ``stop_at_limit``
     ends the client's stream as an output limit would, in its dialect, with ``usage``
-    (what is billed), and returns those last bytes."""
+    (what is billed), and returns those last bytes.
+
+    Members only some dialects fill, with a neutral value on every other reader:
+    ``error``, the upstream's own message when it reported an error mid-stream (None: it
+    did not, or the reader does not read error events: ``Guarded`` watches those);
+    ``response``, the final Response of a Responses stream, to be stored (None elsewhere);
+    ``final_usage``, whether an OpenAI stream's last usage chunk went by (some servers
+    send no ``[DONE]``); ``fail``, the dialect's own terminal failure for a stream the
+    upstream broke off (``response.failed``), or None where the dialect has none and an
+    error frame ends the stream instead."""
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def response(self) -> dict[str, Any] | None: ...
+
+    @property
+    def final_usage(self) -> bool: ...
+
+    def fail(self, message: str) -> bytes | None: ...
 
     @property
     def usage(self) -> Usage | None: ...
@@ -279,7 +301,18 @@ class _Chain:
 
     @property
     def error(self) -> str | None:
-        return getattr(self._first, "error", None)
+        return self._first.error
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return None  # a Messages stream: no Response to store
+
+    @property
+    def final_usage(self) -> bool:
+        return False  # an Anthropic stream ends with ``message_stop``, not a usage chunk
+
+    def fail(self, message: str) -> bytes | None:
+        return None  # ended by the error frame
 
     def feed(self, chunk: bytes) -> bytes:
         return self._second.feed(self._first.feed(chunk))
@@ -333,7 +366,9 @@ def stream_reader(
         reader = AnthropicScanner()
     else:
         reader = SSEScanner(drop_usage_chunk=injected, completions=completions, choices=choices)
-    reader = Guarded(reader, mask, model_renamer(upstream_model, model))
+    # an OpenAI stream relayed as it came is the one whose error events nobody reads
+    reads_errors = not isinstance(reader, SSEScanner)
+    reader = Guarded(reader, mask, model_renamer(upstream_model, model), reads_errors=reads_errors)
     if client == RESPONSES:
         return reader
     if legacy:
@@ -366,7 +401,7 @@ class Assembling:
 
     @property
     def final_usage(self) -> bool:
-        return bool(getattr(self._reader, "final_usage", False))
+        return self._reader.final_usage
 
     @property
     def finished(self) -> bool:
@@ -379,7 +414,14 @@ class Assembling:
 
     @property
     def error(self) -> str | None:
-        return getattr(self._reader, "error", None)
+        return self._reader.error
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return None  # a chat stream: kept as the completion it assembles, not a Response
+
+    def fail(self, message: str) -> bytes | None:
+        return None  # a chat stream has no terminal failure: the error frame ends it
 
     def feed(self, chunk: bytes) -> bytes:
         out = self._reader.feed(chunk)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -27,6 +27,9 @@ import orjson
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.redact import Secrets, map_strings
 from relaygate.relay.canonical import Usage
+
+if TYPE_CHECKING:
+    from relaygate.relay.crossing import StreamReader
 
 __all__ = [
     "Guarded",
@@ -172,56 +175,67 @@ class Guarded:
     """A stream reader whose output reaches the caller with the public model name and
     masked error events; its ``error`` (the upstream's own message, which ends in the
     usage record and a failed Response) is masked too, and so is the ``response`` a
-    same-dialect Responses stream is stored as. Anything else is the inner reader's."""
+    same-dialect Responses stream is stored as. Every other member of ``StreamReader``
+    is the inner reader's, forwarded one by one so the type checker sees each.
+
+    ``reads_errors``: whether the inner reader reads the upstream's error events into
+    its ``error``; for one that does not (``SSEScanner``), the first error event seen
+    here is the stream's error."""
 
     __slots__ = ("_inner", "_mask", "_rename", "_seen")
 
-    def __init__(self, inner: Any, mask: Masker, rename: Renamer | None) -> None:
+    def __init__(
+        self, inner: StreamReader, mask: Masker, rename: Renamer | None, *, reads_errors: bool
+    ) -> None:
         self._inner, self._mask, self._rename = inner, mask, rename
-        # error events of a reader that does not read them (SSEScanner): the stream failed
-        self._seen: list[str] | None = None if hasattr(inner, "error") else []
+        self._seen: list[str] | None = None if reads_errors else []
 
     @property
     def usage(self) -> Usage | None:
-        usage: Usage | None = self._inner.usage
-        return usage
+        return self._inner.usage
 
     @property
     def content_events(self) -> int:
-        return int(self._inner.content_events)
+        return self._inner.content_events
 
     @property
     def finished(self) -> bool:
-        return bool(self._inner.finished)
+        return self._inner.finished
 
     @property
     def delivered(self) -> int:
-        return int(self._inner.delivered)
+        return self._inner.delivered
+
+    @property
+    def final_usage(self) -> bool:
+        return self._inner.final_usage
 
     def stop_at_limit(self, usage: Usage) -> bytes:
         """The inner reader's ending, renamed too: its frames may repeat the model an
         earlier upstream event named."""
-        out: bytes = self._inner.stop_at_limit(usage)
+        out = self._inner.stop_at_limit(usage)
         return self._rename(out) if self._rename is not None else out
+
+    def fail(self, message: str) -> bytes | None:
+        """The inner reader's terminal failure; ``message`` is the gateway's own."""
+        return self._inner.fail(message)
 
     @property
     def error(self) -> str | None:
         if self._seen is not None:
             return self._seen[0] if self._seen else None
-        error = getattr(self._inner, "error", None)
+        error = self._inner.error
         return self._mask(error) if isinstance(error, str) else None
 
     @property
-    def response(self) -> Any:
-        response = getattr(self._inner, "response", None)
+    def response(self) -> dict[str, Any] | None:
+        response = self._inner.response
         if not isinstance(response, dict) or self._rename is None and not response.get("error"):
             return response
         data = orjson.dumps(response)
         fixed: Any = orjson.loads(self._rename(data)) if self._rename is not None else response
-        return _mask_event({"response": fixed}, self._mask)["response"]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        masked: dict[str, Any] = _mask_event({"response": fixed}, self._mask)["response"]
+        return masked
 
     def feed(self, chunk: bytes) -> bytes:
         out: bytes = self._inner.feed(chunk)  # inlined, not shared with flush: every chunk

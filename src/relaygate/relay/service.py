@@ -164,6 +164,12 @@ class Opened:
 
 
 class RelayService:
+    """The steps of a relay call that do not depend on how it reached the gateway, so
+    the chat, media, compaction and background paths share one admission, one way of
+    choosing and failing over channels and one settlement instead of each keeping its
+    own. It counts the calls in flight so a lone call's bill is committed at once while
+    concurrent ones share a batch (``BillWriter.submit``)."""
+
     def __init__(
         self,
         router: Router,

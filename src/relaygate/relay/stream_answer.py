@@ -102,7 +102,7 @@ class StreamAnswers:
             else:
                 last += reader.flush()
             _meter(ctx, reader, request_body)
-            failure = getattr(reader, "error", None)
+            failure = reader.error
             if failure:
                 ctx.fail(502, f"the upstream reported an error mid-stream: {failure}")
                 self.relay.broke(ctx)
@@ -146,7 +146,7 @@ class StreamAnswers:
         """A Responses stream's final Response is stored before its last event goes out
         (a failed one too, as OpenAI keeps failed responses); so is a completed
         ``store: true`` chat stream."""
-        response = getattr(reader, "response", None)
+        response = reader.response
         if ctx.user_id is None:
             return
         if plan.turn is not None and isinstance(response, dict):
@@ -162,12 +162,8 @@ def _failure_frame(
 ) -> bytes:
     """The stream's last event when the upstream broke off: the dialect's own terminal
     failure where it has one (``response.failed``), else an error frame."""
-    fail = getattr(reader, "fail", None)
-    if callable(fail):
-        frame = fail(err.message)
-        if isinstance(frame, bytes):
-            return frame
-    return wire.stream_error_frame(err, ctx.request_id)
+    frame = reader.fail(err.message)
+    return frame if frame is not None else wire.stream_error_frame(err, ctx.request_id)
 
 
 def _meter(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
@@ -175,7 +171,7 @@ def _meter(ctx: CallContext, reader: StreamReader, request_body: bytes) -> None:
     terminal event came, or the final usage chunk of an OpenAI stream (some servers
     send no ``[DONE]``); else it was cut (the client left, the upstream broke off)."""
     if ctx.usage is None:
-        whole = reader.finished or getattr(reader, "final_usage", False)
+        whole = reader.finished or reader.final_usage
         ctx.usage = stream_usage(reader, request_body, whole=whole)
 
 

@@ -190,6 +190,17 @@ class SSEScanner:
             frames.append(_frame({**base, "choices": [], "usage": usage_object(usage)}))
         return b"".join(frames) + b"data: [DONE]\n\n"
 
+    @property
+    def error(self) -> str | None:
+        return None  # error events are not read here: Guarded watches them
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return None  # a chat stream: nothing is stored as a Response
+
+    def fail(self, message: str) -> bytes | None:
+        return None  # no terminal failure event in this dialect: an error frame ends it
+
     def flush(self) -> bytes:
         """Whatever is left when the upstream ends (an unterminated last event)."""
         tail, self._tail = self._tail, b""

@@ -10,7 +10,7 @@ delta as soon as the upstream sent it. Metering reads the upstream's own counts.
 from __future__ import annotations
 
 import time
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from relaygate.relay.canonical import Usage
 from relaygate.relay.canonical.stream import StreamEvent
@@ -82,6 +82,17 @@ class StreamTranslator:
         events = self._upstream.feed(chunk)
         self._sync()
         return self._encoder.encode(events) if events else b""
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return None  # a chat or Messages stream: nothing is stored as a Response
+
+    @property
+    def final_usage(self) -> bool:
+        return False  # whole only on the client dialect's own terminal event
+
+    def fail(self, message: str) -> bytes | None:
+        return None  # no terminal failure event in these dialects: an error frame ends it
 
     def flush(self) -> bytes:
         """The upstream connection ended. Close the client's stream if the upstream's

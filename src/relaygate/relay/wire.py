@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaygate.channels.spec import ChannelSpec
+from relaygate.core.error_formats import ErrorFormat
 from relaygate.core.errors import ClientError, ModelNotPermitted, PermissionDenied, RelaygateError
 from relaygate.limits.headers import Dialect
 from relaygate.relay.canonical import Usage
@@ -64,7 +65,7 @@ def call_dialect(channel: ChannelSpec, client: str) -> str:
 class Wire:
     name: str  # OPENAI or ANTHROPIC, as in relay.translate
     inspect: Callable[[str, Any], RequestFacts]
-    error_body: Callable[[RelaygateError, str], bytes]  # (error, request id)
+    errors: ErrorFormat  # how an error is answered before the first byte (core/error_formats.py)
     stream_error_frame: Callable[[RelaygateError, str], bytes]
     read_usage: Callable[[Any], Usage | None]
     # the output tokens the call can be billed for, every choice included: (endpoint, body,
@@ -89,8 +90,8 @@ def _anthropic_max_output(endpoint: str, payload: Any, default: int) -> int:
 OPENAI_WIRE = Wire(
     name=OPENAI,
     inspect=inspect,
-    error_body=lambda err, _: openai_errors.error_body(err),
-    stream_error_frame=lambda err, _: openai_errors.stream_error_frame(err),
+    errors="openai",
+    stream_error_frame=openai_errors.stream_error_frame,
     read_usage=openai_usage,
     max_output=openai_limits.max_output,
     limit_style="openai",
@@ -101,7 +102,7 @@ OPENAI_WIRE = Wire(
 ANTHROPIC_WIRE = Wire(
     name=ANTHROPIC,
     inspect=anthropic_request.inspect,
-    error_body=anthropic_errors.error_body,
+    errors="anthropic",
     stream_error_frame=anthropic_errors.stream_error_frame,
     read_usage=anthropic_usage,
     max_output=_anthropic_max_output,
@@ -114,8 +115,8 @@ ANTHROPIC_WIRE = Wire(
 RESPONSES_WIRE = Wire(
     name=RESPONSES,
     inspect=responses_request.inspect,
-    error_body=lambda err, _: openai_errors.error_body(err),
-    stream_error_frame=lambda err, _: openai_errors.stream_error_frame(err),
+    errors="openai",
+    stream_error_frame=openai_errors.stream_error_frame,
     read_usage=responses_usage,
     max_output=responses_request.max_output,
     limit_style="openai",

@@ -20,11 +20,12 @@ from typing import Annotated, Any, Literal, cast
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
 
 from relaygate.accounts.api import accounts, presented_key
 from relaygate.core.bounds import INT32_MAX
+from relaygate.core.error_formats import render_error
 from relaygate.core.errors import InvalidRequest, RelaygateError
 from relaygate.core.openapi import SSE_CONTENT
 from relaygate.state.schemas import (
@@ -44,9 +45,10 @@ from relaygate.state.service import StateService
 __all__ = ["router"]
 
 
-def _error(err: RelaygateError) -> JSONResponse:
-    body = {"message": err.message, "type": err.type, "param": err.param, "code": err.code}
-    return JSONResponse({"error": body}, status_code=err.status, headers=err.headers)
+def _error(err: RelaygateError) -> Response:
+    answer = render_error("openai", err)
+    headers = dict(answer.headers)
+    return Response(answer.body, answer.status, headers, media_type=answer.content_type)
 
 
 def _invalid(exc: RequestValidationError) -> InvalidRequest:

@@ -2,39 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from relaygate.core.envelope import error_envelope
+from relaygate.core.error_formats import ErrorAnswer, render_error
 from relaygate.core.errors import (
     AuthenticationFailed,
+    ClientError,
     InvalidRequest,
     NotFound,
     RelaygateError,
 )
 
-__all__ = ["CLOSE", "install_error_handlers"]
+__all__ = ["install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
-CLOSE = {"connection": "close"}  # on a 500: the server closes the connection after it
 _PLACES = ("body", "path", "query", "header", "cookie")
 
 
-def _render(err: RelaygateError) -> JSONResponse:
-    return JSONResponse(error_envelope(err), status_code=err.status, headers=err.headers)
+def _response(answer: ErrorAnswer) -> Response:
+    headers = dict(answer.headers)
+    return Response(answer.body, answer.status, headers, media_type=answer.content_type)
 
 
-async def _relaygate_error(_: Request, exc: Exception) -> JSONResponse:
+def _render(err: RelaygateError) -> Response:
+    return _response(render_error("platform", err))
+
+
+async def _relaygate_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RelaygateError)
     return _render(exc)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     loc = tuple(first.get("loc", ()))
@@ -49,22 +55,25 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return _render(InvalidRequest(message, param=where or None))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+@functools.cache
+def _refusal(status: int) -> type[ClientError]:
+    """The client error of a status the framework refused a request with (405 and the
+    like): one class per status, so the renderer sees a status like any other."""
+    return type(f"Refused{status}", (ClientError,), {"status": status})
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """The framework's own refusals (no such route, wrong method), in the envelope; their
+    headers (a 405's ``allow``) are not passed on."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return _render(NotFound("Not found."))
     if exc.status_code == 401:
         return _render(AuthenticationFailed(str(exc.detail)))
-    err = RelaygateError(str(exc.detail))
-    body = {
-        **error_envelope(err),
-        "statusCode": exc.status_code,
-        "errorType": "invalid_request_error",
-    }
-    return JSONResponse(body, status_code=exc.status_code)
+    return _render(_refusal(exc.status_code)(str(exc.detail)))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     """The top-level handler: log the bug, answer in the route's format, keep the worker
     alive. The answer says ``Connection: close``: Starlette re-raises the error after this
     response and the server then drops the connection, so a client that kept it alive
@@ -73,13 +82,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     error object, every other route the platform envelope."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     err = RelaygateError("The server had an error processing your request.")
-    if request.url.path.startswith("/v1/"):
-        body: dict[str, object] = {
-            "error": {"message": err.message, "type": err.type, "param": None, "code": None}
-        }
-    else:
-        body = error_envelope(err)
-    return JSONResponse(body, status_code=err.status, headers=CLOSE)
+    answer = render_error("openai" if request.url.path.startswith("/v1/") else "platform", err)
+    return _response(answer.closing())
 
 
 def install_error_handlers(app: FastAPI) -> None:

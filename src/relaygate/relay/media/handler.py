@@ -35,10 +35,10 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
+from relaygate.core.error_formats import render_error
 from relaygate.core.errors import RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
-    CLOSE,
     ClientGone,
     Receive,
     Scope,
@@ -46,6 +46,7 @@ from relaygate.relay.asgi import (
     read_body,
     read_headers,
     respond,
+    respond_error,
 )
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
@@ -282,11 +283,10 @@ class MediaRelay:
     ) -> None:
         if state.started:  # too late for an error answer: the stream just ends
             return
-        headers = self._headers(ctx) + [(k.encode(), v.encode()) for k, v in err.headers.items()]
+        answer = render_error(OPENAI_WIRE.errors, err, ctx.request_id)
         if close:  # a bug: the connection ends with this answer
-            headers.append(CLOSE)
-        body = OPENAI_WIRE.error_body(err, ctx.request_id)
-        await respond(send, err.status, body, b"application/json", headers)
+            answer = answer.closing()
+        await respond_error(send, answer, self._headers(ctx))
 
 
 def _webhook_body(ctx: CallContext, state: _State) -> dict[str, Any]:

@@ -54,4 +54,8 @@ class UpstreamReply(Protocol):
 
 
 class Provider(Protocol):
+    """How one channel type reaches its upstream (module doc). Kept to a single
+    ``send`` so a new upstream is one module and a registry line, and so the relay
+    service, not each provider, decides failover, masking and what a status means."""
+
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply: ...

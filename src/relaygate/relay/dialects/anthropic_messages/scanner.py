@@ -62,6 +62,17 @@ class AnthropicScanner:
             self._delivered()
         return out
 
+    @property
+    def response(self) -> dict[str, Any] | None:
+        return None  # a Messages stream: nothing is stored as a Response
+
+    @property
+    def final_usage(self) -> bool:
+        return False  # a Messages stream ends with ``message_stop``, not a usage chunk
+
+    def fail(self, message: str) -> bytes | None:
+        return None  # no terminal failure event in this dialect: an error frame ends it
+
     def flush(self) -> bytes:
         """What is left when the upstream ends: an event without its blank line."""
         frames, tail = self._relay.close()

@@ -1,22 +1,16 @@
-"""Rendering of Relaygate errors in OpenAI's error format."""
+"""OpenAI's mid-stream error frame. The HTTP error body is ``core/error_formats.py``'s
+(the control plane answers in it too); this frame carries the same error object."""
 
 from __future__ import annotations
 
 import orjson
 
+from relaygate.core.error_formats import openai_error
 from relaygate.core.errors import RelaygateError
 
-__all__ = ["error_body", "stream_error_frame"]
+__all__ = ["stream_error_frame"]
 
 
-def _error(err: RelaygateError) -> dict[str, object]:
-    return {"message": err.message, "type": err.type, "param": err.param, "code": err.code}
-
-
-def error_body(err: RelaygateError) -> bytes:
-    return orjson.dumps({"error": _error(err)})
-
-
-def stream_error_frame(err: RelaygateError) -> bytes:
+def stream_error_frame(err: RelaygateError, request_id: str | None = None) -> bytes:
     """A mid-stream error: a data frame with an ``error`` key (the SDK raises on it)."""
-    return b"data: " + orjson.dumps({"error": _error(err)}) + b"\n\n"
+    return b"data: " + orjson.dumps({"error": openai_error(err)}) + b"\n\n"

@@ -103,6 +103,10 @@ class ResponsesTranslator:
         self._sync()
         return out
 
+    @property
+    def final_usage(self) -> bool:
+        return False  # a Responses stream is whole only on its terminal event
+
     def flush(self) -> bytes:
         """The upstream connection ended: close the client's stream if the answer was
         complete (its stop reason came, its terminal event did not), else return only
@@ -207,6 +211,13 @@ class ResponsesScanner:
         if self._text:
             self._delivered()
         return out
+
+    @property
+    def final_usage(self) -> bool:
+        return False  # a Responses stream is whole only on its terminal event
+
+    def fail(self, message: str) -> bytes | None:
+        return None  # relayed as it came: an error frame ends a broken-off stream
 
     def flush(self) -> bytes:
         """What is left when the upstream ends: an event without its blank line."""
