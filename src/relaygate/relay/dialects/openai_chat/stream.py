@@ -221,11 +221,13 @@ class OpenAIChatStreamEncoder:
     """Canonical events to ``chat.completion.chunk`` SSE ending in ``data: [DONE]``.
 
     Every chunk shares the id/created/model prefix, so it is serialised once; a delta
-    costs one ``orjson.dumps`` of its text. Signatures and redacted thinking have no
-    place in a chat chunk and are dropped.
+    costs one ``orjson.dumps`` of its text. With ``include_usage`` every chunk carries
+    ``"usage": null`` and the last one (``choices: []``) the usage, as OpenAI sends
+    them. Signatures and redacted thinking have no place in a chat chunk and are dropped.
     """
 
     __slots__ = (
+        "_close",
         "_created",
         "_finished",
         "_head",
@@ -245,6 +247,7 @@ class OpenAIChatStreamEncoder:
         self._tools: dict[int, int] = {}  # block index -> tool call index
         self._finished = False  # the finish_reason chunk went out
         self._usage: Usage | None = None
+        self._close = b'}],"usage":null}\n\n' if include_usage else b"}]}\n\n"
 
     def encode(self, events: list[StreamEvent]) -> bytes:
         parts: list[bytes] = []
@@ -293,7 +296,7 @@ class OpenAIChatStreamEncoder:
             + delta
             + b',"logprobs":null,"finish_reason":'
             + finish
-            + b"}]}\n\n"
+            + self._close
         )
 
     def _tool_start(self, index: int, tool_id: str, name: str) -> bytes:
