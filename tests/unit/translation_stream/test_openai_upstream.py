@@ -31,7 +31,9 @@ def usage_chunk(prompt: int, completion: int, cached: int = 0) -> bytes:
 
 
 def translate(*frames: bytes) -> tuple[StreamTranslator, list[dict[str, Any]]]:
-    translator = StreamTranslator("openai", "anthropic", model="claude-x", request_id="req_ab12")
+    translator = StreamTranslator(
+        "openai", "anthropic", model="claude-x", request_id="req_ab12", input_estimate=42
+    )
     out = b"".join(translator.feed(frame) for frame in frames) + translator.flush()
     return translator, check_anthropic(out)
 
@@ -44,7 +46,13 @@ def test_the_message_uses_the_client_model_and_an_anthropic_id() -> None:
     _, events = translate(chunk({"role": "assistant", "content": "Hi"}), chunk({}, "stop"), DONE)
     message = events[0]["message"]
     assert (message["id"], message["model"]) == ("msg_x1", "claude-x")
-    assert message["usage"] == {"input_tokens": 0, "output_tokens": 0}
+    # the local estimate until the upstream counts (it does so only at the end)
+    assert message["usage"] == {
+        "input_tokens": 42,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 0,
+    }
     assert events[1]["type"] == "ping"
 
 
