@@ -81,13 +81,16 @@ PARALLEL = [
 CHAT_SHAPES = {
     "plain": ChatAnswer(text="Sunny in both, 24 C and 18 C."),
     "stop_sequence": ChatAnswer(text="Sunny in Paris", finish_reason="stop"),
-    "parallel_tools": ChatAnswer(text="Checking both cities.", tool_calls=PARALLEL,
-                                 finish_reason="tool_calls"),  # fmt: skip
+    "parallel_tools": ChatAnswer(
+        text="Checking both cities.", tool_calls=PARALLEL, finish_reason="tool_calls"
+    ),
     # some servers interleave the fragments of parallel calls
-    "interleaved_tools": ChatAnswer(tool_calls=PARALLEL, finish_reason="tool_calls",
-                                    interleave=True),  # fmt: skip
-    "reasoning": ChatAnswer(reasoning="The user wants two cities.", text="Both sunny.",
-                            cached_tokens=16),  # fmt: skip
+    "interleaved_tools": ChatAnswer(
+        tool_calls=PARALLEL, finish_reason="tool_calls", interleave=True
+    ),
+    "reasoning": ChatAnswer(
+        reasoning="The user wants two cities.", text="Both sunny.", cached_tokens=16
+    ),
     "max_tokens": ChatAnswer(text="Paris is sunny and Tokyo is", finish_reason="length"),
 }
 
@@ -197,6 +200,14 @@ def test_anthropic_upstream_to_chat_client(
     assert all("role" not in c["choices"][0]["delta"] for c in chunks[1:] if c["choices"])
     if include_usage:
         assert all("usage" in c and c["usage"] is None for c in chunks[:-1])
+    else:
+        assert all("usage" not in c for c in chunks)
+    calls = [
+        t for c in chunks if c["choices"] for t in c["choices"][0]["delta"].get("tool_calls", [])
+    ]
+    heads = [(t["index"], t["id"]) for t in calls if "id" in t]
+    assert heads == [(k, tool["id"]) for k, tool in enumerate(behaviour.tools())]
+    assert {t["index"] for t in calls} == {k for k, _ in heads}
 
     sdk = openai.OpenAI(api_key=key, base_url="http://gw/v1", http_client=_serving(raw))
     with sdk.chat.completions.stream(**request, **options) as stream:
