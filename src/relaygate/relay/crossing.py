@@ -332,6 +332,7 @@ def stream_reader(
     request_id: str,
     include_usage: bool,
     injected: bool,
+    input_estimate: int = 0,
     legacy: bool,
     template: dict[str, Any] | None = None,
     assemble: bool = False,
@@ -344,7 +345,8 @@ def stream_reader(
     ``Guarded`` so the caller sees the public ``model`` (not the channel's
     ``upstream_model``) and upstream error text only masked (``mask``). ``completions``:
     the legacy OpenAI Completions route; ``choices``: the ``n`` asked for, on the OpenAI
-    routes."""
+    routes. ``input_estimate``: the local count of the request's input tokens, which an
+    Anthropic caller's ``message_start`` reports when the upstream counts only at the end."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
     from relaygate.relay.translate_stream import StreamTranslator
 
@@ -360,7 +362,12 @@ def stream_reader(
         reader = ResponsesTranslator(upstream, response_template=template)
     elif client != upstream:
         reader = StreamTranslator(
-            upstream, client, model=model, request_id=request_id, include_usage=include_usage
+            upstream,
+            client,
+            model=model,
+            request_id=request_id,
+            include_usage=include_usage,
+            input_estimate=input_estimate,
         )
     elif client == ANTHROPIC:
         reader = AnthropicScanner()

@@ -79,6 +79,7 @@ class StreamAnswers:
             model=facts.model,
             request_id=ctx.request_id,
             include_usage=facts.include_usage and wire.name == OPENAI,
+            input_estimate=estimate_prompt_tokens(request_body),
             injected=opened.injected,
             legacy=plan.legacy,
             template=plan.turn.template if plan.turn else None,

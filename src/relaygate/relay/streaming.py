@@ -185,7 +185,9 @@ class SSEScanner:
                 choice.update(text="", logprobs=None)
             else:
                 choice["delta"] = {}
-            frames.append(_frame({**base, "choices": [choice]}))
+            # with the usage chunk asked for, every other chunk says ``usage: null``
+            tail = {} if self._drop_usage_chunk else {"usage": None}
+            frames.append(_frame({**base, "choices": [choice], **tail}))
         if not self._drop_usage_chunk:
             frames.append(_frame({**base, "choices": [], "usage": usage_object(usage)}))
         return b"".join(frames) + b"data: [DONE]\n\n"

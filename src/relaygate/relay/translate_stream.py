@@ -34,6 +34,9 @@ class StreamTranslator:
     ``message_stop``) or an error event; the bytes of that ``feed`` end with the
     client's terminal event (or its error frame), and later input is ignored.
     ``flush`` closes a stream whose upstream finished its answer but not its stream.
+    ``input_estimate`` (the local count of the request's input tokens) stands in for
+    the input count an Anthropic caller's ``message_start`` carries when the upstream
+    reports usage only at the end; its ``message_delta`` then carries the real count.
     """
 
     __slots__ = (
@@ -55,10 +58,13 @@ class StreamTranslator:
         request_id: str,
         include_usage: bool = False,
         created: int | None = None,
+        input_estimate: int = 0,
     ) -> None:
         self._encoder: _Encoder
         if (upstream, client) == ("openai", "anthropic"):
-            self._encoder = AnthropicStreamEncoder(model=model, request_id=request_id)
+            self._encoder = AnthropicStreamEncoder(
+                model=model, request_id=request_id, input_estimate=input_estimate
+            )
         elif (upstream, client) == ("anthropic", "openai"):
             self._encoder = OpenAIChatStreamEncoder(
                 model=model,

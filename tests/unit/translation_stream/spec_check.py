@@ -151,6 +151,8 @@ def check_openai(stream: bytes, *, include_usage: bool) -> list[dict[str, Any]]:
             assert include_usage and index == len(events) - 2, "usage chunk only last"
             for field in schemas["CompletionUsage"]["required"]:
                 assert isinstance(chunk["usage"][field], int)
+        elif include_usage:  # wire-formats.md §3.1: every other chunk says usage: null
+            assert "usage" in chunk and chunk["usage"] is None, "usage: null missing"
         for choice in chunk["choices"]:
             for field in choice_schema["required"]:
                 assert field in choice

@@ -31,7 +31,9 @@ def usage_chunk(prompt: int, completion: int, cached: int = 0) -> bytes:
 
 
 def translate(*frames: bytes) -> tuple[StreamTranslator, list[dict[str, Any]]]:
-    translator = StreamTranslator("openai", "anthropic", model="claude-x", request_id="req_ab12")
+    translator = StreamTranslator(
+        "openai", "anthropic", model="claude-x", request_id="req_ab12", input_estimate=42
+    )
     out = b"".join(translator.feed(frame) for frame in frames) + translator.flush()
     return translator, check_anthropic(out)
 
@@ -44,7 +46,13 @@ def test_the_message_uses_the_client_model_and_an_anthropic_id() -> None:
     _, events = translate(chunk({"role": "assistant", "content": "Hi"}), chunk({}, "stop"), DONE)
     message = events[0]["message"]
     assert (message["id"], message["model"]) == ("msg_x1", "claude-x")
-    assert message["usage"] == {"input_tokens": 0, "output_tokens": 0}
+    # the local estimate until the upstream counts (it does so only at the end)
+    assert message["usage"] == {
+        "input_tokens": 42,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 0,
+    }
     assert events[1]["type"] == "ping"
 
 
@@ -152,20 +160,39 @@ def test_stop_after_tool_calls_is_reported_as_tool_use() -> None:
     assert of_type(events, "message_delta")[0]["delta"]["stop_reason"] == "tool_use"
 
 
-def test_a_late_fragment_of_an_earlier_call_keeps_its_block_index() -> None:
-    """Interleaved calls (no known server does it) cannot reopen a block; the fragment
-    goes out under its call's index, which is how the SDKs accumulate arguments."""
+def test_interleaved_calls_become_blocks_one_after_the_other() -> None:
+    """A server that interleaves parallel calls' fragments: Anthropic streams one block
+    at a time, so the later call waits and goes out whole once the first is done."""
     first = {"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{"}}
     second = {"index": 1, "id": "c2", "function": {"name": "g", "arguments": "{}"}}
     late = {"index": 0, "function": {"arguments": "}"}}
-    translator = StreamTranslator("openai", "anthropic", model="m", request_id="req_1")
-    out = b"".join(
-        translator.feed(c)
-        for c in (chunk({"tool_calls": [first]}), chunk({"tool_calls": [second, late]}), DONE)
+    _, events = translate(
+        chunk({"tool_calls": [first]}), chunk({"tool_calls": [second, late]}), DONE
     )
-    late_delta = b'"index":0,"delta":{"type":"input_json_delta","partial_json":"}"}'
-    assert out.index(late_delta) > out.index(b'"content_block_stop","index":0')
-    assert b'"stop_reason":"tool_use"' in out  # no finish_reason, but tools were called
+    blocks: dict[int, str] = {}
+    for event in of_type(events, "content_block_delta"):
+        blocks[event["index"]] = blocks.get(event["index"], "") + event["delta"]["partial_json"]
+    assert blocks == {0: "{}", 1: "{}"}
+    starts = of_type(events, "content_block_start")
+    assert [s["content_block"]["id"] for s in starts] == ["c1", "c2"]
+    assert of_type(events, "message_delta")[0]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_parallel_calls_in_openai_order_stream_as_they_come() -> None:
+    """OpenAI sends one call after the other: the second starts at its first fragment,
+    once the first call's arguments are whole."""
+    first = {"index": 0, "id": "c1", "function": {"name": "f", "arguments": ""}}
+    second = {"index": 1, "id": "c2", "function": {"name": "g", "arguments": ""}}
+    translator = StreamTranslator("openai", "anthropic", model="m", request_id="req_1")
+    translator.feed(chunk({"tool_calls": [first]}))
+    assert b'"partial_json":"{\\"a\\":' in translator.feed(
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":'}}]})
+    )
+    translator.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}))
+    assert translator.feed(chunk({"tool_calls": [second]})) == b""  # waits for a fragment
+    out = translator.feed(chunk({"tool_calls": [{"index": 1, "function": {"arguments": "{"}}]}))
+    assert out.index(b'"content_block_stop","index":0') < out.index(b'"id":"c2"')
+    assert out.endswith(b'"index":1,"delta":{"type":"input_json_delta","partial_json":"{"}}\n\n')
 
 
 def test_a_tool_call_without_id_gets_one() -> None:

@@ -29,6 +29,9 @@ from relaygate.relay.canonical.stream import (
     ThinkingDelta,
     ToolArgsDelta,
 )
+from relaygate.relay.dialects.anthropic_messages.request_from_canonical import (
+    tool_id as safe_tool_id,
+)
 from relaygate.relay.dialects.anthropic_messages.usage import UsageCounts
 from relaygate.relay.dialects.sse import event_object
 
@@ -240,13 +243,19 @@ def _usage_fields(usage: Usage) -> dict[str, int]:
 
 
 class AnthropicStreamEncoder:
-    """Canonical events to Anthropic SSE for a client that asked for ``model``."""
+    """Canonical events to Anthropic SSE for a client that asked for ``model``.
 
-    __slots__ = ("_model", "_request_id")
+    ``input_estimate``: the local count of the request's input tokens. A native
+    ``message_start`` always carries the input count (clients show it, and Claude Code
+    sizes its context with it), but an OpenAI upstream reports usage only at the end, so
+    the estimate stands in until the ``message_delta`` carries the upstream's count."""
 
-    def __init__(self, *, model: str, request_id: str) -> None:
+    __slots__ = ("_input_estimate", "_model", "_request_id")
+
+    def __init__(self, *, model: str, request_id: str, input_estimate: int = 0) -> None:
         self._model = model
         self._request_id = request_id
+        self._input_estimate = input_estimate
 
     def encode(self, events: list[StreamEvent]) -> bytes:
         parts: list[bytes] = []
@@ -284,9 +293,7 @@ class AnthropicStreamEncoder:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": _usage_fields(event.usage)
-            if event.usage is not None
-            else {"input_tokens": 0, "output_tokens": 0},
+            "usage": _usage_fields(event.usage or Usage(prompt_tokens=self._input_estimate)),
         }
         return _frame(b"message_start", {"type": "message_start", "message": message}) + _PING
 
@@ -306,8 +313,11 @@ class AnthropicStreamEncoder:
         elif event.kind == "redacted_thinking":
             block = {"type": "redacted_thinking", "data": event.data}
         else:
+            # the id the whole answer's translation gives the call (Anthropic's charset)
             tool_id = (
-                event.tool_id or f"toolu_{self._request_id.removeprefix('req_')}_{event.index}"
+                safe_tool_id(event.tool_id)
+                if event.tool_id
+                else f"toolu_{self._request_id.removeprefix('req_')}_{event.index}"
             )
             block = {"type": "tool_use", "id": tool_id, "name": event.tool_name, "input": {}}
         payload = {"type": "content_block_start", "index": event.index, "content_block": block}

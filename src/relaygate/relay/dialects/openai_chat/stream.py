@@ -11,6 +11,7 @@ dialect has no ``n``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -41,22 +42,50 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+@dataclass(slots=True, eq=False)
+class _Call:
+    """One tool call of the upstream's. ``block`` is its block's index once started
+    (-1 while it waits its turn); ``args`` the fragments kept while it is streamed or
+    waits (to tell whether the streamed call is whole, or to send the waiting one)."""
+
+    id: str
+    name: str
+    block: int = -1
+    args: list[str] = field(default_factory=list)
+
+
+def _whole(fragments: list[str]) -> bool:
+    try:
+        return isinstance(orjson.loads("".join(fragments)), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
 class OpenAIChatStreamDecoder:
     """Chat chunks (the ``data:`` of each event) to canonical events.
 
     The message ends at ``[DONE]``; its ``MessageDelta`` goes out as soon as the stop
     reason *and* the usage chunk (``choices: []``) have arrived, or at the end when
     the upstream sends no usage. ``finished`` is set by ``[DONE]`` or an error frame.
+
+    Parallel tool calls become blocks one after the other, as Anthropic streams them
+    (no delta for a block already stopped). OpenAI sends one call's arguments after the
+    other: a call announced while another streams waits until its first fragment, and
+    starts then if the streamed call's arguments are whole JSON (one parse per call).
+    A server that interleaves the calls' fragments makes the later calls wait until
+    something else comes (text, the finish reason); each is then sent whole.
     """
 
     __slots__ = (
         "_finish",
         "_kind",
+        "_live",
         "_next",
         "_open",
         "_reported",
         "_started",
         "_tools",
+        "_waiting",
         "content_events",
         "error",
         "finished",
@@ -72,7 +101,9 @@ class OpenAIChatStreamDecoder:
         self._open = -1  # index of the open block, -1 if none
         self._kind: BlockKind | None = None
         self._next = 0
-        self._tools: dict[int, tuple[int, str]] = {}  # upstream call index -> block, id
+        self._tools: dict[int, _Call] = {}  # upstream call index -> the call
+        self._live: _Call | None = None  # the call being streamed
+        self._waiting: list[_Call] = []  # calls announced while another streams
         self._finish: StopReason | None = None
         self._reported = False  # the MessageDelta went out
 
@@ -113,7 +144,7 @@ class OpenAIChatStreamDecoder:
             return
         if not self._started:
             self._start("", "", out)
-        self._close_block(out)
+        self._close_all(out)
         self._finish, self.usage = "max_tokens", usage
         if not self._reported:
             self._report(out)
@@ -162,23 +193,55 @@ class OpenAIChatStreamDecoder:
         if not isinstance(function, dict):
             function = {}
         current = self._tools.get(key)
-        if current is None or (call_id and call_id != current[1]):
-            name = _text(function.get("name"))
-            current = self._tools[key] = (self._open_block("tool_use", out, call_id, name), call_id)
+        if current is None or (call_id and call_id != current.id):
+            current = self._tools[key] = _Call(call_id, _text(function.get("name")))
+            if self._live is None:
+                self._start_call(current, out)
+            else:
+                self._waiting.append(current)
         if (arguments := function.get("arguments")) and isinstance(arguments, str):
-            # a fragment for an earlier call keeps that call's index even though its
-            # block was closed: clients accumulate arguments by index
             self.content_events += 1
-            out.append(ToolArgsDelta(current[0], arguments))
+            if current.block < 0 and self._live is not None and _whole(self._live.args):
+                self._start_call(self._waiting.pop(0), out)  # the streamed call is whole
+            if current.block < 0:
+                current.args.append(arguments)  # waits its turn
+                return
+            if current is self._live:
+                current.args.append(arguments)
+            # a fragment for a call already stopped keeps its index (clients accumulate
+            # arguments by index; only a server that reuses a finished call sends one)
+            out.append(ToolArgsDelta(current.block, arguments))
+
+    def _start_call(self, call: _Call, out: list[StreamEvent]) -> None:
+        """The call's block starts (closing the one before); what it had waiting with goes
+        out as one fragment."""
+        call.block = self._open_block("tool_use", out, call.id, call.name)
+        self._live = call
+        if call.args:
+            out.append(ToolArgsDelta(call.block, "".join(call.args)))
+
+    def _end_calls(self, out: list[StreamEvent]) -> None:
+        """Something other than a tool call comes: the waiting calls go out whole."""
+        while self._waiting:
+            self._start_call(self._waiting.pop(0), out)
+        if self._live is not None:
+            self._live.args.clear()
+            self._live = None
 
     def _open_block(
         self, kind: BlockKind, out: list[StreamEvent], tool_id: str = "", tool_name: str = ""
     ) -> int:
+        if kind != "tool_use":
+            self._end_calls(out)
         self._close_block(out)
         self._open, self._kind = self._next, kind
         self._next += 1
         out.append(BlockStart(self._open, kind, tool_id, tool_name))
         return self._open
+
+    def _close_all(self, out: list[StreamEvent]) -> None:
+        self._end_calls(out)
+        self._close_block(out)
 
     def _close_block(self, out: list[StreamEvent]) -> None:
         if self._open >= 0:
@@ -190,7 +253,7 @@ class OpenAIChatStreamDecoder:
         if stop == "end_turn" and self._tools:
             stop = "tool_use"  # some servers say "stop" after tool calls; clients need tool_use
         self._finish = stop
-        self._close_block(out)
+        self._close_all(out)
 
     def _report(self, out: list[StreamEvent]) -> None:
         self._reported = True
@@ -200,7 +263,7 @@ class OpenAIChatStreamDecoder:
     def _end(self, out: list[StreamEvent]) -> None:
         if not self._started:
             self._start("", "", out)
-        self._close_block(out)
+        self._close_all(out)
         if not self._reported:
             self._report(out)
         self.finished = True
@@ -221,11 +284,13 @@ class OpenAIChatStreamEncoder:
     """Canonical events to ``chat.completion.chunk`` SSE ending in ``data: [DONE]``.
 
     Every chunk shares the id/created/model prefix, so it is serialised once; a delta
-    costs one ``orjson.dumps`` of its text. Signatures and redacted thinking have no
-    place in a chat chunk and are dropped.
+    costs one ``orjson.dumps`` of its text. With ``include_usage`` every chunk carries
+    ``"usage": null`` and the last one (``choices: []``) the usage, as OpenAI sends
+    them. Signatures and redacted thinking have no place in a chat chunk and are dropped.
     """
 
     __slots__ = (
+        "_close",
         "_created",
         "_finished",
         "_head",
@@ -245,6 +310,7 @@ class OpenAIChatStreamEncoder:
         self._tools: dict[int, int] = {}  # block index -> tool call index
         self._finished = False  # the finish_reason chunk went out
         self._usage: Usage | None = None
+        self._close = b'}],"usage":null}\n\n' if include_usage else b"}]}\n\n"
 
     def encode(self, events: list[StreamEvent]) -> bytes:
         parts: list[bytes] = []
@@ -293,7 +359,7 @@ class OpenAIChatStreamEncoder:
             + delta
             + b',"logprobs":null,"finish_reason":'
             + finish
-            + b"}]}\n\n"
+            + self._close
         )
 
     def _tool_start(self, index: int, tool_id: str, name: str) -> bytes:

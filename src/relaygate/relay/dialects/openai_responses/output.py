@@ -176,6 +176,20 @@ def _echo(request: dict[str, Any], key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
+def _echo_tools(tools: Any) -> Any:
+    """The request's tools as a Response echoes them: a function tool always says
+    whether it is ``strict`` (the spec requires the field; null when the request did not
+    say, as strictness was not enforced by anyone the gateway knows of)."""
+    if not isinstance(tools, list):
+        return [] if tools is None else tools
+    return [
+        {**tool, "strict": None}
+        if isinstance(tool, dict) and tool.get("type") == "function" and "strict" not in tool
+        else tool
+        for tool in tools
+    ]
+
+
 def response_template(
     request: dict[str, Any],
     *,
@@ -209,7 +223,7 @@ def response_template(
         "temperature": request.get("temperature"),
         "text": _echo(request, "text", {"format": {"type": "text"}}),
         "tool_choice": _echo(request, "tool_choice", "auto"),
-        "tools": _echo(request, "tools", []),
+        "tools": _echo_tools(request.get("tools")),
         "top_p": request.get("top_p"),
         "truncation": _echo(request, "truncation", "disabled"),
         "metadata": _echo(request, "metadata", {}),
