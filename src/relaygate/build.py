@@ -212,6 +212,7 @@ class _Routing:
 
 
 def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
+    """The channel table and what listens to it: the router and the channel tester."""
     channels = ChannelService(db)
     router = Router()
     providers: dict[str, Provider] = {
@@ -225,7 +226,14 @@ def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
     channels.on_change(router.load)
     channels.on_change(prober.load)
     keys = KeyRing(settings.key_bench_seconds)
-    return _Routing(channels, router, providers, health, prober, keys)
+    return _Routing(
+        channels=channels,
+        router=router,
+        providers=providers,
+        health=health,
+        prober=prober,
+        keys=keys,
+    )
 
 
 def _channel_timers(settings: Settings, stack: AsyncExitStack, routing: _Routing) -> None:
