@@ -7,7 +7,7 @@ management key (``is_admin``) of an operator account.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -21,11 +21,11 @@ from relaygate.accounts.schemas import (
     UserOut,
     UserPatch,
 )
-from relaygate.accounts.service import AccountService
 from relaygate.core.bounds import Offset, RowId
 from relaygate.core.clock import utcnow
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.errors import Conflict, PermissionDenied
+from relaygate.services import AccountsDep
 
 __all__ = ["OPERATOR_ERRORS", "OperatorDep", "presented_key", "router"]
 
@@ -38,12 +38,8 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def accounts(request: Request) -> AccountService:
-    return cast(AccountService, request.app.state.accounts)
-
-
-async def require_operator(request: Request) -> Principal:
-    principal = await accounts(request).authenticate(presented_key(request), time.time())
+async def require_operator(request: Request, accounts: AccountsDep) -> Principal:
+    principal = await accounts.authenticate(presented_key(request), time.time())
     if not (principal.is_operator and principal.is_admin):
         raise PermissionDenied("This route needs the operator's management key.")
     return principal
@@ -64,8 +60,6 @@ def _keeps_own_key(changes: dict[str, Any]) -> None:
     if expires is not None and expires <= utcnow():
         raise Conflict(_LOCKOUT.format("key"), param="expired_at")
 
-
-AccountsDep = Annotated[AccountService, Depends(accounts)]
 
 # Every operator route: 401 without a valid key, 403 for a key that is not the operator's
 # management key, 400 for invalid input.

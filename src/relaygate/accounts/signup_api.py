@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
@@ -29,7 +29,7 @@ from relaygate.accounts.signup import (
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.forms import form_body, parse_body
-from relaygate.kv.protocols import KV
+from relaygate.services import KVDep, SignupDep
 
 __all__ = ["EMAIL", "INVITE_CODE", "router"]
 
@@ -52,11 +52,6 @@ _LOGIN_BODY = form_body({"email": EMAIL, "invite_code": INVITE_CODE}, required=(
 _VERIFY_BODY = form_body({"token": {"type": "string", "maxLength": 200}})
 
 
-def signup(request: Request) -> SignupService:
-    return cast(SignupService, request.app.state.signup)
-
-
-SignupDep = Annotated[SignupService, Depends(signup)]
 router = APIRouter(tags=["accounts: sign-in and invites"])
 
 
@@ -70,11 +65,10 @@ async def _body(request: Request) -> dict[str, Any]:
     openapi_extra=_LOGIN_BODY,
     responses={**error_responses(500), **refused_when("an invite code nobody has")},
 )
-async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
+async def login(request: Request, svc: SignupDep, kv: KVDep) -> dict[str, Any]:
     body = await _body(request)
     email = normalise_email(str(body.get("email") or ""))
     code = str(body.get("invite_code") or "").strip() or None
-    kv = cast(KV, request.app.state.kv)
     # per mailbox, so address variants (me+1@, m.e@gmail) cannot multiply the links
     hit = await kv.rates.hit(f"login:{mailbox(email)}", 60, limit=LOGIN_PER_MINUTE)
     if hit.allowed:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 
-from relaygate.accounts.api import accounts, presented_key
+from relaygate.accounts.api import presented_key
 from relaygate.accounts.models import ApiKey
 from relaygate.accounts.principal import Principal
-from relaygate.accounts.service import AccountService
 from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.errors import InvalidRequest, PermissionDenied, RateLimited
 from relaygate.core.forms import (
@@ -36,7 +35,7 @@ from relaygate.core.forms import (
     parse_json_list,
 )
 from relaygate.core.money import format_money, parse_money
-from relaygate.kv.protocols import KV
+from relaygate.services import AccountsDep, KVDep
 
 __all__ = ["MANAGER_ERRORS", "MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
 
@@ -72,8 +71,8 @@ _UPDATE_BODY = form_body(
 _DELETE_BODY = form_body({"key": _KEY}, required=("key",))
 
 
-async def require_manager(request: Request) -> Principal:
-    principal = await accounts(request).authenticate(presented_key(request), time.time())
+async def require_manager(request: Request, accounts: AccountsDep) -> Principal:
+    principal = await accounts.authenticate(presented_key(request), time.time())
     if not principal.is_admin:
         raise PermissionDenied("This route needs the account's management key (没有权限).")
     return principal
@@ -85,8 +84,7 @@ ManagerDep = Annotated[Principal, Depends(require_manager)]
 def throttle(per_second: int, route: str) -> Any:
     """A dependency enforcing the platform's per-route QPS for each user."""
 
-    async def check(request: Request, principal: ManagerDep) -> None:
-        kv = cast(KV, request.app.state.kv)
+    async def check(principal: ManagerDep, kv: KVDep) -> None:
         hit = await kv.rates.hit(f"qps:{route}:{principal.user_id}", 1, limit=per_second)
         if not hit.allowed:
             retry = str(max(1, round(hit.reset_after_s)))
@@ -168,7 +166,6 @@ router = APIRouter(
     tags=["platform: API keys"],
     responses={**MANAGER_ERRORS, **error_responses(429)},
 )
-AccountsDep = Annotated[AccountService, Depends(accounts)]
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[dict[str, Any]]])

@@ -6,47 +6,31 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep, accounts, presented_key
+from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep, presented_key
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
-from relaygate.billing.catalogue import CatalogueService
-from relaygate.billing.charging import Charging
-from relaygate.billing.ledger import Balance, LedgerService
+from relaygate.billing.ledger import Balance
 from relaygate.billing.membership import membership
 from relaygate.billing.models import ModelPrice
-from relaygate.billing.packages import PackageService
 from relaygate.billing.schemas import BalanceOut, CreditIn, ModelPriceIn
 from relaygate.billing.usage_api import router as usage_listing
 from relaygate.core.bounds import RowId
 from relaygate.core.clock import utcnow
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.money import format_money, parse_money
+from relaygate.services import AccountsDep, ChargingDep, LedgerDep, PackagesDep, PricesDep
 
 __all__ = ["router"]
-
-
-def ledger(request: Request) -> LedgerService:
-    return cast(LedgerService, request.app.state.ledger)
-
-
-def prices(request: Request) -> CatalogueService:
-    return cast(CatalogueService, request.app.state.prices)
-
-
-def charging(request: Request) -> Charging:
-    return cast(Charging, request.app.state.charging)
 
 
 _PRICES = (
     "input", "output", "cached_input", "cache_write", "reasoning",
     "per_call", "per_image", "per_character", "per_second",
 )  # fmt: skip
-LedgerDep = Annotated[LedgerService, Depends(ledger)]
-PricesDep = Annotated[CatalogueService, Depends(prices)]
 
 router = APIRouter(tags=["billing"])
 router.include_router(usage_listing)  # the operator's usage listing (usage_api.py)
@@ -94,10 +78,10 @@ async def credit(
     body: CreditIn,
     _: OperatorDep,
     svc: LedgerDep,
-    meter: Annotated[Charging, Depends(charging)],
-    request: Request,
+    meter: ChargingDep,
+    accounts: AccountsDep,
 ) -> dict[str, Any]:
-    await accounts(request).user(user_id)
+    await accounts.user(user_id)
     view = await svc.credit(user_id, parse_money(body.amount), body.kind, body.memo)
     meter.forget(user_id)
     return envelope(balance_out(view), "Balance updated")
@@ -121,7 +105,7 @@ async def user_ledger(
     user_id: RowId,
     _: OperatorDep,
     svc: LedgerDep,
-    request: Request,
+    package_svc: PackagesDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Entries in micro-units, with the ledger's sums next to the wallet's balances."""
@@ -143,7 +127,7 @@ async def user_ledger(
     ]
     sums = {"amount": paid, "free_amount": free}
     wallet = {"balance": view.balance, "free_balance": view.free_balance}
-    grants = await cast(PackageService, request.app.state.packages).of_user(user_id)
+    grants = await package_svc.of_user(user_id)
     package_sums = await svc.package_sums(user_id)
     packages = {
         str(p.id): {"remaining": p.remaining, "ledger_sum": package_sums.get(p.id, 0)}
@@ -200,7 +184,7 @@ async def my_balance(principal: ManagerDep, svc: LedgerDep) -> dict[str, Any]:
     responses=MANAGER_ERRORS,
 )
 async def my_membership(
-    principal: ManagerDep, svc: LedgerDep, meter: Annotated[Charging, Depends(charging)]
+    principal: ManagerDep, svc: LedgerDep, meter: ChargingDep
 ) -> dict[str, Any]:
     view = await svc.balance(principal.user_id)
     tiers = meter.membership_tiers
@@ -229,9 +213,9 @@ def _number(value: Decimal) -> str:
         **error_responses(401, 500),
     },
 )
-async def model_rates(request: Request, svc: PricesDep) -> Response:
+async def model_rates(request: Request, svc: PricesDep, accounts: AccountsDep) -> Response:
     """``{models: {model: multiplier}, routes: {group: multiplier}, flex: multiplier}``."""
-    await accounts(request).authenticate(presented_key(request), time.time())
+    await accounts.authenticate(presented_key(request), time.time())
     catalogue = svc.catalogue
     data = (
         f'{{"models":{_number_map(catalogue.model_rates())},'

@@ -20,19 +20,18 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from relaygate.accounts.api import accounts
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.billing.repository import BillLine
 from relaygate.billing.schemas import UsageQuery
-from relaygate.billing.service import UsageService
 from relaygate.core.bounds import Offset
 from relaygate.core.envelope import envelope, error_responses
 from relaygate.core.money import format_money
+from relaygate.services import AccountsDep, UsageDep
 
 __all__ = ["router"]
 
@@ -106,7 +105,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 )
 async def my_bills(
     principal: ManagerDep,
-    request: Request,
+    accounts: AccountsDep,
+    usage: UsageDep,
     since: datetime | None = None,
     until: datetime | None = None,
     key: str | None = None,
@@ -118,7 +118,7 @@ async def my_bills(
     """``key`` is one of your keys (the whole key), to see only its calls."""
     key_id = None
     if key:
-        key_id = (await accounts(request).own_key(principal.user_id, key)).id
+        key_id = (await accounts.own_key(principal.user_id, key)).id
     query = UsageQuery(
         user_id=principal.user_id,
         key_id=key_id,
@@ -128,7 +128,7 @@ async def my_bills(
         limit=limit,
         offset=offset,
     )
-    lines = await cast(UsageService, request.app.state.usage).bill_lines(query)
+    lines = await usage.bill_lines(query)
     rows = [_row(line) for line in lines]
     if format == "csv":
         headers = {"content-disposition": 'attachment; filename="relaygate-bill.csv"'}

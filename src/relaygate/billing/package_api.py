@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep, accounts
+from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
-from relaygate.billing.charging import Charging
 from relaygate.billing.models import Package, PackageType
-from relaygate.billing.packages import PackageService
 from relaygate.core.bounds import PositivePrice, RowId
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.core.money import format_money, parse_money
 from relaygate.core.patch import omittable
+from relaygate.services import AccountsDep, ChargingDep, PackagesDep
 
 __all__ = ["router"]
 
@@ -44,11 +43,6 @@ class GrantIn(BaseModel):
     source: str = Field(default="operator", max_length=32)
 
 
-def packages(request: Request) -> PackageService:
-    return cast(PackageService, request.app.state.packages)
-
-
-PackagesDep = Annotated[PackageService, Depends(packages)]
 router = APIRouter(tags=["billing: resource packages"])
 _NOT_FOUND = error_responses(404)
 
@@ -103,9 +97,14 @@ async def list_types(_: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     responses={**OPERATOR_ERRORS, **_NOT_FOUND},
 )
 async def grant(
-    user_id: RowId, body: GrantIn, _: OperatorDep, svc: PackagesDep, request: Request
+    user_id: RowId,
+    body: GrantIn,
+    _: OperatorDep,
+    svc: PackagesDep,
+    accounts: AccountsDep,
+    charging: ChargingDep,
 ) -> dict[str, Any]:
-    await accounts(request).user(user_id)
+    await accounts.user(user_id)
     type_id = body.type_id
     if type_id is None and body.type_name is not None:
         found = await svc.type_named(body.type_name)
@@ -115,7 +114,7 @@ async def grant(
     if type_id is None:
         raise InvalidRequest("Give 'type_id' or 'type_name'.", param="type_id")
     row = await svc.grant(user_id, type_id, body.source)
-    cast(Charging, request.app.state.charging).forget(user_id)
+    charging.forget(user_id)
     return envelope(package_out(row), "Package granted")
 
 

@@ -7,36 +7,31 @@ as well as the account's management key.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
 from relaygate.accounts.api import presented_key
-from relaygate.accounts.signup import SESSION_PREFIX, SignupService
+from relaygate.accounts.signup import SESSION_PREFIX
 from relaygate.accounts.signup_api import INVITE_CODE
 from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
-from relaygate.billing.referrals import ReferralService
 from relaygate.core.envelope import envelope, refused_when
 from relaygate.core.forms import form_body, parse_body
+from relaygate.services import AccountsDep, ReferralsDep, SignupDep
 
 __all__ = ["router"]
 
 _BODY = form_body({"code": INVITE_CODE}, required=("code",))
 
 
-def referrals(request: Request) -> ReferralService:
-    return cast(ReferralService, request.app.state.referrals)
-
-
-async def redeemer(request: Request) -> int:
+async def redeemer(request: Request, signup: SignupDep, accounts: AccountsDep) -> int:
     """The caller's user id, from a session token or else the management key."""
     presented = presented_key(request)
     if presented and presented.startswith(SESSION_PREFIX):
-        return await cast(SignupService, request.app.state.signup).session_user(presented)
-    return (await require_manager(request)).user_id
+        return await signup.session_user(presented)
+    return (await require_manager(request, accounts)).user_id
 
 
-ReferralsDep = Annotated[ReferralService, Depends(referrals)]
 RedeemerDep = Annotated[int, Depends(redeemer)]
 router = APIRouter(tags=["billing: referrals"])
 

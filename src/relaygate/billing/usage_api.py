@@ -8,17 +8,17 @@ parameter is checked before a query runs: a bad one is a 400 naming it.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from relaygate.accounts.api import OperatorDep
 from relaygate.billing.schemas import UsageOut, UsageQuery
-from relaygate.billing.service import UsageService
 from relaygate.core.envelope import envelope
 from relaygate.core.errors import InvalidRequest
 from relaygate.core.pagination import MAX_ID, decode_cursor, encode_cursor, parse_instant
+from relaygate.services import UsageDep
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MAX_OFFSET", "router"]
 
@@ -135,10 +135,6 @@ def usage_query(
     )
 
 
-def _usage(request: Request) -> UsageService:
-    return cast(UsageService, request.app.state.usage)
-
-
 @router.get(
     "/api/v1/operator/usage",
     summary="List usage records, newest first, a page at a time",
@@ -146,7 +142,7 @@ def _usage(request: Request) -> UsageService:
 )
 async def list_usage(
     _: OperatorDep,
-    svc: Annotated[UsageService, Depends(_usage)],
+    svc: UsageDep,
     query: Annotated[UsageQuery, Depends(usage_query)],
 ) -> dict[str, Any]:
     """Records newest first (by end time, then id). Follow `next_cursor` until it is null

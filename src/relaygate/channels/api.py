@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
-from relaygate.channels.health import ChannelHealth
 from relaygate.channels.options import split_keys
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
-from relaygate.channels.service import ChannelService
-from relaygate.channels.spec import ChannelSpec
 from relaygate.core.bounds import RowId
 from relaygate.core.envelope import envelope, error_responses, refused_when
+from relaygate.services import ChannelHealthDep, ChannelsDep, ChannelTesterDep, KeyRingDep
 
-__all__ = ["ChannelTester", "router"]
-
-
-class ChannelTester(Protocol):
-    """Sends a channel test call (implemented by the relay: relaygate/relay/probe.py)."""
-
-    async def test(self, channel: ChannelSpec, model: str | None = None) -> dict[str, Any]: ...
-
-
-class KeyView(Protocol):
-    """Which keys of a channel are set aside (the relay's key ring: relay/keyring.py)."""
-
-    def benched(self, channel_id: int, key_count: int) -> list[int]: ...
+__all__ = ["router"]
 
 
 class ChannelTest(BaseModel):
@@ -36,12 +22,6 @@ class ChannelTest(BaseModel):
 
     model: str | None = Field(default=None, min_length=1)  # a public name; default: the first
 
-
-def channels(request: Request) -> ChannelService:
-    return cast(ChannelService, request.app.state.channels)
-
-
-ChannelsDep = Annotated[ChannelService, Depends(channels)]
 
 router = APIRouter(
     prefix="/api/v1/operator/channels", tags=["operator: channels"], responses=OPERATOR_ERRORS
@@ -60,10 +40,10 @@ async def list_channels(_: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
 
 
 @router.get("/health", summary="Each channel's circuit breaker, error rate and latency")
-async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
+async def channel_health(
+    _: OperatorDep, svc: ChannelsDep, health: ChannelHealthDep, keys: KeyRingDep
+) -> dict[str, Any]:
     """This replica's view: breakers are per process (see relaygate/channels/health.py)."""
-    health = cast(ChannelHealth, request.app.state.channel_health)
-    keys = cast(KeyView, request.app.state.key_ring)
     rows = await svc.all()
     return envelope(
         [
@@ -85,14 +65,13 @@ async def channel_health(request: Request, _: OperatorDep, svc: ChannelsDep) -> 
 )
 async def test_channel(
     channel_id: RowId,
-    request: Request,
     _: OperatorDep,
     svc: ChannelsDep,
+    tester: ChannelTesterDep,
     body: Annotated[ChannelTest | None, Body()] = None,
 ) -> dict[str, Any]:
     """A real call (one word in, at most one token out) per key; the result feeds the
     channel's breaker on this replica. A failing upstream is a 200 with ``ok: false``."""
-    tester = cast(ChannelTester, request.app.state.channel_tester)
     spec = await svc.spec(channel_id)
     return envelope(await tester.test(spec, body.model if body else None))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,11 +23,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
 
-from relaygate.accounts.api import accounts, presented_key
+from relaygate.accounts.api import presented_key
 from relaygate.core.bounds import INT32_MAX
 from relaygate.core.error_formats import render_error
 from relaygate.core.errors import InvalidRequest, RelaygateError
 from relaygate.core.openapi import SSE_CONTENT
+from relaygate.services import AccountsDep, StateDep
 from relaygate.state.schemas import (
     METADATA_SCHEMA,
     ConversationCreate,
@@ -40,7 +41,6 @@ from relaygate.state.schemas import (
     PageQuery,
     list_out,
 )
-from relaygate.state.service import StateService
 
 __all__ = ["router"]
 
@@ -80,17 +80,13 @@ class OpenAIErrorRoute(APIRoute):
         return run
 
 
-def _state(request: Request) -> StateService:
-    return cast(StateService, request.app.state.state_service)
-
-
-async def _caller(request: Request) -> int:
-    principal = await accounts(request).authenticate(presented_key(request), time.time())
+async def _caller(request: Request, accounts: AccountsDep) -> int:
+    principal = await accounts.authenticate(presented_key(request), time.time())
     return principal.user_id
 
 
 User = Annotated[int, Depends(_caller)]
-State = Annotated[StateService, Depends(_state)]
+State = StateDep
 Limit = Annotated[int, Query(ge=1, le=100)]
 Sequence = Annotated[int, Query(ge=-1, le=INT32_MAX)]  # an event's sequence_number
 Order = Annotated[Literal["asc", "desc"] | None, Query()]

@@ -1,0 +1,367 @@
+"""The composition root's builders: one per capability, each pairing what it starts with
+its stop on the lifespan's exit stack.
+
+Teardown therefore runs in the reverse order of construction: the background runs and
+the image webhooks finish first (they bill and call out), the channel timers and the
+state's sweep stop, then the keep-alive ticker, the bill writer (which drains its queue),
+the kv, the upstream connections and, last, the database. A builder that fails leaves the
+stack to stop whatever was started before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from relaygate.accounts.mailer import SMTPConfig, make_mailer
+from relaygate.accounts.service import AccountService
+from relaygate.accounts.signup import SignupService
+from relaygate.billing.catalogue import Catalogue, CatalogueService
+from relaygate.billing.charging import Charging
+from relaygate.billing.ledger import LedgerService
+from relaygate.billing.membership import MembershipTier
+from relaygate.billing.packages import PackageService
+from relaygate.billing.referrals import ReferralRules, ReferralService
+from relaygate.billing.service import UsageService
+from relaygate.billing.writer import BillWriter
+from relaygate.channels.health import ChannelHealth
+from relaygate.channels.service import ChannelService
+from relaygate.core.money import parse_money
+from relaygate.core.tasks import cancel_and_wait
+from relaygate.db.engine import Database
+from relaygate.db.migrate import upgrade_in_subprocess
+from relaygate.kv.factory import open_kv
+from relaygate.kv.protocols import KV
+from relaygate.limits.policy import tiers_from_units
+from relaygate.limits.service import RateLimiter
+from relaygate.relay.background import BackgroundRuns
+from relaygate.relay.keyring import KeyRing
+from relaygate.relay.media.webhook import WebhookSender
+from relaygate.relay.output_cap import CapSlack
+from relaygate.relay.probe import ChannelProber
+from relaygate.relay.providers.anthropic import AnthropicProvider
+from relaygate.relay.providers.azure import AzureOpenAIProvider
+from relaygate.relay.providers.base import Provider
+from relaygate.relay.providers.echo import EchoProvider
+from relaygate.relay.providers.openai import OpenAIProvider
+from relaygate.relay.routing import Router
+from relaygate.relay.service import RelayService
+from relaygate.relay.streaming import KeepAlive
+from relaygate.relay.transport import HTTPClient
+from relaygate.services import Services
+from relaygate.settings import Settings
+from relaygate.state.service import StateService
+
+__all__ = ["Built", "build"]
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """What the lifespan serves with."""
+
+    services: Services
+    admin_key: str | None  # the operator's management key when this start created it
+
+
+async def build(settings: Settings, stack: AsyncExitStack) -> Built:
+    """Every service, in dependency order, each stop on ``stack``; the declared operator,
+    channels and prices written and published before anything starts serving."""
+    db = await _database(settings, stack)
+    client = _http_client(settings, stack)
+    kv = _kv(settings, stack)
+    billing = _billing(settings, stack, db, kv)
+    accounts = AccountService(db, settings.key_cache_ttl)
+    signup, referrals = _signup(settings, db, billing.packages, billing.charging)
+    routing = _routing(settings, db, client)
+    admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
+    keepalive = _keepalive(settings, stack)
+    state = await _state(settings, stack, db, kv)
+    _channel_timers(settings, stack, routing)
+    relay = _relay(settings, kv, billing.charging, routing)
+    webhooks = _webhooks(settings, stack)
+    background = _background(settings, stack, relay, state, kv, keepalive)
+    services = Services(
+        kv=kv,
+        accounts=accounts,
+        signup=signup,
+        referrals=referrals,
+        ledger=billing.ledger,
+        prices=billing.prices,
+        charging=billing.charging,
+        packages=billing.packages,
+        usage=billing.usage,
+        channels=routing.channels,
+        channel_health=routing.health,
+        key_ring=routing.keys,
+        channel_tester=routing.prober,
+        state=state,
+        relay=relay,
+        background=background,
+        keepalive=keepalive,
+        webhooks=webhooks,
+    )
+    return Built(services, admin_key)
+
+
+async def _database(settings: Settings, stack: AsyncExitStack) -> Database:
+    """The database, migrated first when the operator lets the start do it."""
+    if settings.migrate_on_start:
+        await upgrade_in_subprocess(settings.database_url)
+    db = Database(settings.database_url)
+    stack.push_async_callback(db.dispose)
+    return db
+
+
+def _http_client(settings: Settings, stack: AsyncExitStack) -> HTTPClient:
+    """The upstream connection pools, shared by every provider."""
+    client = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
+    stack.push_async_callback(client.close)
+    return client
+
+
+def _kv(settings: Settings, stack: AsyncExitStack) -> KV:
+    """Counters, rate windows, locks and pub/sub: in process, or Redis across replicas."""
+    kv = open_kv(settings.kv_url, settings.kv_prefix)
+    stack.push_async_callback(kv.close)
+    return kv
+
+
+@dataclass(frozen=True, slots=True)
+class _Billing:
+    ledger: LedgerService
+    prices: CatalogueService
+    packages: PackageService
+    charging: Charging
+    usage: UsageService
+
+
+def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) -> _Billing:
+    """Wallets, prices, packages and the bill writer (started: it drains at the close)."""
+    writer = BillWriter(db, settings.usage_batch_size)
+    writer.start()
+    stack.push_async_callback(writer.close)
+    catalogue = Catalogue(
+        settings.route_multipliers, settings.flex_multiplier, settings.group_multipliers
+    )
+    ledger = LedgerService(db)
+    packages = PackageService(db)
+    tiers = [MembershipTier(n, parse_money(t), m) for n, t, m in settings.membership_tiers]
+    charging = Charging(
+        ledger, catalogue, writer, kv.counters, settings.balance_ttl, packages, tiers
+    )
+    return _Billing(
+        ledger=ledger,
+        prices=CatalogueService(db, catalogue),
+        packages=packages,
+        charging=charging,
+        usage=UsageService(db),
+    )
+
+
+def _smtp(settings: Settings) -> SMTPConfig | None:
+    """The mail server of the sign-in links; none: the links go to the log."""
+    if not settings.smtp_host:
+        return None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+    return SMTPConfig(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_user,
+        password,
+        settings.smtp_from,
+        settings.smtp_starttls,
+    )
+
+
+def _signup(
+    settings: Settings, db: Database, packages: PackageService, charging: Charging
+) -> tuple[SignupService, ReferralService]:
+    """Email sign-in and its referral rewards; billing listens for accounts' new users."""
+    signup = SignupService(
+        db,
+        make_mailer(_smtp(settings)),
+        settings.base_url,
+        timedelta(minutes=settings.login_token_minutes),
+        timedelta(days=settings.session_days),
+    )
+    rules = ReferralRules(
+        package_type=settings.referral_package_type,
+        allowed_domains=list(settings.referral_allowed_domains),
+        denied_domains=list(settings.referral_denied_domains),
+        redeem_window=timedelta(days=settings.referral_redeem_days),
+    )
+    referrals = ReferralService(db, packages, signup, rules, charging.forget)
+    signup.on_new_user(referrals.on_signup)
+    return signup, referrals
+
+
+@dataclass(frozen=True, slots=True)
+class _Routing:
+    """What picks and reaches a channel, fed every snapshot of the channel table."""
+
+    channels: ChannelService
+    router: Router
+    providers: dict[str, Provider]  # by channel type (``ChannelSpec.type``)
+    health: ChannelHealth  # the breakers
+    prober: ChannelProber  # the channel tester
+    keys: KeyRing
+
+
+def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
+    """The channel table and what listens to it: the router and the channel tester."""
+    channels = ChannelService(db)
+    router = Router()
+    providers: dict[str, Provider] = {
+        "openai": OpenAIProvider(client),
+        "azure_openai": AzureOpenAIProvider(client),
+        "anthropic": AnthropicProvider(client),
+        "echo": EchoProvider(),
+    }
+    health = ChannelHealth(settings.breaker_threshold, settings.breaker_cooldown)
+    prober = ChannelProber(providers, health)
+    channels.on_change(router.load)
+    channels.on_change(prober.load)
+    keys = KeyRing(settings.key_bench_seconds)
+    return _Routing(
+        channels=channels,
+        router=router,
+        providers=providers,
+        health=health,
+        prober=prober,
+        keys=keys,
+    )
+
+
+def _channel_timers(settings: Settings, stack: AsyncExitStack, routing: _Routing) -> None:
+    """The periodic channel probes (when the operator turned them on) and the re-reading
+    of the channel table, which brings other replicas' changes."""
+    if settings.health_probe_interval > 0:
+        probes = asyncio.create_task(
+            routing.prober.probe_every(settings.health_probe_interval, settings.health_probe_all)
+        )
+        stack.push_async_callback(cancel_and_wait, probes)
+    refresher = asyncio.create_task(
+        routing.channels.refresh_every(settings.channel_refresh_interval)
+    )
+    stack.push_async_callback(cancel_and_wait, refresher)
+
+
+def _keepalive(settings: Settings, stack: AsyncExitStack) -> KeepAlive:
+    """The one ticker behind every stream's keep-alive comments."""
+    keepalive = KeepAlive(settings.stream_keepalive_interval)
+    keepalive.start()
+    stack.push_async_callback(keepalive.stop)
+    return keepalive
+
+
+async def _state(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) -> StateService:
+    """Stored responses, conversations and chat completions, with their retention sweep
+    and the background responses' signals (over the kv's pub/sub)."""
+    state = StateService(
+        db,
+        max_item_bytes=settings.state_max_item_bytes,
+        retention_days=settings.state_retention_days,
+        pubsub=kv.pubsub,
+        compaction_secret=(
+            settings.compaction_secret.get_secret_value() if settings.compaction_secret else None
+        ),
+    )
+    await state.start(settings.state_sweep_interval)
+    stack.push_async_callback(state.close)
+    return state
+
+
+def _relay(settings: Settings, kv: KV, charging: Charging, routing: _Routing) -> RelayService:
+    """The data plane's service: admission, limits, routing, failover and billing."""
+    return RelayService(
+        routing.router,
+        routing.providers,
+        charging,
+        RateLimiter(kv.rates, kv.counters),
+        tiers_from_units(settings.rate_limit_tiers),
+        settings.default_output_estimate,
+        routing.health,
+        routing.keys,
+        CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
+        first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
+    )
+
+
+def _webhooks(settings: Settings, stack: AsyncExitStack) -> WebhookSender:
+    """The image calls' webhooks; the close gives the pending ones a grace period."""
+    webhooks = WebhookSender(settings.webhook_timeout, settings.webhook_allow_private)
+    stack.push_async_callback(webhooks.close, settings.webhook_shutdown_grace)
+    return webhooks
+
+
+def _background(
+    settings: Settings,
+    stack: AsyncExitStack,
+    relay: RelayService,
+    state: StateService,
+    kv: KV,
+    keepalive: KeepAlive,
+) -> BackgroundRuns:
+    """The runner of ``background: true`` responses, leases in the kv; its close finishes
+    or fails the running ones, bills and all."""
+    background = BackgroundRuns(
+        relay,
+        state,
+        kv.counters,
+        keepalive,
+        grace=settings.responses_background_grace,
+        lease=settings.responses_background_lease,
+    )
+    background.start()
+    stack.push_async_callback(background.close)
+    return background
+
+
+def _declared_prices(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """The ``[[models]]`` of the config file as catalogue rows (money in micro-units)."""
+
+    def micro(value: Decimal | None) -> int | None:
+        return None if value is None else parse_money(value)
+
+    return [
+        (
+            m.name,
+            {
+                "input": parse_money(m.input),
+                "output": parse_money(m.output),
+                "cached_input": micro(m.cached_input),
+                "cache_write": micro(m.cache_write),
+                "reasoning": micro(m.reasoning),
+                "per_call": parse_money(m.per_call),
+                "per_image": parse_money(m.per_image),
+                "per_character": parse_money(m.per_character),
+                "per_second": parse_money(m.per_second),
+                "multiplier": str(m.multiplier),
+                "flex": m.flex,
+                "vip_only": m.vip_only,
+            },
+        )
+        for m in settings.models
+    ]
+
+
+async def _declare(
+    settings: Settings, accounts: AccountService, channels: ChannelService, prices: CatalogueService
+) -> str | None:
+    """The operator, channels and prices the settings declare; the admin key if new."""
+    bootstrap_key = (
+        settings.bootstrap_admin_key.get_secret_value() if settings.bootstrap_admin_key else None
+    )
+    boot = await accounts.bootstrap(settings.operator_email, bootstrap_key)
+    await channels.sync_declared(
+        [c.model_dump(exclude={"api_key_env"}) for c in settings.channels],
+        echo=settings.echo_channel,
+    )
+    await channels.publish()
+    await prices.sync_declared(_declared_prices(settings))
+    await prices.publish()
+    return boot.admin_key

@@ -1,0 +1,164 @@
+"""The typed bundle of the gateway's services, and how a route is given one.
+
+The composition root (app.py) builds one ``Services`` in its lifespan and hands it to every
+request through the ASGI lifespan state; nothing else reads that slot. Routes declare what
+they need with the ``Annotated`` aliases below (``svc: AccountsDep``), so mypy checks every
+use and a misspelt service fails the type check, not a request.
+
+The capability route modules (``*/api.py``, ``*_api.py``) import this module although it
+sits above their packages: they are the edge the composition root mounts (see the
+``ignore_imports`` of the layers contract in pyproject.toml). Nothing else below may.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from relaygate.accounts.service import AccountService
+from relaygate.accounts.signup import SignupService
+from relaygate.billing.catalogue import CatalogueService
+from relaygate.billing.charging import Charging
+from relaygate.billing.ledger import LedgerService
+from relaygate.billing.packages import PackageService
+from relaygate.billing.referrals import ReferralService
+from relaygate.billing.service import UsageService
+from relaygate.channels.health import ChannelHealth
+from relaygate.channels.service import ChannelService
+from relaygate.kv.protocols import KV
+from relaygate.relay.background import BackgroundRuns
+from relaygate.relay.keyring import KeyRing
+from relaygate.relay.media.webhook import WebhookSender
+from relaygate.relay.probe import ChannelProber
+from relaygate.relay.service import RelayService
+from relaygate.relay.streaming import KeepAlive
+from relaygate.state.service import StateService
+
+__all__ = [
+    "SERVICES",
+    "AccountsDep",
+    "ChannelHealthDep",
+    "ChannelTesterDep",
+    "ChannelsDep",
+    "ChargingDep",
+    "KVDep",
+    "KeyRingDep",
+    "LedgerDep",
+    "PackagesDep",
+    "PricesDep",
+    "ReferralsDep",
+    "Services",
+    "ServicesDep",
+    "SignupDep",
+    "StateDep",
+    "UsageDep",
+]
+
+SERVICES = "services"  # the key of the lifespan state (``request.state.services``)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every service a route or the relay uses, one of each per process, built by app.py."""
+
+    kv: KV  # the routes' own throttles; the services hold their parts of it
+    accounts: AccountService
+    signup: SignupService
+    referrals: ReferralService
+    ledger: LedgerService
+    prices: CatalogueService
+    charging: Charging
+    packages: PackageService
+    usage: UsageService
+    channels: ChannelService
+    channel_health: ChannelHealth  # this replica's breakers
+    key_ring: KeyRing  # which upstream keys are benched
+    channel_tester: ChannelProber
+    state: StateService
+    relay: RelayService
+    background: BackgroundRuns  # the runs of ``background: true`` responses
+    keepalive: KeepAlive
+    webhooks: WebhookSender  # the image calls' ``ohmygpt_webhook_url``
+
+
+def services(request: Request) -> Services:
+    """The one reader of the lifespan state's slot (put there by app.py's lifespan)."""
+    found: Services = getattr(request.state, SERVICES)
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _kv(s: ServicesDep) -> KV:
+    return s.kv
+
+
+def _accounts(s: ServicesDep) -> AccountService:
+    return s.accounts
+
+
+def _signup(s: ServicesDep) -> SignupService:
+    return s.signup
+
+
+def _referrals(s: ServicesDep) -> ReferralService:
+    return s.referrals
+
+
+def _ledger(s: ServicesDep) -> LedgerService:
+    return s.ledger
+
+
+def _prices(s: ServicesDep) -> CatalogueService:
+    return s.prices
+
+
+def _charging(s: ServicesDep) -> Charging:
+    return s.charging
+
+
+def _packages(s: ServicesDep) -> PackageService:
+    return s.packages
+
+
+def _usage(s: ServicesDep) -> UsageService:
+    return s.usage
+
+
+def _channels(s: ServicesDep) -> ChannelService:
+    return s.channels
+
+
+def _channel_health(s: ServicesDep) -> ChannelHealth:
+    return s.channel_health
+
+
+def _key_ring(s: ServicesDep) -> KeyRing:
+    return s.key_ring
+
+
+def _channel_tester(s: ServicesDep) -> ChannelProber:
+    return s.channel_tester
+
+
+def _state(s: ServicesDep) -> StateService:
+    return s.state
+
+
+KVDep = Annotated[KV, Depends(_kv)]
+AccountsDep = Annotated[AccountService, Depends(_accounts)]
+SignupDep = Annotated[SignupService, Depends(_signup)]
+ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
+LedgerDep = Annotated[LedgerService, Depends(_ledger)]
+PricesDep = Annotated[CatalogueService, Depends(_prices)]
+ChargingDep = Annotated[Charging, Depends(_charging)]
+PackagesDep = Annotated[PackageService, Depends(_packages)]
+UsageDep = Annotated[UsageService, Depends(_usage)]
+ChannelsDep = Annotated[ChannelService, Depends(_channels)]
+ChannelHealthDep = Annotated[ChannelHealth, Depends(_channel_health)]
+KeyRingDep = Annotated[KeyRing, Depends(_key_ring)]
+ChannelTesterDep = Annotated[ChannelProber, Depends(_channel_tester)]
+StateDep = Annotated[StateService, Depends(_state)]
