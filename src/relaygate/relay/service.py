@@ -41,6 +41,7 @@ from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
+from relaygate.relay.capabilities import model_capabilities
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.count_fallback import CountRouteMemory, lacks_count_route
 from relaygate.relay.crossing import (
@@ -553,12 +554,20 @@ class RelayService:
         target = upstream_endpoint(client, endpoint, upstream)
         assert target is not None
         if upstream != client or history is not None:
+            upstream_model = ctx.upstream_model or facts.model
+            capabilities = model_capabilities(channel, upstream_model, facts.model)
             out = upstream_payload(
-                client, upstream, payload, DEFAULT_MAX_TOKENS, history, endpoint=endpoint
+                client,
+                upstream,
+                payload,
+                DEFAULT_MAX_TOKENS,
+                history,
+                endpoint=endpoint,
+                capabilities=capabilities,
             )
-            if upstream != client:
-                cap_output(out, upstream, channel.max_output_tokens)
-            out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
+            if upstream != client:  # a chat body is already within the model's limit
+                cap_output(out, upstream, None if upstream == OPENAI else channel.max_output_tokens)
+            out["model"] = upstream_model
             call = UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id)
             if upstream != client:
                 call.answer_schema = strict_schema(client, payload)
