@@ -10,7 +10,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from relaygate.core.bounds import PositiveCount
 
@@ -52,17 +52,17 @@ class ModelCapabilityOptions(BaseModel):
 
     # Shorthand: a reasoning model gets reasoning_effort and no temperature/top_p; a
     # model that does not reason never gets reasoning_effort.
-    reasoning: bool | None = None
-    reasoning_effort: bool | None = None  # send reasoning_effort when thinking is asked for
-    sampling: bool | None = None  # send temperature and top_p
-    stop: bool | None = None  # send stop sequences
+    reasoning: StrictBool | None = None
+    reasoning_effort: StrictBool | None = None  # send reasoning_effort when thinking is asked for
+    sampling: StrictBool | None = None  # send temperature and top_p
+    stop: StrictBool | None = None  # send stop sequences
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
     max_output_tokens: PositiveCount | None = None  # a larger output limit is lowered to it
     system_role: Literal["system", "developer", "user"] | None = None
     # False: system messages the caller put mid-conversation join the leading one
-    mid_conversation_system: bool | None = None
-    parallel_tool_calls: bool | None = None  # send parallel_tool_calls (with tools)
-    tool_choice: bool | None = None  # send tool_choice (with tools)
+    mid_conversation_system: StrictBool | None = None
+    parallel_tool_calls: StrictBool | None = None  # send parallel_tool_calls (with tools)
+    tool_choice: StrictBool | None = None  # send tool_choice (with tools)
 
 
 class ChannelOptions(BaseModel):
