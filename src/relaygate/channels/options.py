@@ -78,7 +78,12 @@ class ChannelOptions(BaseModel):
     # Per model (an upstream or public model name, or a glob such as "o3*"): what it
     # accepts in a translated Chat Completions body. The most specific pattern wins.
     model_capabilities: dict[str, ModelCapabilityOptions] = Field(
-        default_factory=dict, max_length=MAX_MODEL_PATTERNS
+        default_factory=dict,
+        max_length=MAX_MODEL_PATTERNS,
+        # what _patterns checks, in the schema: not blank, at most MAX_PATTERN_LENGTH
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": MAX_PATTERN_LENGTH, "pattern": "\\S"}
+        },
     )
     # azure_openai channels: the api-version every call carries (Azure requires one).
     api_version: str = Field(default="", max_length=40)
