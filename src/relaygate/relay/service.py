@@ -54,6 +54,7 @@ from relaygate.relay.crossing import (
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
+from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
@@ -555,7 +556,11 @@ class RelayService:
         assert target is not None
         if upstream != client or history is not None:
             upstream_model = ctx.upstream_model or facts.model
-            capabilities = model_capabilities(channel, upstream_model, facts.model)
+            capabilities = (  # what the body may carry: a chat model's own list
+                model_capabilities(channel, upstream_model, facts.model)
+                if upstream == OPENAI
+                else UNKNOWN
+            )
             out = upstream_payload(
                 client,
                 upstream,
