@@ -62,7 +62,7 @@ class ModelCapabilityOptions(BaseModel):
     # False: system messages the caller put mid-conversation join the leading one
     mid_conversation_system: StrictBool | None = None
     parallel_tool_calls: StrictBool | None = None  # send parallel_tool_calls (with tools)
-    tool_choice: StrictBool | None = None  # send tool_choice (with tools)
+    tool_choice: StrictBool | None = None  # send tool_choice "auto" (a forced one always)
 
 
 class ChannelOptions(BaseModel):

@@ -66,9 +66,9 @@ def test_a_smaller_limit_than_the_models_is_kept() -> None:
 
 
 def test_deepseek_reasoner_gets_no_tool_choice_nor_effort() -> None:
-    out = render(builtin_capabilities("deepseek-reasoner"))
+    out = render(builtin_capabilities("deepseek-reasoner"), tool_choice={"type": "auto"})
     assert not {"tool_choice", "reasoning_effort", "temperature", "top_p"} & set(out)
-    assert out["max_tokens"] == 32000 and out["parallel_tool_calls"] is False
+    assert out["max_tokens"] == 32000 and "parallel_tool_calls" not in out
 
 
 def test_o1_mini_gets_instructions_as_user_text() -> None:
@@ -162,3 +162,11 @@ def test_reasoning_is_a_shorthand_that_explicit_fields_refine() -> None:
     off = model_capabilities(_channel(ModelOverride("gpt-5*", reasoning=False)), "gpt-5", "g")
     assert (off.reasoning_effort, off.sampling) == (False, True)
     assert off.max_tokens_field == "max_completion_tokens"  # the family's, untouched
+
+
+def test_a_forced_tool_choice_is_sent_even_where_refused() -> None:
+    """Leaving ``any`` out would let the model answer without a tool: the caller gets the
+    upstream's refusal instead of another answer."""
+    caps = builtin_capabilities("deepseek-reasoner")
+    assert render(caps)["tool_choice"] == "required"
+    assert "tool_choice" not in render(caps, tool_choice={"type": "auto"})

@@ -47,7 +47,8 @@ class ModelCapabilities:
     lowered to it). ``system_role``: the role system text is sent in (``user`` for
     models that take no instructions role). ``mid_conversation_system``: system text
     may stay where the caller put it; if not, it joins the leading system message.
-    ``parallel_tool_calls`` and ``tool_choice``: those fields are sent (with tools)."""
+    ``parallel_tool_calls``: the field is sent (with tools). ``tool_choice``: ``auto``
+    is sent (a forced choice always is: leaving it out would change the answer)."""
 
     reasoning_effort: bool = True
     sampling: bool = True

@@ -67,8 +67,11 @@ def render_request(request: Request, capabilities: ModelCapabilities = UNKNOWN) 
     body.update({key: value for key, value in optional.items() if value is not None})
     if request.tools:
         body["tools"] = [_render_tool(tool) for tool in request.tools]
-        if request.tool_choice is not None and caps.tool_choice:
-            body["tool_choice"] = _render_tool_choice(request.tool_choice)
+        choice = request.tool_choice
+        # a model refusing tool_choice still gets a forced one (leaving it out would
+        # answer another question; its refusal reaches the caller), never a plain "auto"
+        if choice is not None and (caps.tool_choice or choice.mode != "auto"):
+            body["tool_choice"] = _render_tool_choice(choice)
         if request.parallel_tool_calls is not None and caps.parallel_tool_calls:
             body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.response_schema is not None:
