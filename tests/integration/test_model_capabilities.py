@@ -223,3 +223,15 @@ def test_model_capabilities_are_shown_back(sqlite_gateway: Gateway, fake: FakeOp
     channel = sqlite_gateway.add_channel(fake, options={"model_capabilities": wanted})
     shown = sqlite_gateway.op("GET", f"/channels/{channel['id']}")["options"]["model_capabilities"]
     assert shown["o3*"]["reasoning"] is True and shown["o3*"]["system_role"] == "developer"
+
+
+def test_stop_sequences_for_a_model_without_them_are_refused_before_the_upstream(
+    sqlite_gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    model = _channel(sqlite_gateway, fake, "o3")
+    with pytest.raises(anthropic.BadRequestError, match="stop_sequences") as refused:
+        _sdk(sqlite_gateway).messages.create(
+            model=model, max_tokens=100, stop_sequences=["END"], messages=MESSAGES[:1]
+        )
+    assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert fake.requests == []

@@ -55,7 +55,7 @@ class ModelCapabilityOptions(BaseModel):
     reasoning: StrictBool | None = None
     reasoning_effort: StrictBool | None = None  # send reasoning_effort when thinking is asked for
     sampling: StrictBool | None = None  # send temperature and top_p
-    stop: StrictBool | None = None  # send stop sequences
+    stop: StrictBool | None = None  # false: a call with stop sequences is refused (400)
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
     max_output_tokens: PositiveCount | None = None  # a larger output limit is lowered to it
     system_role: Literal["system", "developer", "user"] | None = None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from relaygate.channels.spec import ChannelSpec, ModelOverride
+from relaygate.core.errors import InvalidRequest
 from relaygate.relay.capabilities import model_capabilities
 from relaygate.relay.dialects.openai_chat.capabilities import (
     UNKNOWN,
@@ -48,7 +49,7 @@ def test_unknown_models_get_every_field_the_caller_asked_for() -> None:
 
 
 def test_a_reasoning_model_gets_max_completion_tokens_and_no_sampling() -> None:
-    out = render(builtin_capabilities("o3"))
+    out = render(builtin_capabilities("o3"), stop_sequences=[])
     assert out["max_completion_tokens"] == 32000 and "max_tokens" not in out
     assert not {"temperature", "top_p", "stop", "parallel_tool_calls"} & set(out)
     assert out["reasoning_effort"] == "high" and out["tool_choice"] == "required"
@@ -71,8 +72,14 @@ def test_deepseek_reasoner_gets_no_tool_choice_nor_effort() -> None:
     assert out["max_tokens"] == 32000 and "parallel_tool_calls" not in out
 
 
+def test_stop_sequences_to_a_model_that_refuses_them_are_a_400() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        render(builtin_capabilities("gpt-5-mini"))
+    assert refused.value.param == "stop_sequences"
+
+
 def test_o1_mini_gets_instructions_as_user_text() -> None:
-    out = render(builtin_capabilities("o1-mini"))
+    out = render(builtin_capabilities("o1-mini"), stop_sequences=[])
     assert [m["role"] for m in out["messages"]] == ["user", "user", "user"]
     assert "reasoning_effort" not in out
 

@@ -41,8 +41,9 @@ class ModelCapabilities:
     """What one upstream model accepts; each field names what the body may carry.
 
     ``reasoning_effort``: the caller's thinking is sent as ``reasoning_effort``.
-    ``sampling``: ``temperature`` and ``top_p`` are sent. ``stop``: stop sequences are
-    sent. ``max_tokens_field``: the name the output limit goes by.
+    ``sampling``: ``temperature`` and ``top_p`` are sent. ``stop``: stop sequences can
+    be sent (if not, a call with some is refused: dropping them changes the answer).
+    ``max_tokens_field``: the name the output limit goes by.
     ``max_output_tokens``: the most output tokens the model gives (a larger limit is
     lowered to it). ``system_role``: the role system text is sent in (``user`` for
     models that take no instructions role). ``mid_conversation_system``: system text

@@ -60,7 +60,7 @@ def render_request(request: Request, capabilities: ModelCapabilities = UNKNOWN) 
         caps.max_tokens_field: _ceiling(request.max_tokens, caps.max_output_tokens),
         "temperature": request.temperature if caps.sampling else None,
         "top_p": request.top_p if caps.sampling else None,
-        "stop": (request.stop or None) if caps.stop else None,
+        "stop": _stop(request.stop, caps),
         "reasoning_effort": _effort(request.reasoning) if caps.reasoning_effort else None,
         "user": request.user,
     }
@@ -85,6 +85,17 @@ def render_request(request: Request, capabilities: ModelCapabilities = UNKNOWN) 
     elif request.json_object:
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+def _stop(stop: list[str], caps: ModelCapabilities) -> list[str] | None:
+    """Stop sequences; refused (400) for a model that takes none: an answer running past
+    them is not the one the caller asked for."""
+    if stop and not caps.stop:
+        raise InvalidRequest(
+            "stop_sequences: the model this call goes to does not accept stop sequences.",
+            param="stop_sequences",
+        )
+    return stop or None
 
 
 def _ceiling(asked: int | None, most: int | None) -> int | None:
