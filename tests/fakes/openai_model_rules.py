@@ -77,8 +77,9 @@ def gpt4o_like(body: dict[str, Any]) -> Refusal | None:
 
 
 def deepseek_reasoner_like(body: dict[str, Any]) -> Refusal | None:
-    """DeepSeek's thinking model: no ``tool_choice``, 65,536 output tokens at most, and
-    only the four roles of its message schema."""
+    """DeepSeek's thinking model: no ``tool_choice``, 65,536 output tokens at most, only
+    the four roles of its message schema, and a tool loop's assistant messages must carry
+    their ``reasoning_content`` back."""
     if "tool_choice" in body:
         return _error("deepseek-reasoner does not support this tool_choice", None,
                       "invalid_request_error")  # fmt: skip
@@ -92,6 +93,14 @@ def deepseek_reasoner_like(body: dict[str, Any]) -> Refusal | None:
                 None,
                 None,
                 status=422,
+            )
+        if role == "assistant" and message.get("tool_calls") and "reasoning_content" not in message:
+            return _error(
+                f"Missing `reasoning_content` field in the assistant message at message index"
+                f" {index}. For more information, please refer to"
+                " https://api-docs.deepseek.com/guides/thinking_mode#tool-calls",
+                None,
+                "invalid_request_error",
             )
     asked = body.get("max_tokens")
     if isinstance(asked, int) and not 1 <= asked <= 65_536:

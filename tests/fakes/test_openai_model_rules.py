@@ -39,6 +39,26 @@ def sdk() -> Iterator[openai.OpenAI]:
         ("gpt-4o", {"max_tokens": 32000}, "max_tokens is too large: 32000"),
         ("gpt-4o", {"parallel_tool_calls": False}, "only allowed when 'tools'"),
         ("deepseek-reasoner", {"tool_choice": "auto", "tools": []}, "this tool_choice"),
+        (
+            "deepseek-reasoner",
+            {
+                "messages": [
+                    *HI,
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "c1",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": "{}"},
+                            }
+                        ],
+                    },
+                ]
+            },
+            "Missing `reasoning_content` field in the assistant message at message index 1",
+        ),
         ("qwen3", {"messages": [*HI, {"role": "system", "content": "x"}]}, "at the beginning"),
     ],
 )

@@ -235,3 +235,25 @@ def test_stop_sequences_for_a_model_without_them_are_refused_before_the_upstream
         )
     assert refused.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
     assert fake.requests == []
+
+
+def test_deepseek_reasoner_gets_its_reasoning_back_in_a_tool_loop(
+    sqlite_gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    """Claude Code sends the thinking it was shown back with the tool call it answers;
+    DeepSeek's thinking mode refuses the loop without it ("Missing `reasoning_content`
+    field in the assistant message")."""
+    model = _channel(sqlite_gateway, fake, "deepseek-reasoner")
+    turn = [
+        {"type": "thinking", "thinking": "List them with ls.", "signature": ""},
+        {"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "ls"}},
+    ]
+    result = [{"type": "tool_result", "tool_use_id": "call_1", "content": "a.txt"}]
+    messages = [MESSAGES[0], {"role": "assistant", "content": turn},
+                {"role": "user", "content": result}]  # fmt: skip
+    body = {**CLAUDE_CODE, "messages": messages}
+    with _sdk(sqlite_gateway).messages.stream(model=model, **body) as events:
+        assert events.get_final_message().stop_reason == "end_turn"
+    [assistant] = [m for m in fake.requests[-1].body["messages"] if m["role"] == "assistant"]
+    assert assistant["reasoning_content"] == "List them with ls."
+    assert assistant["tool_calls"][0]["id"] == "call_1"

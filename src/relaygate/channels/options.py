@@ -61,6 +61,8 @@ class ModelCapabilityOptions(BaseModel):
     system_role: Literal["system", "developer", "user"] | None = None
     # False: system messages the caller put mid-conversation join the leading one
     mid_conversation_system: StrictBool | None = None
+    # send the model's earlier reasoning back as its assistant messages' reasoning_content
+    reasoning_content: StrictBool | None = None
     parallel_tool_calls: StrictBool | None = None  # send parallel_tool_calls (with tools)
     tool_choice: StrictBool | None = None  # send tool_choice "auto" (a forced one always)
 

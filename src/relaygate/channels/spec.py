@@ -22,6 +22,7 @@ class ModelOverride:
     max_output_tokens: int | None = None
     system_role: str | None = None
     mid_conversation_system: bool | None = None
+    reasoning_content: bool | None = None
     parallel_tool_calls: bool | None = None
     tool_choice: bool | None = None
 

@@ -28,6 +28,7 @@ _FIELDS = (
     "max_output_tokens",
     "system_role",
     "mid_conversation_system",
+    "reasoning_content",
     "parallel_tool_calls",
     "tool_choice",
 )

@@ -177,3 +177,23 @@ def test_a_forced_tool_choice_is_sent_even_where_refused() -> None:
     caps = builtin_capabilities("deepseek-reasoner")
     assert render(caps)["tool_choice"] == "required"
     assert "tool_choice" not in render(caps, tool_choice={"type": "auto"})
+
+
+def test_reasoning_goes_back_only_to_models_that_want_it() -> None:
+    turn = [
+        {"type": "thinking", "thinking": "Use the tool.", "signature": ""},
+        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {}},
+    ]
+    result = [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": turn},
+        {"role": "user", "content": result},
+        {"role": "assistant", "content": "Done."},
+    ]
+    deepseek = render(builtin_capabilities("deepseek-reasoner"), messages=messages,
+                      tool_choice=None)  # fmt: skip
+    assistants = [m for m in deepseek["messages"] if m["role"] == "assistant"]
+    assert [m["reasoning_content"] for m in assistants] == ["Use the tool.", ""]
+    plain = render(UNKNOWN, messages=messages, tool_choice=None)
+    assert not any("reasoning_content" in m for m in plain["messages"])

@@ -4,7 +4,8 @@ A translated call (Claude Code on GPT or DeepSeek, Codex on a chat channel) carr
 fields its caller never wrote; the upstream refuses whole calls over fields some models
 do not take: OpenAI's reasoning models refuse ``max_tokens``, ``temperature``,
 ``stop`` and (o-series) ``parallel_tool_calls``; its chat models refuse
-``reasoning_effort``; ``deepseek-reasoner`` refuses ``tool_choice``; o1-mini refuses a
+``reasoning_effort``; ``deepseek-reasoner`` refuses ``tool_choice`` and a tool loop without its
+``reasoning_content``; o1-mini refuses a
 ``system`` message; Qwen, Llama and Gemma chat templates refuse a system message that
 is not first; every model refuses an output limit above its own. So the renderer asks a
 :class:`ModelCapabilities` what to send instead of sending one body to all.
@@ -48,7 +49,8 @@ class ModelCapabilities:
     lowered to it). ``system_role``: the role system text is sent in (``user`` for
     models that take no instructions role). ``mid_conversation_system``: system text
     may stay where the caller put it; if not, it joins the leading system message.
-    ``parallel_tool_calls``: the field is sent (with tools). ``tool_choice``: ``auto``
+    ``reasoning_content``: the model's earlier reasoning goes back in its assistant
+    messages. ``parallel_tool_calls``: the field is sent (with tools). ``tool_choice``: ``auto``
     is sent (a forced choice always is: leaving it out would change the answer)."""
 
     reasoning_effort: bool = True
@@ -58,6 +60,7 @@ class ModelCapabilities:
     max_output_tokens: int | None = None
     system_role: SystemRole = "system"
     mid_conversation_system: bool = True
+    reasoning_content: bool = False
     parallel_tool_calls: bool = True
     tool_choice: bool = True
 
@@ -95,9 +98,11 @@ _FAMILIES: tuple[tuple[str, ModelCapabilities], ...] = (
     ("gpt-4", replace(_CHAT, max_output_tokens=8_192)),
     ("gpt-4-0613", replace(_CHAT, max_output_tokens=8_192)),
     ("gpt-3.5-turbo*", replace(_CHAT, max_output_tokens=4_096)),
-    # DeepSeek's thinking model takes no effort, ignores sampling and refuses tool_choice
+    # DeepSeek's thinking model takes no effort, ignores sampling, refuses tool_choice and
+    # a tool loop whose assistant messages lack their reasoning_content
     ("deepseek-reasoner*", ModelCapabilities(
-        reasoning_effort=False, sampling=False, tool_choice=False, max_output_tokens=65_536)),
+        reasoning_effort=False, sampling=False, tool_choice=False, max_output_tokens=65_536,
+        reasoning_content=True)),
     ("deepseek-r1*", ModelCapabilities(reasoning_effort=False, sampling=False,
                                        tool_choice=False)),
     ("deepseek-chat*", replace(_CHAT, max_output_tokens=8_192)),

@@ -26,6 +26,7 @@ from relaygate.relay.canonical.messages import (
     Request,
     Text,
     TextSource,
+    Thinking,
     Tool,
     ToolCall,
     ToolChoice,
@@ -137,7 +138,7 @@ def _render_messages(request: Request, caps: ModelCapabilities) -> list[dict[str
             else:
                 leading.append(text)
         elif message.role == "assistant":
-            rendered = _render_assistant(message)
+            rendered = _render_assistant(message, caps.reasoning_content)
             if rendered is not None:
                 messages.append(rendered)
         else:
@@ -147,13 +148,18 @@ def _render_messages(request: Request, caps: ModelCapabilities) -> list[dict[str
     return messages
 
 
-def _render_assistant(message: Message) -> dict[str, Any] | None:
-    """Text and tool calls; thinking is dropped (OpenAI-compatible servers refuse it)."""
+def _render_assistant(message: Message, reasoning_back: bool) -> dict[str, Any] | None:
+    """Text and tool calls. Thinking is dropped (most OpenAI-compatible servers refuse
+    it), except for models that want their reasoning back (``reasoning_back``:
+    DeepSeek's thinking mode refuses a tool loop without ``reasoning_content``)."""
     texts = [block.text for block in message.content if isinstance(block, Text)]
     calls = [block for block in message.content if isinstance(block, ToolCall)]
     if not texts and not calls:
         return None
     rendered: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if reasoning_back:
+        thoughts = [block.text for block in message.content if isinstance(block, Thinking)]
+        rendered["reasoning_content"] = "".join(thoughts)
     if calls:
         rendered["tool_calls"] = [render_tool_call(call) for call in calls]
     return rendered
