@@ -108,6 +108,9 @@ class FakeOpenAI:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.media = MediaRoutes(self)  # images and audio: tests/fakes/media_routes.py
+        # model -> what it refuses (tests/fakes/openai_model_rules.py): checked before
+        # any scripted behaviour, as a real model's validation comes first
+        self.refuse: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None]] = {}
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -217,6 +220,11 @@ class FakeOpenAI:
     ) -> web.StreamResponse:
         rec = await self._record(request)
         model = rec.body.get("model") if isinstance(rec.body, dict) else None
+        rules = self.refuse.get(model) if isinstance(model, str) else None
+        refusal = rules(rec.body) if rules is not None else None
+        if refusal is not None:
+            rec.done.set()
+            return self._error(rec, Behaviour(status=refusal[0], error_body=refusal[1]))
         b = self._next_behaviour(model)
         if b.reply is not None and isinstance(rec.body, dict):
             b = dataclasses.replace(b, text=b.reply(rec.body), reply=None)

@@ -10,11 +10,11 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from relaygate.core.bounds import PositiveCount
 
-__all__ = ["ChannelOptions", "ChannelType", "join_keys", "split_keys"]
+__all__ = ["ChannelOptions", "ChannelType", "ModelCapabilityOptions", "join_keys", "split_keys"]
 
 ChannelType = Literal["openai", "azure_openai", "anthropic", "echo"]
 
@@ -39,6 +39,34 @@ _PROXY_PATTERN = (
 )
 
 
+# at most this many model patterns per channel, each at most this long
+MAX_MODEL_PATTERNS, MAX_PATTERN_LENGTH = 100, 200
+
+
+class ModelCapabilityOptions(BaseModel):
+    """What one model (or a glob of them) accepts in a translated Chat Completions body,
+    overriding what Relaygate knows of its family (docs/channels.md, "Model
+    capabilities"). Unset fields keep the known value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Shorthand: a reasoning model gets reasoning_effort and no temperature/top_p; a
+    # model that does not reason never gets reasoning_effort.
+    reasoning: StrictBool | None = None
+    reasoning_effort: StrictBool | None = None  # send reasoning_effort when thinking is asked for
+    sampling: StrictBool | None = None  # send temperature and top_p
+    stop: StrictBool | None = None  # false: a call with stop sequences is refused (400)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+    max_output_tokens: PositiveCount | None = None  # a larger output limit is lowered to it
+    system_role: Literal["system", "developer", "user"] | None = None
+    # False: system messages the caller put mid-conversation join the leading one
+    mid_conversation_system: StrictBool | None = None
+    # send the model's earlier reasoning back as its assistant messages' reasoning_content
+    reasoning_content: StrictBool | None = None
+    parallel_tool_calls: StrictBool | None = None  # send parallel_tool_calls (with tools)
+    tool_choice: StrictBool | None = None  # send tool_choice "auto" (a forced one always)
+
+
 class ChannelOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +77,16 @@ class ChannelOptions(BaseModel):
     # more is capped (Claude Code asks for 32,000-128,000, which e.g. gpt-4o and DeepSeek
     # refuse); a same-dialect call is relayed as the caller sent it.
     max_output_tokens: PositiveCount | None = None
+    # Per model (an upstream or public model name, or a glob such as "o3*"): what it
+    # accepts in a translated Chat Completions body. The most specific pattern wins.
+    model_capabilities: dict[str, ModelCapabilityOptions] = Field(
+        default_factory=dict,
+        max_length=MAX_MODEL_PATTERNS,
+        # what _patterns checks, in the schema: not blank, at most MAX_PATTERN_LENGTH
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": MAX_PATTERN_LENGTH, "pattern": "\\S"}
+        },
+    )
     # azure_openai channels: the api-version every call carries (Azure requires one).
     api_version: str = Field(default="", max_length=40)
     # Timeouts in seconds, overriding the gateway-wide ones for this channel: opening a
@@ -64,6 +102,19 @@ class ChannelOptions(BaseModel):
         # what _proxy_url accepts, narrowly: empty, or http://[user:password@]host:port[/]
         json_schema_extra={"pattern": _PROXY_PATTERN},
     )
+
+    @field_validator("model_capabilities")
+    @classmethod
+    def _patterns(
+        cls, value: dict[str, ModelCapabilityOptions]
+    ) -> dict[str, ModelCapabilityOptions]:
+        for pattern in value:
+            if not pattern.strip() or len(pattern) > MAX_PATTERN_LENGTH:
+                raise ValueError(
+                    f"model_capabilities: each key is a model name or glob of 1 to"
+                    f" {MAX_PATTERN_LENGTH} characters"
+                )
+        return value
 
     @field_validator("proxy_url")
     @classmethod

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from relaygate.channels.models import Channel
 from relaygate.channels.options import ChannelOptions, split_keys
 from relaygate.channels.repository import ChannelRepository
-from relaygate.channels.spec import ChannelSpec
+from relaygate.channels.spec import ChannelSpec, ModelOverride
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.db.engine import Database
 
@@ -53,6 +53,10 @@ def _spec(row: Channel) -> ChannelSpec:
         first_byte_timeout=options.first_byte_timeout,
         idle_timeout=options.idle_timeout,
         proxy_url=options.proxy_url,
+        model_overrides=tuple(
+            ModelOverride(pattern, **entry.model_dump())
+            for pattern, entry in options.model_capabilities.items()
+        ),
     )
 
 

@@ -4,7 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ChannelSpec"]
+__all__ = ["ChannelSpec", "ModelOverride"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOverride:
+    """A channel's word on what the models matching ``pattern`` accept in a translated
+    Chat Completions body (ChannelOptions.model_capabilities); None: as Relaygate knows
+    the model's family."""
+
+    pattern: str
+    reasoning: bool | None = None
+    reasoning_effort: bool | None = None
+    sampling: bool | None = None
+    stop: bool | None = None
+    max_tokens_field: str | None = None
+    max_output_tokens: int | None = None
+    system_role: str | None = None
+    mid_conversation_system: bool | None = None
+    reasoning_content: bool | None = None
+    parallel_tool_calls: bool | None = None
+    tool_choice: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +50,4 @@ class ChannelSpec:
     first_byte_timeout: float | None = None  # until the upstream's response headers
     idle_timeout: float | None = None  # the longest silence between two body chunks
     proxy_url: str = ""  # http://[user:pass@]host:port, for upstreams reached through a proxy
+    model_overrides: tuple[ModelOverride, ...] = ()  # see ChannelOptions.model_capabilities

@@ -30,6 +30,7 @@ from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
+from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
 from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.dialects.openai_chat.usage import usage_object
 from relaygate.relay.dialects.openai_responses.request import COMPACT, has_trigger
@@ -143,10 +144,13 @@ def upstream_payload(
     default_max_tokens: int,
     history: list[dict[str, Any]] | None = None,
     endpoint: str = "",
+    capabilities: ModelCapabilities = UNKNOWN,
 ) -> dict[str, Any]:
     """The body for the channel; a Responses turn is sent with its stored ``history``.
     A compaction (``endpoint`` COMPACT, or a turn ending with a ``compaction_trigger``)
-    for a channel without the Responses API becomes a summarisation call."""
+    for a channel without the Responses API becomes a summarisation call.
+    ``capabilities``: what the model of an OpenAI chat channel accepts (a translated
+    body carries only that)."""
     if client == RESPONSES != upstream and (endpoint == COMPACT or has_trigger(payload)):
         from relaygate.relay.compaction import summary_request
 
@@ -157,11 +161,21 @@ def upstream_payload(
         from relaygate.relay.translate_responses import responses_request_to
 
         return responses_request_to(
-            upstream, payload, history or [], default_max_tokens=default_max_tokens
+            upstream,
+            payload,
+            history or [],
+            default_max_tokens=default_max_tokens,
+            capabilities=capabilities,
         )
     from relaygate.relay.translate import translate_request
 
-    return translate_request(client, upstream, payload, default_max_tokens=default_max_tokens)
+    return translate_request(
+        client,
+        upstream,
+        payload,
+        default_max_tokens=default_max_tokens,
+        capabilities=capabilities,
+    )
 
 
 def _native_responses(payload: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
+from relaygate.relay.capabilities import model_capabilities
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.count_fallback import CountRouteMemory, lacks_count_route
 from relaygate.relay.crossing import (
@@ -53,6 +54,7 @@ from relaygate.relay.crossing import (
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
+from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
@@ -559,12 +561,24 @@ class RelayService:
         target = upstream_endpoint(client, endpoint, upstream)
         assert target is not None
         if upstream != client or history is not None:
-            out = upstream_payload(
-                client, upstream, payload, DEFAULT_MAX_TOKENS, history, endpoint=endpoint
+            upstream_model = ctx.upstream_model or facts.model
+            capabilities = (  # what the body may carry: a chat model's own list
+                model_capabilities(channel, upstream_model, facts.model)
+                if upstream == OPENAI
+                else UNKNOWN
             )
-            if upstream != client:
-                cap_output(out, upstream, channel.max_output_tokens)
-            out["model"] = facts.model if not ctx.upstream_model else ctx.upstream_model
+            out = upstream_payload(
+                client,
+                upstream,
+                payload,
+                DEFAULT_MAX_TOKENS,
+                history,
+                endpoint=endpoint,
+                capabilities=capabilities,
+            )
+            if upstream != client:  # a chat body is already within the model's limit
+                cap_output(out, upstream, None if upstream == OPENAI else channel.max_output_tokens)
+            out["model"] = upstream_model
             call = UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id)
             if upstream != client:
                 call.answer_schema = strict_schema(client, payload)

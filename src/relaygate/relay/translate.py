@@ -18,6 +18,7 @@ from typing import Any
 from relaygate.relay.dialects import ANTHROPIC, OPENAI
 from relaygate.relay.dialects.anthropic_messages import convert as anthropic
 from relaygate.relay.dialects.openai_chat import convert as openai
+from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
 
 __all__ = ["ANTHROPIC", "DIALECTS", "OPENAI", "translate_request", "translate_response"]
 
@@ -32,19 +33,25 @@ def _check(source: str, target: str) -> None:
 
 
 def translate_request(
-    source: str, target: str, payload: dict[str, Any], *, default_max_tokens: int = 4096
+    source: str,
+    target: str,
+    payload: dict[str, Any],
+    *,
+    default_max_tokens: int = 4096,
+    capabilities: ModelCapabilities = UNKNOWN,
 ) -> dict[str, Any]:
     """The body to send upstream in ``target`` for the client's ``payload`` in ``source``.
 
     ``model`` is kept as given (the pipeline sets the upstream's model name afterwards)
     and so is ``stream``; an OpenAI stream asks for the final usage chunk, which billing
     needs. ``default_max_tokens`` fills Anthropic's required ``max_tokens`` when the
-    OpenAI client set no limit."""
+    OpenAI client set no limit; ``capabilities`` are the OpenAI upstream model's (what
+    its body may carry)."""
     _check(source, target)
     if source == OPENAI:
         request = openai.parse_request(payload)
         return anthropic.render_request(request, default_max_tokens=default_max_tokens)
-    return openai.render_request(anthropic.parse_request(payload))
+    return openai.render_request(anthropic.parse_request(payload), capabilities)
 
 
 def translate_response(

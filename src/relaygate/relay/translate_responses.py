@@ -18,6 +18,7 @@ from typing import Any
 
 from relaygate.relay.dialects.anthropic_messages import convert as anthropic
 from relaygate.relay.dialects.openai_chat import convert as openai
+from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
 from relaygate.relay.dialects.openai_responses import convert as responses
 from relaygate.relay.dialects.openai_responses.output import IdFactory, new_id
 from relaygate.relay.dialects.openai_responses.stream import ResponsesTranslator
@@ -37,7 +38,12 @@ response_template = responses.response_template
 
 
 def responses_request_to(
-    target: str, body: dict[str, Any], history: list[dict[str, Any]], *, default_max_tokens: int
+    target: str,
+    body: dict[str, Any],
+    history: list[dict[str, Any]],
+    *,
+    default_max_tokens: int,
+    capabilities: ModelCapabilities = UNKNOWN,
 ) -> dict[str, Any]:
     """The body to send to a ``target`` channel (``"openai"``: Chat Completions,
     ``"anthropic"``: Messages) for the Responses ``body`` continuing ``history``.
@@ -45,13 +51,14 @@ def responses_request_to(
     ``model`` and ``stream`` are kept (the pipeline sets the upstream's model name);
     a Chat Completions stream asks for its usage chunk, which billing needs.
     ``default_max_tokens`` fills Anthropic's required ``max_tokens`` when the client set
-    no ``max_output_tokens``. Raises InvalidRequest (400) for what cannot be translated.
+    no ``max_output_tokens``; ``capabilities`` are a chat upstream model's. Raises
+    InvalidRequest (400) for what cannot be translated.
     """
     if target not in (_OPENAI, _ANTHROPIC):
         raise ValueError(f"no Responses translation to {target!r}")
     request = responses.parse_request(body, history)
     if target == _OPENAI:
-        return openai.render_request(request)
+        return openai.render_request(request, capabilities)
     return anthropic.render_request(request, default_max_tokens=default_max_tokens)
 
 

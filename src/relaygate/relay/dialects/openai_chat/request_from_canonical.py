@@ -1,10 +1,12 @@
 """Canonical request -> OpenAI Chat Completions request body.
 
-The body goes to any OpenAI-compatible server (OpenAI, DeepSeek, vLLM, …), so it uses the
-fields they all accept: ``max_tokens`` rather than ``max_completion_tokens``, string
+The body goes to any OpenAI-compatible server (OpenAI, DeepSeek, vLLM, …): string
 content when a message is text only, ``reasoning_effort`` limited to low/medium/high.
-Anthropic-only content (thinking, redacted thinking, cache breakpoints) is not sent: these
-servers reject or ignore it. See docs/compatibility.md.
+Which optional fields are sent, under which names, is the upstream model's
+:class:`~relaygate.relay.dialects.openai_chat.capabilities.ModelCapabilities` (by
+default: ``max_tokens``, everything the caller asked for). Anthropic-only content
+(thinking, redacted thinking, cache breakpoints) is not sent: these servers reject or
+ignore it. See docs/compatibility.md.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from relaygate.relay.canonical.messages import (
     Request,
     Text,
     TextSource,
+    Thinking,
     Tool,
     ToolCall,
     ToolChoice,
     ToolResult,
     UrlSource,
 )
+from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
 
 __all__ = ["compact_json", "render_request", "render_tool_call"]
 
@@ -44,26 +48,32 @@ def compact_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def render_request(request: Request) -> dict[str, Any]:
-    """The OpenAI chat body for ``request``, using only fields OpenAI-compatible servers share."""
-    body: dict[str, Any] = {"model": request.model, "messages": _render_messages(request)}
+def render_request(request: Request, capabilities: ModelCapabilities = UNKNOWN) -> dict[str, Any]:
+    """The OpenAI chat body for ``request``, carrying only what the upstream model's
+    ``capabilities`` accept."""
+    caps = capabilities
+    messages = _render_messages(request, caps)
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
     body["stream"] = request.stream
     if request.stream:
         body["stream_options"] = {"include_usage": True}
     optional = {
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "stop": request.stop or None,
-        "reasoning_effort": _effort(request.reasoning),
+        caps.max_tokens_field: _ceiling(request.max_tokens, caps.max_output_tokens),
+        "temperature": request.temperature if caps.sampling else None,
+        "top_p": request.top_p if caps.sampling else None,
+        "stop": _stop(request.stop, caps),
+        "reasoning_effort": _effort(request.reasoning) if caps.reasoning_effort else None,
         "user": request.user,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     if request.tools:
         body["tools"] = [_render_tool(tool) for tool in request.tools]
-        if request.tool_choice is not None:
-            body["tool_choice"] = _render_tool_choice(request.tool_choice)
-        if request.parallel_tool_calls is not None:
+        choice = request.tool_choice
+        # a model refusing tool_choice still gets a forced one (leaving it out would
+        # answer another question; its refusal reaches the caller), never a plain "auto"
+        if choice is not None and (caps.tool_choice or choice.mode != "auto"):
+            body["tool_choice"] = _render_tool_choice(choice)
+        if request.parallel_tool_calls is not None and caps.parallel_tool_calls:
             body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.response_schema is not None:
         schema: dict[str, Any] = {
@@ -76,6 +86,24 @@ def render_request(request: Request) -> dict[str, Any]:
     elif request.json_object:
         body["response_format"] = {"type": "json_object"}
     return body
+
+
+def _stop(stop: list[str], caps: ModelCapabilities) -> list[str] | None:
+    """Stop sequences; refused (400) for a model that takes none: an answer running past
+    them is not the one the caller asked for."""
+    if stop and not caps.stop:
+        raise InvalidRequest(
+            "stop_sequences: the model this call goes to does not accept stop sequences.",
+            param="stop_sequences",
+        )
+    return stop or None
+
+
+def _ceiling(asked: int | None, most: int | None) -> int | None:
+    """The caller's output limit, lowered to the model's (a limit above it is refused)."""
+    if asked is None or most is None:
+        return asked
+    return min(asked, most)
 
 
 def _effort(reasoning: Reasoning | None) -> str | None:
@@ -94,32 +122,44 @@ def _join(blocks: list[Text] | list[Block]) -> str:
     return "\n\n".join(block.text for block in blocks if isinstance(block, Text) and block.text)
 
 
-def _render_messages(request: Request) -> list[dict[str, Any]]:
+def _render_messages(request: Request, caps: ModelCapabilities) -> list[dict[str, Any]]:
     """System text joined into one string per message (several servers' chat templates
-    take no content parts in a system message), then the conversation in order."""
+    take no content parts in a system message), in the model's instructions role, then
+    the conversation in order. A model that takes system text only first gets the
+    caller's later system messages joined to the leading one."""
+    leading = [text] if (text := _join(request.system)) else []
     messages: list[dict[str, Any]] = []
-    if system := _join(request.system):
-        messages.append({"role": "system", "content": system})
     for message in request.messages:
         if message.role == "system":
-            if text := _join(message.content):
-                messages.append({"role": "system", "content": text})
+            if not (text := _join(message.content)):
+                continue
+            if caps.mid_conversation_system:
+                messages.append({"role": caps.system_role, "content": text})
+            else:
+                leading.append(text)
         elif message.role == "assistant":
-            rendered = _render_assistant(message)
+            rendered = _render_assistant(message, caps.reasoning_content)
             if rendered is not None:
                 messages.append(rendered)
         else:
             messages.extend(_render_user(message))
+    if leading:
+        messages.insert(0, {"role": caps.system_role, "content": "\n\n".join(leading)})
     return messages
 
 
-def _render_assistant(message: Message) -> dict[str, Any] | None:
-    """Text and tool calls; thinking is dropped (OpenAI-compatible servers refuse it)."""
+def _render_assistant(message: Message, reasoning_back: bool) -> dict[str, Any] | None:
+    """Text and tool calls. Thinking is dropped (most OpenAI-compatible servers refuse
+    it), except for models that want their reasoning back (``reasoning_back``:
+    DeepSeek's thinking mode refuses a tool loop without ``reasoning_content``)."""
     texts = [block.text for block in message.content if isinstance(block, Text)]
     calls = [block for block in message.content if isinstance(block, ToolCall)]
     if not texts and not calls:
         return None
     rendered: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if reasoning_back:
+        thoughts = [block.text for block in message.content if isinstance(block, Thinking)]
+        rendered["reasoning_content"] = "".join(thoughts)
     if calls:
         rendered["tool_calls"] = [render_tool_call(call) for call in calls]
     return rendered
