@@ -33,10 +33,11 @@ from relaygate.billing.catalogue import Catalogue, Rated
 from relaygate.billing.ledger import Balance, LedgerService
 from relaygate.billing.membership import DEFAULT_TIERS, MembershipTier, membership
 from relaygate.billing.packages import PackageService, PackageView, split_official
-from relaygate.billing.pricing import Multipliers, TokenCounts, charge, official_cost
+from relaygate.billing.pricing import Multipliers, charge, official_cost
 from relaygate.billing.writer import Bill, BillWriter
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InsufficientBalance, PermissionDenied
+from relaygate.core.units import Usage
 from relaygate.kv.protocols import Counter
 
 __all__ = ["Charge", "Charging", "Reservation", "INSUFFICIENT_BALANCE"]
@@ -176,7 +177,7 @@ class Charging:
         model: str,
         route: str,
         service_tier: str | None,
-        estimate: TokenCounts,
+        estimate: Usage,
     ) -> Reservation:
         rated = self.catalogue.rated(model)
         multipliers = self.catalogue.multipliers(model, route, service_tier, principal.group)
@@ -214,7 +215,7 @@ class Charging:
         """
         if reservation.house:
             return True
-        counts = _worst(reservation.rated, TokenCounts(completion_tokens=output_tokens))
+        counts = _worst(reservation.rated, Usage(completion_tokens=output_tokens))
         multiplier = reservation.multipliers.total
         extra = charge(official_cost(reservation.rated.price, counts), multiplier)
         if extra <= 0:
@@ -264,7 +265,7 @@ class Charging:
             if reservation.key_capped:
                 await self.holds.add(_key_hold_key(reservation.key_id), -hold, ttl_s=_HOLD_TTL)
 
-    def price(self, reservation: Reservation, tokens: TokenCounts) -> Charge:
+    def price(self, reservation: Reservation, tokens: Usage) -> Charge:
         """Price a call: packages in scope first at official price, the rest multiplied.
 
         What is taken from packages is claimed at once (before any await), so concurrent
@@ -350,7 +351,7 @@ class Charging:
         committed.add_done_callback(landed)
 
 
-def _worst(rated: Rated, counts: TokenCounts) -> TokenCounts:
+def _worst(rated: Rated, counts: Usage) -> Usage:
     """The estimate priced at its worst: output held as reasoning when reasoning costs more
     (a thinking model may spend its whole limit thinking)."""
     price = rated.price

@@ -21,8 +21,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
+from relaygate.billing.usage_row import USAGE_COLUMNS, UsageRow
 from relaygate.core.clock import utcnow
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
@@ -34,19 +36,14 @@ T = TypeVar("T")
 _RETRY_DELAY = 1.0
 _CHECKPOINT_EVERY = 200  # batches between two WAL checkpoints (SQLite)
 
-USAGE_COLUMNS = (
-    "request_id", "created_at", "user_id", "key_id", "model", "upstream_model", "channel_id",
-    "endpoint", "status", "stream", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "reasoning_tokens", "usage_estimated", "rurt_ms", "ttfb_ms", "duration_ms", "client_ip",
-    "error", "official_cost", "amount", "free_amount", "multiplier", "package_amount",
-    "attempts", "images", "characters", "audio_ms", "route_group", "model_multiplier",
-    "route_multiplier", "tier_multiplier", "group_multiplier",
-)  # fmt: skip
-_CREATED_AT = USAGE_COLUMNS.index("created_at")
+# created_at is bound first (converted to the database's form), the others as they are
+_PLAIN_COLUMNS = tuple(name for name in USAGE_COLUMNS if name != "created_at")
+_PLAIN_VALUES = attrgetter(*_PLAIN_COLUMNS)  # one C call: the row's values as a plain tuple
+_INSERT_COLUMNS = ("created_at", *_PLAIN_COLUMNS)
 
 _SQL = {
-    "usage": f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})",
+    "usage": f"INSERT INTO usage_records ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})",
     "ledger": "INSERT INTO ledger_entries "
     "(user_id, kind, amount, free_amount, request_id, memo, created_at) "
     "VALUES (?, 'charge', ?, ?, ?, '', ?)",
@@ -143,9 +140,9 @@ class _SQLiteSink:
 
 @dataclass(slots=True)
 class Bill:
-    """One call's usage row (in :data:`USAGE_COLUMNS` order) and what it costs whom."""
+    """One call's usage row and what it costs whom."""
 
-    row: tuple[Any, ...]
+    row: UsageRow
     user_id: int | None
     key_id: int | None
     request_id: str
@@ -283,9 +280,9 @@ class BillWriter:
 
     def _statements(self, batch: list[Bill]) -> list[tuple[str, list[tuple[Any, ...]]]]:
         """The batch as (SQL, rows) pairs, in the order they must run."""
-        at, convert = _CREATED_AT, self._time
+        convert, values = self._time, _PLAIN_VALUES
         stamp = convert(utcnow())
-        usage = [(*b.row[:at], convert(b.row[at]), *b.row[at + 1 :]) for b in batch]
+        usage = [(convert(b.row.created_at), *values(b.row)) for b in batch]
         charged = [b for b in batch if b.charged and b.user_id is not None]
         wallets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         keys: dict[int, list[int]] = defaultdict(lambda: [0, 0])
