@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from relaygate.billing.ledger import Split
 from relaygate.billing.usage_row import USAGE_COLUMNS, UsageRow
 from relaygate.core.clock import utcnow
 from relaygate.core.tasks import cancel_and_wait
@@ -136,6 +137,14 @@ class _SQLiteSink:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+@dataclass(slots=True)
+class _KeyUse:
+    """What one batch adds to a key's counters."""
+
+    fee: int = 0
+    times: int = 0
 
 
 @dataclass(slots=True)
@@ -283,16 +292,19 @@ class BillWriter:
         convert, values = self._time, _PLAIN_VALUES
         stamp = convert(utcnow())
         usage = [(convert(b.row.created_at), *values(b.row)) for b in batch]
-        charged = [b for b in batch if b.charged and b.user_id is not None]
-        wallets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        keys: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for bill in batch:
+        charged: list[Bill] = []
+        wallets: defaultdict[int, Split] = defaultdict(Split)
+        keys: defaultdict[int, _KeyUse] = defaultdict(_KeyUse)
+        for bill in batch:  # in batch order: the rows (and so their ids) keep that order
             if bill.key_id is not None and (bill.used or bill.charged):
-                keys[bill.key_id][0] += bill.charged
-                keys[bill.key_id][1] += 1
-        for bill in charged:
-            wallets[bill.user_id][0] += bill.paid  # type: ignore[index]
-            wallets[bill.user_id][1] += bill.free  # type: ignore[index]
+                use = keys[bill.key_id]
+                use.fee += bill.charged
+                use.times += 1
+            if bill.charged and bill.user_id is not None:
+                charged.append(bill)
+                wallet = wallets[bill.user_id]
+                wallet.paid += bill.paid
+                wallet.free += bill.free
         uses = [
             (b.user_id, pid, -amt, b.request_id, stamp) for b in batch for pid, amt in b.packages
         ]
@@ -301,10 +313,10 @@ class BillWriter:
             (sql["usage"], usage),
             (sql["ledger"], [(b.user_id, -b.paid, -b.free, b.request_id, stamp) for b in charged]),
             (sql["wallet_row"], [(uid,) for uid in wallets if uid not in self._wallets]),
-            (sql["wallet"], [(p, f, uid) for uid, (p, f) in wallets.items()]),
+            (sql["wallet"], [(w.paid, w.free, uid) for uid, w in wallets.items()]),
             (sql["package_use"], uses),
             (sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses]),
-            (sql["key"], [(fee, n, stamp, kid) for kid, (fee, n) in keys.items()]),
+            (sql["key"], [(k.fee, k.times, stamp, kid) for kid, k in keys.items()]),
         ]
 
     def _commit_sqlite(self, batch: list[Bill], busy_timeout_ms: int, quiet: bool) -> bool:
