@@ -5,11 +5,12 @@ list of the writer's INSERT is derived from the fields here, so the two cannot d
 apart as a positional tuple and a parallel column list could.
 
 A slotted dataclass, not a NamedTuple: measured on CPython 3.11 with 34 fields, building
-one by keyword costs about the same (1.75 µs against 1.95) and reading its values into the
-INSERT's parameter tuple costs the same (one ``attrgetter`` call, ~0.4 µs), and a
-dataclass cannot be indexed or sliced by position, which is the mistake this replaces.
-The writer binds plain tuples: sqlite3 binds an exact tuple about twice as fast as a
-tuple subclass (docs/benchmarks.md, "Bill row").
+one by keyword costs a little less (1.75 µs against 1.95, best of runs) and reading its
+values into a plain tuple costs the same (one ``attrgetter`` call, ~0.4 µs); and a
+dataclass cannot be indexed or sliced by position, the mistake this record replaces. A
+NamedTuple bound as it is would cost more, not less: sqlite3 binds a tuple subclass
+about 2.5 times slower than an exact tuple. ``bench/bill_cost.py`` measures the whole
+build, bind and write of a bill.
 """
 
 from __future__ import annotations
