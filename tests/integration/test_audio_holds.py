@@ -16,7 +16,8 @@ from decimal import Decimal
 import httpx
 import openai
 
-from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost
+from relaygate.billing.pricing import Price, charge, official_cost
+from relaygate.core.units import Usage
 from relaygate.relay.media.units import (
     AUDIO_INPUT_TOKENS_PER_SECOND,
     TRANSCRIPT_TOKENS_PER_SECOND,
@@ -39,7 +40,7 @@ BILLED = {"type": "tokens", "input_tokens": BILLED_INPUT, "output_tokens": BILLE
 
 
 def _cost(prompt: int, output: int) -> int:
-    return charge(official_cost(Price(INPUT, OUTPUT), TokenCounts(prompt, output)), Decimal(1))
+    return charge(official_cost(Price(INPUT, OUTPUT), Usage(prompt, output)), Decimal(1))
 
 
 async def _fire(gw: Gateway, key: str, model: str, audio: bytes) -> list[int]:

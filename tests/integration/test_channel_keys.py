@@ -45,9 +45,7 @@ def _azure_channel(gw: Gateway, azure: FakeAzure, model: str, version: str) -> d
     )
 
 
-def test_azure_dated_version_addresses_the_deployment(
-    gateway: Gateway, azure: FakeAzure
-) -> None:
+def test_azure_dated_version_addresses_the_deployment(gateway: Gateway, azure: FakeAzure) -> None:
     model = _model()
     _azure_channel(gateway, azure, model, "2024-10-21")
     key = gateway.make_user_key()
@@ -92,9 +90,7 @@ def test_azure_channel_with_a_wrong_key_is_a_clean_502(gateway: Gateway, azure: 
     assert "wrong" not in response.text and "Access denied" not in response.text
 
 
-def test_keys_rotate_and_a_refused_key_is_set_aside(
-    gateway: Gateway, fake: FakeOpenAI
-) -> None:
+def test_keys_rotate_and_a_refused_key_is_set_aside(gateway: Gateway, fake: FakeOpenAI) -> None:
     model = _model()
     channel = gateway.add_channel(fake, models=[model], api_key=["sk-a", "sk-b", "sk-c"])
     assert channel["key_count"] == 3 and channel["has_api_key"]

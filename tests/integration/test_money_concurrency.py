@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 
-from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost
+from relaygate.billing.pricing import Price, charge, official_cost
 from relaygate.core.money import format_money
+from relaygate.core.units import Usage
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway, run_sync
 from tests.integration.test_money import books, charges, priced_model, wallet
@@ -84,7 +85,7 @@ def _setup(gw: Gateway, fake: FakeOpenAI) -> tuple[str, bytes]:
     model = priced_model(gw, fake, input=format_money(INPUT), output=format_money(OUTPUT))
     body = _body(model)
     hold = charge(
-        official_cost(Price(INPUT, OUTPUT), TokenCounts(len(body) // 4, MAX_TOKENS)), Decimal(1)
+        official_cost(Price(INPUT, OUTPUT), Usage(len(body) // 4, MAX_TOKENS)), Decimal(1)
     )
     assert hold >= COST, (hold, COST)  # the premise of the bound
     words = " ".join(f"t{i}" for i in range(20))

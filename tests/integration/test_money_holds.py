@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import openai
 
-from relaygate.billing.pricing import Price, TokenCounts, charge, official_cost
+from relaygate.billing.pricing import Price, charge, official_cost
 from relaygate.core.money import format_money
+from relaygate.core.units import Usage
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.harness import Gateway, run_sync
 from tests.integration.test_money import books, charges, priced_model, wallet
@@ -37,7 +38,7 @@ MESSAGES = [{"role": "user", "content": "Tell me a story about money."}]
 
 
 def _cost(prompt: int, output: int) -> int:
-    return charge(official_cost(Price(INPUT, OUTPUT), TokenCounts(prompt, output)), Decimal(1))
+    return charge(official_cost(Price(INPUT, OUTPUT), Usage(prompt, output)), Decimal(1))
 
 
 def _hold(body: dict[str, Any], output: int) -> int:
@@ -94,9 +95,7 @@ def _check_books(gw: Gateway, user_id: int, served: int, worst: int) -> None:
 
 def test_n_choices_are_held_and_cannot_overspend(gateway: Gateway, fake: FakeOpenAI) -> None:
     """(a) ``n: 8``: the upstream generates eight answers and bills them all."""
-    model = priced_model(
-        gateway, fake, input=format_money(INPUT), output=format_money(OUTPUT)
-    )
+    model = priced_model(gateway, fake, input=format_money(INPUT), output=format_money(OUTPUT))
     body = {"model": model, "messages": MESSAGES, "stream": True, "max_tokens": MAX_TOKENS, "n": N}
     cost = _cost(PROMPT, MAX_TOKENS * N)  # what the upstream bills for one call
     assert _hold(body, MAX_TOKENS * N) >= cost
@@ -127,9 +126,7 @@ def test_streams_stop_at_their_hold_when_the_upstream_ignores_max_tokens(
 ) -> None:
     """(b) The upstream streams 300 tokens whatever ``max_tokens`` says (and would bill
     them): each stream is stopped at its hold and ends with ``finish_reason: "length"``."""
-    model = priced_model(
-        gateway, fake, input=format_money(INPUT), output=format_money(OUTPUT)
-    )
+    model = priced_model(gateway, fake, input=format_money(INPUT), output=format_money(OUTPUT))
     body = {"model": model, "messages": MESSAGES, "stream": True, "max_tokens": MAX_TOKENS}
     hold = _hold(body, MAX_TOKENS)
     fake.default = Behaviour(

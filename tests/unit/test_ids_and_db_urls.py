@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -47,4 +48,5 @@ def test_usage_columns_cover_the_table() -> None:
 
     table_columns = {c.name for c in UsageRecord.__table__.columns} - {"id"}
     assert set(USAGE_COLUMNS) == table_columns
-    assert len(CallContext("req_x", "chat/completions", "1.2.3.4").record()) == len(USAGE_COLUMNS)
+    row = CallContext("req_x", "chat/completions", "1.2.3.4").record()
+    assert tuple(dataclasses.asdict(row)) == USAGE_COLUMNS

@@ -30,13 +30,14 @@ from typing import Any
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.catalogue import Catalogue, Rated
-from relaygate.billing.ledger import Balance, LedgerService
+from relaygate.billing.ledger import Balance, LedgerService, Split
 from relaygate.billing.membership import DEFAULT_TIERS, MembershipTier, membership
 from relaygate.billing.packages import PackageService, PackageView, split_official
-from relaygate.billing.pricing import Multipliers, TokenCounts, charge, official_cost
+from relaygate.billing.pricing import Multipliers, charge, official_cost
 from relaygate.billing.writer import Bill, BillWriter
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InsufficientBalance, PermissionDenied
+from relaygate.core.units import Usage
 from relaygate.kv.protocols import Counter
 
 __all__ = ["Charge", "Charging", "Reservation", "INSUFFICIENT_BALANCE"]
@@ -78,6 +79,14 @@ class Charge:
 
 
 @dataclass(slots=True)
+class _KeySpend:
+    """A capped key's committed spend as last read, plus this process's commits since."""
+
+    committed: int
+    read_at: float  # monotonic time of the read
+
+
+@dataclass(slots=True)
 class _View:
     """A user's balance and packages as of the last read, plus this process's charges
     committed since (applied as they land)."""
@@ -113,9 +122,9 @@ class Charging:
         self.holds = holds
         self.balance_ttl = balance_ttl
         self._views: dict[int, _View] = {}
-        self._unsettled: dict[int, list[int]] = {}  # per user: paid, free not committed yet
+        self._unsettled: dict[int, Split] = {}  # per user: charged, not committed yet
         self._loading: dict[int, asyncio.Future[_View]] = {}
-        self._key_seen: dict[int, list[float]] = {}  # capped keys: [committed spend, read at]
+        self._key_seen: dict[int, _KeySpend] = {}  # capped keys: committed spend, as read
         self._key_unsettled: dict[int, int] = {}
         self._releases: set[asyncio.Future[None]] = set()
 
@@ -152,19 +161,21 @@ class Charging:
     async def _key_spent(self, key_id: int) -> int:
         """A capped key's spend: committed (read between commits) plus not yet committed."""
         seen = self._key_seen.get(key_id)
-        if seen is None or time.monotonic() - seen[1] > self.balance_ttl:
+        if seen is None or time.monotonic() - seen.read_at > self.balance_ttl:
             rows = await self.writer.read(lambda: self.writer.query(_KEY_SQL, (key_id,)))
             used = int(rows[0][0]) if rows else 0
-            seen = self._key_seen[key_id] = [used, time.monotonic()]
-        return int(seen[0]) + self._key_unsettled.get(key_id, 0)
+            seen = self._key_seen[key_id] = _KeySpend(used, time.monotonic())
+        return seen.committed + self._key_unsettled.get(key_id, 0)
 
-    def _pending(self, user_id: int) -> list[int]:
-        return self._unsettled.setdefault(user_id, [0, 0])
+    def _pending(self, user_id: int) -> Split:
+        pending = self._unsettled.get(user_id)
+        if pending is None:
+            pending = self._unsettled[user_id] = Split()
+        return pending
 
     async def spendable(self, user_id: int) -> int:
         view = await self._view(user_id)
-        unsettled = self._pending(user_id)
-        return view.balance.spendable - unsettled[0] - unsettled[1]
+        return view.balance.spendable - self._pending(user_id).total
 
     async def topped_up(self, user_id: int) -> int:
         """The user's cumulative top-up (for rate tiers and membership)."""
@@ -182,7 +193,7 @@ class Charging:
         model: str,
         route: str,
         service_tier: str | None,
-        estimate: TokenCounts,
+        estimate: Usage,
     ) -> Reservation:
         rated = self.catalogue.rated(model)
         multipliers = self.catalogue.multipliers(model, route, service_tier, principal.group)
@@ -220,7 +231,7 @@ class Charging:
         """
         if reservation.house:
             return True
-        counts = _worst(reservation.rated, TokenCounts(completion_tokens=output_tokens))
+        counts = _worst(reservation.rated, Usage(completion_tokens=output_tokens))
         multiplier = reservation.multipliers.total
         extra = charge(official_cost(reservation.rated.price, counts), multiplier)
         if extra <= 0:
@@ -270,7 +281,7 @@ class Charging:
             if reservation.key_capped:
                 await self.holds.add(_key_hold_key(reservation.key_id), -hold, ttl_s=_HOLD_TTL)
 
-    def price(self, reservation: Reservation, tokens: TokenCounts) -> Charge:
+    def price(self, reservation: Reservation, tokens: Usage) -> Charge:
         """Price a call: packages in scope first at official price, the rest multiplied.
 
         What is taken from packages is claimed at once (before any await), so concurrent
@@ -292,7 +303,7 @@ class Charging:
         amount = max(0, charge(rest, multiplier))  # a call never adds money
         for package_id, taken in uses:
             self._package_pending[package_id] = self._package_pending.get(package_id, 0) + taken
-        unsettled_free = self._pending(reservation.user_id)[1]
+        unsettled_free = self._pending(reservation.user_id).free
         free_left = 0 if view is None else max(0, view.balance.free_balance - unsettled_free)
         free = min(amount, free_left)
         factors = reservation.multipliers
@@ -327,18 +338,18 @@ class Charging:
             return
         paid, free, uses = bill.paid, bill.free, bill.packages
         unsettled = self._pending(user_id)
-        unsettled[0] += paid
-        unsettled[1] += free
+        unsettled.paid += paid
+        unsettled.free += free
         key_id, spent = bill.key_id, bill.charged
         tracked = key_id is not None and key_id in self._key_seen
         if tracked and key_id is not None:
             self._key_unsettled[key_id] = self._key_unsettled.get(key_id, 0) + spent
 
         def landed(_: object) -> None:
-            unsettled[0] -= paid
-            unsettled[1] -= free
+            unsettled.paid -= paid
+            unsettled.free -= free
             if key_id is not None and key_id in self._key_seen:
-                self._key_seen[key_id][0] += spent  # read before this commit: apply it
+                self._key_seen[key_id].committed += spent  # read before this commit: apply it
             if tracked and key_id is not None:
                 self._key_unsettled[key_id] -= spent
             for package_id, taken in uses:
@@ -356,7 +367,7 @@ class Charging:
         committed.add_done_callback(landed)
 
 
-def _worst(rated: Rated, counts: TokenCounts) -> TokenCounts:
+def _worst(rated: Rated, counts: Usage) -> Usage:
     """The estimate priced at its worst: output held as reasoning when reasoning costs more
     (a thinking model may spend its whole limit thinking)."""
     price = rated.price

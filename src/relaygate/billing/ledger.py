@@ -21,7 +21,7 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest
 from relaygate.db.engine import Database
 
-__all__ = ["Balance", "LedgerService", "TOPUP", "ADJUSTMENT", "CHARGE", "FREE_GRANT"]
+__all__ = ["Balance", "LedgerService", "Split", "TOPUP", "ADJUSTMENT", "CHARGE", "FREE_GRANT"]
 
 TOPUP = "topup"
 FREE_GRANT = "free_grant"
@@ -39,6 +39,19 @@ class Balance:
     @property
     def spendable(self) -> int:
         return self.balance + self.free_balance
+
+
+@dataclass(slots=True)
+class Split:
+    """An amount of money as it falls on the paid and the free balance: a running sum of
+    charges (per user, not yet committed; per wallet, within one batch), so mutable."""
+
+    paid: int = 0
+    free: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.paid + self.free
 
 
 async def _wallet(session: AsyncSession, user_id: int) -> Wallet:

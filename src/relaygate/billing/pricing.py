@@ -7,9 +7,10 @@ per route group (the Claude Code / Codex routes), per service tier (``flex``), p
 group. Everything is exact (fractions) until one final rounding, half up, to a whole
 micro-unit. docs/billing.md has worked examples.
 
-Token semantics (the canonical usage): ``prompt_tokens`` counts every input token,
-including ``cached_tokens`` (cache reads) and ``cache_write_tokens``; ``completion_tokens``
-counts every output token, including ``reasoning_tokens``.
+Units (``core.units.Usage``, the record the relay meters a call in): ``prompt_tokens``
+counts every input token, including ``cached_tokens`` (cache reads) and
+``cache_write_tokens``; ``completion_tokens`` counts every output token, including
+``reasoning_tokens``.
 
 Media units (docs/media.md) are priced beside the tokens, and add up with them: images
 returned (``per_image``, micro-units per image), input characters of a speech call
@@ -25,12 +26,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from relaygate.core.money import MICRO
+from relaygate.core.units import Usage
 
 __all__ = [
     "MICRO",
     "Multipliers",
     "Price",
-    "TokenCounts",
     "charge",
     "official_cost",
 ]
@@ -54,18 +55,6 @@ class Price:
 
 
 @dataclass(frozen=True, slots=True)
-class TokenCounts:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    images: int = 0  # images returned
-    characters: int = 0  # input characters (speech)
-    audio_ms: int = 0  # milliseconds of audio (billed per started second)
-
-
-@dataclass(frozen=True, slots=True)
 class Multipliers:
     model: Decimal = Decimal(1)
     route: Decimal = Decimal(1)
@@ -81,7 +70,7 @@ def _nonneg(value: int) -> int:
     return value if value > 0 else 0
 
 
-def official_cost(price: Price, tokens: TokenCounts) -> Fraction:
+def official_cost(price: Price, tokens: Usage) -> Fraction:
     """The call's cost at official prices, in micro-units, exactly."""
     cached = min(_nonneg(tokens.cached_tokens), _nonneg(tokens.prompt_tokens))
     written = min(_nonneg(tokens.cache_write_tokens), _nonneg(tokens.prompt_tokens) - cached)
@@ -100,7 +89,7 @@ def official_cost(price: Price, tokens: TokenCounts) -> Fraction:
     return Fraction(per_million + _whole_units_cost(price, tokens) * _PER, _PER)
 
 
-def _whole_units_cost(price: Price, units: TokenCounts) -> int:
+def _whole_units_cost(price: Price, units: Usage) -> int:
     """The flat fee, images and started seconds of audio, in micro-units."""
     seconds = -(-_nonneg(units.audio_ms) // 1000)  # ceil: a started second is a second
     return price.per_call + _nonneg(units.images) * price.per_image + seconds * price.per_second

@@ -9,20 +9,23 @@ idle a lone bill is committed at once. A failed commit is retried and nothing is
 :meth:`BillWriter.close` drains everything on shutdown.
 
 Statements are prepared SQL in the driver's own parameter style: ORM inserts cost more
-CPU than the relay call they record.
+CPU than the relay call they record. How each database commits them is in bill_sinks.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
+from relaygate.billing.bill_sinks import Sink, Statements, sink_for
+from relaygate.billing.ledger import Split
+from relaygate.billing.usage_row import USAGE_COLUMNS, UsageRow
 from relaygate.core.clock import utcnow
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
@@ -32,21 +35,15 @@ __all__ = ["USAGE_COLUMNS", "Bill", "BillWriter"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _RETRY_DELAY = 1.0
-_CHECKPOINT_EVERY = 200  # batches between two WAL checkpoints (SQLite)
 
-USAGE_COLUMNS = (
-    "request_id", "created_at", "user_id", "key_id", "model", "upstream_model", "channel_id",
-    "endpoint", "status", "stream", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "reasoning_tokens", "usage_estimated", "rurt_ms", "ttfb_ms", "duration_ms", "client_ip",
-    "error", "official_cost", "amount", "free_amount", "multiplier", "package_amount",
-    "attempts", "images", "characters", "audio_ms", "route_group", "model_multiplier",
-    "route_multiplier", "tier_multiplier", "group_multiplier",
-)  # fmt: skip
-_CREATED_AT = USAGE_COLUMNS.index("created_at")
+# created_at is bound first (converted to the database's form), the others as they are
+_PLAIN_COLUMNS = tuple(name for name in USAGE_COLUMNS if name != "created_at")
+_PLAIN_VALUES = attrgetter(*_PLAIN_COLUMNS)  # one C call: the row's values as a plain tuple
+_INSERT_COLUMNS = ("created_at", *_PLAIN_COLUMNS)
 
 _SQL = {
-    "usage": f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})",
+    "usage": f"INSERT INTO usage_records ({', '.join(_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)})",
     "ledger": "INSERT INTO ledger_entries "
     "(user_id, kind, amount, free_amount, request_id, memo, created_at) "
     "VALUES (?, 'charge', ?, ?, ?, '', ?)",
@@ -72,80 +69,19 @@ def _in_style(sql: str, paramstyle: str) -> str:
     return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
+@dataclass(slots=True)
+class _KeyUse:
+    """What one batch adds to a key's counters."""
 
-
-def _sqlite_time(moment: datetime) -> str:
-    return _naive_utc(moment).isoformat(" ", "microseconds")
-
-
-class _SQLiteSink:
-    """SQLite commits of whole batches on a connection of the writer's own.
-
-    Through the async driver every statement of a batch is a round trip to its thread. A
-    thread of our own is worse under load: sqlite3 releases the GIL around every row, and
-    taking it back from a busy event loop costs up to the interpreter's switch interval
-    (5 ms) each time. A batch of a few dozen rows takes a fraction of a millisecond, so it
-    runs in the loop's thread; only when another connection holds the lock does the commit
-    wait in a thread. Only the writer task uses the connection, one batch at a time.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            # checkpoints run off the loop (checkpoint()), never inside a commit here
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            self._conn = conn
-        return self._conn
-
-    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return list(self._connection().execute(sql, params).fetchall())
-
-    def checkpoint(self) -> None:
-        """Copy the WAL back into the database, on the writer's own connection while the
-        writer waits (it runs in a thread; the loop goes on serving).
-
-        A checkpoint running *beside* the writer never catches up with it under steady
-        load, and SQLite restarts the WAL from its start only after a checkpoint that
-        caught up: the WAL (and its mapped index) then grows without end (measured:
-        2.9 GB and +20 MB of RSS in a 5-minute soak). Here the writer is paused, so the
-        checkpoint copies every frame and the next commit rewinds the WAL.
-        """
-        self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def commit(
-        self, statements: list[tuple[str, list[tuple[Any, ...]]]], busy_timeout_ms: int
-    ) -> None:
-        conn = self._connection()
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, rows in statements:
-                conn.executemany(sql, rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    fee: int = 0
+    times: int = 0
 
 
 @dataclass(slots=True)
 class Bill:
-    """One call's usage row (in :data:`USAGE_COLUMNS` order) and what it costs whom."""
+    """One call's usage row and what it costs whom."""
 
-    row: tuple[Any, ...]
+    row: UsageRow
     user_id: int | None
     key_id: int | None
     request_id: str
@@ -166,17 +102,17 @@ class Bill:
 
 class BillWriter:
     """The only writer of usage rows and charges, so that a call's money and its record
-    land in the same transaction and many calls share one commit (module doc); a
-    single task per process keeps SQLite to one writer and the batches in order."""
+    land in the same transaction and many calls share one commit (module doc); a single
+    task per process keeps SQLite to one writer and the batches in order. It owns what a
+    batch writes (:meth:`_statements`); how a transaction reaches the database is its
+    :class:`~relaygate.billing.bill_sinks.Sink`'s business."""
 
     def __init__(self, db: Database, batch_size: int) -> None:
         self.db = db
         self.batch_size = batch_size
         style = db.engine.dialect.paramstyle
         self._sql = {name: _in_style(sql, style) for name, sql in _SQL.items()}
-        self._time = _sqlite_time if db.is_sqlite else _naive_utc
-        self._sqlite = _SQLiteSink(db.sqlite_path) if db.sqlite_path else None
-        self._since_checkpoint = 0
+        self._sink: Sink = sink_for(db)
         self._pending: list[Bill] = []
         self._busy = False  # the writer task is draining (committing or running reads)
         self._wallets: set[int] = set()  # users whose wallet row is known to exist
@@ -193,13 +129,21 @@ class BillWriter:
         """Queue ``bill``; with ``durable``, return a future done once it is committed.
 
         ``alone`` says no other call is in flight: then nothing could join the batch, and
-        an idle SQLite writer commits the bill at once in the caller's step, which saves
+        an idle writer whose sink commits inline (SQLite) commits the bill at once in the
+        caller's step, which saves
         the two task switches of a hand-off to the writer task.
         """
         if durable:
             bill.committed = asyncio.get_running_loop().create_future()
         idle = not (self._busy or self._pending or self._reads)
-        if alone and idle and self._sqlite is not None and self._commit_sqlite([bill], 20, True):
+        if (
+            alone
+            and idle
+            and self._sink.inline
+            and self._sink.commit_now(self._statement_list([bill]))
+        ):
+            if self._sink.maintenance_due:
+                self._wake.set()  # the writer task maintains the database (lone calls do not)
             self._landed([bill])
             return bill.committed
         self._pending.append(bill)
@@ -212,15 +156,10 @@ class BillWriter:
 
         Times are passed and returned in the database's own form: see :meth:`db_time`.
         """
-        sql = _in_style(sql, self.db.engine.dialect.paramstyle)
-        if self._sqlite is not None:
-            return self._sqlite.query(sql, params)
-        async with self.db.engine.connect() as conn:
-            result = await conn.exec_driver_sql(sql, params)
-            return [tuple(row) for row in result.fetchall()]
+        return await self._sink.query(_in_style(sql, self.db.engine.dialect.paramstyle), params)
 
     def db_time(self, moment: datetime) -> Any:
-        return self._time(moment)
+        return self._sink.time(moment)
 
     async def read(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run ``fn`` between two commits, so what it reads is never half a batch behind.
@@ -275,7 +214,7 @@ class BillWriter:
             self._landed(batch)
             if self._reads:
                 await self._run_reads()
-        await self._checkpoint_if_due()
+        await self._sink.maintain()  # while nothing else writes (_busy keeps lone calls out)
 
     def _landed(self, batch: list[Bill]) -> None:
         self.written += len(batch)
@@ -285,21 +224,24 @@ class BillWriter:
             if bill.committed is not None and not bill.committed.done():
                 bill.committed.set_result(None)
 
-    def _statements(self, batch: list[Bill]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    def _statements(self, batch: list[Bill]) -> Statements:
         """The batch as (SQL, rows) pairs, in the order they must run."""
-        at, convert = _CREATED_AT, self._time
+        convert, values = self._sink.time, _PLAIN_VALUES
         stamp = convert(utcnow())
-        usage = [(*b.row[:at], convert(b.row[at]), *b.row[at + 1 :]) for b in batch]
-        charged = [b for b in batch if b.charged and b.user_id is not None]
-        wallets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        keys: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        for bill in batch:
+        usage = [(convert(b.row.created_at), *values(b.row)) for b in batch]
+        charged: list[Bill] = []
+        wallets: defaultdict[int, Split] = defaultdict(Split)
+        keys: defaultdict[int, _KeyUse] = defaultdict(_KeyUse)
+        for bill in batch:  # in batch order: the rows (and so their ids) keep that order
             if bill.key_id is not None and (bill.used or bill.charged):
-                keys[bill.key_id][0] += bill.charged
-                keys[bill.key_id][1] += 1
-        for bill in charged:
-            wallets[bill.user_id][0] += bill.paid  # type: ignore[index]
-            wallets[bill.user_id][1] += bill.free  # type: ignore[index]
+                use = keys[bill.key_id]
+                use.fee += bill.charged
+                use.times += 1
+            if bill.charged and bill.user_id is not None:
+                charged.append(bill)
+                wallet = wallets[bill.user_id]
+                wallet.paid += bill.paid
+                wallet.free += bill.free
         uses = [
             (b.user_id, pid, -amt, b.request_id, stamp) for b in batch for pid, amt in b.packages
         ]
@@ -308,52 +250,17 @@ class BillWriter:
             (sql["usage"], usage),
             (sql["ledger"], [(b.user_id, -b.paid, -b.free, b.request_id, stamp) for b in charged]),
             (sql["wallet_row"], [(uid,) for uid in wallets if uid not in self._wallets]),
-            (sql["wallet"], [(p, f, uid) for uid, (p, f) in wallets.items()]),
+            (sql["wallet"], [(w.paid, w.free, uid) for uid, w in wallets.items()]),
             (sql["package_use"], uses),
             (sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses]),
-            (sql["key"], [(fee, n, stamp, kid) for kid, (fee, n) in keys.items()]),
+            (sql["key"], [(k.fee, k.times, stamp, kid) for kid, k in keys.items()]),
         ]
 
-    def _commit_sqlite(self, batch: list[Bill], busy_timeout_ms: int, quiet: bool) -> bool:
-        """Commit in the loop's own thread (no GIL hand-offs, see _SQLiteSink); False if
-        the database was locked by another writer (or, ``quiet``, failed otherwise)."""
-        assert self._sqlite is not None
-        try:
-            self._sqlite.commit(self._statement_list(batch), busy_timeout_ms)
-        except sqlite3.OperationalError:
-            return False
-        except Exception:
-            if not quiet:
-                raise
-            return False  # the writer task retries it and reports the failure
-        self._since_checkpoint += 1
-        if self._since_checkpoint >= _CHECKPOINT_EVERY:
-            self._wake.set()  # the writer task checkpoints (lone calls commit without it)
-        return True
-
-    def _statement_list(self, batch: list[Bill]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    def _statement_list(self, batch: list[Bill]) -> Statements:
         return [(sql, rows) for sql, rows in self._statements(batch) if rows]
 
     async def _commit(self, batch: list[Bill]) -> None:
-        if self._sqlite is not None:
-            if not self._commit_sqlite(batch, busy_timeout_ms=20, quiet=False):
-                # locked by another writer: wait for it off the loop
-                await asyncio.to_thread(self._sqlite.commit, self._statement_list(batch), 10_000)
-            return
-        statements = self._statement_list(batch)
-        async with self.db.engine.begin() as conn:
-            for sql, rows in statements:
-                await conn.exec_driver_sql(sql, rows)
-
-    async def _checkpoint_if_due(self) -> None:
-        """Checkpoint while nothing else writes (``_busy`` keeps lone calls out)."""
-        if self._sqlite is None or self._since_checkpoint < _CHECKPOINT_EVERY:
-            return
-        self._since_checkpoint = 0
-        try:
-            await asyncio.to_thread(self._sqlite.checkpoint)
-        except sqlite3.Error:
-            log.warning("WAL checkpoint failed", exc_info=True)
+        await self._sink.commit(self._statement_list(batch))
 
     async def close(self) -> None:
         """Stop the writer and commit every bill still queued."""
@@ -361,6 +268,4 @@ class BillWriter:
         self._wake.set()
         await cancel_and_wait(self._task)
         await self._drain()
-        if self._sqlite is not None:
-            self._sqlite.checkpoint()
-            self._sqlite.close()
+        self._sink.close()

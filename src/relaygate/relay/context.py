@@ -10,10 +10,9 @@ import functools
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from relaygate.billing.charging import Charge, Reservation
-from relaygate.billing.pricing import Multipliers
+from relaygate.billing.usage_row import UsageRow
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.clock import utcnow
 from relaygate.core.redact import redact
@@ -72,52 +71,52 @@ class CallContext:
         self.status = status
         self.error = self.mask(message)[:2000]
 
-    def record(self) -> tuple[Any, ...]:
-        """The usage row, in ``billing.writer.USAGE_COLUMNS`` order."""
-        usage = self.usage or Usage()
-        money = self.charge
-        return (
-            self.request_id,
-            utcnow(),
-            self.user_id,
-            self.key_id,
-            self.model,
-            self.upstream_model,
-            self.channel_id,
-            self.endpoint,
-            self.status,
-            self.stream,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.cached_tokens,
-            usage.reasoning_tokens,
-            usage.estimated,
-            self.rurt_ms,
-            self.ttfb_ms,
-            self.elapsed_ms(),
-            self.client_ip,
-            self.error,
-            money.official if money else 0,
-            money.amount if money else 0,
-            money.free if money else 0,
-            str(money.multiplier) if money else "1",
-            money.package_total if money else 0,
-            self.attempts,
-            usage.images,
-            usage.characters,
-            usage.audio_ms,
-            self.route_group,
-            *_factors(money.multipliers if money else _UNPRICED),
+    def record(self) -> UsageRow:
+        """The call's usage row (``billing.usage_row``)."""
+        usage = self.usage or _NO_USAGE
+        money = self.charge or _UNCHARGED
+        rates = money.multipliers
+        return UsageRow(
+            request_id=self.request_id,
+            created_at=utcnow(),
+            user_id=self.user_id,
+            key_id=self.key_id,
+            model=self.model,
+            upstream_model=self.upstream_model,
+            channel_id=self.channel_id,
+            endpoint=self.endpoint,
+            status=self.status,
+            stream=self.stream,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=usage.estimated,
+            rurt_ms=self.rurt_ms,
+            ttfb_ms=self.ttfb_ms,
+            duration_ms=self.elapsed_ms(),
+            client_ip=self.client_ip,
+            error=self.error,
+            official_cost=money.official,
+            amount=money.amount,
+            free_amount=money.free,
+            multiplier=str(money.multiplier),
+            package_amount=money.package_total,
+            attempts=self.attempts,
+            images=usage.images,
+            characters=usage.characters,
+            audio_ms=usage.audio_ms,
+            route_group=self.route_group,
+            model_multiplier=_exact(rates.model),
+            route_multiplier=_exact(rates.route),
+            tier_multiplier=_exact(rates.tier),
+            group_multiplier=_exact(rates.group),
         )
 
 
-_UNPRICED = Multipliers()
-
-
-def _factors(multipliers: Multipliers) -> tuple[str, str, str, str]:
-    """The multipliers as exact decimal strings, in the usage columns' order."""
-    m = multipliers
-    return _exact(m.model), _exact(m.route), _exact(m.tier), _exact(m.group)
+# what an unmetered, uncharged call records (never mutated: record() only reads them)
+_NO_USAGE = Usage()
+_UNCHARGED = Charge(0, 0, 0, 0, Decimal(1))
 
 
 @functools.lru_cache(maxsize=64)  # a handful of configured rates: 0.1 µs instead of 0.7

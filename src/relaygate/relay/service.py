@@ -18,7 +18,6 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging
-from relaygate.billing.pricing import TokenCounts
 from relaygate.billing.writer import Bill
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
@@ -71,6 +70,7 @@ __all__ = [
     "RelayService",
     "estimate_prompt_tokens",
 ]
+_NOTHING_USED = Usage()  # what a call that reported no usage is priced for (never mutated)
 
 # How a same-dialect body is written for the channel when it is not JSON (the multipart
 # uploads of the media routes): the payload, its model already mapped -> (bytes, type).
@@ -135,21 +135,6 @@ def _request_usage_chunk(ctx: CallContext, facts: RequestFacts, payload: dict[st
         "include_usage": True,
     }
     return True
-
-
-def _tokens(usage: Usage | None) -> TokenCounts:
-    if usage is None:
-        return TokenCounts()
-    return TokenCounts(
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached_tokens=usage.cached_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        images=usage.images,
-        characters=usage.characters,
-        audio_ms=usage.audio_ms,
-    )
 
 
 @dataclass(slots=True)
@@ -246,7 +231,7 @@ class RelayService:
         limit = wire.max_output(ctx.endpoint, payload, 0)
         output = limit or wire.max_output(ctx.endpoint, payload, self.default_output_estimate)
         held = output + self.cap_slack.of(output)
-        estimate = TokenCounts(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=held)
+        estimate = Usage(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=held)
         reservation = ctx.reservation = await self.charging.reserve(
             principal, ctx.model, route, tier if isinstance(tier, str) else None, estimate
         )
@@ -267,7 +252,7 @@ class RelayService:
     def _bill(self, ctx: CallContext, chargeable: bool) -> Bill:
         reservation = ctx.reservation
         if reservation is not None and chargeable:
-            ctx.charge = self.charging.price(reservation, _tokens(ctx.usage))
+            ctx.charge = self.charging.price(reservation, ctx.usage or _NOTHING_USED)
         money = ctx.charge
         paid, free = (money.paid, money.free) if money else (0, 0)
         used = ctx.status in (200, CLIENT_CLOSED)

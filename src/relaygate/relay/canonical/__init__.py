@@ -1,7 +1,8 @@
 """Dialect-neutral shapes shared by inbound dialects, providers and the meter.
 
 Each wire dialect converts to and from these shapes once, so N dialects need N
-converters, not N×N. ``Usage.prompt_tokens`` counts *all* input tokens, including cache
+converters, not N×N. :class:`Usage` is ``core.units.Usage``, the one record billing
+prices too. ``Usage.prompt_tokens`` counts *all* input tokens, including cache
 reads (``cached_tokens``) and cache writes (``cache_write_tokens``): OpenAI's convention,
 so Anthropic's ``input_tokens`` (which excludes both) is summed up on the way in.
 
@@ -13,8 +14,9 @@ and ``pause_turn`` into ``"stop"``), so the canonical set follows it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+from relaygate.core.units import Usage
 
 __all__ = ["STOP_REASONS", "StopReason", "Usage", "known_stop_reason"]
 
@@ -34,20 +36,3 @@ def known_stop_reason(value: object) -> StopReason | None:
     """``value`` when it is a canonical stop reason (as Anthropic's ``stop_reason`` is
     whenever it is known), else None; never raises, whatever JSON ``value`` came from."""
     return next((known for known in STOP_REASONS if known == value), None)
-
-
-@dataclass(slots=True)
-class Usage:
-    """Token counts of one call, as the upstream reported them (or estimated, if it did not)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    estimated: bool = False
-    # media units (the image and audio routes, docs/media.md): images returned, input
-    # characters of a speech call, milliseconds of audio transcribed or translated
-    images: int = 0
-    characters: int = 0
-    audio_ms: int = 0

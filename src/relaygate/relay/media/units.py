@@ -27,7 +27,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from relaygate.billing.pricing import TokenCounts
 from relaygate.relay.canonical import Usage
 from relaygate.relay.dialects.sse import SSEFramer, event_object
 from relaygate.relay.media.audio import AudioLength, measure_upload
@@ -87,20 +86,20 @@ def _image_output_tokens(payload: dict[str, Any], floor: int) -> int:
     return max(size, floor) + partial * _PARTIAL_IMAGE_TOKENS
 
 
-def estimate(call: MediaCall, output_per_image: int) -> TokenCounts:
+def estimate(call: MediaCall, output_per_image: int) -> Usage:
     """The units the hold is placed for, before the upstream is called."""
     payload = call.payload
     if call.endpoint in (IMAGES, IMAGE_EDITS):
         n = call.images
         prompt = _tokens(payload.get("prompt"))
         output = n * _image_output_tokens(payload, output_per_image)
-        return TokenCounts(prompt_tokens=prompt, completion_tokens=output, images=n)
+        return Usage(prompt_tokens=prompt, completion_tokens=output, images=n)
     if call.endpoint == SPEECH:
         text = payload.get("input")
-        return TokenCounts(prompt_tokens=_tokens(text), characters=len(str(text)))
+        return Usage(prompt_tokens=_tokens(text), characters=len(str(text)))
     held_ms = measured_audio(call).hold_ms
     seconds = -(-held_ms // 1000)  # started seconds, as billed
-    return TokenCounts(
+    return Usage(
         prompt_tokens=_tokens(payload.get("prompt")) + seconds * AUDIO_INPUT_TOKENS_PER_SECOND,
         completion_tokens=seconds * TRANSCRIPT_TOKENS_PER_SECOND,
         audio_ms=held_ms,
