@@ -77,6 +77,17 @@ def _not_a_stream() -> UpstreamBadResponse:
     return UpstreamBadResponse("The upstream answered with a stream that is not valid.")
 
 
+def _event_end(data: bytes, start: int) -> int:
+    """Just past the first blank line at or after ``start`` (the end of an event), or
+    the end of ``data``."""
+    ends = [
+        at + size
+        for at, size in ((data.find(b"\n\n", start), 2), (data.find(b"\r\n\r\n", start), 4))
+        if at >= 0
+    ]
+    return min(ends) if ends else len(data)
+
+
 async def _opening(chunks: AsyncIterator[bytes], test: OpeningTest) -> list[bytes]:
     """The chunks up to and including the first event ``test`` decides on; raises
     :class:`UpstreamBadResponse` when that event is not a genuine start."""
@@ -84,12 +95,16 @@ async def _opening(chunks: AsyncIterator[bytes], test: OpeningTest) -> list[byte
     async for chunk in chunks:
         read.append(chunk)
         size += len(chunk)
-        for name, data in framer.feed(chunk):
-            verdict = test(name, data)
-            if verdict is VALID:
-                return read
-            if verdict is INVALID:
-                raise _not_a_stream()
+        start = 0
+        while start < len(chunk):  # an event at a time: a whole answer in one read is
+            end = _event_end(chunk, start)  # decided on its first event, not framed whole
+            for name, data in framer.feed(chunk[start:end]):
+                verdict = test(name, data)
+                if verdict is VALID:
+                    return read
+                if verdict is INVALID:
+                    raise _not_a_stream()
+            start = end
         if size > MAX_OPENING_BYTES:
             raise _not_a_stream()
     for name, data in framer.close():  # the upstream ended: a last event without its blank line

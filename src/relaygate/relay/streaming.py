@@ -120,7 +120,7 @@ class SSEScanner:
     __slots__ = (
         "_choices",
         "_drop_usage_chunk",
-        "_ended",
+        "_finishing",
         "_first",
         "_tail",
         "_text",
@@ -135,7 +135,7 @@ class SSEScanner:
         self._drop_usage_chunk = drop_usage_chunk
         self._text = COMPLETION_TEXT if completions else CHAT_TEXT
         self._choices = choices  # the ``n`` asked for: each ends when the stream is stopped
-        self._ended: set[int] = set()  # the choices whose finish_reason went by
+        self._finishing: list[bytes] = []  # the blocks in which a finish_reason went by
         self._tail = b""
         self._first = b""  # the first events forwarded: the stream's id, model, object
         self.usage: Usage | None = None
@@ -157,8 +157,8 @@ class SSEScanner:
         if parts := self._text.findall(complete):  # every text field, "" included
             self.content_events += len(parts) - parts.count(b"")
             self.delivered += estimate_tokens(decoded(parts))
-        if _FINISH.search(complete):
-            self._ended.update(_finished_choices(complete))
+        if _FINISH.search(complete):  # read only if the stream is stopped (stop_at_limit)
+            self._finishing.append(complete)
         if b"[DONE]" in complete and _has_done_line(complete):
             self.finished = True
         if not self._first and b'"id"' in complete:  # not a comment-only block
@@ -177,8 +177,9 @@ class SSEScanner:
         legacy = head.get("object") == "text_completion"
         base: dict[str, Any] = {k: head[k] for k in _CHUNK_HEAD if k in head}
         frames = []
+        ended = {index for block in self._finishing for index in _finished_choices(block)}
         for index in range(self._choices):
-            if index in self._ended:
+            if index in ended:
                 continue
             choice: dict[str, Any] = {"index": index, "finish_reason": "length"}
             if legacy:
