@@ -49,11 +49,6 @@ def claude() -> Iterator[FakeAnthropic]:
         yield fake
 
 
-@pytest.fixture
-def native() -> Iterator[FakeOpenAIResponses]:
-    with FakeOpenAIResponses() as fake:
-        yield fake
-
 
 def _claude(gw: Gateway, fake: FakeAnthropic) -> str:
     model = f"claude-cmp-{uuid.uuid4().hex[:8]}"

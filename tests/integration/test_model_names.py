@@ -33,11 +33,6 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
         yield fake
 
 
-@pytest.fixture
-def native() -> Iterator[FakeOpenAIResponses]:
-    with FakeOpenAIResponses() as fake:
-        yield fake
-
 
 def _mapped(gw: Gateway, fake: Any, kind: str = "openai", **extra: Any) -> tuple[str, str]:
     """A channel serving a fresh public name as a secret one: (public, secret)."""

@@ -35,11 +35,6 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
         yield fake
 
 
-@pytest.fixture
-def native() -> Iterator[FakeOpenAIResponses]:
-    with FakeOpenAIResponses() as fake:
-        yield fake
-
 
 @pytest.fixture
 def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
