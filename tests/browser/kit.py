@@ -19,6 +19,8 @@ from tests.harness import ROOT, Gateway
 
 __all__ = [
     "AXE_JS",
+    "BLOCKING_IMPACTS",
+    "EVERY_IMPACT",
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "SCREENSHOTS",
@@ -38,6 +40,7 @@ AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.mi
 LOCAL_HOSTS = frozenset({"127.0.0.1"})
 # What fails the accessibility check: axe's two worst impact levels.
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
+EVERY_IMPACT = frozenset({"minor", "moderate", "serious", "critical"})
 PAGE_BUDGET = 150 * 1024
 
 
@@ -82,8 +85,11 @@ class RequestLog:
 
 
 # ---------------------------------------------------------------- accessibility
-def assert_accessible(page: Page, *, context: str = "") -> None:
-    """Run axe-core on the page as it is now; fail on serious or critical violations.
+def assert_accessible(
+    page: Page, *, context: str = "", fail_on: frozenset[str] = BLOCKING_IMPACTS
+) -> None:
+    """Run axe-core on the page as it is now; fail on serious or critical violations
+    (``fail_on=EVERY_IMPACT`` for a page that must be clean).
 
     axe is evaluated through the DevTools protocol (``page.evaluate``), which the page's
     Content-Security-Policy does not govern, so console pages need no exception in their
@@ -102,10 +108,10 @@ def assert_accessible(page: Page, *, context: str = "") -> None:
                 count: v.nodes.length}))};
         }"""
     )
-    blocking = [v for v in result["violations"] if v["impact"] in BLOCKING_IMPACTS]
+    blocking = [v for v in result["violations"] if v["impact"] in fail_on]
     if blocking:
         where = context or page.url
-        lines = [f"{len(blocking)} serious/critical accessibility violation(s) on {where}:"]
+        lines = [f"{len(blocking)} accessibility violation(s) on {where}:"]
         for v in blocking:
             lines.append(f"- [{v['impact']}] {v['id']}: {v['help']} ({v['count']} element(s))")
             lines.extend(f"    at {target}" for target in v["targets"])

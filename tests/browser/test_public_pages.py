@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.kit import RequestLog, assert_accessible, page_weight, shot
+from tests.browser.kit import EVERY_IMPACT, RequestLog, assert_accessible, page_weight, shot
 from tests.harness import Gateway
 
 # A page breaking the rules the kit enforces, served under the console's own policy.
@@ -30,7 +30,7 @@ def test_landing_page_renders_and_passes_axe(page: Page, network: RequestLog) ->
     expect(page.get_by_role("heading", level=1)).to_have_text("Relaygate")
     expect(page.get_by_role("link", name="/docs")).to_be_visible()
     shot(page, "landing")
-    assert_accessible(page)
+    assert_accessible(page, fail_on=EVERY_IMPACT)  # not even a moderate one (it has <main>)
     assert network.urls, "the request log saw nothing: is the route guard attached?"
 
 
