@@ -9,6 +9,7 @@
 * ``context`` / ``page``: a fresh context (no cookies, no cache) per test, its base URL the
   gateway, so ``page.goto("/console/")`` works. Every request it makes is recorded in
   ``network``; one to another host is aborted and fails the test at teardown (no CDN).
+  An uncaught script error or a CSP refusal fails it too (``problems``; ``allow`` one).
 * ``new_context(**options)``: more contexts in one test (a second user, a phone viewport).
 * ``sign_in(page, email)``: the magic-link sign-in, ending on /console/.
 
@@ -37,6 +38,7 @@ from playwright.sync_api import (
 from tests.browser.kit import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    PageProblems,
     RequestLog,
     shot,
     sign_in_by_link,
@@ -108,23 +110,25 @@ def gateway(browser_gateway: Gateway) -> Gateway:
 def new_context(browser: Browser, gateway: Gateway) -> Iterator[Callable[..., BrowserContext]]:
     """Open extra contexts (Playwright ``new_context`` options), each guarded against
     requests to other hosts; closed after the test."""
-    opened: list[tuple[BrowserContext, RequestLog]] = []
+    opened: list[tuple[BrowserContext, RequestLog, PageProblems]] = []
 
     def factory(**options: Any) -> BrowserContext:
         options.setdefault("base_url", gateway.url)
         options.setdefault("viewport", VIEWPORT)
         options.setdefault("locale", "en-US")
         context = browser.new_context(**options)
-        log = RequestLog()
+        log, problems = RequestLog(), PageProblems()
         log.attach(context)
-        opened.append((context, log))
+        problems.attach(context)
+        opened.append((context, log, problems))
         return context
 
     yield factory
-    for context, _ in opened:
+    for context, _, _ in opened:
         context.close()
-    for _, log in opened:
+    for _, log, problems in opened:
         log.assert_local_only()
+        problems.assert_clean()
 
 
 @pytest.fixture

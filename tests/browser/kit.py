@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Page, Route
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, WebError
 
 from tests.harness import ROOT, Gateway
 
@@ -24,6 +24,7 @@ __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "SCREENSHOTS",
+    "PageProblems",
     "PageWeight",
     "RequestLog",
     "assert_accessible",
@@ -82,6 +83,44 @@ class RequestLog:
         assert not self.foreign, (
             "the page asked hosts other than the gateway for:\n  " + "\n  ".join(self.foreign)
         )
+
+
+# ---------------------------------------------------------------- script errors, CSP refusals
+@dataclass
+class PageProblems:
+    """Uncaught script errors and Content-Security-Policy refusals in a context's pages.
+
+    Both mean a page is broken for its user even when it looks right in a test: an
+    exception stops the enhancement that was to run, and a refused inline style or script
+    (the console's policy forbids them) silently changes the page. Other console errors
+    (a 404 the test asked for, say) are kept in ``console`` for the message only.
+    """
+
+    failures: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def attach(self, context: BrowserContext) -> None:
+        context.on("weberror", self._on_error)
+        context.on("console", self._on_console)
+
+    def allow(self, pattern: str) -> None:
+        """Let failures matching ``pattern`` (a regex) pass, for a test that expects them."""
+        self.allowed.append(re.compile(pattern))
+
+    def _on_error(self, error: WebError) -> None:
+        self.failures.append(f"uncaught error: {error.error}")
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        self.console.append(message.text)
+        if "Content Security Policy" in message.text:
+            self.failures.append(f"CSP refusal: {message.text}")
+
+    def assert_clean(self) -> None:
+        left = [f for f in self.failures if not any(p.search(f) for p in self.allowed)]
+        assert not left, "the page broke:\n  " + "\n  ".join(left)
 
 
 # ---------------------------------------------------------------- accessibility

@@ -11,7 +11,14 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.kit import EVERY_IMPACT, RequestLog, assert_accessible, page_weight, shot
+from tests.browser.kit import (
+    EVERY_IMPACT,
+    PageProblems,
+    RequestLog,
+    assert_accessible,
+    page_weight,
+    shot,
+)
 from tests.harness import Gateway
 
 # A page breaking the rules the kit enforces, served under the console's own policy.
@@ -89,3 +96,43 @@ def test_axe_check_runs_under_the_console_policy_and_names_violations(
     message = str(failure.value)
     assert "[critical] image-alt" in message, message
     assert "[critical] label" in message, message
+
+
+def test_problem_watch_reports_csp_refusals_and_script_errors(
+    browser: Browser, gateway: Gateway
+) -> None:
+    context = browser.new_context(base_url=gateway.url)
+    problems = PageProblems()
+    problems.attach(context)
+    body = (
+        '<!doctype html><html lang="en"><body><p style="color:red">styled inline</p>'
+        '<script src="/probe.js"></script></body></html>'
+    )
+    try:
+        page = context.new_page()
+        page.route(
+            "**/probe",
+            lambda route: route.fulfill(
+                body=body,
+                content_type="text/html",
+                headers={"Content-Security-Policy": CONSOLE_CSP},
+            ),
+        )
+        page.route(
+            "**/probe.js",
+            lambda route: route.fulfill(
+                body="window.setTimeout(() => { throw new Error('boom') })",
+                content_type="text/javascript",
+            ),
+        )
+        with page.expect_event("pageerror"):
+            page.goto("/probe")
+    finally:
+        context.close()
+    with pytest.raises(AssertionError) as failure:
+        problems.assert_clean()
+    assert "CSP refusal: Applying inline style violates" in str(failure.value)
+    assert "uncaught error: boom" in str(failure.value)
+    problems.allow("inline style")
+    problems.allow("boom")
+    problems.assert_clean()
