@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "PageWeight",
     "RequestLog",
     "assert_accessible",
+    "new_email",
     "page_weight",
     "shot",
     "sign_in_by_link",
@@ -204,6 +206,12 @@ def page_weight(page: Page, url: str) -> PageWeight:
 
 
 # ---------------------------------------------------------------- sign-in
+def new_email(label: str = "user") -> str:
+    """An address no other test uses: the session's gateway is shared and sign-in links are
+    rate-limited per address."""
+    return f"{label}-{uuid.uuid4().hex[:10]}@example.test"
+
+
 def latest_link(gateway: Gateway, email: str, after: str | None, timeout: float = 10.0) -> str:
     """The newest sign-in link mailed to ``email`` that is not ``after`` (the dev outbox the
     log mailer keeps: GET /api/v1/operator/outbox)."""
