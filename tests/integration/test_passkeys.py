@@ -47,7 +47,13 @@ def _register(
     options = _ok(_call(gw, "POST", "/api/v1/user/passkeys/options", token))
     credential = device.create(options)
     return _ok(
-        _call(gw, "POST", "/api/v1/user/passkeys", token, json={"credential": credential, "name": name})
+        _call(
+            gw,
+            "POST",
+            "/api/v1/user/passkeys",
+            token,
+            json={"credential": credential, "name": name},
+        )
     )
 
 

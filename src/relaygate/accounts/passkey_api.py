@@ -10,10 +10,10 @@ it returns is posted back as JSON (``PublicKeyCredential.toJSON()``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.accounts.api import presented_key
 from relaygate.accounts.passkeys import NAME_LENGTH, PasskeyView
@@ -41,16 +41,55 @@ async def signed_in_user(request: Request, signup: SignupDep, accounts: Accounts
 UserDep = Annotated[int, Depends(signed_in_user)]
 
 
-class Credential(BaseModel):
-    """What ``navigator.credentials`` returned, as ``PublicKeyCredential.toJSON()``."""
-
-    credential: dict[str, Any] = Field(
-        description="The PublicKeyCredential as JSON (id, rawId, type, response{...})."
-    )
+_B64URL = r"^[A-Za-z0-9_-]*={0,2}$"
 
 
-class NewPasskey(Credential):
+def _b64(description: str, max_length: int = 65536) -> Any:
+    return Field(pattern=_B64URL, max_length=max_length, description=description)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    clientDataJSON: str = _b64("The client data, base64url.")  # noqa: N815 - WebAuthn's names
+
+
+class AttestationResponse(_Response):
+    attestationObject: str = _b64("The attestation object (CBOR), base64url.")  # noqa: N815
+    transports: list[str] = Field(default_factory=list, max_length=10)
+
+
+class AssertionResponse(_Response):
+    authenticatorData: str = _b64("The authenticator data, base64url.")  # noqa: N815
+    signature: str = _b64("The assertion signature, base64url.")
+    userHandle: str | None = _b64("The user handle, base64url.", 200)  # noqa: N815
+
+
+class _Credential(BaseModel):
+    """``PublicKeyCredential.toJSON()``: what ``navigator.credentials`` returned."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(pattern=_B64URL, min_length=1, max_length=1400)
+    rawId: str = Field(pattern=_B64URL, min_length=1, max_length=1400)  # noqa: N815
+    type: Literal["public-key"]
+
+
+class RegistrationCredential(_Credential):
+    response: AttestationResponse
+
+
+class AuthenticationCredential(_Credential):
+    response: AssertionResponse
+
+
+class NewPasskey(BaseModel):
+    credential: RegistrationCredential
     name: str = Field(default="", max_length=NAME_LENGTH, description="Your name for it.")
+
+
+class Assertion(BaseModel):
+    credential: AuthenticationCredential
 
 
 class PasskeyName(BaseModel):
@@ -92,7 +131,7 @@ async def registration_options(user_id: UserDep, svc: PasskeysDep) -> dict[str, 
     },
 )
 async def register(body: NewPasskey, user_id: UserDep, svc: PasskeysDep) -> dict[str, Any]:
-    view = await svc.register(user_id, body.credential, body.name)
+    view = await svc.register(user_id, body.credential.model_dump(), body.name)
     return envelope(_out(view), "Passkey registered")
 
 
@@ -141,6 +180,6 @@ async def authentication_options(request: Request, svc: PasskeysDep, kv: KVDep) 
     summary="Sign in with a passkey",
     responses=error_responses(400, 401, 403, 500),
 )
-async def authenticate(body: Credential, svc: PasskeysDep, signup: SignupDep) -> dict[str, Any]:
-    user_id = await svc.authenticate(body.credential)
+async def authenticate(body: Assertion, svc: PasskeysDep, signup: SignupDep) -> dict[str, Any]:
+    user_id = await svc.authenticate(body.credential.model_dump(exclude_none=True))
     return signed_in(await signup.start_session(user_id))

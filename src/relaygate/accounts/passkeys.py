@@ -282,7 +282,10 @@ class PasskeyService:
         """The user id the assertion proves, or :class:`AuthenticationFailed`; a disabled
         account is :class:`PermissionDenied`. The challenge is used up first, so even a
         refused answer cannot be tried again."""
-        challenge = _challenge_of(credential)
+        try:
+            challenge = _challenge_of(credential)
+        except InvalidRequest as exc:  # a sign-in that cannot be checked is refused alike
+            raise AuthenticationFailed(_REFUSED, code="passkey_refused") from exc
         if not await self._take("signin", challenge):
             raise AuthenticationFailed(_REFUSED, code="passkey_refused")
         credential_id = _text(credential.get("id"), "credential.id")
