@@ -248,6 +248,25 @@ class SignupService:
         code = await self._known_code(invite_code) if invite_code else None
         if not await self._within_limits(email, client_ip):
             return
+        token, disabled = await self._store_token(email, code)
+        if disabled:
+            log.info("no sign-in mail for %s: the account is disabled", email)
+            return
+        minutes = int(self.token_ttl.total_seconds() // 60)
+        mail = login_mail(email, self.link(token), minutes, locale, self.site)
+        task = asyncio.create_task(self.mailer.send(mail), name="sign-in mail")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def issue_link(self, email: str) -> str:
+        """A sign-in link for ``email`` handed to the caller, not mailed and not counted
+        in the limits: for the operator's own start-up link (``make run``) and tools."""
+        token, _ = await self._store_token(normalise_email(email), None)
+        return self.link(token)
+
+    async def _store_token(self, email: str, code: str | None) -> tuple[str, bool]:
+        """A new token for ``email`` and whether the address's account is disabled (the
+        lookup is made for every address, so each request does the same work)."""
         token = _secret()
         async with self.db.session() as session, session.begin():
             disabled = await session.scalar(select(User.is_disabled).where(User.email == email))
@@ -259,14 +278,7 @@ class SignupService:
                     expires_at=utcnow() + self.token_ttl,
                 )
             )
-        if disabled:
-            log.info("no sign-in mail for %s: the account is disabled", email)
-            return
-        minutes = int(self.token_ttl.total_seconds() // 60)
-        mail = login_mail(email, self.link(token), minutes, locale, self.site)
-        task = asyncio.create_task(self.mailer.send(mail), name="sign-in mail")
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        return token, bool(disabled)
 
     def link(self, token: str) -> str:
         """The mailed link: the console's confirm page, which consumes the token only on
