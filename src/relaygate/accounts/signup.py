@@ -8,9 +8,9 @@ token, also stored hashed; a new one on each sign-in, since a stored digest cann
 handed out again).
 
 Asking for a link tells the caller nothing about the address (docs/sign-in.md): the answer
-and the work done before it are the same for a new address, an account, a disabled
-account (which is sent no mail) and a throttled request (:class:`LoginLimits`, per
-mailbox and per client IP); the mail itself is sent after the answer, in a task this
+is the same, after about the same work, for a new address, an account, a disabled account
+(which is sent no mail) and a throttled request (:class:`LoginLimits`, per mailbox and
+per client IP); the mail itself is sent after the answer, in a task this
 service owns, so neither a slow nor a failing mail server shows in the answer.
 
 Every user has an 8-character invite code (A-Z, 0-9), made when the user is created or
