@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from relaygate import __version__
 from relaygate.accounts.api import router as accounts_router
+from relaygate.accounts.passkey_api import router as passkeys_router
 from relaygate.accounts.signup_api import router as signup_router
 from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
@@ -156,6 +157,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         packages_router,
         bills_router,
         signup_router,
+        passkeys_router,
         referral_router,
         state_router,
     )

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from relaygate.accounts.passkeys import PasskeyService
 from relaygate.accounts.service import AccountService
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import CatalogueService
@@ -47,6 +48,7 @@ __all__ = [
     "KeyRingDep",
     "LedgerDep",
     "PackagesDep",
+    "PasskeysDep",
     "PricesDep",
     "ReferralsDep",
     "Services",
@@ -66,6 +68,7 @@ class Services:
     kv: KV  # the routes' own throttles; the services hold their parts of it
     accounts: AccountService
     signup: SignupService
+    passkeys: PasskeyService
     referrals: ReferralService
     ledger: LedgerService
     prices: CatalogueService
@@ -102,6 +105,10 @@ def _accounts(s: ServicesDep) -> AccountService:
 
 def _signup(s: ServicesDep) -> SignupService:
     return s.signup
+
+
+def _passkeys(s: ServicesDep) -> PasskeyService:
+    return s.passkeys
 
 
 def _referrals(s: ServicesDep) -> ReferralService:
@@ -151,6 +158,7 @@ def _state(s: ServicesDep) -> StateService:
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
+PasskeysDep = Annotated[PasskeyService, Depends(_passkeys)]
 ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
 LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 PricesDep = Annotated[CatalogueService, Depends(_prices)]

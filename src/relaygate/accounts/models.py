@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relaygate.core.clock import utcnow
 from relaygate.db.base import Base, UTCDateTime
 
-__all__ = ["ApiKey", "User"]
+__all__ = ["ApiKey", "Passkey", "User"]
 
 
 class User(Base):
@@ -109,3 +109,25 @@ class Referral(Base):
     mailbox: Mapped[str | None] = mapped_column(
         String(320), unique=True, nullable=True, default=None
     )
+
+
+class Passkey(Base):
+    """A WebAuthn credential a user registered to sign in with (accounts/passkeys.py).
+
+    ``credential_id`` is the authenticator's id for it (base64url, unique across users),
+    ``public_key`` the COSE key its assertions are checked against, ``sign_count`` the
+    authenticator's counter at the last use (a counter that goes back means a cloned
+    authenticator: refused)."""
+
+    __tablename__ = "passkeys"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
