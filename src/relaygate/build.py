@@ -19,6 +19,7 @@ from typing import Any
 
 from relaygate.accounts.mailer import SMTPConfig, make_mailer
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
@@ -65,6 +66,7 @@ class Built:
 
     services: Services
     admin_key: str | None  # the operator's management key when this start created it
+    operator_link: str  # a one-use console sign-in link for the operator, printed at start
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> Built:
@@ -88,6 +90,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         kv=kv,
         accounts=accounts,
         signup=signup,
+        sessions=signup.sessions,
         referrals=referrals,
         ledger=billing.ledger,
         prices=billing.prices,
@@ -104,7 +107,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         keepalive=keepalive,
         webhooks=webhooks,
     )
-    return Built(services, admin_key)
+    return Built(services, admin_key, await signup.sign_in_link(settings.operator_email))
 
 
 async def _database(settings: Settings, stack: AsyncExitStack) -> Database:
@@ -181,12 +184,18 @@ def _signup(
     settings: Settings, db: Database, packages: PackageService, charging: Charging
 ) -> tuple[SignupService, ReferralService]:
     """Email sign-in and its referral rewards; billing listens for accounts' new users."""
+    sessions = BrowserSessions(
+        db,
+        timedelta(days=settings.session_days),
+        timedelta(days=settings.session_idle_days),
+        settings.session_cookie_secure,
+    )
     signup = SignupService(
         db,
         make_mailer(_smtp(settings)),
         settings.base_url,
+        sessions,
         timedelta(minutes=settings.login_token_minutes),
-        timedelta(days=settings.session_days),
     )
     rules = ReferralRules(
         package_type=settings.referral_package_type,

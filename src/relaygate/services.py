@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import CatalogueService
 from relaygate.billing.charging import Charging
@@ -51,6 +52,7 @@ __all__ = [
     "ReferralsDep",
     "Services",
     "ServicesDep",
+    "SessionsDep",
     "SignupDep",
     "StateDep",
     "UsageDep",
@@ -66,6 +68,7 @@ class Services:
     kv: KV  # the routes' own throttles; the services hold their parts of it
     accounts: AccountService
     signup: SignupService
+    sessions: BrowserSessions  # the console's browser sessions (signup opens them)
     referrals: ReferralService
     ledger: LedgerService
     prices: CatalogueService
@@ -102,6 +105,10 @@ def _accounts(s: ServicesDep) -> AccountService:
 
 def _signup(s: ServicesDep) -> SignupService:
     return s.signup
+
+
+def _sessions(s: ServicesDep) -> BrowserSessions:
+    return s.sessions
 
 
 def _referrals(s: ServicesDep) -> ReferralService:
@@ -151,6 +158,7 @@ def _state(s: ServicesDep) -> StateService:
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
+SessionsDep = Annotated[BrowserSessions, Depends(_sessions)]
 ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
 LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 PricesDep = Annotated[CatalogueService, Depends(_prices)]

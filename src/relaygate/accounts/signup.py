@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.mailer import Mailer
-from relaygate.accounts.models import InviteCode, LoginSession, LoginToken, Referral, User
+from relaygate.accounts.models import InviteCode, LoginToken, Referral, User
+from relaygate.accounts.sessions import SESSION_PREFIX, BrowserSessions, SessionClient
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from relaygate.core.ids import hash_key
@@ -57,7 +57,6 @@ __all__ = [
 
 INVITE_ALPHABET = string.ascii_uppercase + string.digits
 INVITE_LENGTH = 8
-SESSION_PREFIX = "rgs_"
 _ATTEMPTS = 5  # retries after a unique-key race (same new user, or a code collision)
 
 
@@ -137,8 +136,8 @@ def same_mailbox(a: str, b: str) -> bool:
     return mailbox(a) == mailbox(b)
 
 
-def _secret(prefix: str = "") -> str:
-    return prefix + secrets.token_urlsafe(32)
+def _secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 # ---------------------------------------------------------------- service
@@ -149,6 +148,7 @@ class Verified:
     user_id: int
     email: str
     session_token: str
+    csrf_token: str
     is_new: bool
 
 
@@ -167,6 +167,13 @@ class Invite:
     invited: int
 
 
+@dataclass(frozen=True, slots=True)
+class _SignedIn:
+    user_id: int
+    email: str
+    is_new: bool
+
+
 NewUserListener = Callable[[NewUser], Awaitable[None]]
 BAD_LINK = "This sign-in link is invalid, already used or expired."
 
@@ -179,14 +186,14 @@ class SignupService:
         db: Database,
         mailer: Mailer,
         public_base: str,
+        sessions: BrowserSessions,
         token_ttl: timedelta = timedelta(minutes=15),
-        session_ttl: timedelta = timedelta(days=30),
     ) -> None:
         self.db = db
         self.mailer = mailer
         self.public_base = public_base.rstrip("/")
+        self.sessions = sessions
         self.token_ttl = token_ttl
-        self.session_ttl = session_ttl
         self._listeners: list[NewUserListener] = []
 
     def on_new_user(self, listener: NewUserListener) -> None:
@@ -197,18 +204,23 @@ class SignupService:
         address has an account; only a malformed address or unknown invite code fail."""
         email = normalise_email(email)
         code = await self._known_code(invite_code) if invite_code else None
+        link = await self.sign_in_link(email, code)
+        await self.mailer.send_login_link(email, link, int(self.token_ttl.total_seconds() // 60))
+
+    async def sign_in_link(self, email: str, invite_code: str | None = None) -> str:
+        """A fresh one-use link to the console's sign-in page, not mailed: ``request_login``
+        mails it, and the start-up prints one for the operator."""
         token = _secret()
         async with self.db.session() as session, session.begin():
             session.add(
                 LoginToken(
-                    email=email,
+                    email=email.strip(),  # as given: the operator's may be ``@localhost``
                     token_hash=hash_key(token),
-                    invite_code=code,
+                    invite_code=invite_code,
                     expires_at=utcnow() + self.token_ttl,
                 )
             )
-        link = f"{self.public_base}/api/v1/auth/verify?token={token}"
-        await self.mailer.send_login_link(email, link, int(self.token_ttl.total_seconds() // 60))
+        return f"{self.public_base}/console/auth?token={token}"
 
     async def _known_code(self, text: str) -> str:
         code = normalise_invite_code(text)
@@ -216,18 +228,27 @@ class SignupService:
             raise InvalidRequest("Unknown invite code.", param="invite_code")
         return code
 
-    async def verify(self, token: str) -> Verified:
-        """Consume the token, create the user if new, open a session, tell listeners."""
+    async def verify(
+        self, token: str, client: SessionClient | None = None, replacing: str | None = None
+    ) -> Verified:
+        """Consume the token, create the user if new, open a session (a new id always; the
+        presented one, ``replacing``, ends), tell listeners."""
         if not token:
             raise InvalidRequest(BAD_LINK, param="token")
-        verified, invite_code = await self._verify_retrying(hash_key(token))
+        signed_in, invite_code = await self._verify_retrying(hash_key(token))
+        opened = await self.sessions.create(
+            signed_in.user_id, client or SessionClient(), replacing=replacing
+        )
+        verified = Verified(
+            signed_in.user_id, signed_in.email, opened.token, opened.csrf_token, signed_in.is_new
+        )
         if verified.is_new:
             new = NewUser(verified.user_id, verified.email, invite_code)
             for listener in self._listeners:
                 await listener(new)
         return verified
 
-    async def _verify_retrying(self, digest: str) -> tuple[Verified, str | None]:
+    async def _verify_retrying(self, digest: str) -> tuple[_SignedIn, str | None]:
         """Retry after a unique-key race: the same address signing up twice at once, or a
         new invite code clashing with an existing one (both roll the whole step back)."""
         for attempt in range(_ATTEMPTS):
@@ -238,7 +259,7 @@ class SignupService:
                     raise
         raise AssertionError("unreachable")
 
-    async def _verify_once(self, digest: str) -> tuple[Verified, str | None]:
+    async def _verify_once(self, digest: str) -> tuple[_SignedIn, str | None]:
         now = utcnow()
         async with self.db.session() as session, session.begin():
             consumed = await session.execute(
@@ -263,34 +284,14 @@ class SignupService:
                 session.add(InviteCode(user_id=user.id, code=new_invite_code()))
             if user.is_disabled:
                 raise PermissionDenied("This account is disabled.")
-            token = await self._open_session(session, user.id)
-        return Verified(user.id, user.email, token, is_new), row.invite_code
-
-    async def _open_session(self, session: AsyncSession, user_id: int) -> str:
-        """A new session for ``user_id``; its expired sessions are dropped on the way."""
-        now = utcnow()
-        await session.execute(
-            delete(LoginSession).where(
-                LoginSession.user_id == user_id, LoginSession.expires_at <= now
-            )
-        )
-        token = _secret(SESSION_PREFIX)
-        session.add(
-            LoginSession(
-                user_id=user_id, token_hash=hash_key(token), expires_at=now + self.session_ttl
-            )
-        )
-        return token
+        return _SignedIn(user.id, user.email, is_new), row.invite_code
 
     async def session_user(self, token: str) -> int:
         """The user behind a live session token, or :class:`AuthenticationFailed`."""
-        async with self.db.session() as session:
-            row = await session.scalar(
-                select(LoginSession).where(LoginSession.token_hash == hash_key(token))
-            )
-        if row is None or row.expires_at <= utcnow():
+        active = await self.sessions.resolve(token)
+        if active is None:
             raise AuthenticationFailed("This session is unknown or has expired.")
-        return row.user_id
+        return active.user_id
 
     async def code_owner(self, code: str) -> User | None:
         async with self.db.session() as session:

@@ -6,7 +6,8 @@
   more are dropped silently (no mail bombing through us).
 * ``GET|POST /api/v1/auth/verify?token=``: consumes the link, returns a session token.
 * ``GET /api/v1/user/invite`` (management key): the caller's code and share links.
-* ``GET /i/{code}``: the short share link, redirected to the console with ``?aff=``.
+* ``/i/{code}``, the short share link, is the console's invitation page
+  (web/pages/invite_landing.py).
 * ``GET /api/v1/operator/outbox?email=`` (operator): the last links the log mailer sent to
   an address, for operators without SMTP and for the integration tests.
 """
@@ -17,21 +18,20 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
 from relaygate.accounts.signup import (
     SignupService,
     mailbox,
     normalise_email,
-    normalise_invite_code,
 )
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.forms import form_body, parse_body
+from relaygate.kv.protocols import KV
 from relaygate.services import KVDep, SignupDep
 
-__all__ = ["EMAIL", "INVITE_CODE", "router"]
+__all__ = ["EMAIL", "INVITE_CODE", "router", "send_login_link"]
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,22 @@ async def _body(request: Request) -> dict[str, Any]:
 )
 async def login(request: Request, svc: SignupDep, kv: KVDep) -> dict[str, Any]:
     body = await _body(request)
-    email = normalise_email(str(body.get("email") or ""))
     code = str(body.get("invite_code") or "").strip() or None
+    await send_login_link(svc, kv, str(body.get("email") or ""), code)
+    return envelope(None, "If the address can sign in, a link is on its way.")
+
+
+async def send_login_link(svc: SignupService, kv: KV, email_text: str, code: str | None) -> None:
+    """Mail a sign-in link, throttled: the JSON route and the console's login form both
+    come here, so both have the same limits. Raises InvalidRequest for a malformed address
+    or an unknown invite code."""
+    email = normalise_email(email_text)
     # per mailbox, so address variants (me+1@, m.e@gmail) cannot multiply the links
     hit = await kv.rates.hit(f"login:{mailbox(email)}", 60, limit=LOGIN_PER_MINUTE)
     if hit.allowed:
         await svc.request_login(email, code)
     else:
         log.info("sign-in links for %s throttled", email)
-    return envelope(None, "If the address can sign in, a link is on its way.")
 
 
 # 400: an unknown, used or expired link; 403: the account is disabled
@@ -123,20 +130,6 @@ async def my_invite(principal: ManagerDep, svc: SignupDep) -> dict[str, Any]:
         "invited": invite.invited,
     }
     return envelope(data)
-
-
-@router.get(
-    "/i/{code}",
-    summary="Short invite link",
-    response_class=RedirectResponse,
-    status_code=302,
-    responses={302: {"description": "To the console, with the code as `?aff=`"}},
-)
-async def short_invite(code: str) -> RedirectResponse:
-    """Send the visitor to the console with the code; a malformed code just lands on it."""
-    canonical = normalise_invite_code(code)
-    target = f"/?aff={canonical}" if canonical else "/"
-    return RedirectResponse(target, status_code=302)
 
 
 # Documented, not enforced by the framework: normalise_email checks the address, the same
