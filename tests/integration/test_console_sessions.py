@@ -24,6 +24,7 @@ from relaygate.db.engine import Database
 from tests.harness import Gateway, run_sync
 
 COOKIE = "rg_session"
+NEW_KEY = {"expired_at": "2099-01-01T00:00:00Z", "max_fee": "0"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -249,15 +250,13 @@ def test_the_platform_key_api_accepts_a_session_with_csrf(gateway: Gateway) -> N
         csrf = _csrf(browser)
         made = browser.post(
             "/api/v1/user/admin/new-api-token",
-            data={"remark": "from the console", "expired_at": "2099-01-01T00:00:00Z", "max_fee": "0"},
+            data={"remark": "from the console", **NEW_KEY},
             headers={"X-CSRF-Token": csrf},
         )
         assert made.status_code == 200, made.text
         key = made.json()["data"]
         assert key.startswith("sk-")
-        refused = browser.post(
-            "/api/v1/user/admin/new-api-token", data={"expired_at": "2099-01-01T00:00:00Z", "max_fee": "0"}
-        )
+        refused = browser.post("/api/v1/user/admin/new-api-token", data=NEW_KEY)
         assert refused.status_code == 403
         assert refused.json()["statusCode"] == 403
         listed = browser.post("/api/v1/user/admin/get-api-tokens", headers={"X-CSRF-Token": csrf})
