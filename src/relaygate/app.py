@@ -144,7 +144,12 @@ def _control_plane(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="Relaygate",
         version=__version__,
-        description="OpenAI-compatible relay and the operator's control API.",
+        description=(
+            "OpenAI-compatible relay and the operator's control API. The platform routes "
+            "that take a user's management key (`/api/v1/user/...`) also take the user's "
+            "signed-in console session: the `rg_session` cookie, with the session's "
+            "`X-CSRF-Token` header on every state-changing request."
+        ),
         lifespan=lambda _: _lifespan(settings),
         openapi_url=OPENAPI_URL,
         docs_url=None,  # web/docs.py serves /docs and /redoc on local assets
