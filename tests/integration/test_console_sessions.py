@@ -217,6 +217,24 @@ def test_idle_and_expired_sessions_are_refused(gateway: Gateway) -> None:
 # ---------------------------------------------------------------- CSRF and logout
 
 
+def test_a_foreign_page_cannot_post_a_sign_in(gateway: Gateway) -> None:
+    """Login CSRF: a cross-site form posting the attacker's link is refused, unconsumed."""
+    email = _email()
+    with _browser(gateway) as browser:
+        browser.post("/console/login", data={"email": email})
+        token = _link_token(gateway, email)
+        foreign = browser.post(
+            "/console/auth", data={"token": token}, headers={"Origin": "https://evil.example"}
+        )
+        fetched = browser.post(
+            "/console/auth", data={"token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert foreign.status_code == fetched.status_code == 403
+        assert COOKIE not in browser.cookies
+        here = browser.post("/console/auth", data={"token": token}, headers={"Origin": gateway.url})
+        assert here.status_code == 303
+
+
 def test_posts_without_the_csrf_token_are_refused(gateway: Gateway) -> None:
     with _browser(gateway) as browser:
         sign_in(gateway, browser, _email())

@@ -8,6 +8,7 @@ a TLS proxy, Path=/ (the platform API under ``/api/v1/user`` accepts it too).
 * ``ConsoleUserDep``: the signed-in user, or a 303 to ``/console/login?next=<this page>``.
 * ``ConsoleOperatorDep``: the same for operators; anyone else gets the 404 page, so the
   operator pages do not reveal that they exist.
+* ``SameOriginDep``: for the sign-in forms' POSTs (no session yet): cross-site is a 403.
 * ``CsrfDep``: for POST handlers: the signed-in user whose request carries the session's
   CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``), else the 403 page.
 """
@@ -15,7 +16,7 @@ a TLS proxy, Path=/ (the platform API under ``/api/v1/user`` accepts it too).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -39,6 +40,7 @@ __all__ = [
     "ConsoleUserDep",
     "CsrfDep",
     "MaybeUserDep",
+    "SameOriginDep",
     "SignInRequired",
     "clear_session_cookie",
     "client_of",
@@ -96,6 +98,21 @@ def clear_session_cookie(response: Response, request: Request, sessions: Session
     response.delete_cookie(
         COOKIE, path="/", secure=_secure(request, sessions), httponly=True, samesite="lax"
     )
+
+
+async def same_origin(request: Request) -> None:
+    """Refuse a cross-site POST to the sign-in forms, which have no session to hold a CSRF
+    token yet: otherwise a foreign page could sign a visitor into the attacker's account
+    with the attacker's link (login CSRF). Browsers say where a form came from in
+    ``Sec-Fetch-Site`` and ``Origin``; a client that sends neither is not a browser."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise PermissionDenied(CSRF_REFUSED)
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise PermissionDenied(CSRF_REFUSED)
+
+
+SameOriginDep = Depends(same_origin)
 
 
 async def maybe_user(request: Request, sessions: SessionsDep) -> ActiveSession | None:

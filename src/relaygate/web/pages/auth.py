@@ -28,6 +28,7 @@ from relaygate.web.render import render
 from relaygate.web.session import (
     CsrfDep,
     MaybeUserDep,
+    SameOriginDep,
     clear_session_cookie,
     client_of,
     safe_next,
@@ -60,7 +61,7 @@ async def login_form(
     return render(request, "auth/login.html", context)
 
 
-@router.post("/console/login", response_class=HTMLResponse)
+@router.post("/console/login", response_class=HTMLResponse, dependencies=[SameOriginDep])
 async def login_send(request: Request, svc: SignupDep, kv: KVDep) -> Response:
     form = await page_form(request)
     email, invite = str(form.get("email", "")).strip(), str(form.get("invite", "")).strip()
@@ -94,7 +95,7 @@ async def confirm_form(request: Request, token: str = "") -> HTMLResponse:
     return render(request, "auth/confirm.html", {"token": token[:200], "error": ""})
 
 
-@router.post("/console/auth", response_class=HTMLResponse)
+@router.post("/console/auth", response_class=HTMLResponse, dependencies=[SameOriginDep])
 async def confirm(request: Request, svc: SignupDep, sessions: SessionsDep) -> Response:
     form = await page_form(request)
     token = str(form.get("token", ""))[:200]
