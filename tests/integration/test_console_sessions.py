@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,8 +107,8 @@ def test_magic_link_sign_in_sets_a_strict_cookie(gateway: Gateway) -> None:
         assert home.headers["referrer-policy"] == "no-referrer"
 
 
-def test_the_secure_flag_follows_the_setting(gateway_factory: object) -> None:
-    gw = gateway_factory(session_cookie_secure=True)  # type: ignore[operator]
+def test_the_secure_flag_follows_the_setting(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(session_cookie_secure=True)
     with _browser(gw) as browser:
         done = sign_in(gw, browser, _email())
     assert "secure" in _session_cookie(done)
