@@ -203,6 +203,21 @@ def test_a_revoked_session_is_refused_at_once(gateway: Gateway) -> None:
         assert laptop.get("/console/").status_code == 200
 
 
+def test_signing_out_every_other_session_keeps_this_one(gateway: Gateway) -> None:
+    email = _email()
+    with _browser(gateway) as here, _browser(gateway) as there, _browser(gateway) as third:
+        for browser in (there, third, here):
+            sign_in(gateway, browser, email)
+        done = here.post(
+            "/console/account/sessions/revoke-others", data={"csrf_token": _csrf(here)}
+        )
+        assert done.status_code == 303
+        assert there.get("/console/").status_code == 303
+        assert third.get("/console/").status_code == 303
+        page = here.get("/console/account")
+        assert len(re.findall(r"/console/account/sessions/(\d+)/revoke", page.text)) == 1
+
+
 def test_idle_and_expired_sessions_are_refused(gateway: Gateway) -> None:
     with _browser(gateway) as idle, _browser(gateway) as old:
         sign_in(gateway, idle, _email())
