@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,10 @@ def _formatters(t: Translator) -> dict[str, Callable[..., str]]:
         return format_decimal(value, locale=babel_locale)
 
     def when(value: datetime | None, style: str = "medium") -> str:
-        return "" if value is None else format_datetime(value, style, locale=babel_locale)
+        """In UTC, and saying so: the bills and the API speak UTC too."""
+        if value is None:
+            return ""
+        return format_datetime(value, style, tzinfo=UTC, locale=babel_locale) + " UTC"
 
     def day(value: datetime | None) -> str:
         return "" if value is None else format_date(value, "medium", locale=babel_locale)
