@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 
 from relaygate.accounts.sessions import CSRF_FIELD, ActiveSession
 from relaygate.core.money import format_money
+from relaygate.web.agents import browser_summary
 from relaygate.web.i18n import LANG_COOKIE, LOCALES, Translator, choose_locale, translator
 from relaygate.web.nav import nav_for
 
@@ -46,7 +47,12 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(money=format_money, static=lambda name: STATIC + name, locales=LOCALES)
+    env.globals.update(
+        money=format_money,
+        static=lambda name: STATIC + name,
+        locales=LOCALES,
+        browser=browser_summary,
+    )
     return env
 
 
