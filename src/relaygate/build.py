@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from relaygate.accounts.mailer import SMTPConfig, make_mailer
 from relaygate.accounts.passkeys import PasskeyService, RelyingParty
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import LoginLimits, SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
@@ -67,6 +68,7 @@ class Built:
 
     services: Services
     admin_key: str | None  # the operator's management key when this start created it
+    operator_link: str  # a one-use console sign-in link for the operator, printed at start
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> Built:
@@ -93,6 +95,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         accounts=accounts,
         signup=signup,
         passkeys=passkeys,
+        sessions=signup.sessions,
         referrals=referrals,
         ledger=billing.ledger,
         prices=billing.prices,
@@ -109,7 +112,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         keepalive=keepalive,
         webhooks=webhooks,
     )
-    return Built(services, admin_key)
+    return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
 
 async def _database(settings: Settings, stack: AsyncExitStack) -> Database:
@@ -199,12 +202,18 @@ def _signup(
     settings: Settings, db: Database, kv: KV, packages: PackageService, charging: Charging
 ) -> tuple[SignupService, ReferralService]:
     """Email sign-in and its referral rewards; billing listens for accounts' new users."""
+    sessions = BrowserSessions(
+        db,
+        timedelta(days=settings.session_days),
+        timedelta(days=settings.session_idle_days),
+        settings.session_cookie_secure,
+    )
     signup = SignupService(
         db,
         make_mailer(_smtp(settings)),
         settings.base_url,
+        sessions,
         timedelta(minutes=settings.login_token_minutes),
-        timedelta(days=settings.session_days),
         rates=kv.rates,
         limits=LoginLimits(
             per_address_per_minute=settings.login_per_address_per_minute,

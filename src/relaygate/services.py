@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 
 from relaygate.accounts.passkeys import PasskeyService
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import CatalogueService
 from relaygate.billing.charging import Charging
@@ -53,6 +54,7 @@ __all__ = [
     "ReferralsDep",
     "Services",
     "ServicesDep",
+    "SessionsDep",
     "SignupDep",
     "StateDep",
     "UsageDep",
@@ -69,6 +71,7 @@ class Services:
     accounts: AccountService
     signup: SignupService
     passkeys: PasskeyService
+    sessions: BrowserSessions  # the console's browser sessions (signup opens them)
     referrals: ReferralService
     ledger: LedgerService
     prices: CatalogueService
@@ -109,6 +112,10 @@ def _signup(s: ServicesDep) -> SignupService:
 
 def _passkeys(s: ServicesDep) -> PasskeyService:
     return s.passkeys
+
+
+def _sessions(s: ServicesDep) -> BrowserSessions:
+    return s.sessions
 
 
 def _referrals(s: ServicesDep) -> ReferralService:
@@ -159,6 +166,7 @@ KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
 PasskeysDep = Annotated[PasskeyService, Depends(_passkeys)]
+SessionsDep = Annotated[BrowserSessions, Depends(_sessions)]
 ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
 LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 PricesDep = Annotated[CatalogueService, Depends(_prices)]

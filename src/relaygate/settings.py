@@ -140,7 +140,9 @@ class Settings(BaseModel):
 
     # sign-in by email and referral rewards (docs/signup-referral.md)
     login_token_minutes: int = Field(default=15, ge=1)
-    session_days: int = Field(default=30, ge=1)
+    session_days: int = Field(default=30, ge=1)  # a session's absolute lifetime
+    session_idle_days: int = Field(default=7, ge=1)  # unused this long, a session ends
+    session_cookie_secure: bool = False  # Secure cookies even on http (behind a TLS proxy)
     smtp_host: str = ""  # empty: links go to the log (and the operator outbox)
     smtp_port: int = 587
     smtp_user: str = ""

@@ -38,7 +38,7 @@ def _last_token(gw: Gateway, email: str) -> str:
         links = gw.op("GET", "/outbox", params={"email": email})
     assert links, f"no link was sent to {email}"
     link = urlsplit(links[-1])
-    assert link.path == "/console/auth"
+    assert link.path == "/console/auth"  # the console's confirm page; the API takes it too
     return parse_qs(link.query)["token"][0]
 
 
@@ -159,13 +159,17 @@ def test_every_user_has_an_invite_code_and_links(gateway: Gateway) -> None:
     assert lazy["code"] == invite_of(gateway, older["id"])["code"]
 
 
-def test_the_short_link_redirects_to_the_console(gateway: Gateway) -> None:
+def test_the_short_link_is_the_invitation_page(gateway: Gateway) -> None:
+    owner = gateway.create_user()
+    code = invite_of(gateway, owner["id"])["code"]
     with gateway.http(follow_redirects=False) as http:
-        response = http.get("/i/AB12CD34")
-        lower = http.get("/i/ab12cd34")
-    assert response.status_code == 302
-    assert response.headers["location"] == "/?aff=AB12CD34"
-    assert lower.headers["location"] == "/?aff=AB12CD34"
+        response = http.get(f"/i/{code}")
+        lower = http.get(f"/i/{code.lower()}")
+        unknown = http.get("/i/AB12CD34")
+    assert response.status_code == 200
+    assert f"/console/login?invite={code}" in response.text
+    assert lower.status_code == 200
+    assert unknown.status_code == 404
 
 
 # ---------------------------------------------------------------- referral rewards

@@ -71,7 +71,10 @@ class LoginToken(Base):
 
 
 class LoginSession(Base):
-    """A console session opened by a magic link; only its SHA-256 digest is stored."""
+    """A browser session opened by a sign-in; only its id's SHA-256 digest is stored.
+
+    Revoking deletes the row, so a revoked session is refused at the next request.
+    """
 
     __tablename__ = "sessions"
 
@@ -80,6 +83,10 @@ class LoginSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    csrf_secret: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
 
 
 class InviteCode(Base):

@@ -23,19 +23,22 @@ from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
 from relaygate.core.bounds import RowId
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.errors import RateLimited
-from relaygate.services import AccountsDep, KVDep, PasskeysDep, SignupDep
+from relaygate.services import AccountsDep, KVDep, PasskeysDep, SessionsDep, SignupDep
 
 __all__ = ["router"]
 
 OPTIONS_PER_IP_PER_MINUTE = 30  # sign-in challenges an anonymous client may ask for
 
 
-async def signed_in_user(request: Request, signup: SignupDep, accounts: AccountsDep) -> int:
-    """The caller's user id, from a session token or else the management key."""
+async def signed_in_user(
+    request: Request, signup: SignupDep, accounts: AccountsDep, sessions: SessionsDep
+) -> int:
+    """The caller's user id, from a session token, else the management key or the
+    console's cookie (with its CSRF header on changes)."""
     presented = presented_key(request)
     if presented and presented.startswith(SESSION_PREFIX):
         return await signup.session_user(presented)
-    return (await require_manager(request, accounts)).user_id
+    return (await require_manager(request, accounts, sessions)).user_id
 
 
 UserDep = Annotated[int, Depends(signed_in_user)]

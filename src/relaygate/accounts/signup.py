@@ -35,14 +35,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.mail_text import login_mail
 from relaygate.accounts.mailer import Mailer
-from relaygate.accounts.models import InviteCode, LoginSession, LoginToken, Referral, User
+from relaygate.accounts.models import InviteCode, LoginToken, Referral, User
+from relaygate.accounts.sessions import SESSION_PREFIX, BrowserSessions, SessionClient
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from relaygate.core.ids import hash_key
@@ -69,7 +69,6 @@ __all__ = [
 
 INVITE_ALPHABET = string.ascii_uppercase + string.digits
 INVITE_LENGTH = 8
-SESSION_PREFIX = "rgs_"
 _ATTEMPTS = 5  # retries after a unique-key race (same new user, or a code collision)
 LINK_PATH = "/console/auth"  # the console page that confirms, then consumes, a link
 
@@ -152,8 +151,8 @@ def same_mailbox(a: str, b: str) -> bool:
     return mailbox(a) == mailbox(b)
 
 
-def _secret(prefix: str = "") -> str:
-    return prefix + secrets.token_urlsafe(32)
+def _secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 # ---------------------------------------------------------------- service
@@ -164,6 +163,7 @@ class Verified:
     user_id: int
     email: str
     session_token: str
+    csrf_token: str
     is_new: bool
 
 
@@ -200,6 +200,13 @@ class LoginLimits:
         return [hit for hit in hits if hit.limit]
 
 
+@dataclass(frozen=True, slots=True)
+class _SignedIn:
+    user_id: int
+    email: str
+    is_new: bool
+
+
 NewUserListener = Callable[[NewUser], Awaitable[None]]
 BAD_LINK = "This sign-in link is invalid, already used or expired."
 
@@ -212,8 +219,8 @@ class SignupService:
         db: Database,
         mailer: Mailer,
         public_base: str,
+        sessions: BrowserSessions,
         token_ttl: timedelta = timedelta(minutes=15),
-        session_ttl: timedelta = timedelta(days=30),
         *,
         rates: RateCounter | None = None,
         limits: LoginLimits = LoginLimits(),
@@ -222,8 +229,8 @@ class SignupService:
         self.db = db
         self.mailer = mailer
         self.public_base = public_base.rstrip("/")
+        self.sessions = sessions
         self.token_ttl = token_ttl
-        self.session_ttl = session_ttl
         self.rates = rates
         self.limits = limits
         self.site = site
@@ -261,7 +268,7 @@ class SignupService:
     async def issue_link(self, email: str) -> str:
         """A sign-in link for ``email`` handed to the caller, not mailed and not counted
         in the limits: for the operator's own start-up link (``make run``) and tools."""
-        token, _ = await self._store_token(normalise_email(email), None)
+        token, _ = await self._store_token(email.strip().lower(), None)  # no dot needed: @localhost
         return self.link(token)
 
     async def _store_token(self, email: str, code: str | None) -> tuple[str, bool]:
@@ -272,7 +279,7 @@ class SignupService:
             disabled = await session.scalar(select(User.is_disabled).where(User.email == email))
             session.add(
                 LoginToken(
-                    email=email,
+                    email=email.strip(),  # as given: the operator's may be ``@localhost``
                     token_hash=hash_key(token),
                     invite_code=code,
                     expires_at=utcnow() + self.token_ttl,
@@ -306,18 +313,27 @@ class SignupService:
             raise InvalidRequest("Unknown invite code.", param="invite_code")
         return code
 
-    async def verify(self, token: str) -> Verified:
-        """Consume the token, create the user if new, open a session, tell listeners."""
+    async def verify(
+        self, token: str, client: SessionClient | None = None, replacing: str | None = None
+    ) -> Verified:
+        """Consume the token, create the user if new, open a session (a new id always; the
+        presented one, ``replacing``, ends), tell listeners."""
         if not token:
             raise InvalidRequest(BAD_LINK, param="token")
-        verified, invite_code = await self._verify_retrying(hash_key(token))
+        signed_in, invite_code = await self._verify_retrying(hash_key(token))
+        opened = await self.sessions.create(
+            signed_in.user_id, client or SessionClient(), replacing=replacing
+        )
+        verified = Verified(
+            signed_in.user_id, signed_in.email, opened.token, opened.csrf_token, signed_in.is_new
+        )
         if verified.is_new:
             new = NewUser(verified.user_id, verified.email, invite_code)
             for listener in self._listeners:
                 await listener(new)
         return verified
 
-    async def _verify_retrying(self, digest: str) -> tuple[Verified, str | None]:
+    async def _verify_retrying(self, digest: str) -> tuple[_SignedIn, str | None]:
         """Retry after a unique-key race: the same address signing up twice at once, or a
         new invite code clashing with an existing one (both roll the whole step back)."""
         for attempt in range(_ATTEMPTS):
@@ -328,7 +344,7 @@ class SignupService:
                     raise
         raise AssertionError("unreachable")
 
-    async def _verify_once(self, digest: str) -> tuple[Verified, str | None]:
+    async def _verify_once(self, digest: str) -> tuple[_SignedIn, str | None]:
         now = utcnow()
         async with self.db.session() as session, session.begin():
             consumed = await session.execute(
@@ -353,44 +369,25 @@ class SignupService:
                 session.add(InviteCode(user_id=user.id, code=new_invite_code()))
             if user.is_disabled:
                 raise PermissionDenied("This account is disabled.")
-            token = await self._open_session(session, user.id)
-        return Verified(user.id, user.email, token, is_new), row.invite_code
+            return _SignedIn(user.id, user.email, is_new), row.invite_code
 
-    async def start_session(self, user_id: int) -> Verified:
+    async def start_session(self, user_id: int, client: SessionClient | None = None) -> Verified:
         """Sign ``user_id`` in by another proof than a mailed link (a passkey): a new
-        session token, refused for a disabled or missing account."""
-        async with self.db.session() as session, session.begin():
+        session, refused for a disabled or missing account."""
+        async with self.db.session() as session:
             user = await session.get(User, user_id)
             if user is None or user.is_disabled:
                 raise PermissionDenied("This account is disabled.")
-            token = await self._open_session(session, user.id)
-        return Verified(user.id, user.email, token, is_new=False)
-
-    async def _open_session(self, session: AsyncSession, user_id: int) -> str:
-        """A new session for ``user_id``; its expired sessions are dropped on the way."""
-        now = utcnow()
-        await session.execute(
-            delete(LoginSession).where(
-                LoginSession.user_id == user_id, LoginSession.expires_at <= now
-            )
-        )
-        token = _secret(SESSION_PREFIX)
-        session.add(
-            LoginSession(
-                user_id=user_id, token_hash=hash_key(token), expires_at=now + self.session_ttl
-            )
-        )
-        return token
+            email = user.email
+        opened = await self.sessions.create(user_id, client or SessionClient())
+        return Verified(user_id, email, opened.token, opened.csrf_token, is_new=False)
 
     async def session_user(self, token: str) -> int:
         """The user behind a live session token, or :class:`AuthenticationFailed`."""
-        async with self.db.session() as session:
-            row = await session.scalar(
-                select(LoginSession).where(LoginSession.token_hash == hash_key(token))
-            )
-        if row is None or row.expires_at <= utcnow():
+        active = await self.sessions.resolve(token)
+        if active is None:
             raise AuthenticationFailed("This session is unknown or has expired.")
-        return row.user_id
+        return active.user_id
 
     async def code_owner(self, code: str) -> User | None:
         async with self.db.session() as session:

@@ -9,7 +9,8 @@
   (The mailed link opens the console's confirm page, which POSTs; the GET stays for
   API clients.)
 * ``GET /api/v1/user/invite`` (management key): the caller's code and share links.
-* ``GET /i/{code}``: the short share link, redirected to the console with ``?aff=``.
+* ``/i/{code}``, the short share link, is the console's invitation page
+  (web/pages/invite_landing.py).
 * ``GET /api/v1/operator/outbox?email=`` (operator): the last links the log mailer sent to
   an address, for operators without SMTP and for the integration tests.
 """
@@ -20,7 +21,6 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
 from relaygate.accounts.mail_text import LOCALES, pick_locale
@@ -28,7 +28,6 @@ from relaygate.accounts.signup import (
     SignupService,
     Verified,
     normalise_email,
-    normalise_invite_code,
 )
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.core.envelope import envelope, error_responses, refused_when
@@ -77,7 +76,7 @@ async def _body(request: Request) -> dict[str, Any]:
 )
 async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     body = await _body(request)
-    email = normalise_email(str(body.get("email") or ""))
+    email = str(body.get("email") or "")
     code = str(body.get("invite_code") or "").strip() or None
     locale = pick_locale(str(body.get("locale") or ""), request.headers.get("accept-language", ""))
     # the socket peer, which uvicorn sets from X-Forwarded-For only for a trusted proxy
@@ -138,20 +137,6 @@ async def my_invite(principal: ManagerDep, svc: SignupDep) -> dict[str, Any]:
         "invited": invite.invited,
     }
     return envelope(data)
-
-
-@router.get(
-    "/i/{code}",
-    summary="Short invite link",
-    response_class=RedirectResponse,
-    status_code=302,
-    responses={302: {"description": "To the console, with the code as `?aff=`"}},
-)
-async def short_invite(code: str) -> RedirectResponse:
-    """Send the visitor to the console with the code; a malformed code just lands on it."""
-    canonical = normalise_invite_code(code)
-    target = f"/?aff={canonical}" if canonical else "/"
-    return RedirectResponse(target, status_code=302)
 
 
 # Documented, not enforced by the framework: normalise_email checks the address, the same

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from relaygate.accounts.mailer import LogMailer
 from relaygate.accounts.models import User
+from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import LoginLimits, SignupService
 from relaygate.core.errors import PermissionDenied
 from relaygate.db.engine import Database
@@ -32,6 +34,7 @@ async def svc(db_url: str) -> AsyncIterator[SignupService]:
         db,
         LogMailer(),
         "https://gw.example.test/",
+        BrowserSessions(db, timedelta(days=30), timedelta(days=7)),
         rates=MemoryRateCounter(),
         limits=LoginLimits(per_address_per_minute=5, per_ip_per_minute=2, per_ip_per_hour=0),
     )
