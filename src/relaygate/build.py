@@ -17,11 +17,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from relaygate.accounts.audit import AuditTrail
 from relaygate.accounts.mailer import SMTPConfig, make_mailer
 from relaygate.accounts.service import AccountService
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
+from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
 from relaygate.billing.packages import PackageService
@@ -103,6 +105,13 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         background=background,
         keepalive=keepalive,
         webhooks=webhooks,
+        audit=AuditTrail(db),
+        console=console_reads(
+            db,
+            billing.charging.catalogue,
+            tiers_from_units(settings.rate_limit_tiers),
+            billing.charging.membership_tiers,
+        ),
     )
     return Built(services, admin_key)
 
