@@ -5,12 +5,11 @@ checked against what the routes report (the usage listing, the ledger)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
