@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, case, func, literal_column, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.models import User
 from relaygate.billing.ledger import ADJUSTMENT, FREE_GRANT, TOPUP
@@ -139,113 +140,114 @@ class OverviewQueries:
     async def overview(self, now: datetime | None = None, top: int = TOP) -> Overview:
         """Everything on the page but the channels (:meth:`channels_in_trouble`)."""
         now = now or utcnow()
-        hour = await self._last_hour(now)
-        return Overview(
-            calls_per_minute=hour,
-            errors_last_hour=ErrorRate(sum(m.calls for m in hour), sum(m.failed for m in hour)),
-            errors_last_day=await self._errors_since(now - timedelta(days=1)),
-            money_per_day=await self._money(now),
-            top_users=await self._top_users(now, top),
-            top_models=await self._top_models(now, top),
-        )
+        async with self.db.session() as session:  # one connection for the page's reads
+            hour = await self._last_hour(session, now)
+            return Overview(
+                calls_per_minute=hour,
+                errors_last_hour=ErrorRate(sum(m.calls for m in hour), sum(m.failed for m in hour)),
+                errors_last_day=await self._errors_since(session, now - timedelta(days=1)),
+                money_per_day=await self._money(session, now),
+                top_users=await self._top_users(session, now, top),
+                top_models=await self._top_models(session, now, top),
+            )
 
-    async def _last_hour(self, now: datetime) -> tuple[MinuteCount, ...]:
+    @staticmethod
+    async def _last_hour(session: AsyncSession, now: datetime) -> tuple[MinuteCount, ...]:
         end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         start = end - timedelta(minutes=60)
-        async with self.db.session() as session:
-            rows = await session.execute(
-                select(UsageRecord.created_at, UsageRecord.status).where(
-                    UsageRecord.created_at >= start, UsageRecord.created_at < end
-                )
+        rows = await session.execute(
+            select(UsageRecord.created_at, UsageRecord.status).where(
+                UsageRecord.created_at >= start, UsageRecord.created_at < end
             )
-            counts: dict[datetime, list[int]] = {}
-            for created_at, status in rows:
-                bucket = counts.setdefault(created_at.replace(second=0, microsecond=0), [0, 0])
-                bucket[0] += 1
-                bucket[1] += 1 if status >= 400 else 0
+        )
+        counts: dict[datetime, list[int]] = {}
+        for created_at, status in rows:
+            bucket = counts.setdefault(created_at.replace(second=0, microsecond=0), [0, 0])
+            bucket[0] += 1
+            bucket[1] += 1 if status >= 400 else 0
         minutes = (start + timedelta(minutes=i) for i in range(60))
         return tuple(MinuteCount(m, *counts.get(m, (0, 0))) for m in minutes)
 
-    async def _errors_since(self, since: datetime) -> ErrorRate:
+    @staticmethod
+    async def _errors_since(session: AsyncSession, since: datetime) -> ErrorRate:
         u = UsageRecord
-        async with self.db.session() as session:
-            calls = await session.scalar(select(func.count()).where(u.created_at >= since))
-            failed = await session.scalar(
-                select(func.count()).where(u.created_at >= since, u.status >= _FAILED)
-            )
+        calls = await session.scalar(select(func.count()).where(u.created_at >= since))
+        failed = await session.scalar(
+            select(func.count()).where(u.created_at >= since, u.status >= _FAILED)
+        )
         return ErrorRate(int(calls or 0), int(failed or 0))
 
-    async def _money(self, now: datetime) -> tuple[DayMoney, ...]:
+    @staticmethod
+    async def _money(session: AsyncSession, now: datetime) -> tuple[DayMoney, ...]:
         days = day_window(now, DAYS)
         first = days[0]
         d, e = UsageDaily, LedgerEntry
         start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
-        async with self.db.session() as session:
-            spend = await session.execute(
-                select(d.day, func.sum(d.amount))
-                .where(d.level == LEVEL_MODEL_ALL_USERS, d.user_id == 0, d.day >= first.isoformat())
-                .group_by(d.day)
+        spend = await session.execute(
+            select(d.day, func.sum(d.amount))
+            .where(d.level == LEVEL_MODEL_ALL_USERS, d.user_id == 0, d.day >= first.isoformat())
+            .group_by(d.day)
+        )
+        by_day = {str(day): int(total or 0) for day, total in spend}
+        credits = await session.execute(
+            select(e.created_at, e.kind, e.amount, e.free_amount).where(
+                _CREDITS, e.created_at >= start
             )
-            by_day = {str(day): int(total or 0) for day, total in spend}
-            credits = await session.execute(
-                select(e.created_at, e.kind, e.amount, e.free_amount).where(
-                    _CREDITS, e.created_at >= start
-                )
-            )
-            topped: dict[date, int] = {}
-            credited: dict[date, int] = {}
-            for created_at, kind, amount, free in credits:
-                into = topped if kind == TOPUP else credited
-                into[created_at.date()] = into.get(created_at.date(), 0) + amount + free
+        )
+        topped: dict[date, int] = {}
+        credited: dict[date, int] = {}
+        for created_at, kind, amount, free in credits:
+            into = topped if kind == TOPUP else credited
+            into[created_at.date()] = into.get(created_at.date(), 0) + amount + free
         return tuple(
             DayMoney(day, by_day.get(day.isoformat(), 0), topped.get(day, 0), credited.get(day, 0))
             for day in days
         )
 
-    async def _top_users(self, now: datetime, top: int) -> tuple[TopUser, ...]:
+    @staticmethod
+    async def _top_users(session: AsyncSession, now: datetime, top: int) -> tuple[TopUser, ...]:
         first = day_window(now, DAYS)[0].isoformat()
         d = UsageDaily
         amount = func.sum(d.amount).label("amount")
-        async with self.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(d.user_id, amount, func.sum(d.calls))
-                    .where(d.level == LEVEL_USER, d.day >= first)
-                    .group_by(d.user_id)
-                    .order_by(amount.desc(), d.user_id)
-                    .limit(top)
-                )
-            ).all()
-            ids = [int(row[0]) for row in rows]
-            emails = dict(
-                (await session.execute(select(User.id, User.email).where(User.id.in_(ids))))
-                .tuples()
-                .all()
+        rows = (
+            await session.execute(
+                select(d.user_id, amount, func.sum(d.calls))
+                .where(d.level == LEVEL_USER, d.day >= first)
+                .group_by(d.user_id)
+                .order_by(amount.desc(), d.user_id)
+                .limit(top)
             )
+        ).all()
+        ids = [int(row[0]) for row in rows]
+        emails = dict(
+            (await session.execute(select(User.id, User.email).where(User.id.in_(ids))))
+            .tuples()
+            .all()
+        )
         return tuple(
             TopUser(int(uid), emails.get(int(uid), ""), int(total or 0), int(calls or 0))
             for uid, total, calls in rows
         )
 
-    async def _top_models(self, now: datetime, top: int) -> tuple[TopModel, ...]:
+    @staticmethod
+    async def _top_models(session: AsyncSession, now: datetime, top: int) -> tuple[TopModel, ...]:
         first = day_window(now, DAYS)[0].isoformat()
         d = UsageDaily
         amount = func.sum(d.amount).label("amount")
-        async with self.db.session() as session:
-            rows = await session.execute(
-                select(
-                    d.model,
-                    amount,
-                    func.sum(d.calls),
-                    func.sum(d.prompt_tokens),
-                    func.sum(d.completion_tokens),
-                )
-                .where(d.level == LEVEL_MODEL_ALL_USERS, d.user_id == 0, d.day >= first)
-                .group_by(d.model)
-                .order_by(amount.desc(), d.model)
-                .limit(top)
+        rows = await session.execute(
+            select(
+                d.model,
+                amount,
+                func.sum(d.calls),
+                func.sum(d.prompt_tokens),
+                func.sum(d.completion_tokens),
             )
-            return tuple(TopModel(str(m), *(int(v or 0) for v in sums)) for m, *sums in rows)
+            .where(d.level == LEVEL_MODEL_ALL_USERS, d.user_id == 0, d.day >= first)
+            .group_by(d.model)
+            .order_by(amount.desc(), d.model)
+            .limit(top)
+        )
+        return tuple(TopModel(str(m), *(int(v or 0) for v in sums)) for m, *sums in rows)
 
     async def channels_in_trouble(
         self, channels: Sequence[ChannelRef], breakers: Breakers, now: datetime | None = None
