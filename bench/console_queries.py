@@ -45,14 +45,15 @@ class _Breakers:
         return {"state": "open" if channel_id == 3 else "closed", "consecutive_failures": 0}
 
 
-def _cases(reads: ConsoleReads, bills: BillsView, audit: AuditTrail, catalogue: Catalogue) -> dict[str, Callable[[], Awaitable[Any]]]:
+def _cases(
+    reads: ConsoleReads, bills: BillsView, audit: AuditTrail, catalogue: Catalogue
+) -> dict[str, Callable[[], Awaitable[Any]]]:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     channels = [_Channel(i, f"channel-{i}") for i in range(1, 7)]
     state: dict[str, Any] = {}
 
     async def deep_page() -> Any:
-        page = await bills.page(HEAVY, limit=50, after=state["deep"])
-        return page
+        return await bills.page(HEAVY, limit=50, after=state["deep"])
 
     async def explain_line() -> Any:
         row = await bills.record(HEAVY, state["line"])
@@ -119,7 +120,7 @@ async def _main(url: str, repeat: int) -> None:
     reads = console_reads(db, catalogue, DEFAULT_TIERS, MEMBERSHIP)
     cases = _cases(reads, reads.bills, AuditTrail(db), catalogue)
     await cases.pop("_prepare")()
-    print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, {url.split(':')[0]}")
+    print(f"{platform.machine()}, Python {platform.python_version()}, {url.split(':')[0]}")
     print(f"{'read model':40} {'p50 ms':>8} {'p95 ms':>8}")
     for name, work in cases.items():
         p50, p95 = await _time(work, repeat)

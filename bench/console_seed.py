@@ -68,7 +68,9 @@ def usage_rows(rows: int, now: datetime, seed: int = 7) -> Iterator[list[UsageRo
         owners = rng.choices(users, weights, k=size)
         chunk = []
         for n, uid in enumerate(owners, start=done):
-            chunk.append(_row(rng, n, uid, models[uid], now - timedelta(seconds=rng.random() * span)))
+            chunk.append(
+                _row(rng, n, uid, models[uid], now - timedelta(seconds=rng.random() * span))
+            )
         done += size
         yield chunk
 
@@ -100,7 +102,8 @@ def _row(rng: random.Random, n: int, uid: int, models: list[str], at: datetime) 
 def side_tables(now: datetime) -> dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
     """Users, wallets, keys, prices, packages, referrals and audit lines."""
     rng = random.Random(11)
-    users = [(u, f"user{u:03d}@example.test", f"User {u}", u == 1, False, "", now - timedelta(days=120))
+    joined = now - timedelta(days=120)
+    users = [(u, f"user{u:03d}@example.test", f"User {u}", u == 1, False, "", joined)
              for u in range(1, USERS + 1)]  # fmt: skip
     wallets = [(u, 50_000_000, 1_000_000, 100_000_000, now - timedelta(days=100))
                for u in range(1, USERS + 1)]  # fmt: skip
@@ -116,14 +119,17 @@ def side_tables(now: datetime) -> dict[str, tuple[tuple[str, ...], list[tuple[An
     audit = [(a, now - timedelta(minutes=a), 1, 1 + a % USERS, "balance.topup", '{"amount": 1}')
              for a in range(1, 20_001)]  # fmt: skip
     return {
-        "users": (("id", "email", "name", "is_operator", "is_disabled", '"group"', "created_at"), users),
-        "wallets": (("user_id", "balance", "free_balance", "topped_up_total", "first_topup_at"), wallets),
+        "users": (("id", "email", "name", "is_operator", "is_disabled", '"group"',
+                   "created_at"), users),
+        "wallets": (("user_id", "balance", "free_balance", "topped_up_total",
+                     "first_topup_at"), wallets),
         "api_keys": (("id", "user_id", "key_hash", "hint", "remark", "is_disabled", "is_admin",
                       "max_fee", "used_fee", "used_times", "created_at"), keys),
         "model_prices": (("model", "input", "output", "per_call", "per_image", "per_character",
                           "per_second", "multiplier", "flex", "vip_only", "source", "updated_at"),
                          prices),
-        "packages": (("id", "user_id", "name", "amount", "remaining", "scope_routes", "scope_models",
+        "packages": (("id", "user_id", "name", "amount", "remaining", "scope_routes",
+                      "scope_models",
                       "source", "expires_at", "created_at"), packages),
         "referrals": (("id", "inviter_id", "invitee_id", "created_at", "rewarded"), referrals),
         "audit_log": (("id", "at", "actor_id", "subject_user_id", "action", "detail"), audit),
@@ -148,7 +154,8 @@ def ledger_rows(chunk: list[UsageRow]) -> list[tuple[Any, ...]]:
 LEDGER = ("user_id", "kind", "amount", "free_amount", "package_id", "package_amount",
           "request_id", "memo", "created_at")  # fmt: skip
 DAILY = ("level", "user_id", "day", "model", "calls", "failed", "prompt_tokens",
-         "completion_tokens", "amount", "official_cost", "package_amount", "free_amount")  # fmt: skip
+         "completion_tokens", "amount", "official_cost", "package_amount",
+         "free_amount")  # fmt: skip
 
 
 def _topups(now: datetime) -> list[tuple[Any, ...]]:
@@ -205,7 +212,7 @@ def seed_sqlite(path: Path, rows: int) -> None:
 
 
 async def seed_postgres(url: str, rows: int) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     upgrade(url)
     now = datetime.now(UTC)

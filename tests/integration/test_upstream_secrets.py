@@ -35,7 +35,6 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
         yield fake
 
 
-
 @pytest.fixture
 def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every logger at DEBUG for the whole test (SQLAlchemy's statements included)."""

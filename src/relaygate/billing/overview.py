@@ -153,18 +153,19 @@ class OverviewQueries:
 
     @staticmethod
     async def _last_hour(session: AsyncSession, now: datetime) -> tuple[MinuteCount, ...]:
+        """Two index-only reads: every call's time from ``(created_at, id)``, the failed
+        ones' from the partial index over failed calls (no row is read)."""
         end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         start = end - timedelta(minutes=60)
-        rows = await session.execute(
-            select(UsageRecord.created_at, UsageRecord.status).where(
-                UsageRecord.created_at >= start, UsageRecord.created_at < end
-            )
-        )
+        u = UsageRecord
+        window = (u.created_at >= start, u.created_at < end)
+        calls = await session.scalars(select(u.created_at).where(*window))
+        failed = await session.scalars(select(u.created_at).where(*window, u.status >= _FAILED))
         counts: dict[datetime, list[int]] = {}
-        for created_at, status in rows:
-            bucket = counts.setdefault(created_at.replace(second=0, microsecond=0), [0, 0])
-            bucket[0] += 1
-            bucket[1] += 1 if status >= 400 else 0
+        for index, times in enumerate((calls, failed)):
+            for created_at in times:
+                minute = created_at.replace(second=0, microsecond=0)
+                counts.setdefault(minute, [0, 0])[index] += 1
         minutes = (start + timedelta(minutes=i) for i in range(60))
         return tuple(MinuteCount(m, *counts.get(m, (0, 0))) for m in minutes)
 

@@ -12,7 +12,12 @@ dashboard and the operator overview read a few hundred rows instead of a month o
 usage records. Rows already written are rolled up here.
 
 ``ix_ledger_entries_credits``: a partial index over the entries that add money (top-ups,
-free grants, adjustments), by time; a charge (one per priced call) writes no entry in it.
+free grants, adjustments), by time, holding what the overview sums; a charge (one per
+priced call) writes no entry in it.
+
+``ix_usage_records_user_failed``: a user's failed calls (``status >= 400``) by
+``(user_id, created_at, id)``, for the bills page's status filters (a user's 5xx were a
+scan of their whole history); a successful call writes no entry in it.
 
 Revision ID: 0015
 Revises: 0014
@@ -26,6 +31,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
+_FAILED = sa.text("status >= 400")
 _CREDITS = sa.text("kind IN ('topup', 'free_grant', 'adjustment')")
 _SUMS = (
     "calls",
@@ -91,14 +97,22 @@ def upgrade() -> None:
     op.create_index(
         "ix_ledger_entries_credits",
         "ledger_entries",
-        ["created_at"],
+        ["created_at", "kind", "amount", "free_amount"],  # covering: the overview reads no row
         sqlite_where=_CREDITS,
         postgresql_where=_CREDITS,
+    )
+    op.create_index(
+        "ix_usage_records_user_failed",
+        "usage_records",
+        ["user_id", "created_at", "id"],
+        sqlite_where=_FAILED,
+        postgresql_where=_FAILED,
     )
     _backfill()
 
 
 def downgrade() -> None:
+    op.drop_index("ix_usage_records_user_failed", table_name="usage_records")
     op.drop_index("ix_ledger_entries_credits", table_name="ledger_entries")
     op.drop_table("usage_daily")
     op.drop_index("ix_audit_log_subject_user_id_id", table_name="audit_log")
