@@ -214,7 +214,6 @@ def seed_sqlite(path: Path, rows: int) -> None:
 async def seed_postgres(url: str, rows: int) -> None:
     import asyncpg  # type: ignore[import-untyped]
 
-    upgrade(url)
     now = datetime.now(UTC)
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
 
@@ -253,6 +252,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     if args.postgres:
+        upgrade(args.postgres)  # its own event loop: before ours
         asyncio.run(seed_postgres(args.postgres, args.rows))
         url = args.postgres
     else:
