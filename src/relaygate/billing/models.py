@@ -192,6 +192,7 @@ class UsageDaily(Base):
     """
 
     __tablename__ = "usage_daily"
+    __table_args__ = {"sqlite_with_rowid": False}  # clustered by the key (migration 0015)
 
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True)

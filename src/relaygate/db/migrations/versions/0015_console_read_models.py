@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("model", sa.String(200), nullable=False),
         *(sa.Column(name, sa.BigInteger(), nullable=False, server_default="0") for name in _SUMS),
         sa.PrimaryKeyConstraint("level", "user_id", "day", "model", name="pk_usage_daily"),
+        sqlite_with_rowid=False,  # the rows live in the key's order: a scan reads no other page
     )
     op.create_index(
         "ix_ledger_entries_credits",
