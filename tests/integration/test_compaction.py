@@ -49,6 +49,7 @@ def claude() -> Iterator[FakeAnthropic]:
         yield fake
 
 
+
 def _claude(gw: Gateway, fake: FakeAnthropic) -> str:
     model = f"claude-cmp-{uuid.uuid4().hex[:8]}"
     gw.add_channel(fake, models=[model], type="anthropic", base_url=fake.url)

@@ -33,6 +33,7 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
         yield fake
 
 
+
 def _mapped(gw: Gateway, fake: Any, kind: str = "openai", **extra: Any) -> tuple[str, str]:
     """A channel serving a fresh public name as a secret one: (public, secret)."""
     suffix = uuid.uuid4().hex[:8]

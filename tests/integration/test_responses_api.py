@@ -149,6 +149,7 @@ def test_codex_route_bills_with_route_multiplier(gateway: Gateway, fake: FakeOpe
     assert record["official_cost"] == 20_000 and record["amount"] == 4_000
 
 
+
 def test_native_responses_channel_is_relayed_with_our_history(
     gateway: Gateway, fake: FakeOpenAI, native: FakeOpenAIResponses
 ) -> None:

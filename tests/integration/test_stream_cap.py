@@ -161,6 +161,7 @@ def test_a_background_response_stops_incomplete(gateway: Gateway, fake: FakeOpen
     books(gateway, key.user_id)
 
 
+
 # the SDK's typed event class of each event type (the union's members, by their literal)
 _EVENT_CLASSES = {
     get_args(cls.model_fields["type"].annotation)[0]: cls

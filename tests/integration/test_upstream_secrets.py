@@ -35,6 +35,7 @@ def fake_anthropic() -> Iterator[FakeAnthropic]:
         yield fake
 
 
+
 @pytest.fixture
 def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every logger at DEBUG for the whole test (SQLAlchemy's statements included)."""
