@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from relaygate.accounts.audit import AuditTrail
 from relaygate.accounts.mailer import SMTPConfig, make_mailer
 from relaygate.accounts.passkeys import PasskeyService, RelyingParty
 from relaygate.accounts.service import AccountService
@@ -25,6 +26,7 @@ from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import LoginLimits, SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
+from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
 from relaygate.billing.packages import PackageService
@@ -111,6 +113,13 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         background=background,
         keepalive=keepalive,
         webhooks=webhooks,
+        audit=AuditTrail(db),
+        console=console_reads(
+            db,
+            billing.charging.catalogue,
+            tiers_from_units(settings.rate_limit_tiers),
+            billing.charging.membership_tiers,
+        ),
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 

@@ -17,12 +17,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from relaygate.accounts.audit import AuditTrail
 from relaygate.accounts.passkeys import PasskeyService
 from relaygate.accounts.service import AccountService
 from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import CatalogueService
 from relaygate.billing.charging import Charging
+from relaygate.billing.console_reads import ConsoleReads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.packages import PackageService
 from relaygate.billing.referrals import ReferralService
@@ -41,10 +43,12 @@ from relaygate.state.service import StateService
 __all__ = [
     "SERVICES",
     "AccountsDep",
+    "AuditDep",
     "ChannelHealthDep",
     "ChannelTesterDep",
     "ChannelsDep",
     "ChargingDep",
+    "ConsoleReadsDep",
     "KVDep",
     "KeyRingDep",
     "LedgerDep",
@@ -87,6 +91,8 @@ class Services:
     background: BackgroundRuns  # the runs of ``background: true`` responses
     keepalive: KeepAlive
     webhooks: WebhookSender  # the image calls' ``ohmygpt_webhook_url``
+    audit: AuditTrail  # the trail of changes (the services write it; pages read it)
+    console: ConsoleReads  # the console pages' read models
 
 
 def services(request: Request) -> Services:
@@ -162,6 +168,14 @@ def _state(s: ServicesDep) -> StateService:
     return s.state
 
 
+def _audit(s: ServicesDep) -> AuditTrail:
+    return s.audit
+
+
+def _console(s: ServicesDep) -> ConsoleReads:
+    return s.console
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -178,3 +192,5 @@ ChannelHealthDep = Annotated[ChannelHealth, Depends(_channel_health)]
 KeyRingDep = Annotated[KeyRing, Depends(_key_ring)]
 ChannelTesterDep = Annotated[ChannelProber, Depends(_channel_tester)]
 StateDep = Annotated[StateService, Depends(_state)]
+AuditDep = Annotated[AuditTrail, Depends(_audit)]
+ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from relaygate.core.clock import utcnow
 from relaygate.db.base import Base, UTCDateTime
 
-__all__ = ["ApiKey", "Passkey", "User"]
+__all__ = ["ApiKey", "AuditEntry", "Passkey", "User"]
 
 
 class User(Base):
@@ -138,3 +138,19 @@ class Passkey(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+
+
+class AuditEntry(Base):
+    """One change made to the platform: who (``actor_id``; None: the system or the
+    config file), to whose account (``subject_user_id``; None: platform-wide, a channel
+    or a price), what (``action``, e.g. ``key.create``) and the details (no secrets)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

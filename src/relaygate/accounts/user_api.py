@@ -253,6 +253,7 @@ async def new_api_token(
         permissions=_permissions(form.get("permissions")),
         expired_at=_time(form.get("expired_at"), "expired_at"),
         max_fee=_fee(form.get("max_fee", 0), "max_fee"),
+        actor_id=principal.user_id,
     )
     return envelope(new.key, "New api token success")
 
@@ -277,7 +278,7 @@ async def update_api_token(
         changes["permissions"] = _permissions(form["permissions"])
     if "is_disabled" in form:
         changes["is_disabled"] = parse_bool(form["is_disabled"], "is_disabled")
-    await svc.update_key(row.id, changes)
+    await svc.update_key(row.id, changes, actor_id=principal.user_id)
     return envelope(None, "Update api token success")
 
 
@@ -299,5 +300,5 @@ async def del_api_token(
     row = await svc.own_key(principal.user_id, str(form.get("key", "")))
     if row.is_admin:
         raise PermissionDenied("Admin keys cannot be deleted through the API.")
-    await svc.delete_key(row.id)
+    await svc.delete_key(row.id, actor_id=principal.user_id)
     return envelope(None, "Delete api key success")
