@@ -11,6 +11,8 @@ a TLS proxy, Path=/ (the platform API under ``/api/v1/user`` accepts it too).
 * ``SameOriginDep``: for the sign-in forms' POSTs (no session yet): cross-site is a 403.
 * ``CsrfDep``: for POST handlers: the signed-in user whose request carries the session's
   CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``), else the 403 page.
+* ``OperatorCsrfDep``: the operator pages' POST handlers: the 404 page for a non-operator,
+  then the CSRF check.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "ConsoleUserDep",
     "CsrfDep",
     "MaybeUserDep",
+    "OperatorCsrfDep",
     "SameOriginDep",
     "SignInRequired",
     "clear_session_cookie",
@@ -151,3 +154,13 @@ async def checked_csrf(request: Request, user: ConsoleUserDep) -> ActiveSession:
 
 
 CsrfDep = Annotated[ActiveSession, Depends(checked_csrf)]
+
+
+# ---------------------------------------------------------------- operator forms
+async def checked_operator_csrf(request: Request, user: ConsoleOperatorDep) -> ActiveSession:
+    """An operator page's POST: the 404 page for anyone who is not an operator (before the
+    CSRF check, so a form does not reveal the page exists), then the CSRF token."""
+    return await checked_csrf(request, user)
+
+
+OperatorCsrfDep = Annotated[ActiveSession, Depends(checked_operator_csrf)]

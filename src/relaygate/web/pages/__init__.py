@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relaygate.web.pages import account, auth, dashboard, invite_landing, landing
+from relaygate.web.pages import (
+    account,
+    admin_overview,
+    admin_user_actions,
+    admin_users,
+    auth,
+    dashboard,
+    invite_landing,
+    landing,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     invite_landing.router,
     dashboard.router,
     account.router,
+    admin_overview.router,
+    admin_users.router,
+    admin_user_actions.router,
 )

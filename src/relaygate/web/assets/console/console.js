@@ -13,3 +13,34 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
+
+// Live search: <form data-live-search="#results"> fetches its own GET page as the
+// operator types and swaps in the results region; the URL follows (URLs are the state).
+// Without script the form submits as usual.
+(() => {
+  let timer = null;
+  let latest = 0;
+  document.addEventListener("input", (event) => {
+    const input = event.target;
+    const form = input instanceof HTMLInputElement ? input.closest("form[data-live-search]") : null;
+    if (!form) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const target = document.querySelector(form.getAttribute("data-live-search"));
+      if (!target) return;
+      const url = new URL(form.action, location.href);
+      url.search = new URLSearchParams(new FormData(form)).toString();
+      const ticket = ++latest;
+      fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+        .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+        .then((html) => {
+          if (ticket !== latest) return; // an older answer arriving late
+          const fresh = new DOMParser().parseFromString(html, "text/html").querySelector(form.getAttribute("data-live-search"));
+          if (!fresh) return;
+          target.replaceChildren(...fresh.childNodes);
+          history.replaceState(null, "", url.pathname + url.search);
+        })
+        .catch(() => {}); // the submit button still works
+    }, 250);
+  });
+})();

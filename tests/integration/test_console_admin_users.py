@@ -1,0 +1,262 @@
+"""The operator's overview and users pages over real HTTP: only the operator sees them (a
+404 for anyone else, pages and forms alike), every form needs the CSRF token, bad input
+is a form error that changes nothing, and each change lands in the audit trail with the
+operator as its actor.
+
+One SQLite gateway for the module, its operator a real address so they sign in through
+the login form like anyone (tests/integration/test_console_sessions.py's ``sign_in``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from relaygate.accounts.audit import AuditLine, AuditTrail
+from relaygate.core.money import format_money
+from relaygate.db.engine import Database
+from tests.harness import Gateway, run_sync, start_gateway
+from tests.integration.test_console_sessions import sign_in
+
+OPERATOR = "root-admin@example.test"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PAGES = ("/console/admin/", "/console/admin/users", "/console/admin/users/{uid}")
+FORMS = (
+    ("credit", {"kind": "topup", "amount": "1", "memo": "x"}),
+    ("package", {"type_id": "1"}),
+    ("group", {"group": "partner"}),
+    ("disable", {}),
+    ("enable", {}),
+    ("keys/{kid}/disable", {}),
+    ("keys/{kid}/enable", {}),
+)
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('admin-users')}/gw.db"
+    gateway = start_gateway(
+        url, operator_email=OPERATOR, group_multipliers={"partner": "0.5", "staff": "0"}
+    )
+    yield gateway
+    gateway.stop()
+
+
+def _client(gw: Gateway) -> httpx.Client:
+    return httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def operator(gw: Gateway) -> Iterator[httpx.Client]:
+    with _client(gw) as browser:
+        sign_in(gw, browser, OPERATOR)
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def member(gw: Gateway) -> Iterator[httpx.Client]:
+    """A signed-in user who is not the operator."""
+    with _client(gw) as browser:
+        sign_in(gw, browser, f"member-{uuid.uuid4().hex[:8]}@example.test")
+        yield browser
+
+
+def _csrf(browser: httpx.Client, path: str = "/console/account") -> str:
+    found = CSRF.search(browser.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+def _subject(gw: Gateway) -> tuple[int, int]:
+    """A new user with a key: (user id, key id)."""
+    issued = gw.make_user_key()
+    return issued.user_id, issued.id
+
+
+def _audit(gw: Gateway, user_id: int) -> list[AuditLine]:
+    """The user's audit lines, newest first, read from the database (no API lists them)."""
+
+    async def read() -> list[AuditLine]:
+        db = Database(gw.db_url)
+        try:
+            return list((await AuditTrail(db).list_for(user_id, limit=200)).lines)
+        finally:
+            await db.dispose()
+
+    return run_sync(read())
+
+
+def _form_path(uid: int, kid: int, action: str) -> str:
+    return f"/console/admin/users/{uid}/" + action.format(kid=kid)
+
+
+def test_a_non_operator_gets_404_from_every_page_and_form(
+    gw: Gateway, member: httpx.Client
+) -> None:
+    uid, kid = _subject(gw)
+    for page in PAGES:
+        answer = member.get(page.format(uid=uid))
+        assert answer.status_code == 404, page
+        assert "text/html" in answer.headers["content-type"]
+    token = _csrf(member)
+    balance_before = gw.op("GET", f"/users/{uid}/balance")
+    audit_before = _audit(gw, uid)
+    for action, fields in FORMS:
+        answer = member.post(_form_path(uid, kid, action), data={**fields, "csrf_token": token})
+        assert answer.status_code == 404, action
+    assert gw.op("GET", f"/users/{uid}/balance") == balance_before
+    assert _audit(gw, uid) == audit_before
+
+
+def test_signed_out_visitors_are_sent_to_the_login(gw: Gateway) -> None:
+    with _client(gw) as anonymous:
+        for page in PAGES:
+            answer = anonymous.get(page.format(uid=1))
+            assert answer.status_code == 303
+            assert answer.headers["location"].startswith("/console/login?next=")
+
+
+def test_every_form_refuses_a_post_without_the_csrf_token(
+    gw: Gateway, operator: httpx.Client
+) -> None:
+    uid, kid = _subject(gw)
+    before = _audit(gw, uid)
+    for action, fields in FORMS:
+        for token in (None, "forged"):
+            data = dict(fields) if token is None else {**fields, "csrf_token": token}
+            answer = operator.post(_form_path(uid, kid, action), data=data)
+            assert answer.status_code == 403, (action, token)
+    assert _audit(gw, uid) == before
+
+
+def test_the_operator_sees_the_overview_and_finds_a_user(
+    gw: Gateway, operator: httpx.Client
+) -> None:
+    uid, _ = _subject(gw)
+    email = gw.op("GET", f"/users/{uid}")["email"]
+    overview = operator.get("/console/admin/")
+    assert overview.status_code == 200
+    assert "<svg" in overview.text and "Calls per minute" in overview.text
+    assert 'style="' not in overview.text  # the CSP forbids inline style
+    found = operator.get("/console/admin/users", params={"q": email.split("@")[0].upper()})
+    assert found.status_code == 200 and f'href="/console/admin/users/{uid}"' in found.text
+    by_id = operator.get("/console/admin/users", params={"q": str(uid)})
+    assert email in by_id.text
+    missing = operator.get("/console/admin/users", params={"q": "nobody-at-all"})
+    assert "No user" in missing.text
+    assert operator.get("/console/admin/users/2147483000").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"kind": "topup", "amount": "abc", "memo": "m"}, "amount", "Enter an amount"),
+        ({"kind": "topup", "amount": "1.0000001", "memo": "m"}, "amount", "Enter an amount"),
+        ({"kind": "topup", "amount": "-5", "memo": "m"}, "amount", "must be more than zero"),
+        ({"kind": "free_grant", "amount": "0", "memo": "m"}, "amount", "zero changes nothing"),
+        ({"kind": "adjustment", "amount": "1e400", "memo": "m"}, "amount", "Enter an amount"),
+        ({"kind": "topup", "amount": "5", "memo": ""}, "memo", "Say why in the memo"),
+        ({"kind": "bonus", "amount": "5", "memo": "m"}, "kind", "Choose a top-up"),
+    ],
+)
+def test_bad_amounts_are_form_errors_that_change_nothing(
+    gw: Gateway, operator: httpx.Client, fields: dict[str, str], field: str, message: str
+) -> None:
+    uid, _ = _subject(gw)
+    path = f"/console/admin/users/{uid}"
+    before = gw.op("GET", f"/users/{uid}/balance")
+    answer = operator.post(path + "/credit", data={**fields, "csrf_token": _csrf(operator, path)})
+    assert answer.status_code == 400
+    assert message in answer.text
+    assert f'id="{field}-error"' in answer.text
+    assert 'aria-invalid="true"' in answer.text
+    assert f'value="{fields["amount"]}"' in answer.text  # the operator's input is kept
+    assert gw.op("GET", f"/users/{uid}/balance") == before
+
+
+def test_each_action_is_done_and_audited_with_the_operator_as_actor(
+    gw: Gateway, operator: httpx.Client
+) -> None:
+    uid, kid = _subject(gw)
+    operator_id = next(u["id"] for u in gw.op("GET", "/users") if u["email"] == OPERATOR)
+    kind = gw.op(
+        "POST",
+        "/package-types",
+        json={"name": f"pack-{uuid.uuid4().hex[:6]}", "amount": "3", "validity_days": 7},
+    )
+    path = f"/console/admin/users/{uid}"
+    token = _csrf(operator, path)
+    before = int(gw.op("GET", f"/users/{uid}/ledger")["wallet"]["balance"])
+    steps = [
+        ("credit", {"kind": "topup", "amount": "12.345678", "memo": "wire 42"}, "credited"),
+        ("credit", {"kind": "adjustment", "amount": "-0.5", "memo": "refund fix"}, "credited"),
+        ("package", {"type_id": str(kind["id"])}, "package-granted"),
+        ("group", {"group": "partner"}, "group-set"),
+        (f"keys/{kid}/disable", {}, "key-disabled"),
+        (f"keys/{kid}/enable", {}, "key-enabled"),
+        ("disable", {}, "disabled"),
+        ("enable", {}, "enabled"),
+    ]
+    for action, fields, done in steps:
+        answer = operator.post(f"{path}/{action}", data={**fields, "csrf_token": token})
+        assert answer.status_code == 303, (action, answer.text)
+        assert answer.headers["location"] == f"{path}?done={done}"
+    after = int(gw.op("GET", f"/users/{uid}/ledger")["wallet"]["balance"])
+    assert after - before == 12_345_678 - 500_000
+    assert gw.op("GET", f"/users/{uid}")["group"] == "partner"
+    page = operator.get(f"{path}?done=credited").text
+    assert format_money(after) in page and "wire 42" in page and kind["name"] in page
+    lines = {line.action: line for line in reversed(_audit(gw, uid))}  # newest wins
+    for action in (
+        "balance.topup",
+        "balance.adjustment",
+        "package.grant",
+        "user.group",
+        "key.disable",
+        "key.enable",
+        "user.disable",
+        "user.enable",
+    ):
+        assert lines[action].actor_id == operator_id, action
+    assert lines["balance.topup"].detail == {"amount": 12_345_678, "memo": "wire 42"}
+
+
+def test_another_users_key_and_unknown_ids_are_404(gw: Gateway, operator: httpx.Client) -> None:
+    uid, _ = _subject(gw)
+    _, other_key = _subject(gw)
+    token = _csrf(operator)
+    answer = operator.post(
+        f"/console/admin/users/{uid}/keys/{other_key}/disable", data={"csrf_token": token}
+    )
+    assert answer.status_code == 404
+    unknown = operator.post(
+        "/console/admin/users/2147483000/credit",
+        data={"kind": "topup", "amount": "1", "memo": "m", "csrf_token": token},
+    )
+    assert unknown.status_code == 404
+
+
+def test_unknown_groups_and_package_types_are_form_errors(
+    gw: Gateway, operator: httpx.Client
+) -> None:
+    uid, _ = _subject(gw)
+    path = f"/console/admin/users/{uid}"
+    token = _csrf(operator, path)
+    group = operator.post(path + "/group", data={"group": "made-up", "csrf_token": token})
+    assert group.status_code == 400 and "Choose one of the configured groups" in group.text
+    package = operator.post(path + "/package", data={"type_id": "999999", "csrf_token": token})
+    assert package.status_code == 400 and "Choose a package type" in package.text
+    assert gw.op("GET", f"/users/{uid}")["group"] == ""
+
+
+def test_the_operator_cannot_disable_their_own_account(gw: Gateway, operator: httpx.Client) -> None:
+    operator_id = next(u["id"] for u in gw.op("GET", "/users") if u["email"] == OPERATOR)
+    path = f"/console/admin/users/{operator_id}"
+    answer = operator.post(path + "/disable", data={"csrf_token": _csrf(operator, path)})
+    assert answer.status_code == 409
+    assert "cannot disable your own account" in answer.text
+    assert operator.get("/console/admin/").status_code == 200
