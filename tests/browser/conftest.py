@@ -48,6 +48,7 @@ from tests.harness import Gateway, start_gateway
 HERE = Path(__file__).resolve().parent
 OPERATOR_EMAIL = "operator@example.test"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+GROUPS = {"partner": "0.5"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -95,7 +96,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture(scope="session")
 def browser_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-gw')}/gw.db"
-    gw = start_gateway(url, operator_email=OPERATOR_EMAIL)
+    # a configured pricing group, for the operator's "set group" form (test_admin_users.py)
+    gw = start_gateway(url, operator_email=OPERATOR_EMAIL, group_multipliers=GROUPS)
     yield gw
     gw.stop()
 
