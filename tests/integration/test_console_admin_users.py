@@ -149,6 +149,9 @@ def test_the_operator_sees_the_overview_and_finds_a_user(
     missing = operator.get("/console/admin/users", params={"q": "nobody-at-all"})
     assert "No user" in missing.text
     assert operator.get("/console/admin/users/2147483000").status_code == 404
+    chinese = operator.get(f"/console/admin/users/{uid}", cookies={"rg_lang": "zh"})
+    assert "修改余额" in chinese.text and "审计记录" in chinese.text
+    assert "每分钟调用" in operator.get("/console/admin/", cookies={"rg_lang": "zh"}).text
 
 
 @pytest.mark.parametrize(
