@@ -90,6 +90,10 @@ def _audit(gw: Gateway, user_id: int) -> list[AuditLine]:
     return run_sync(read())
 
 
+def _ledger_section(html: str) -> str:
+    return html.split('id="ledger-heading"')[1].split('id="audit-heading"')[0]
+
+
 def _form_path(uid: int, kid: int, action: str) -> str:
     return f"/console/admin/users/{uid}/" + action.format(kid=kid)
 
@@ -263,3 +267,32 @@ def test_the_operator_cannot_disable_their_own_account(gw: Gateway, operator: ht
     assert answer.status_code == 409
     assert "cannot disable your own account" in answer.text
     assert operator.get("/console/admin/").status_code == 200
+
+
+def test_the_ledger_and_the_search_page_by_cursor_in_the_url(
+    gw: Gateway, operator: httpx.Client
+) -> None:
+    uid, _ = _subject(gw)
+    for n in range(24):
+        gw.credit(uid, f"0.{n + 1:06d}")  # 25 entries with the first top-up
+    path = f"/console/admin/users/{uid}"
+    first = operator.get(path).text
+    older = re.search(r'href="([^"]*\?ledger=[^"&]+)[^"]*" rel="next">Older entries', first)
+    assert older is not None
+    ledger = _ledger_section(first)
+    assert "0.000024" in ledger and "0.000001" not in ledger  # newest first, 20 a page
+    second = operator.get(older.group(1).replace("&amp;", "&")).text
+    assert "0.000001" in _ledger_section(second) and "0.000024" not in _ledger_section(second)
+    assert "Newest entries" in second and "Older entries" not in second
+
+    prefix = f"page-{uuid.uuid4().hex[:6]}"
+    ids = [gw.create_user(f"{prefix}-{n}@example.test")["id"] for n in range(52)]
+    one = operator.get("/console/admin/users", params={"q": prefix}).text
+    more = re.search(r'href="(/console/admin/users\?q=[^"]+after=[^"]+)" rel="next"', one)
+    assert more is not None
+    two = operator.get(more.group(1).replace("&amp;", "&")).text
+    listed = [
+        set(map(int, re.findall(r'href="/console/admin/users/(\d+)"', p))) for p in (one, two)
+    ]
+    assert len(listed[0]) == 50 and listed[0] | listed[1] == set(ids)
+    assert not listed[0] & listed[1]
