@@ -82,7 +82,7 @@ def _form_page(
     request: Request, user: ActiveSession, form: KeyForm, models: list[str], **extra: Any
 ) -> HTMLResponse:
     status = 400 if form.errors else 200
-    context = {"form": form, "models": models, "row": None, **extra}
+    context = {"form": form, "models": models, "row": None, "refused": "", **extra}
     return render(request, "keys/form.html", context, user=user, status=status)
 
 
