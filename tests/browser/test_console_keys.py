@@ -161,5 +161,5 @@ def test_the_keys_page_is_light(
     fresh = new_context()
     fresh.add_cookies(cookies)  # type: ignore[arg-type]
     weighed = fresh.new_page()
-    for url in ("/console/keys", "/console/keys/new"):
+    for url in ("/console/keys", "/console/keys/new", "/console/account"):
         page_weight(weighed, url).assert_under()

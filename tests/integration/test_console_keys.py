@@ -19,7 +19,7 @@ import pytest
 from openai import AuthenticationError, OpenAI
 from sqlalchemy import select
 
-from relaygate.accounts.models import Passkey, User
+from relaygate.accounts.models import AuditEntry, Passkey, User
 from relaygate.db.engine import Database
 from tests.harness import Gateway, run_sync
 from tests.integration.test_console_sessions import sign_in
@@ -208,8 +208,26 @@ def test_bad_input_is_shown_in_the_form(
         assert "You have no keys yet" in browser.get("/console/keys").text  # nothing made
 
 
+def _audit(gw: Gateway, user_id: int) -> list[tuple[str, int | None]]:
+    async def run() -> list[tuple[str, int | None]]:
+        db = Database(gw.db_url)
+        try:
+            async with db.session() as session:
+                rows = await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.subject_user_id == user_id)
+                    .order_by(AuditEntry.id)
+                )
+                return [(row.action, row.actor_id) for row in rows]
+        finally:
+            await db.dispose()
+
+    return run_sync(run())
+
+
 def test_edit_keeps_what_was_not_changed_and_disable_stops_calls(gateway: Gateway) -> None:
-    with _signed_in(gateway, credit="5") as browser:
+    email = _email()
+    with _signed_in(gateway, email, credit="5") as browser:
         key_id, secret = _create(browser, expires="2099-01-31", max_fee="3")
         token = _csrf(browser, f"/console/keys/{key_id}")
         edit = {"csrf_token": token, "remark": "renamed", "scope": "all", "max_fee": "3.000000"}
@@ -231,6 +249,12 @@ def test_edit_keeps_what_was_not_changed_and_disable_stops_calls(gateway: Gatewa
         gone = browser.post(f"/console/keys/{key_id}/delete", data={"csrf_token": token})
         assert gone.headers["location"] == "/console/keys?done=deleted"
         assert browser.get(f"/console/keys/{key_id}").status_code == 404
+    user_id = _user_id(gateway, email)
+    actions = [entry for entry in _audit(gateway, user_id) if entry[0].startswith("key.")]
+    assert actions == [
+        (action, user_id)
+        for action in ("key.create", "key.edit", "key.disable", "key.enable", "key.delete")
+    ]
 
 
 def test_the_operators_management_key_is_404_for_a_user(gateway: Gateway) -> None:

@@ -38,7 +38,6 @@ _REVEAL_SECONDS = 600
 MANAGEMENT_KEY = N_("Management keys are issued by the operator and cannot be changed here.")
 TOO_MANY = N_("You have reached the limit of keys. Delete one you no longer use.")
 NOTICES = {
-    "created": N_("Key created."),
     "updated": N_("Key saved."),
     "disabled": N_("Key disabled: calls with it are refused until you enable it."),
     "enabled": N_("Key enabled."),
