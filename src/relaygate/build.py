@@ -195,14 +195,24 @@ def _smtp(settings: Settings) -> SMTPConfig | None:
     )
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
 def relying_party(settings: Settings) -> RelyingParty:
-    """The passkeys' relying party: by default the public URL's host and origin."""
+    """The passkeys' relying party: by default the public URL's host and origin. Browsers
+    refuse an IP address as the relying party, so a gateway on a loopback address (``make
+    run``'s 127.0.0.1) binds its passkeys to ``localhost``: they work from
+    ``http://localhost:<port>``, which browsers treat as secure too."""
     base = urlsplit(settings.base_url)
-    origins = settings.passkey_origins or [f"{base.scheme}://{base.netloc}"]
+    host = base.hostname or "localhost"
+    origins = [f"{base.scheme}://{base.netloc}"]
+    if host in _LOOPBACK:
+        host = "localhost"
+        origins.append(f"{base.scheme}://localhost" + (f":{base.port}" if base.port else ""))
     return RelyingParty(
-        id=settings.passkey_rp_id or (base.hostname or "localhost"),
+        id=settings.passkey_rp_id or host,
         name=settings.site_name,
-        origins=tuple(origins),
+        origins=tuple(settings.passkey_origins or origins),
         challenge_ttl_s=settings.passkey_challenge_seconds,
     )
 

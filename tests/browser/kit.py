@@ -40,7 +40,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 # The hosts a page may talk to: the gateway under test, nothing else (no CDN, no fonts).
-LOCAL_HOSTS = frozenset({"127.0.0.1"})
+# ``localhost`` is the same gateway: passkeys need it (browsers refuse an IP address as
+# the relying party), so the passkey tests open the console there.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 # What fails the accessibility check: axe's two worst impact levels.
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 EVERY_IMPACT = frozenset({"minor", "moderate", "serious", "critical"})

@@ -77,7 +77,7 @@ def test_register_then_sign_in_with_the_passkey(gw: Gateway) -> None:
     token, user_id = _user(gw)
     device = _device(gw)
     options = _ok(_call(gw, "POST", "/api/v1/user/passkeys/options", token))
-    assert options["rp"] == {"id": "127.0.0.1", "name": "Relaygate"}
+    assert options["rp"] == {"id": "localhost", "name": "Relaygate"}  # loopback: localhost
     assert options["user"]["id"] and options["excludeCredentials"] == []
     created = _ok(
         _call(
@@ -142,7 +142,7 @@ def test_an_unissued_challenge_is_refused(gw: Gateway) -> None:
     token, _ = _user(gw)
     device = _device(gw)
     _register(gw, token, device)
-    made_up = {"rpId": "127.0.0.1", "challenge": "bm90LWlzc3VlZC1ieS10aGUtZ2F0ZXdheQ"}
+    made_up = {"rpId": "localhost", "challenge": "bm90LWlzc3VlZC1ieS10aGUtZ2F0ZXdheQ"}
     assert _verify(gw, device.get(made_up)).status_code == 401
 
 
@@ -162,7 +162,7 @@ def test_another_users_challenge_and_credential_are_refused(gw: Gateway) -> None
     id_a = next(iter(device_a.credentials))
     # B's key signs an assertion claiming A's credential id
     device_b.credentials[id_a] = SoftCredential(
-        rp_id="127.0.0.1",
+        rp_id="localhost",
         user_handle=str(user_a).encode(),
         credential_id=device_a.credentials[id_a].credential_id,
         key=next(iter(device_b.credentials.values())).key,

@@ -19,6 +19,7 @@ from relaygate.accounts.keycache import KeyCache, Lookup
 from relaygate.accounts.models import ApiKey, User
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.repository import AccountRepository
+from relaygate.core.bounds import INT32_MAX
 from relaygate.core.errors import AuthenticationFailed, InvalidRequest, NotFound
 from relaygate.core.ids import hash_key, key_hint, new_api_key
 from relaygate.db.engine import Database
@@ -227,6 +228,17 @@ class AccountService:
             row = await AccountRepository(session).key_by_hash(hash_key(presented))
         if row is None or row.user_id != user_id:
             raise NotFound("No such API key.", param="key")
+        return row
+
+    async def user_key(self, user_id: int, key_id: int) -> ApiKey:
+        """Key ``key_id`` if ``user_id`` owns it; another user's key (or an id past the
+        column's range) is "not found", so an id reveals nothing about other accounts."""
+        if not 0 < key_id <= INT32_MAX:
+            raise NotFound("No such API key.")
+        async with self.db.session() as session:
+            row = await AccountRepository(session).key(key_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound("No such API key.")
         return row
 
     async def set_group(self, user_id: int, group: str, *, actor_id: int | None = None) -> User:

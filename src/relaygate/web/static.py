@@ -63,7 +63,9 @@ ASSETS = MappingProxyType(
 )
 
 
-CONSOLE_ASSETS = MappingProxyType({"console.css": _CSS, "console.js": _JS})
+CONSOLE_ASSETS = MappingProxyType(
+    {"console.css": _CSS, "console.js": _JS, "passkeys.js": _JS}  # passkeys.js: login, account
+)
 
 
 class AssetsMissing(RuntimeError):

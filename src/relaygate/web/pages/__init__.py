@@ -16,7 +16,9 @@ from relaygate.web.pages import (
     auth,
     dashboard,
     invite_landing,
+    keys,
     landing,
+    passkeys,
 )
 
 __all__ = ["ROUTERS"]
@@ -30,4 +32,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin_overview.router,
     admin_users.router,
     admin_user_actions.router,
+    keys.router,
+    passkeys.router,
 )

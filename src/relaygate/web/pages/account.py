@@ -1,4 +1,5 @@
-"""``/console/account``: the user's email, signed-in sessions (with revoke) and language.
+"""``/console/account``: the user's email, signed-in sessions (with revoke), passkeys
+(web/pages/passkeys.py changes them) and language.
 
 Revoking is immediate (accounts/sessions.py deletes the row); revoking the session in use
 signs this browser out.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from relaygate.services import SessionsDep
+from relaygate.services import PasskeysDep, SessionsDep
+from relaygate.web.i18n import N_
 from relaygate.web.render import render
 from relaygate.web.session import ConsoleUserDep, CsrfDep, clear_session_cookie
 
@@ -17,12 +19,27 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/console/account"
+NOTICES = {
+    "passkey-added": N_("Passkey added: you can sign in with it on this site."),
+    "passkey-renamed": N_("Passkey renamed."),
+    "passkey-deleted": N_("Passkey deleted: it can no longer sign you in."),
+}
 
 
 @router.get(PAGE, response_class=HTMLResponse)
-async def account(request: Request, user: ConsoleUserDep, sessions: SessionsDep) -> HTMLResponse:
-    active = await sessions.active(user.user_id)
-    return render(request, "account/index.html", {"sessions": active}, user=user)
+async def account(
+    request: Request,
+    user: ConsoleUserDep,
+    sessions: SessionsDep,
+    passkeys: PasskeysDep,
+    done: str = "",
+) -> HTMLResponse:
+    context = {
+        "sessions": await sessions.active(user.user_id),
+        "passkeys": await passkeys.list(user.user_id),
+        "notice": NOTICES.get(done, ""),
+    }
+    return render(request, "account/index.html", context, user=user)
 
 
 @router.post(PAGE + "/sessions/{session_id}/revoke")

@@ -44,3 +44,23 @@ document.addEventListener("click", (event) => {
     }, 250);
   });
 })();
+// Model pickers (keys page): <div data-model-picker> with a hidden [data-model-filter]
+// search box shown here; typing hides the models whose name does not contain the text.
+document.querySelectorAll("[data-model-picker]").forEach((picker) => {
+  const filter = picker.querySelector("[data-model-filter]");
+  if (!filter) return;
+  filter.hidden = false;
+  filter.addEventListener("input", () => {
+    const wanted = filter.value.trim().toLowerCase();
+    picker.querySelectorAll("li").forEach((item) => {
+      item.hidden = wanted !== "" && !item.textContent.toLowerCase().includes(wanted);
+    });
+  });
+});
+// Ticking a model chooses "only the models ticked".
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || box.name !== "models" || !box.checked || !box.form) return;
+  const some = box.form.querySelector('input[name="scope"][value="some"]');
+  if (some) some.checked = true;
+});
