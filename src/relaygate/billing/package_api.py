@@ -77,9 +77,10 @@ def package_out(row: Package) -> dict[str, Any]:
     summary="Define a resource package type",
     responses={**OPERATOR_ERRORS, **refused_when("a name another package type has")},
 )
-async def create_type(body: PackageTypeIn, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
+async def create_type(body: PackageTypeIn, caller: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     fields = {**body.model_dump(), "amount": parse_money(body.amount)}
-    return envelope(_type_out(await svc.create_type(fields)), "Package type created")
+    row = await svc.create_type(fields, actor_id=caller.user_id)
+    return envelope(_type_out(row), "Package type created")
 
 
 @router.get(

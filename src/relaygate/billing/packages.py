@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from relaygate.accounts.audit import stage
+from relaygate.accounts.audit import changes_detail, stage
 from relaygate.billing.models import LedgerEntry, Package, PackageType
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
@@ -88,14 +88,58 @@ class PackageService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create_type(self, fields: dict[str, Any]) -> PackageType:
+    async def create_type(
+        self, fields: dict[str, Any], *, actor_id: int | None = None
+    ) -> PackageType:
+        """Define a package type (audit line ``package_type.create``)."""
         async with self.db.session() as session:
             try:
                 async with session.begin():
                     row = PackageType(**fields)
                     session.add(row)
+                    await session.flush()
+                    detail = {"type_id": row.id, **changes_detail(fields)}
+                    stage(
+                        session,
+                        "package_type.create",
+                        actor_id=actor_id,
+                        subject_user_id=None,
+                        detail=detail,
+                    )
             except IntegrityError as exc:
                 raise InvalidRequest("A package type with this name exists.", param="name") from exc
+        return row
+
+    async def update_type(
+        self, type_id: int, changes: dict[str, Any], *, actor_id: int | None = None
+    ) -> PackageType:
+        """Change a package type (audit line ``package_type.edit``). Packages granted
+        before keep what they were granted: a grant copies the type."""
+        async with self.db.session() as session:
+            try:
+                async with session.begin():
+                    row = await session.get(PackageType, type_id)
+                    if row is None:
+                        raise NotFound(f"No package type with id {type_id}.")
+                    for name, value in changes.items():
+                        setattr(row, name, value)
+                    detail = {"type_id": type_id, **changes_detail(changes)}
+                    stage(
+                        session,
+                        "package_type.edit",
+                        actor_id=actor_id,
+                        subject_user_id=None,
+                        detail=detail,
+                    )
+            except IntegrityError as exc:
+                raise InvalidRequest("A package type with this name exists.", param="name") from exc
+        return row
+
+    async def type_by_id(self, type_id: int) -> PackageType:
+        async with self.db.session() as session:
+            row = await session.get(PackageType, type_id)
+        if row is None:
+            raise NotFound(f"No package type with id {type_id}.")
         return row
 
     async def types(self) -> list[PackageType]:

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relaygate.web.pages import account, auth, dashboard, invite_landing, landing
+from relaygate.web.pages import (
+    account,
+    admin_channels,
+    admin_models,
+    admin_packages,
+    admin_settings,
+    auth,
+    dashboard,
+    invite_landing,
+    landing,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +28,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     invite_landing.router,
     dashboard.router,
     account.router,
+    admin_channels.router,
+    admin_models.router,
+    admin_packages.router,
+    admin_settings.router,
 )
