@@ -13,13 +13,13 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import OPERATOR_EMAIL
-from tests.browser.kit import assert_accessible, page_weight, shot
-from tests.fakes.openai_upstream import FakeOpenAI
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.prices_view import PricesView
 from relaygate.core.money import MICRO
 from relaygate.db.engine import Database
+from tests.browser.conftest import OPERATOR_EMAIL
+from tests.browser.kit import assert_accessible, page_weight, shot
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import ADMIN_KEY, Gateway, run_sync, start_gateway
 
 SMTP_SECRET = "Smtp-Browser-Secret-5521"

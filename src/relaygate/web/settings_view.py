@@ -116,7 +116,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, Decimal | int | float):
         return str(value)
     if isinstance(value, str):
-        return value
+        return value or "—"
     if isinstance(value, dict):
         return ", ".join(f"{k} = {_shown(v)}" for k, v in value.items()) or "—"
     if isinstance(value, list):
@@ -124,9 +124,22 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` in mask_value's shapes, nothing masked (to tell whether it masked)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _line(name: str, raw: Any) -> SettingLine:
     masked = mask_value(name, raw)
-    return SettingLine(name, _shown(masked), masked != raw or isinstance(raw, SecretStr))
+    return SettingLine(name, _shown(masked), masked != _plain(raw))
 
 
 def _group_of(name: str) -> str:

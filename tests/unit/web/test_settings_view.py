@@ -57,6 +57,7 @@ def test_every_setting_is_in_one_group_and_secrets_are_flagged() -> None:
     flagged = {line.name for group in groups for line in group.lines if line.masked}
     assert {"bootstrap_admin_key", "smtp_password", "compaction_secret", "database_url"} <= flagged
     assert "key_cache_ttl" not in flagged  # a duration named after keys is no secret
+    assert "membership_tiers" not in flagged and "public_url" not in flagged
 
 
 def test_mask_value_rules() -> None:
