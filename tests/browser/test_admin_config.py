@@ -182,7 +182,11 @@ def test_operator_creates_a_package_type(page: Page, sign_in: Callable[..., None
     row.get_by_role("link", name="Edit Browser pack").click()
     page.get_by_label("Valid for (days)").fill("21")
     page.get_by_role("button", name="Save package type").click()
-    expect(page.get_by_role("row").filter(has_text="Browser pack")).to_contain_text("21 days")
+    row = page.get_by_role("row").filter(has_text="Browser pack")
+    expect(row).to_contain_text("21 days")
+    row.get_by_role("button", name="Disable Browser pack").click()
+    expect(page.get_by_role("status").first).to_contain_text("Package type disabled")
+    expect(page.get_by_role("row").filter(has_text="Browser pack")).to_contain_text("Disabled")
     expect(page.get_by_role("heading", name="RPM tiers")).to_be_visible()
     shot(page, "admin-packages")
 

@@ -38,6 +38,7 @@ POSTS = (
     "/console/admin/models/delete",
     "/console/admin/packages",
     "/console/admin/packages/{type}",
+    "/console/admin/packages/{type}/active",
 )
 
 
@@ -205,3 +206,28 @@ def test_channel_keys_are_write_only_and_changes_are_audited(
     )
     assert all(line.actor_id is not None for line in lines)
     assert all(key not in str(line.detail) for line in lines)
+
+
+def test_a_disabled_package_type_is_not_granted(
+    gateway: Gateway, signed_in: dict[str, httpx.Client]
+) -> None:
+    operator = _browser(gateway, OPERATOR, signed_in)
+    type_id = _targets(gateway, "http://127.0.0.1:9/v1")["type"]
+    token = _token(operator, "/console/admin/packages")
+    off = operator.post(
+        f"/console/admin/packages/{type_id}/active", data={"csrf_token": token, "active": "false"}
+    )
+    assert off.status_code == 303
+    user_id = gateway.create_user()["id"]
+    refused = gateway.operator.post(f"/users/{user_id}/packages", json={"type_id": int(type_id)})
+    assert refused.status_code == 400, refused.text
+    assert "disabled" in refused.text
+    on = operator.post(
+        f"/console/admin/packages/{type_id}/active", data={"csrf_token": token, "active": "true"}
+    )
+    assert on.status_code == 303
+    gateway.op("POST", f"/users/{user_id}/packages", json={"type_id": int(type_id)})
+    actions = [
+        line.action for line in _audit(gateway) if line.detail.get("type_id") == int(type_id)
+    ]
+    assert {"package_type.disable", "package_type.enable"} <= set(actions)

@@ -55,6 +55,7 @@ def _type_out(row: PackageType) -> dict[str, Any]:
         "scope_routes": row.scope_routes,
         "scope_models": row.scope_models,
         "validity_days": row.validity_days,
+        "active": row.active,
     }
 
 
@@ -95,7 +96,7 @@ async def list_types(_: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
 @router.post(
     "/api/v1/operator/users/{user_id}/packages",
     summary="Grant a package to a user",
-    responses={**OPERATOR_ERRORS, **_NOT_FOUND},
+    responses={**OPERATOR_ERRORS, **_NOT_FOUND, **refused_when("a disabled package type")},
 )
 async def grant(
     user_id: RowId,

@@ -31,6 +31,7 @@ __all__ = ["PACKAGE_GRANT", "PACKAGE_USE", "PackageService", "PackageView", "spl
 
 PACKAGE_GRANT = "package_grant"
 PACKAGE_USE = "package_use"
+REFERRAL_SOURCE = "referral"  # the source of referral rewards (billing/referrals.py)
 
 
 @dataclass(slots=True)
@@ -135,6 +136,21 @@ class PackageService:
                 raise InvalidRequest("A package type with this name exists.", param="name") from exc
         return row
 
+    async def set_type_active(
+        self, type_id: int, active: bool, *, actor_id: int | None = None
+    ) -> PackageType:
+        """Disable a type (no more operator grants) or enable it again (audit line
+        ``package_type.disable`` / ``package_type.enable``)."""
+        async with self.db.session() as session, session.begin():
+            row = await session.get(PackageType, type_id)
+            if row is None:
+                raise NotFound(f"No package type with id {type_id}.")
+            row.active = active
+            action = "package_type.enable" if active else "package_type.disable"
+            detail = {"type_id": type_id, "name": row.name}
+            stage(session, action, actor_id=actor_id, subject_user_id=None, detail=detail)
+        return row
+
     async def type_by_id(self, type_id: int) -> PackageType:
         async with self.db.session() as session:
             row = await session.get(PackageType, type_id)
@@ -154,11 +170,16 @@ class PackageService:
         self, user_id: int, type_id: int, source: str = "operator", *, actor_id: int | None = None
     ) -> Package:
         """Give ``user_id`` a package of type ``type_id``, with its ledger entry and its
-        audit line (``package.grant``)."""
+        audit line (``package.grant``). A disabled type is refused, except as the
+        referral reward, which the settings choose (``referral_package_type``)."""
         async with self.db.session() as session, session.begin():
             kind = await session.get(PackageType, type_id)
             if kind is None:
                 raise NotFound(f"No package type with id {type_id}.")
+            if not kind.active and source != REFERRAL_SOURCE:
+                raise InvalidRequest(
+                    f"The package type '{kind.name}' is disabled.", param="type_id"
+                )
             row = Package(
                 user_id=user_id,
                 type_id=kind.id,

@@ -5,8 +5,8 @@ Package types change through ``PackageService`` (with audit lines), checked by t
 package API's own model (``PackageTypeIn``). The referral, membership and RPM settings
 have no service that changes them: they come from the settings (the TOML file or
 ``RELAYGATE_*`` variables), so this page shows them and says where they are set.
-Package types cannot be disabled: there is no such state in the data model yet (a type
-with no grants can simply stop being granted).
+A disabled type is no longer granted by the operator (console or API); packages granted
+from it are untouched.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/console/admin/packages"
-NOTICES = {"created": N_("Package type created."), "saved": N_("Package type saved.")}
+NOTICES = {
+    "created": N_("Package type created."),
+    "saved": N_("Package type saved."),
+    "disabled": N_("Package type disabled: it can no longer be granted."),
+    "enabled": N_("Package type enabled."),
+}
 MEMBERSHIP = {"vip": N_("VIP"), "premium": N_("Premium"), "free": N_("Free")}
 
 
@@ -146,3 +151,13 @@ async def edit_type(
         shown = {k: str(form.get(k, "")) for k in _form_values(None)}
         return await _page(request, user, s, editing=row, form=shown, errors=errors, status=400)
     return RedirectResponse(f"{PAGE}?done=saved", status_code=303)
+
+
+@router.post(PAGE + "/{type_id}/active", response_model=None)
+async def set_active(
+    request: Request, type_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+) -> Response:
+    active = (await page_form(request)).get("active") == "true"
+    await s.packages.set_type_active(type_id, active, actor_id=user.user_id)
+    done = "enabled" if active else "disabled"
+    return RedirectResponse(f"{PAGE}?done={done}", status_code=303)
