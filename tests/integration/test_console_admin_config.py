@@ -231,3 +231,38 @@ def test_a_disabled_package_type_is_not_granted(
         line.action for line in _audit(gateway) if line.detail.get("type_id") == int(type_id)
     ]
     assert {"package_type.disable", "package_type.enable"} <= set(actions)
+
+
+def test_the_pages_render_in_chinese(gateway: Gateway, signed_in: dict[str, httpx.Client]) -> None:
+    targets = _targets(gateway, "http://127.0.0.1:9/v1")
+    operator = _browser(gateway, OPERATOR, signed_in)
+    for path in GET_PAGES:
+        page = operator.get(path.format(**targets), cookies={"rg_lang": "zh"})
+        assert page.status_code == 200, path
+        assert '<html lang="zh-CN">' in page.text
+    assert "熔断器" in operator.get("/console/admin/channels", cookies={"rg_lang": "zh"}).text
+
+
+def test_the_test_button_reports_a_failing_channel(
+    gateway: Gateway, signed_in: dict[str, httpx.Client]
+) -> None:
+    operator = _browser(gateway, OPERATOR, signed_in)
+    token = _token(operator, "/console/admin/channels")
+    key = f"sk-deadupstream-{uuid.uuid4().hex}"
+    dead = gateway.op(
+        "POST",
+        "/channels",
+        json={
+            "name": f"dead-{uuid.uuid4().hex[:8]}",
+            "base_url": "http://127.0.0.1:9/v1",  # nothing listens on the discard port
+            "api_key": key,
+            "models": ["dead-model"],
+        },
+    )
+    answer = operator.post(f"/console/admin/channels/{dead['id']}/test", data={"csrf_token": token})
+    assert answer.status_code == 200
+    assert "The test failed." in answer.text and key not in answer.text
+    # a channel without a model cannot be tested: said on the page, not a 500
+    bare = _targets(gateway, "http://127.0.0.1:9/v1")["channel"]
+    refused = operator.post(f"/console/admin/channels/{bare}/test", data={"csrf_token": token})
+    assert refused.status_code == 200 and "serves no model" in refused.text
