@@ -266,3 +266,50 @@ def test_the_test_button_reports_a_failing_channel(
     bare = _targets(gateway, "http://127.0.0.1:9/v1")["channel"]
     refused = operator.post(f"/console/admin/channels/{bare}/test", data={"csrf_token": token})
     assert refused.status_code == 200 and "serves no model" in refused.text
+
+
+def test_unknown_ids_are_the_404_page(gateway: Gateway, signed_in: dict[str, httpx.Client]) -> None:
+    operator = _browser(gateway, OPERATOR, signed_in)
+    token = _token(operator, "/console/admin/channels")
+    for missing in ("999999", str(2**70), "abc"):
+        for path in ("/console/admin/channels/{}", "/console/admin/packages/{}"):
+            page = operator.get(path.format(missing))
+            assert page.status_code in (404, 400), (path, missing, page.status_code)
+            assert "text/html" in page.headers["content-type"]
+        sent = operator.post(
+            f"/console/admin/channels/{missing}/delete", data={"csrf_token": token}
+        )
+        assert sent.status_code in (404, 400), (missing, sent.status_code)
+    gone = operator.post(
+        "/console/admin/models/edit", data={"csrf_token": token, "model": "no-such-model"}
+    )
+    assert gone.status_code == 404
+
+
+def test_a_bad_row_is_shown_on_its_row_and_a_good_one_is_audited(
+    gateway: Gateway, signed_in: dict[str, httpx.Client]
+) -> None:
+    operator = _browser(gateway, OPERATOR, signed_in)
+    model = f"row-{uuid.uuid4().hex[:8]}"
+    gateway.op("PUT", f"/models/{model}", json={"input": "1", "output": "2"})
+    token = _token(operator, "/console/admin/models")
+    bad = operator.post(
+        "/console/admin/models/edit",
+        data={"csrf_token": token, "model": model, "input": "0.0000001", "output": "2"},
+    )
+    assert bad.status_code == 400 and "0.0000001" in bad.text  # typed value kept
+    as_json = operator.post(
+        "/console/admin/models/edit",
+        data={"csrf_token": token, "model": model, "input": "x"},
+        headers={"accept": "application/json"},
+    )
+    assert as_json.status_code == 400 and "input" in as_json.json()["errors"]
+    good = operator.post(
+        "/console/admin/models/edit",
+        data={"csrf_token": token, "model": model, "input": "1.25", "output": "2"},
+    )
+    assert good.status_code == 303
+    [line] = [m for m in gateway.op("GET", "/models") if m["model"] == model]
+    assert line["input"] == "1.250000"
+    edits = [a for a in _audit(gateway) if a.action == "price.edit" and a.detail["model"] == model]
+    assert edits and edits[0].actor_id is not None

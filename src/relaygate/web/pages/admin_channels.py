@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from relaygate.channels.models import Channel
 from relaygate.channels.options import split_keys
+from relaygate.core.bounds import RowId
 from relaygate.core.errors import InvalidRequest
 from relaygate.services import ServicesDep
 from relaygate.web.channel_form import (
@@ -159,7 +160,7 @@ async def create_channel(
 
 @router.get(PAGE + "/{channel_id}", response_class=HTMLResponse)
 async def channel(
-    request: Request, channel_id: int, user: ConsoleOperatorDep, s: ServicesDep
+    request: Request, channel_id: RowId, user: ConsoleOperatorDep, s: ServicesDep
 ) -> HTMLResponse:
     row = await s.channels.get(channel_id)
     return _form_page(request, user, form_of(row), row=row, s=s)
@@ -167,7 +168,7 @@ async def channel(
 
 @router.post(PAGE + "/{channel_id}", response_model=None)
 async def edit_channel(
-    request: Request, channel_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+    request: Request, channel_id: RowId, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
 ) -> Response:
     row = await s.channels.get(channel_id)
     form = await page_form(request)
@@ -184,7 +185,7 @@ async def edit_channel(
 
 @router.post(PAGE + "/{channel_id}/enabled", response_model=None)
 async def toggle_channel(
-    request: Request, channel_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+    request: Request, channel_id: RowId, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
 ) -> Response:
     await s.channels.get(channel_id)  # 404 first
     enable = (await page_form(request)).get("enabled") == "true"
@@ -195,7 +196,7 @@ async def toggle_channel(
 
 @router.post(PAGE + "/{channel_id}/delete", response_model=None)
 async def delete_channel(
-    channel_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+    channel_id: RowId, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
 ) -> Response:
     await s.channels.delete(channel_id, actor_id=user.user_id)
     return RedirectResponse(f"{PAGE}?done=deleted", status_code=303)
@@ -203,7 +204,7 @@ async def delete_channel(
 
 @router.post(PAGE + "/{channel_id}/test", response_class=HTMLResponse)
 async def test_channel(
-    request: Request, channel_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+    request: Request, channel_id: RowId, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
 ) -> HTMLResponse:
     """A real call per key (ChannelProber); the answer is this page, not a redirect: the
     result is of the moment, and sending the test again is what reloading should do."""

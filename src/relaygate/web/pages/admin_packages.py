@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from relaygate.billing.models import PackageType
 from relaygate.billing.package_api import PackageTypeIn
+from relaygate.core.bounds import RowId
 from relaygate.core.errors import InvalidRequest
 from relaygate.core.money import MoneyError, format_money, parse_money
 from relaygate.services import ServicesDep
@@ -119,7 +120,7 @@ async def packages(request: Request, user: ConsoleOperatorDep, s: ServicesDep) -
 
 @router.get(PAGE + "/{type_id}", response_class=HTMLResponse)
 async def package_type(
-    request: Request, type_id: int, user: ConsoleOperatorDep, s: ServicesDep
+    request: Request, type_id: RowId, user: ConsoleOperatorDep, s: ServicesDep
 ) -> HTMLResponse:
     return await _page(request, user, s, editing=await s.packages.type_by_id(type_id))
 
@@ -140,7 +141,7 @@ async def create_type(
 
 @router.post(PAGE + "/{type_id}", response_model=None)
 async def edit_type(
-    request: Request, type_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+    request: Request, type_id: RowId, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
 ) -> Response:
     row = await s.packages.type_by_id(type_id)
     form = await page_form(request)
@@ -155,7 +156,7 @@ async def edit_type(
 
 @router.post(PAGE + "/{type_id}/active", response_model=None)
 async def set_active(
-    request: Request, type_id: int, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
+    request: Request, type_id: RowId, _: ConsoleOperatorDep, user: CsrfDep, s: ServicesDep
 ) -> Response:
     active = (await page_form(request)).get("active") == "true"
     await s.packages.set_type_active(type_id, active, actor_id=user.user_id)
