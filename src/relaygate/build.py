@@ -120,6 +120,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             tiers_from_units(settings.rate_limit_tiers),
             billing.charging.membership_tiers,
         ),
+        settings=settings,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 

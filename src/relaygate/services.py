@@ -38,6 +38,7 @@ from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.probe import ChannelProber
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
+from relaygate.settings import Settings
 from relaygate.state.service import StateService
 
 __all__ = [
@@ -93,6 +94,7 @@ class Services:
     webhooks: WebhookSender  # the image calls' ``ohmygpt_webhook_url``
     audit: AuditTrail  # the trail of changes (the services write it; pages read it)
     console: ConsoleReads  # the console pages' read models
+    settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
 def services(request: Request) -> Services:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -159,6 +160,8 @@ class PackageType(Base):
     scope_routes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [] = every route
     scope_models: Mapped[list[Any]] = mapped_column(JSON, default=list)  # globs; [] = every model
     validity_days: Mapped[int] = mapped_column(Integer, default=30)
+    # False: no longer granted by the operator (migration 0018); packages keep existing
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

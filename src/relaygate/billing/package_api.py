@@ -55,6 +55,7 @@ def _type_out(row: PackageType) -> dict[str, Any]:
         "scope_routes": row.scope_routes,
         "scope_models": row.scope_models,
         "validity_days": row.validity_days,
+        "active": row.active,
     }
 
 
@@ -77,9 +78,10 @@ def package_out(row: Package) -> dict[str, Any]:
     summary="Define a resource package type",
     responses={**OPERATOR_ERRORS, **refused_when("a name another package type has")},
 )
-async def create_type(body: PackageTypeIn, _: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
+async def create_type(body: PackageTypeIn, caller: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
     fields = {**body.model_dump(), "amount": parse_money(body.amount)}
-    return envelope(_type_out(await svc.create_type(fields)), "Package type created")
+    row = await svc.create_type(fields, actor_id=caller.user_id)
+    return envelope(_type_out(row), "Package type created")
 
 
 @router.get(
@@ -94,7 +96,7 @@ async def list_types(_: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
 @router.post(
     "/api/v1/operator/users/{user_id}/packages",
     summary="Grant a package to a user",
-    responses={**OPERATOR_ERRORS, **_NOT_FOUND},
+    responses={**OPERATOR_ERRORS, **_NOT_FOUND, **refused_when("a disabled package type")},
 )
 async def grant(
     user_id: RowId,

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from relaygate.accounts.audit import stage
+from relaygate.accounts.audit import changes_detail, stage
 from relaygate.billing.models import LedgerEntry, Package, PackageType
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
@@ -31,6 +31,7 @@ __all__ = ["PACKAGE_GRANT", "PACKAGE_USE", "PackageService", "PackageView", "spl
 
 PACKAGE_GRANT = "package_grant"
 PACKAGE_USE = "package_use"
+REFERRAL_SOURCE = "referral"  # the source of referral rewards (billing/referrals.py)
 
 
 @dataclass(slots=True)
@@ -88,14 +89,73 @@ class PackageService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create_type(self, fields: dict[str, Any]) -> PackageType:
+    async def create_type(
+        self, fields: dict[str, Any], *, actor_id: int | None = None
+    ) -> PackageType:
+        """Define a package type (audit line ``package_type.create``)."""
         async with self.db.session() as session:
             try:
                 async with session.begin():
                     row = PackageType(**fields)
                     session.add(row)
+                    await session.flush()
+                    detail = {"type_id": row.id, **changes_detail(fields)}
+                    stage(
+                        session,
+                        "package_type.create",
+                        actor_id=actor_id,
+                        subject_user_id=None,
+                        detail=detail,
+                    )
             except IntegrityError as exc:
                 raise InvalidRequest("A package type with this name exists.", param="name") from exc
+        return row
+
+    async def update_type(
+        self, type_id: int, changes: dict[str, Any], *, actor_id: int | None = None
+    ) -> PackageType:
+        """Change a package type (audit line ``package_type.edit``). Packages granted
+        before keep what they were granted: a grant copies the type."""
+        async with self.db.session() as session:
+            try:
+                async with session.begin():
+                    row = await session.get(PackageType, type_id)
+                    if row is None:
+                        raise NotFound(f"No package type with id {type_id}.")
+                    for name, value in changes.items():
+                        setattr(row, name, value)
+                    detail = {"type_id": type_id, **changes_detail(changes)}
+                    stage(
+                        session,
+                        "package_type.edit",
+                        actor_id=actor_id,
+                        subject_user_id=None,
+                        detail=detail,
+                    )
+            except IntegrityError as exc:
+                raise InvalidRequest("A package type with this name exists.", param="name") from exc
+        return row
+
+    async def set_type_active(
+        self, type_id: int, active: bool, *, actor_id: int | None = None
+    ) -> PackageType:
+        """Disable a type (no more operator grants) or enable it again (audit line
+        ``package_type.disable`` / ``package_type.enable``)."""
+        async with self.db.session() as session, session.begin():
+            row = await session.get(PackageType, type_id)
+            if row is None:
+                raise NotFound(f"No package type with id {type_id}.")
+            row.active = active
+            action = "package_type.enable" if active else "package_type.disable"
+            detail = {"type_id": type_id, "name": row.name}
+            stage(session, action, actor_id=actor_id, subject_user_id=None, detail=detail)
+        return row
+
+    async def type_by_id(self, type_id: int) -> PackageType:
+        async with self.db.session() as session:
+            row = await session.get(PackageType, type_id)
+        if row is None:
+            raise NotFound(f"No package type with id {type_id}.")
         return row
 
     async def types(self) -> list[PackageType]:
@@ -110,11 +170,16 @@ class PackageService:
         self, user_id: int, type_id: int, source: str = "operator", *, actor_id: int | None = None
     ) -> Package:
         """Give ``user_id`` a package of type ``type_id``, with its ledger entry and its
-        audit line (``package.grant``)."""
+        audit line (``package.grant``). A disabled type is refused, except as the
+        referral reward, which the settings choose (``referral_package_type``)."""
         async with self.db.session() as session, session.begin():
             kind = await session.get(PackageType, type_id)
             if kind is None:
                 raise NotFound(f"No package type with id {type_id}.")
+            if not kind.active and source != REFERRAL_SOURCE:
+                raise InvalidRequest(
+                    f"The package type '{kind.name}' is disabled.", param="type_id"
+                )
             row = Package(
                 user_id=user_id,
                 type_id=kind.id,

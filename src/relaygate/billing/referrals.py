@@ -37,7 +37,7 @@ from relaygate.accounts.signup import (
     normalise_invite_code,
     same_mailbox,
 )
-from relaygate.billing.packages import PackageService
+from relaygate.billing.packages import REFERRAL_SOURCE, PackageService
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import ClientError, InvalidRequest, NotFound
 from relaygate.db.engine import Database
@@ -47,7 +47,7 @@ __all__ = ["DEFAULT_PACKAGE", "ReferralOffer", "ReferralRules", "ReferralService
 log = logging.getLogger(__name__)
 
 DEFAULT_PACKAGE = "$20 Claude Code"
-SOURCE = "referral"
+SOURCE = REFERRAL_SOURCE
 MAILBOX_REWARDED = "this mailbox has already earned a referral reward"
 
 

@@ -51,7 +51,7 @@ async def _relaygate_error(request: Request, exc: Exception) -> Response:
     return _render(exc)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     loc = tuple(first.get("loc", ()))
@@ -63,6 +63,8 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
         if where
         else str(first.get("msg", "invalid request"))
     )
+    if _is_page(request):  # e.g. a console URL with an id out of range: the error page
+        return console_error_page(request, 400, message)
     return _render(InvalidRequest(message, param=where or None))
 
 

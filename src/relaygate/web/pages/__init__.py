@@ -10,7 +10,11 @@ from fastapi import APIRouter
 
 from relaygate.web.pages import (
     account,
+    admin_channels,
+    admin_models,
     admin_overview,
+    admin_packages,
+    admin_settings,
     admin_user_actions,
     admin_users,
     auth,
@@ -34,4 +38,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin_user_actions.router,
     keys.router,
     passkeys.router,
+    admin_channels.router,
+    admin_models.router,
+    admin_packages.router,
+    admin_settings.router,
 )
