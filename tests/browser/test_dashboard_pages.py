@@ -151,6 +151,10 @@ def test_calls_appear_in_the_chart_and_by_model(
     expect(phone.locator(".chart g.day.today rect.bar")).to_have_count(1)
     shot(phone, "console-dashboard-360")
     assert_accessible(phone)
+    dark = new_context(color_scheme="dark", storage_state=page.context.storage_state()).new_page()
+    dark.goto("/console/")
+    shot(dark, "console-dashboard-dark")
+    assert_accessible(dark)  # contrast holds in the dark theme too
     weigh = page.context.new_page()
     page_weight(weigh, "/console/").assert_under()
 
