@@ -26,12 +26,13 @@ ECHO = "relaygate-echo"
 ECHO_PRICE = {"input": "3", "output": "15", "multiplier": "1.5"}
 OTHER = "zz-other-model"
 PHONE = {"width": 360, "height": 780}
+TEAM = "team"  # a pricing group at × 0.5
 
 
 @pytest.fixture(scope="module")
 def priced_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     url = f"sqlite:///{tmp_path_factory.mktemp('dash-gw')}/gw.db"
-    gw = start_gateway(url, operator_email=OPERATOR_EMAIL)
+    gw = start_gateway(url, operator_email=OPERATOR_EMAIL, group_multipliers={TEAM: "0.5"})
     gw.op("PUT", f"/models/{ECHO}", json=ECHO_PRICE)
     gw.op("PUT", f"/models/{OTHER}", json={"input": "0.5", "output": "1"})
     # served (so the user may call it) by a channel no test calls
@@ -45,11 +46,13 @@ def gateway(priced_gateway: Gateway) -> Gateway:
     return priced_gateway
 
 
-def _funded_user(gateway: Gateway, label: str) -> tuple[str, int]:
+def _funded_user(gateway: Gateway, label: str, group: str = "") -> tuple[str, int]:
     """A user the operator created and topped up (they sign in with their address)."""
     email = new_email(label)
     user_id = int(gateway.create_user(email)["id"])
     gateway.credit(user_id, "10")
+    if group:
+        gateway.op("PATCH", f"/users/{user_id}", json={"group": group})
     return email, user_id
 
 
@@ -162,11 +165,12 @@ def test_calls_appear_in_the_chart_and_by_model(
 def test_prices_list_filter_and_a_prediction_equal_to_the_bill(
     page: Page, sign_in: Callable[..., None], gateway: Gateway, new_context: Any
 ) -> None:
-    email, user_id = _funded_user(gateway, "prices")
+    email, user_id = _funded_user(gateway, "prices", group=TEAM)
     sign_in(page, email)
     key = _new_key(page)
     [billed] = _call_echo(gateway, key, user_id, "what will this cost " * 20, calls=1)
     assert billed["amount"] > 0 and billed["package_amount"] == 0
+    assert billed["group_multiplier"] == "0.5"
 
     page.get_by_role("navigation").get_by_role("link", name="Prices").first.click()
     expect(page).to_have_url(re.compile(r"/console/prices$"))
@@ -174,8 +178,8 @@ def test_prices_list_filter_and_a_prediction_equal_to_the_bill(
     other_row = page.locator("#price-rows tr", has=page.get_by_role("rowheader", name=OTHER))
     expect(echo_row.locator("td").nth(0)).to_have_text("3.000000")  # input per 1M
     expect(echo_row.locator("td").nth(1)).to_have_text("15.000000")  # output per 1M
-    expect(echo_row.locator("td").nth(5)).to_have_text("1.5")  # × /v1: the model's
-    expect(echo_row.locator("td").nth(6)).to_have_text("0.3")  # × cc-omg: 1.5 × 0.2
+    expect(echo_row.locator("td").nth(5)).to_have_text("0.75")  # × /v1: model 1.5 × group 0.5
+    expect(echo_row.locator("td").nth(6)).to_have_text("0.15")  # × cc-omg: also × 0.2
     expect(other_row).to_be_visible()
     shot(page, "console-prices")
     assert_accessible(page)
