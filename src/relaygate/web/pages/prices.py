@@ -87,6 +87,13 @@ def _read_form(request: Request, models: set[str], routes: tuple[str, ...]) -> P
     return form
 
 
+def _other_units(line: ModelPriceLine) -> bool:
+    p = line.prices
+    return bool(
+        p.reasoning is not None or p.per_call or p.per_image or p.per_character or p.per_second
+    )
+
+
 def _matching(lines: tuple[ModelPriceLine, ...], q: str) -> set[str]:
     """The models ``q`` matches (a case-insensitive part of the name, as console.js)."""
     term = q.strip().lower()
@@ -119,6 +126,7 @@ async def prices(
         "q": q,
         "sort": sort if sort in SORTS else "model",
         "routes": routes,
+        "other_units": any(_other_units(line) for line in lines),  # else no such column
         "form": form,
         "default_model": ECHO_MODEL if ECHO_MODEL in names else min(names, default=""),
         "prediction": prediction,
