@@ -42,11 +42,15 @@ def test_an_invitee_appears_with_the_reward(
     link = page.locator("#invite-link")
     url = link.inner_text()
     assert re.fullmatch(re.escape(gateway.url) + r"/i/[A-Z0-9]+", url), url
-    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
     expect(page.get_by_text("Nobody has signed up with your link yet.")).to_be_visible()
     expect(page.get_by_role("heading", name="Conditions")).to_be_visible()
     shot(page, "console-invite-empty")
     assert_accessible(page)
+    # the copy button puts the whole link on the clipboard (console.js)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway.url)
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == url
 
     # the link opens the invitation page
     link.click()
