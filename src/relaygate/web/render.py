@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -72,8 +72,12 @@ def _formatters(t: Translator) -> dict[str, Callable[..., str]]:
             return ""
         return format_datetime(value, style, tzinfo=UTC, locale=babel_locale) + " UTC"
 
-    def day(value: datetime | None) -> str:
+    def day(value: datetime | date | None) -> str:
         return "" if value is None else format_date(value, "medium", locale=babel_locale)
+
+    def month_day(value: date) -> str:
+        """``Dec 7`` / ``12月7日``: a chart's day label."""
+        return format_skeleton("MMMd", value, locale=babel_locale)
 
     return {
         "_": t.gettext,
@@ -82,6 +86,7 @@ def _formatters(t: Translator) -> dict[str, Callable[..., str]]:
         "number": number,
         "datetime": when,
         "date": day,
+        "month_day": month_day,
     }
 
 

@@ -28,3 +28,10 @@ def test_money_is_exact_whatever_the_locale() -> None:
 def test_templates_escape_what_they_are_given() -> None:
     page = environment().from_string("{{ value }}").render(value="<script>x</script>")
     assert page == "&lt;script&gt;x&lt;/script&gt;"
+
+
+def test_a_charts_day_label_is_short_and_localised() -> None:
+    day = MOMENT.date()
+    assert _formatters(translator("en"))["month_day"](day) == "Dec 7"
+    assert _formatters(translator("zh"))["month_day"](day) == "12月7日"
+    assert _formatters(translator("en"))["date"](day) == "Dec 7, 2026"

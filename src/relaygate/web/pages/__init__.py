@@ -19,10 +19,12 @@ from relaygate.web.pages import (
     admin_users,
     auth,
     dashboard,
+    invite,
     invite_landing,
     keys,
     landing,
     passkeys,
+    prices,
 )
 
 __all__ = ["ROUTERS"]
@@ -42,4 +44,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin_models.router,
     admin_packages.router,
     admin_settings.router,
+    invite.router,
+    prices.router,
 )

@@ -1,63 +1,76 @@
-"""``/console/``: the dashboard, "how much do I have and what may I spend it on".
+"""``/console/``: the dashboard, "how much do I have and what is spending it".
 
-Balance, free balance, membership and its expiry, the RPM tier and how to reach the next
-one, and the active packages, from the services the JSON API uses (ledger, charging's
-membership tiers, the relay's rate tiers, packages). Richer read models (spend per day,
-calls by model) extend the template's ``view``.
+Balance, free balance, membership and its expiry, the RPM tier and the top-up that reaches
+the next one, a month of spend (or calls: ``?chart=calls``) per UTC day as an inline SVG
+bar chart, calls and tokens by model, and the packages still working, all from one read
+model (``console.dashboard.for_user``: billing/dashboard.py). A user without calls in
+the month sees how to make the first one instead of empty tables.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from decimal import Decimal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from relaygate.billing.ledger import Balance
-from relaygate.billing.membership import membership
-from relaygate.billing.packages import PackageView
-from relaygate.core.clock import utcnow
-from relaygate.limits.policy import Tier, tier_rpm
-from relaygate.services import ServicesDep
+from relaygate.billing.dashboard import Dashboard
+from relaygate.channels.service import ECHO_MODEL
+from relaygate.core.money import MICRO
+from relaygate.services import ConsoleReadsDep
+from relaygate.web.bar_chart import BarChart, bar_chart
 from relaygate.web.i18n import N_
 from relaygate.web.render import render
 from relaygate.web.session import ConsoleUserDep
 
-__all__ = ["DashboardView", "router"]
+__all__ = ["DashboardView", "router", "units"]
 
 router = APIRouter(include_in_schema=False)
 MEMBERSHIP = {"free": N_("Free"), "vip": N_("VIP"), "premium": N_("Premium")}
+CHARTS = ("spend", "calls")
 
 
 @dataclass(frozen=True, slots=True)
 class DashboardView:
-    balance: Balance
+    board: Dashboard
     membership: str  # a msgid of MEMBERSHIP
-    membership_expires: datetime | None
-    rpm: int
-    next_tier: Tier | None  # the next RPM tier, None at the top
-    packages: list[PackageView]
+    chart_of: str  # "spend" or "calls"
+    chart: BarChart  # one bar per day of board.spend_per_day, in order
+    tick_labels: tuple[str, ...]  # one per chart.ticks
+    month_amount: int  # the 30 days' spend, micro-units
+    month_calls: int
+    base_url: str  # the API's base, for the first-call example
+    echo_model: str
 
 
-def _next_tier(topped_up: int, tiers: tuple[Tier, ...] | list[Tier]) -> Tier | None:
-    higher = [tier for tier in tiers if tier.min_topup > topped_up]
-    return min(higher, key=lambda tier: tier.min_topup) if higher else None
+def units(micro: int) -> str:
+    """Micro-units as currency units with no trailing zeros (``2500000`` → ``2.5``): the
+    chart's round grid values, exact and short."""
+    text = f"{Decimal(micro) / MICRO:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @router.get("/console/", response_class=HTMLResponse)
-async def dashboard(request: Request, user: ConsoleUserDep, s: ServicesDep) -> HTMLResponse:
-    balance = await s.ledger.balance(user.user_id)
-    status = membership(
-        balance.topped_up_total, balance.first_topup_at, utcnow(), s.charging.membership_tiers
-    )
-    tiers = list(s.relay.tiers)
+async def dashboard(
+    request: Request, user: ConsoleUserDep, reads: ConsoleReadsDep, chart: str = "spend"
+) -> HTMLResponse:
+    board = await reads.dashboard.for_user(user.user_id)
+    chart_of = chart if chart in CHARTS else "spend"
+    days = board.spend_per_day
+    values = [d.amount if chart_of == "spend" else d.calls for d in days]
+    drawn = bar_chart(values)
     view = DashboardView(
-        balance=balance,
-        membership=MEMBERSHIP.get(status.level, status.level),
-        membership_expires=status.expire_at,
-        rpm=tier_rpm(balance.topped_up_total, tiers),
-        next_tier=_next_tier(balance.topped_up_total, tiers),
-        packages=await s.packages.active(user.user_id),
+        board=board,
+        membership=MEMBERSHIP.get(board.membership, board.membership),
+        chart_of=chart_of,
+        chart=drawn,
+        tick_labels=tuple(
+            units(t.value) if chart_of == "spend" else str(t.value) for t in drawn.ticks
+        ),
+        month_amount=sum(d.amount for d in days),
+        month_calls=sum(d.calls for d in days),
+        base_url=f"{request.url.scheme}://{request.url.netloc}",
+        echo_model=ECHO_MODEL,
     )
     return render(request, "dashboard/index.html", {"view": view}, user=user)

@@ -94,3 +94,27 @@ document.addEventListener("submit", (event) => {
     })
     .catch(() => form.submit());
 });
+
+// Live filter (pages-dash): <input data-filter="#tbody" data-filter-count="#count"
+// data-filter-none="#none"> hides the rows whose data-name does not contain the text; the
+// form's ?q= does the same on the server without script.
+document.addEventListener("input", (event) => {
+  const box = event.target instanceof HTMLInputElement ? event.target : null;
+  if (!box || !box.hasAttribute("data-filter")) return;
+  const rows = document.querySelectorAll(box.getAttribute("data-filter") + " > tr");
+  const term = box.value.trim().toLowerCase();
+  let shown = 0;
+  rows.forEach((row) => {
+    const match = (row.getAttribute("data-name") || "").includes(term);
+    row.hidden = !match;
+    if (match) shown += 1;
+  });
+  const pick = (name) => (box.getAttribute(name) ? document.querySelector(box.getAttribute(name)) : null);
+  const count = pick("data-filter-count");
+  if (count) {
+    const text = count.getAttribute("data-template") || "%(shown)s / %(total)s";
+    count.textContent = text.replace("%(shown)s", String(shown)).replace("%(total)s", count.getAttribute("data-total") || "");
+  }
+  const none = pick("data-filter-none");
+  if (none) none.hidden = shown > 0;
+});
