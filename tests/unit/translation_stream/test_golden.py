@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from relaygate.relay.translate_stream import StreamTranslator
+from relaygate.relay.dialects.translated_stream import StreamTranslator
 
 from .spec_check import check_anthropic, check_openai
 
