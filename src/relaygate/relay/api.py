@@ -42,7 +42,6 @@ from relaygate.relay.compact_answer import CompactAnswers, compacts
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import read_reply
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
-from relaygate.relay.dialects.openai_chat.limits import choices_returned
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
     COMPLETIONS,
@@ -229,13 +228,12 @@ class RelayApp:
         Responses turn's stored history and compactions, a stored chat, the legacy
         Complete route's body as Messages)."""
         plan = _plan(wire, endpoint, headers)
-        if wire is OPENAI_RESPONSES:
+        if wire.stores_turns:
             plan.turn = await open_turn(self.state, principal.user_id, payload)
             await self.compactions.expand(principal.user_id, payload, plan.turn)
         elif endpoint == CHAT and payload.get("store") is True:
             plan.stored_chat = payload
-        if wire is OPENAI_CHAT:
-            plan.choices = choices_returned(payload)
+        plan.choices = wire.choices_returned(payload)
         if plan.legacy:
             from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
 

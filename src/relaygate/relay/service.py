@@ -50,7 +50,6 @@ from relaygate.relay.crossing import (
     upstream_payload,
 )
 from relaygate.relay.dialects import OPENAI
-from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.dialects.record import Dialect
@@ -423,7 +422,9 @@ class RelayService:
         ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
         ctx.channel = route.channel
         ctx.ttfb_ms = ctx.elapsed_ms()
-        count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
+        estimate = dialect_of(client).count_estimate
+        assert estimate is not None  # only a dialect with a count route is counted locally
+        count = orjson.dumps({"input_tokens": estimate(payload)})
         return Opened(_Finished(200, "application/json", count), client, False)
 
     async def _answered(

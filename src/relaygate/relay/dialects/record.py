@@ -46,6 +46,7 @@ __all__ = [
     "StreamStart",
     "as_sent",
     "never_compacts",
+    "one_choice",
 ]
 
 
@@ -162,6 +163,11 @@ class Codec:
 ModelEntry = Callable[[str, int], dict[str, Any]]
 
 
+def one_choice(payload: dict[str, Any]) -> int:
+    """For a dialect without ``n``: every call has one answer."""
+    return 1
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     """One wire format, as the pipeline sees it (see the module docstring)."""
@@ -208,6 +214,11 @@ class Dialect:
     final_text: Callable[[dict[str, Any]], str | None]
     codec: Callable[[], Codec]
     counts_tokens: bool = False  # the upstream serves count_tokens itself
+    # the local estimate of a count_tokens body (the dialects that have that route)
+    count_estimate: Callable[[dict[str, Any]], int] | None = None
+    # the choices a caller gets (the ``n`` each of which ends when a stream is stopped)
+    choices_returned: Callable[[dict[str, Any]], int] = one_choice
+    stores_turns: bool = False  # a call continues (and is stored as) a stored turn
     asks_usage_chunk: bool = False  # a passthrough stream is asked for its usage chunk
     overloaded_529: bool = False  # an upstream 529 is this dialect's "overloaded" error
     # A model the key may not use. OpenAI callers get the documented 401; Anthropic callers

@@ -108,4 +108,5 @@ DIALECT = Dialect(
     final_text=final_text,
     codec=_codec,
     asks_usage_chunk=True,
+    choices_returned=limits.choices_returned,
 )

@@ -89,4 +89,5 @@ DIALECT = Dialect(
     probe=_probe,
     final_text=_no_final_text,
     codec=_codec,
+    stores_turns=True,
 )
