@@ -28,8 +28,8 @@ from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import Gateway
 from tests.integration.answer_shapes import ChatAnswer, ToolCallAnswer
 from tests.integration.test_anthropic_routes import anthropic_model, openai_model
-from tests.unit.responses.spec_check import check_responses
-from tests.unit.translation_stream.spec_check import check_anthropic, check_openai
+from tests.unit.relay.dialects.openai_responses.spec_check import check_responses
+from tests.unit.relay.dialects.spec_check import check_anthropic, check_openai
 
 ASK = "What is the weather in Paris and in Tokyo? Answer briefly, please."
 WEATHER = {
