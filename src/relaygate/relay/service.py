@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -36,7 +35,7 @@ from relaygate.core.errors import (
 )
 from relaygate.core.redact import redact_json
 from relaygate.limits.errors import refusal
-from relaygate.limits.policy import Decision, Tier, tier_rpm
+from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
@@ -52,7 +51,7 @@ from relaygate.relay.crossing import (
 from relaygate.relay.dialects import OPENAI
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
-from relaygate.relay.dialects.record import Dialect
+from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
 from relaygate.relay.dialects.registry import OPENAI_CHAT, dialect_of, for_call
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
@@ -189,7 +188,7 @@ class RelayService:
         ctx: CallContext,
         principal: Principal,
         estimated_tokens: int = 0,
-        style: Callable[[Decision, datetime], dict[str, str]] = OPENAI_CHAT.rate_limit_headers,
+        style: RateLimitHeaders = OPENAI_CHAT.rate_limit_headers,
     ) -> None:
         """Requests per minute by the user's tier (429 with the rate-limit headers).
 

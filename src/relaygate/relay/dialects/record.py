@@ -40,6 +40,7 @@ __all__ = [
     "ModelEntry",
     "Passthrough",
     "ProbeBody",
+    "RateLimitHeaders",
     "RenderOptions",
     "StreamEncoder",
     "StreamReader",
@@ -161,6 +162,8 @@ class Codec:
 
 
 ModelEntry = Callable[[str, int], dict[str, Any]]
+# a rate-limit decision (and now) -> the response headers that report it
+RateLimitHeaders = Callable[[Decision, datetime], dict[str, str]]
 
 
 def one_choice(payload: dict[str, Any]) -> int:
@@ -180,7 +183,7 @@ class Dialect:
     # the output tokens the call can be billed for, every choice included: (endpoint, body,
     # tokens per choice when the body sets no limit; 0 asks whether it sets one)
     max_output: Callable[[str, Any, int], int]
-    rate_limit_headers: Callable[[Decision, datetime], dict[str, str]]
+    rate_limit_headers: RateLimitHeaders
     id_headers: tuple[bytes, ...]  # the response headers that carry our request id
     # the schema a strict structured-output caller's answer must validate against
     strict_schema: Callable[[dict[str, Any]], dict[str, Any] | None]
