@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSETS := src/relaygate/web/assets
+BROWSER_TESTS := tests/browser
 
 .PHONY: help install lock run test check lint types imports bench bench-tools clean
 
@@ -14,12 +15,15 @@ help:  ## list the targets
 # project itself is installed on top without resolving anything again. The front-end
 # packages Relaygate serves (the /docs and /redoc pages' scripts) come from
 # $(ASSETS)/package-lock.json, integrity checked by npm ci; no install scripts run, and
-# peer dependencies are skipped (only the packages' prebuilt bundles are served).
-$(STAMP): pyproject.toml requirements.lock $(ASSETS)/package-lock.json
+# peer dependencies are skipped (only the packages' prebuilt bundles are served). The
+# browser tests' own packages (axe-core, injected into pages under test, never served)
+# come from $(BROWSER_TESTS)/package-lock.json the same way.
+$(STAMP): pyproject.toml requirements.lock $(ASSETS)/package-lock.json $(BROWSER_TESTS)/package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	cd $(ASSETS) && npm ci --ignore-scripts --omit=peer --no-audit --no-fund --loglevel=error
+	cd $(BROWSER_TESTS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install Relaygate with its dev tools (from the lock files, pip and npm)
@@ -33,7 +37,7 @@ lock:  ## re-resolve requirements.lock from pyproject.toml (after changing a dep
 run: $(STAMP)  ## start the gateway on 127.0.0.1:8080 (SQLite, in-process limits, echo model)
 	$(BIN)/relaygate serve $(if $(CONFIG),--config $(CONFIG))
 
-test: $(STAMP)  ## run the whole test suite (PostgreSQL tests included) with the coverage gate
+test: $(STAMP)  ## run the whole test suite (PostgreSQL and browser tests included) with the coverage gate
 	$(BIN)/pytest -q --cov=relaygate --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 check: lint types imports  ## ruff, mypy --strict and import-linter
@@ -57,4 +61,4 @@ bench-tools:  ## the load generator and the mock upstream's server, from Debian'
 		 (apt-get update >/dev/null && apt-get install -y wrk nginx >/dev/null))
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ASSETS)/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(ASSETS)/node_modules $(BROWSER_TESTS)/node_modules test-artifacts

@@ -5,6 +5,8 @@
 * ``sqlite_gateway``: the same SQLite gateway, for pure protocol tests.
 * ``gateway_factory``: a fresh SQLite gateway with settings overrides (limits, timeouts).
 * ``fake``: a fresh scriptable fake OpenAI upstream per test.
+* ``smtp``: a real SMTP server (tests/fakes/smtp.py) with STARTTLS and AUTH, as a mail
+  provider would run it; ``smtp_gateway``: a fresh SQLite gateway that mails through it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.smtp import FakeSMTP, SMTPSettings
 from tests.harness import (
     ADMIN_KEY,
     Gateway,
@@ -44,7 +47,11 @@ class GatewayPool:
             raise RuntimeError(f"the {kind} gateway failed to start earlier: {self._failed[kind]}")
         if kind not in self._gateways:
             try:
-                self._gateways[kind] = start_gateway(self.database_url(kind))
+                # every test signs in from 127.0.0.1: no per-IP sign-in limit here
+                # (test_sign_in_mail.py checks it on gateways of its own)
+                self._gateways[kind] = start_gateway(
+                    self.database_url(kind), login_per_ip_per_minute=0, login_per_ip_per_hour=0
+                )
             except Exception as exc:
                 self._failed[kind] = repr(exc)
                 raise
@@ -121,3 +128,17 @@ def add_channel(gateway: Gateway) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def wait_for_usage(gateway: Gateway) -> Callable[..., dict[str, Any]]:
     return gateway.wait_for_usage
+
+
+@pytest.fixture
+def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeSMTP]:
+    """A mail server on loopback asking for STARTTLS then AUTH (user ``relay``)."""
+    tls_dir = tmp_path_factory.mktemp("smtp")
+    with FakeSMTP(tls_dir=tls_dir, user="relay", password="mail-secret") as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_gateway(smtp: FakeSMTP, gateway_factory: Callable[..., Gateway]) -> Gateway:
+    """A gateway whose sign-in mails go to ``smtp``."""
+    return gateway_factory(**SMTPSettings(smtp).overrides())

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from relaygate import __version__
 from relaygate.accounts.api import router as accounts_router
+from relaygate.accounts.passkey_api import router as passkeys_router
 from relaygate.accounts.signup_api import router as signup_router
 from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
@@ -35,8 +36,9 @@ from relaygate.state.api import router as state_router
 from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
 from relaygate.web.docs import router as docs_router
+from relaygate.web.headers import ConsoleHeaders
 from relaygate.web.openapi import build_openapi
-from relaygate.web.pages import router as pages_router
+from relaygate.web.pages import ROUTERS as page_routers
 from relaygate.web.platform import install_error_handlers
 from relaygate.web.static import check_assets
 from relaygate.web.static import router as assets_router
@@ -60,6 +62,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.control = _control_plane(settings)
+        self.outer = ConsoleHeaders(self.control)  # the console's security headers
         self.cors = Cors(settings.cors_origins, settings.cors_platform_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -75,13 +78,15 @@ class Gateway:
                 if handler is not None:
                     await handler(scope, receive, send)
                     return
-                send = _with_request_id(send)
-        await self.control(scope, receive, send)
+                send = _with_request_id(scope, send)
+        await self.outer(scope, receive, send)
 
 
-def _with_request_id(send: Send) -> Send:
-    """Give control-plane responses an ``x-request-id`` too, as relay responses have."""
-    request_id = new_request_id().encode()
+def _with_request_id(scope: Scope, send: Send) -> Send:
+    """Give control-plane responses an ``x-request-id`` too, as relay responses have (the
+    console's error page shows it: ``rg.request_id`` in the scope)."""
+    scope["rg.request_id"] = request_id_text = new_request_id()
+    request_id = request_id_text.encode()
 
     async def send_with_id(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -91,10 +96,12 @@ def _with_request_id(send: Send) -> Send:
     return send_with_id
 
 
-def _announce(settings: Settings, admin_key: str | None) -> None:
+def _announce(settings: Settings, admin_key: str | None, operator_link: str) -> None:
     base = settings.base_url
     lines = [
         f"Relaygate {__version__} is listening on {base}",
+        f"  Console: {base}/console/",
+        f"  Operator sign-in link ({settings.operator_email}), one use: {operator_link}",
         f"  OpenAI- and Anthropic-compatible API: {base}/v1",
         f"  API docs: {base}/docs  {base}/redoc",
         f"  OpenAPI document: {base}/openapi.json",
@@ -115,7 +122,7 @@ async def _lifespan(settings: Settings) -> AsyncIterator[dict[str, Any]]:
         # scanning it again and again (full collections of a big heap stall every call).
         gc.collect()
         gc.freeze()
-        _announce(settings, built.admin_key)
+        _announce(settings, built.admin_key, built.operator_link)
         yield {SERVICES: built.services, RELAY: relay}
 
 
@@ -138,7 +145,12 @@ def _control_plane(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="Relaygate",
         version=__version__,
-        description="OpenAI-compatible relay and the operator's control API.",
+        description=(
+            "OpenAI-compatible relay and the operator's control API. The platform routes "
+            "that take a user's management key (`/api/v1/user/...`) also take the user's "
+            "signed-in console session: the `rg_session` cookie, with the session's "
+            "`X-CSRF-Token` header on every state-changing request."
+        ),
         lifespan=lambda _: _lifespan(settings),
         openapi_url=OPENAPI_URL,
         docs_url=None,  # web/docs.py serves /docs and /redoc on local assets
@@ -146,7 +158,7 @@ def _control_plane(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     routers = (
-        pages_router,
+        *page_routers,
         docs_router,
         assets_router,
         accounts_router,
@@ -156,6 +168,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         packages_router,
         bills_router,
         signup_router,
+        passkeys_router,
         referral_router,
         state_router,
     )

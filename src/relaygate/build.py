@@ -16,12 +16,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+from relaygate.accounts.audit import AuditTrail
 from relaygate.accounts.mailer import SMTPConfig, make_mailer
+from relaygate.accounts.passkeys import PasskeyService, RelyingParty
 from relaygate.accounts.service import AccountService
-from relaygate.accounts.signup import SignupService
+from relaygate.accounts.sessions import BrowserSessions
+from relaygate.accounts.signup import LoginLimits, SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
+from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
 from relaygate.billing.packages import PackageService
@@ -65,6 +70,7 @@ class Built:
 
     services: Services
     admin_key: str | None  # the operator's management key when this start created it
+    operator_link: str  # a one-use console sign-in link for the operator, printed at start
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> Built:
@@ -75,7 +81,9 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     kv = _kv(settings, stack)
     billing = _billing(settings, stack, db, kv)
     accounts = AccountService(db, settings.key_cache_ttl)
-    signup, referrals = _signup(settings, db, billing.packages, billing.charging)
+    signup, referrals = _signup(settings, db, kv, billing.packages, billing.charging)
+    stack.push_async_callback(signup.aclose)  # the sign-in mails still being sent
+    passkeys = PasskeyService(db, kv.counters, relying_party(settings))
     routing = _routing(settings, db, client)
     admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
     keepalive = _keepalive(settings, stack)
@@ -88,6 +96,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         kv=kv,
         accounts=accounts,
         signup=signup,
+        passkeys=passkeys,
+        sessions=signup.sessions,
         referrals=referrals,
         ledger=billing.ledger,
         prices=billing.prices,
@@ -103,8 +113,15 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         background=background,
         keepalive=keepalive,
         webhooks=webhooks,
+        audit=AuditTrail(db),
+        console=console_reads(
+            db,
+            billing.charging.catalogue,
+            tiers_from_units(settings.rate_limit_tiers),
+            billing.charging.membership_tiers,
+        ),
     )
-    return Built(services, admin_key)
+    return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
 
 async def _database(settings: Settings, stack: AsyncExitStack) -> Database:
@@ -174,19 +191,45 @@ def _smtp(settings: Settings) -> SMTPConfig | None:
         password,
         settings.smtp_from,
         settings.smtp_starttls,
+        ca_file=settings.smtp_ca_file,
+    )
+
+
+def relying_party(settings: Settings) -> RelyingParty:
+    """The passkeys' relying party: by default the public URL's host and origin."""
+    base = urlsplit(settings.base_url)
+    origins = settings.passkey_origins or [f"{base.scheme}://{base.netloc}"]
+    return RelyingParty(
+        id=settings.passkey_rp_id or (base.hostname or "localhost"),
+        name=settings.site_name,
+        origins=tuple(origins),
+        challenge_ttl_s=settings.passkey_challenge_seconds,
     )
 
 
 def _signup(
-    settings: Settings, db: Database, packages: PackageService, charging: Charging
+    settings: Settings, db: Database, kv: KV, packages: PackageService, charging: Charging
 ) -> tuple[SignupService, ReferralService]:
     """Email sign-in and its referral rewards; billing listens for accounts' new users."""
+    sessions = BrowserSessions(
+        db,
+        timedelta(days=settings.session_days),
+        timedelta(days=settings.session_idle_days),
+        settings.session_cookie_secure,
+    )
     signup = SignupService(
         db,
         make_mailer(_smtp(settings)),
         settings.base_url,
+        sessions,
         timedelta(minutes=settings.login_token_minutes),
-        timedelta(days=settings.session_days),
+        rates=kv.rates,
+        limits=LoginLimits(
+            per_address_per_minute=settings.login_per_address_per_minute,
+            per_ip_per_minute=settings.login_per_ip_per_minute,
+            per_ip_per_hour=settings.login_per_ip_per_hour,
+        ),
+        site=settings.site_name,
     )
     rules = ReferralRules(
         package_type=settings.referral_package_type,

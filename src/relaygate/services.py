@@ -17,10 +17,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from relaygate.accounts.audit import AuditTrail
+from relaygate.accounts.passkeys import PasskeyService
 from relaygate.accounts.service import AccountService
+from relaygate.accounts.sessions import BrowserSessions
 from relaygate.accounts.signup import SignupService
 from relaygate.billing.catalogue import CatalogueService
 from relaygate.billing.charging import Charging
+from relaygate.billing.console_reads import ConsoleReads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.packages import PackageService
 from relaygate.billing.referrals import ReferralService
@@ -39,18 +43,22 @@ from relaygate.state.service import StateService
 __all__ = [
     "SERVICES",
     "AccountsDep",
+    "AuditDep",
     "ChannelHealthDep",
     "ChannelTesterDep",
     "ChannelsDep",
     "ChargingDep",
+    "ConsoleReadsDep",
     "KVDep",
     "KeyRingDep",
     "LedgerDep",
     "PackagesDep",
+    "PasskeysDep",
     "PricesDep",
     "ReferralsDep",
     "Services",
     "ServicesDep",
+    "SessionsDep",
     "SignupDep",
     "StateDep",
     "UsageDep",
@@ -66,6 +74,8 @@ class Services:
     kv: KV  # the routes' own throttles; the services hold their parts of it
     accounts: AccountService
     signup: SignupService
+    passkeys: PasskeyService
+    sessions: BrowserSessions  # the console's browser sessions (signup opens them)
     referrals: ReferralService
     ledger: LedgerService
     prices: CatalogueService
@@ -81,6 +91,8 @@ class Services:
     background: BackgroundRuns  # the runs of ``background: true`` responses
     keepalive: KeepAlive
     webhooks: WebhookSender  # the image calls' ``ohmygpt_webhook_url``
+    audit: AuditTrail  # the trail of changes (the services write it; pages read it)
+    console: ConsoleReads  # the console pages' read models
 
 
 def services(request: Request) -> Services:
@@ -102,6 +114,14 @@ def _accounts(s: ServicesDep) -> AccountService:
 
 def _signup(s: ServicesDep) -> SignupService:
     return s.signup
+
+
+def _passkeys(s: ServicesDep) -> PasskeyService:
+    return s.passkeys
+
+
+def _sessions(s: ServicesDep) -> BrowserSessions:
+    return s.sessions
 
 
 def _referrals(s: ServicesDep) -> ReferralService:
@@ -148,9 +168,19 @@ def _state(s: ServicesDep) -> StateService:
     return s.state
 
 
+def _audit(s: ServicesDep) -> AuditTrail:
+    return s.audit
+
+
+def _console(s: ServicesDep) -> ConsoleReads:
+    return s.console
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
+PasskeysDep = Annotated[PasskeyService, Depends(_passkeys)]
+SessionsDep = Annotated[BrowserSessions, Depends(_sessions)]
 ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
 LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 PricesDep = Annotated[CatalogueService, Depends(_prices)]
@@ -162,3 +192,5 @@ ChannelHealthDep = Annotated[ChannelHealth, Depends(_channel_health)]
 KeyRingDep = Annotated[KeyRing, Depends(_key_ring)]
 ChannelTesterDep = Annotated[ChannelProber, Depends(_channel_tester)]
 StateDep = Annotated[StateService, Depends(_state)]
+AuditDep = Annotated[AuditTrail, Depends(_audit)]
+ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]

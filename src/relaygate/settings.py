@@ -140,13 +140,28 @@ class Settings(BaseModel):
 
     # sign-in by email and referral rewards (docs/signup-referral.md)
     login_token_minutes: int = Field(default=15, ge=1)
-    session_days: int = Field(default=30, ge=1)
+    session_days: int = Field(default=30, ge=1)  # a session's absolute lifetime
+    session_idle_days: int = Field(default=7, ge=1)  # unused this long, a session ends
+    session_cookie_secure: bool = False  # Secure cookies even on http (behind a TLS proxy)
     smtp_host: str = ""  # empty: links go to the log (and the operator outbox)
     smtp_port: int = 587
     smtp_user: str = ""
     smtp_password: SecretStr | None = None
     smtp_from: str = "relaygate@localhost"
     smtp_starttls: bool = True
+    smtp_ca_file: str = ""  # a CA bundle for a mail server with a private CA (STARTTLS)
+    # sign-in links asked for per window (docs/sign-in.md); 0 turns one off. The client IP
+    # is the socket peer, or the forwarded one when trust_proxy_headers is on.
+    login_per_address_per_minute: int = Field(default=5, ge=0)
+    login_per_ip_per_minute: int = Field(default=10, ge=0)
+    login_per_ip_per_hour: int = Field(default=50, ge=0)
+    # the site's name in sign-in mails and as the passkeys' relying party name
+    site_name: str = "Relaygate"
+    # passkeys (docs/sign-in.md): the domain they are bound to and the origins allowed to
+    # use them; empty: the host and the origin of the public URL
+    passkey_rp_id: str = ""
+    passkey_origins: list[str] = Field(default_factory=list)
+    passkey_challenge_seconds: int = Field(default=300, ge=10)
     referral_package_type: str = "$20 Claude Code"
     referral_allowed_domains: list[str] = Field(default_factory=list)  # empty: any domain
     referral_denied_domains: list[str] = Field(

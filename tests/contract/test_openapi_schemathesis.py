@@ -86,6 +86,8 @@ BUSINESS_400 = {
     # a sign-in link that was never mailed, is used or expired
     "GET /api/v1/auth/verify": "an unknown sign-in token",
     "POST /api/v1/auth/verify": "an unknown sign-in token",
+    # a passkey answer the authenticator did not make for a challenge the gateway issued
+    "POST /api/v1/user/passkeys": "a credential that does not verify",
     # a name another channel has
     "POST /api/v1/operator/channels": "duplicate name",
     "PATCH /api/v1/operator/channels/{channel_id}": "duplicate name",

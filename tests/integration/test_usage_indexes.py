@@ -154,6 +154,16 @@ CASES = [
         "ix_usage_records_failed",
     ),
     ("4xx in a window", UsageQuery(limit=101, status_class=4, **WINDOW), "ix_usage_records_failed"),
+    (
+        "a user's 5xx (the bills page)",
+        UsageQuery(limit=101, user_id=17, status_class=5),
+        "ix_usage_records_user_failed",
+    ),
+    (
+        "a user's errors, a later page",
+        UsageQuery(limit=101, user_id=17, status=500, after=AFTER),
+        "ix_usage_records_user_failed",
+    ),
 ]
 
 

@@ -74,8 +74,8 @@ router = APIRouter(
     summary="Create a user",
     responses=refused_when("an email that has an account already"),
 )
-async def create_user(body: UserCreate, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
-    user = await svc.create_user(body.email, body.name, body.group)
+async def create_user(body: UserCreate, caller: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
+    user = await svc.create_user(body.email, body.name, body.group, actor_id=caller.user_id)
     return envelope(UserOut.model_validate(user).model_dump(mode="json"), "User created")
 
 
@@ -106,7 +106,7 @@ async def update_user(
     changes = body.model_dump(exclude_unset=True)
     if user_id == caller.user_id and changes.get("is_disabled") is True:
         raise Conflict(_LOCKOUT.format("account"), param="is_disabled")
-    user = await svc.update_user(user_id, changes)
+    user = await svc.update_user(user_id, changes, actor_id=caller.user_id)
     return envelope(UserOut.model_validate(user).model_dump(mode="json"), "User updated")
 
 
@@ -114,9 +114,9 @@ async def update_user(
     "/users/{user_id}/keys", summary="Issue an API key (shown once)", responses=error_responses(404)
 )
 async def issue_key(
-    user_id: RowId, body: KeyCreate, _: OperatorDep, svc: AccountsDep
+    user_id: RowId, body: KeyCreate, caller: OperatorDep, svc: AccountsDep
 ) -> dict[str, Any]:
-    new = await svc.issue_key(user_id, **body.model_dump())
+    new = await svc.issue_key(user_id, **body.model_dump(), actor_id=caller.user_id)
     data = NewKeyOut.model_validate(
         {**KeyOut.model_validate(new.record).model_dump(), "key": new.key}
     )
@@ -144,5 +144,5 @@ async def update_key(
     changes = body.model_dump(exclude_unset=True)
     if key_id == caller.key_id:
         _keeps_own_key(changes)
-    row = await svc.update_key(key_id, changes)
+    row = await svc.update_key(key_id, changes, actor_id=caller.user_id)
     return envelope(KeyOut.model_validate(row).model_dump(mode="json"), "Update api token success")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relaygate.core.clock import utcnow
 from relaygate.db.base import Base, UTCDateTime
 
-__all__ = ["ApiKey", "User"]
+__all__ = ["ApiKey", "AuditEntry", "Passkey", "User"]
 
 
 class User(Base):
@@ -71,7 +71,10 @@ class LoginToken(Base):
 
 
 class LoginSession(Base):
-    """A console session opened by a magic link; only its SHA-256 digest is stored."""
+    """A browser session opened by a sign-in; only its id's SHA-256 digest is stored.
+
+    Revoking deletes the row, so a revoked session is refused at the next request.
+    """
 
     __tablename__ = "sessions"
 
@@ -80,6 +83,10 @@ class LoginSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    csrf_secret: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
 
 
 class InviteCode(Base):
@@ -109,3 +116,41 @@ class Referral(Base):
     mailbox: Mapped[str | None] = mapped_column(
         String(320), unique=True, nullable=True, default=None
     )
+
+
+class Passkey(Base):
+    """A WebAuthn credential a user registered to sign in with (accounts/passkeys.py).
+
+    ``credential_id`` is the authenticator's id for it (base64url, unique across users),
+    ``public_key`` the COSE key its assertions are checked against, ``sign_count`` the
+    authenticator's counter at the last use (a counter that goes back means a cloned
+    authenticator: refused)."""
+
+    __tablename__ = "passkeys"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+
+
+class AuditEntry(Base):
+    """One change made to the platform: who (``actor_id``; None: the system or the
+    config file), to whose account (``subject_user_id``; None: platform-wide, a channel
+    or a price), what (``action``, e.g. ``key.create``) and the details (no secrets)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from relaygate.accounts.audit import changes_detail, stage
 from relaygate.accounts.keycache import KeyCache, Lookup
 from relaygate.accounts.models import ApiKey, User
 from relaygate.accounts.principal import Principal
@@ -120,12 +121,22 @@ class AccountService:
             user_id=user_id, key_hash=hash_key(key), hint=key_hint(key), remark=remark, **fields
         )
 
-    async def create_user(self, email: str, name: str = "", group: str = "") -> User:
+    async def create_user(
+        self, email: str, name: str = "", group: str = "", *, actor_id: int | None = None
+    ) -> User:
         async with self.db.session() as session:
             try:
                 async with session.begin():
                     user = User(email=email.lower(), name=name, group=group)
                     session.add(user)
+                    await session.flush()
+                    stage(
+                        session,
+                        "user.create",
+                        actor_id=actor_id,
+                        subject_user_id=user.id,
+                        detail={"email": user.email, "group": group},
+                    )
             except IntegrityError as exc:
                 raise InvalidRequest(
                     f"A user with email {email!r} exists already.", param="email"
@@ -155,6 +166,7 @@ class AccountService:
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
         concurrency_limit: int | None = None,
+        actor_id: int | None = None,
     ) -> NewKey:
         key = new_api_key()
         async with self.db.session() as session, session.begin():
@@ -174,6 +186,9 @@ class AccountService:
                 concurrency_limit=concurrency_limit,
             )
             repo.add(row)
+            await session.flush()
+            detail = {"key_id": row.id, "hint": row.hint, "remark": remark, "is_admin": is_admin}
+            stage(session, "key.create", actor_id=actor_id, subject_user_id=user_id, detail=detail)
         return NewKey(record=row, key=key)
 
     async def keys_of(self, user_id: int) -> list[ApiKey]:
@@ -181,13 +196,24 @@ class AccountService:
         async with self.db.session() as session:
             return await AccountRepository(session).keys_of(user_id)
 
-    async def update_user(self, user_id: int, changes: dict[str, Any]) -> User:
+    async def update_user(
+        self, user_id: int, changes: dict[str, Any], *, actor_id: int | None = None
+    ) -> User:
+        """Change a user's fields; the audit line names the change (``user.group``,
+        ``user.disable``, ``user.enable`` or ``user.edit``)."""
         async with self.db.session() as session, session.begin():
             user = await AccountRepository(session).user(user_id)
             if user is None:
                 raise NotFound(f"No user with id {user_id}.")
             for name, value in changes.items():
                 setattr(user, name, value)
+            stage(
+                session,
+                _user_action(changes),
+                actor_id=actor_id,
+                subject_user_id=user_id,
+                detail=changes_detail(changes),
+            )
         self.cache.invalidate()  # the user's keys carry its group and state
         return user
 
@@ -203,20 +229,57 @@ class AccountService:
             raise NotFound("No such API key.", param="key")
         return row
 
-    async def delete_key(self, key_id: int) -> None:
+    async def set_group(self, user_id: int, group: str, *, actor_id: int | None = None) -> User:
+        """Put a user in a pricing group ("" for none); their next call is priced by it."""
+        return await self.update_user(user_id, {"group": group}, actor_id=actor_id)
+
+    async def set_disabled(
+        self, user_id: int, disabled: bool, *, actor_id: int | None = None
+    ) -> User:
+        """Disable (or enable) a user: every key of theirs stops (or starts) working."""
+        return await self.update_user(user_id, {"is_disabled": disabled}, actor_id=actor_id)
+
+    async def delete_key(self, key_id: int, *, actor_id: int | None = None) -> None:
         async with self.db.session() as session, session.begin():
             row = await AccountRepository(session).key(key_id)
             if row is None:
                 raise NotFound(f"No API key with id {key_id}.")
             await session.delete(row)
+            detail = {"key_id": key_id, "hint": row.hint}
+            stage(
+                session, "key.delete", actor_id=actor_id, subject_user_id=row.user_id, detail=detail
+            )
         self.cache.invalidate(row.key_hash)
 
-    async def update_key(self, key_id: int, changes: dict[str, Any]) -> ApiKey:
+    async def update_key(
+        self, key_id: int, changes: dict[str, Any], *, actor_id: int | None = None
+    ) -> ApiKey:
         async with self.db.session() as session, session.begin():
             row = await AccountRepository(session).key(key_id)
             if row is None:
                 raise NotFound(f"No API key with id {key_id}.")
             for name, value in changes.items():
                 setattr(row, name, value)
+            stage(
+                session,
+                _key_action(changes),
+                actor_id=actor_id,
+                subject_user_id=row.user_id,
+                detail={"key_id": key_id, **changes_detail(changes)},
+            )
         self.cache.invalidate(row.key_hash)
         return row
+
+
+def _user_action(changes: dict[str, Any]) -> str:
+    if set(changes) == {"group"}:
+        return "user.group"
+    if set(changes) == {"is_disabled"}:
+        return "user.disable" if changes["is_disabled"] else "user.enable"
+    return "user.edit"
+
+
+def _key_action(changes: dict[str, Any]) -> str:
+    if set(changes) == {"is_disabled"}:
+        return "key.disable" if changes["is_disabled"] else "key.enable"
+    return "key.edit"

@@ -1,12 +1,16 @@
 """Routes of email sign-in and invite codes (the platform envelope throughout).
 
-* ``POST /api/v1/auth/login`` ``{email, invite_code?}``: always 200 for a well-formed
-  address, so the route never tells who has an account. At most 5 links per mailbox
-  (``signup.mailbox``: variants of one address count together) per minute are sent;
-  more are dropped silently (no mail bombing through us).
+* ``POST /api/v1/auth/login`` ``{email, invite_code?, locale?}``: always the same 200 for a
+  well-formed address, so the route never tells who has an account; links past the
+  limits per mailbox and per client IP (``signup.LoginLimits``) are dropped silently, and
+  a disabled account is sent none (docs/sign-in.md). The mail is in ``locale`` (``en``,
+  ``zh``), else in the first of them the ``Accept-Language`` header names.
 * ``GET|POST /api/v1/auth/verify?token=``: consumes the link, returns a session token.
+  (The mailed link opens the console's confirm page, which POSTs; the GET stays for
+  API clients.)
 * ``GET /api/v1/user/invite`` (management key): the caller's code and share links.
-* ``GET /i/{code}``: the short share link, redirected to the console with ``?aff=``.
+* ``/i/{code}``, the short share link, is the console's invitation page
+  (web/pages/invite_landing.py).
 * ``GET /api/v1/operator/outbox?email=`` (operator): the last links the log mailer sent to
   an address, for operators without SMTP and for the integration tests.
 """
@@ -17,25 +21,23 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
+from relaygate.accounts.mail_text import LOCALES, pick_locale
 from relaygate.accounts.signup import (
     SignupService,
-    mailbox,
+    Verified,
     normalise_email,
-    normalise_invite_code,
 )
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.forms import form_body, parse_body
-from relaygate.services import KVDep, SignupDep
+from relaygate.services import SignupDep
 
-__all__ = ["EMAIL", "INVITE_CODE", "router"]
+__all__ = ["EMAIL", "INVITE_CODE", "VERIFIED", "router", "signed_in"]
 
 log = logging.getLogger(__name__)
 
-LOGIN_PER_MINUTE = 5
 # The address normalise_email accepts (a local part, "@", a dotted domain), said narrowly.
 EMAIL: dict[str, Any] = {
     "type": "string",
@@ -48,7 +50,14 @@ INVITE_CODE: dict[str, Any] = {
     "pattern": "^[A-Za-z0-9]{8}$",
     "description": "An invite code (8 letters and digits); an unknown code is a 400.",
 }
-_LOGIN_BODY = form_body({"email": EMAIL, "invite_code": INVITE_CODE}, required=("email",))
+_LOCALE: dict[str, Any] = {
+    "type": "string",
+    "enum": sorted(LOCALES),
+    "description": "The mail's language; default: from Accept-Language, else English.",
+}
+_LOGIN_BODY = form_body(
+    {"email": EMAIL, "invite_code": INVITE_CODE, "locale": _LOCALE}, required=("email",)
+)
 _VERIFY_BODY = form_body({"token": {"type": "string", "maxLength": 200}})
 
 
@@ -65,16 +74,14 @@ async def _body(request: Request) -> dict[str, Any]:
     openapi_extra=_LOGIN_BODY,
     responses={**error_responses(500), **refused_when("an invite code nobody has")},
 )
-async def login(request: Request, svc: SignupDep, kv: KVDep) -> dict[str, Any]:
+async def login(request: Request, svc: SignupDep) -> dict[str, Any]:
     body = await _body(request)
-    email = normalise_email(str(body.get("email") or ""))
+    email = str(body.get("email") or "")
     code = str(body.get("invite_code") or "").strip() or None
-    # per mailbox, so address variants (me+1@, m.e@gmail) cannot multiply the links
-    hit = await kv.rates.hit(f"login:{mailbox(email)}", 60, limit=LOGIN_PER_MINUTE)
-    if hit.allowed:
-        await svc.request_login(email, code)
-    else:
-        log.info("sign-in links for %s throttled", email)
+    locale = pick_locale(str(body.get("locale") or ""), request.headers.get("accept-language", ""))
+    # the socket peer, which uvicorn sets from X-Forwarded-For only for a trusted proxy
+    client_ip = request.client.host if request.client else None
+    await svc.request_login(email, code, locale=locale, client_ip=client_ip)
     return envelope(None, "If the address can sign in, a link is on its way.")
 
 
@@ -102,14 +109,21 @@ async def verify_post(request: Request, svc: SignupDep, token: str = "") -> dict
 
 
 async def _verify(svc: SignupService, token: str) -> dict[str, Any]:
-    done = await svc.verify(token)
+    return signed_in(await svc.verify(token))
+
+
+VERIFIED = "Signed in"
+
+
+def signed_in(done: Verified) -> dict[str, Any]:
+    """The answer of every sign-in route (a mailed link, a passkey): the same shape."""
     data = {
         "user_id": done.user_id,
         "email": done.email,
         "session_token": done.session_token,
         "is_new": done.is_new,
     }
-    return envelope(data, "Signed in")
+    return envelope(data, VERIFIED)
 
 
 @router.get("/api/v1/user/invite", summary="Your invite code and links", responses=MANAGER_ERRORS)
@@ -123,20 +137,6 @@ async def my_invite(principal: ManagerDep, svc: SignupDep) -> dict[str, Any]:
         "invited": invite.invited,
     }
     return envelope(data)
-
-
-@router.get(
-    "/i/{code}",
-    summary="Short invite link",
-    response_class=RedirectResponse,
-    status_code=302,
-    responses={302: {"description": "To the console, with the code as `?aff=`"}},
-)
-async def short_invite(code: str) -> RedirectResponse:
-    """Send the visitor to the console with the code; a malformed code just lands on it."""
-    canonical = normalise_invite_code(code)
-    target = f"/?aff={canonical}" if canonical else "/"
-    return RedirectResponse(target, status_code=302)
 
 
 # Documented, not enforced by the framework: normalise_email checks the address, the same

@@ -1,10 +1,11 @@
 """The platform's key-management API for users (platform-api.md §10).
 
 ``/api/v1/user/admin/*``: form-urlencoded (or JSON) bodies, the ``{statusCode, message,
-data}`` envelope, authenticated by the user's management key (``is_admin``). A management
-key can create, change and delete its user's ordinary keys but never create or touch an
-admin key. Each route has the platform's documented rate (10 QPS, 1 QPS for the listing),
-and a user has at most 5,000 keys.
+data}`` envelope, authenticated by the user's management key (``is_admin``) or by the
+user's signed-in console session (the ``rg_session`` cookie, with ``X-CSRF-Token`` on
+state-changing requests). A management key can create, change and delete its user's
+ordinary keys but never create or touch an admin key. Each route has the platform's
+documented rate (10 QPS, 1 QPS for the listing), and a user has at most 5,000 keys.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ from fastapi import APIRouter, Depends, Request
 from relaygate.accounts.api import presented_key
 from relaygate.accounts.models import ApiKey
 from relaygate.accounts.principal import Principal
+from relaygate.accounts.sessions import COOKIE, CSRF_HEADER, BrowserSessions, csrf_matches
 from relaygate.core.envelope import envelope, error_responses
-from relaygate.core.errors import InvalidRequest, PermissionDenied, RateLimited
+from relaygate.core.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+)
 from relaygate.core.forms import (
     BOOL_JSON,
     BOOL_TEXT,
@@ -35,7 +42,7 @@ from relaygate.core.forms import (
     parse_json_list,
 )
 from relaygate.core.money import format_money, parse_money
-from relaygate.services import AccountsDep, KVDep
+from relaygate.services import AccountsDep, KVDep, SessionsDep
 
 __all__ = ["MANAGER_ERRORS", "MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
 
@@ -71,11 +78,43 @@ _UPDATE_BODY = form_body(
 _DELETE_BODY = form_body({"key": _KEY}, required=("key",))
 
 
-async def require_manager(request: Request, accounts: AccountsDep) -> Principal:
-    principal = await accounts.authenticate(presented_key(request), time.time())
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def require_manager(
+    request: Request, accounts: AccountsDep, sessions: SessionsDep
+) -> Principal:
+    """A management key, or (without any key) the console's signed-in browser session, so
+    a user can do in the browser what a management key does. A session's state-changing
+    request must carry its CSRF token in ``X-CSRF-Token``: a cross-site page can make the
+    browser send the cookie, never read the token."""
+    presented = presented_key(request)
+    cookie = request.cookies.get(COOKIE)
+    if presented is None and cookie:
+        return await _session_principal(request, sessions, cookie)
+    principal = await accounts.authenticate(presented, time.time())
     if not principal.is_admin:
         raise PermissionDenied("This route needs the account's management key (没有权限).")
     return principal
+
+
+async def _session_principal(request: Request, sessions: BrowserSessions, cookie: str) -> Principal:
+    active = await sessions.resolve(cookie)
+    if active is None:
+        raise AuthenticationFailed("This console session is unknown, revoked or expired.")
+    if request.method not in _SAFE_METHODS and not csrf_matches(
+        active, request.headers.get(CSRF_HEADER)
+    ):
+        raise PermissionDenied("A console session's request needs its X-CSRF-Token header.")
+    return Principal(
+        user_id=active.user_id,
+        key_id=0,  # no key: a session is not an API key
+        is_admin=True,
+        is_operator=active.is_operator,
+        permissions=None,
+        expires_at=None,
+        group=active.group,
+    )
 
 
 ManagerDep = Annotated[Principal, Depends(require_manager)]
@@ -214,6 +253,7 @@ async def new_api_token(
         permissions=_permissions(form.get("permissions")),
         expired_at=_time(form.get("expired_at"), "expired_at"),
         max_fee=_fee(form.get("max_fee", 0), "max_fee"),
+        actor_id=principal.user_id,
     )
     return envelope(new.key, "New api token success")
 
@@ -238,7 +278,7 @@ async def update_api_token(
         changes["permissions"] = _permissions(form["permissions"])
     if "is_disabled" in form:
         changes["is_disabled"] = parse_bool(form["is_disabled"], "is_disabled")
-    await svc.update_key(row.id, changes)
+    await svc.update_key(row.id, changes, actor_id=principal.user_id)
     return envelope(None, "Update api token success")
 
 
@@ -260,5 +300,5 @@ async def del_api_token(
     row = await svc.own_key(principal.user_id, str(form.get("key", "")))
     if row.is_admin:
         raise PermissionDenied("Admin keys cannot be deleted through the API.")
-    await svc.delete_key(row.id)
+    await svc.delete_key(row.id, actor_id=principal.user_id)
     return envelope(None, "Delete api key success")

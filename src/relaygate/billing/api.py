@@ -76,13 +76,15 @@ def _price_out(row: ModelPrice) -> dict[str, Any]:
 async def credit(
     user_id: RowId,
     body: CreditIn,
-    _: OperatorDep,
+    caller: OperatorDep,
     svc: LedgerDep,
     meter: ChargingDep,
     accounts: AccountsDep,
 ) -> dict[str, Any]:
     await accounts.user(user_id)
-    view = await svc.credit(user_id, parse_money(body.amount), body.kind, body.memo)
+    view = await svc.credit(
+        user_id, parse_money(body.amount), body.kind, body.memo, actor_id=caller.user_id
+    )
     meter.forget(user_id)
     return envelope(balance_out(view), "Balance updated")
 
@@ -152,13 +154,15 @@ async def list_prices(_: OperatorDep, svc: PricesDep) -> dict[str, Any]:
     responses=OPERATOR_ERRORS,
 )
 async def put_price(
-    model: str, body: ModelPriceIn, _: OperatorDep, svc: PricesDep
+    model: str, body: ModelPriceIn, caller: OperatorDep, svc: PricesDep
 ) -> dict[str, Any]:
     fields = body.model_dump()
     for name in _PRICES:
         fields[name] = None if fields[name] is None else parse_money(fields[name], name)
     fields["multiplier"] = str(body.multiplier)
-    return envelope(_price_out(await svc.put(model, fields)), "Price saved")
+    return envelope(
+        _price_out(await svc.put(model, fields, actor_id=caller.user_id)), "Price saved"
+    )
 
 
 @router.delete(
@@ -166,8 +170,8 @@ async def put_price(
     summary="Remove a model's prices",
     responses={**OPERATOR_ERRORS, **_NOT_FOUND},
 )
-async def delete_price(model: str, _: OperatorDep, svc: PricesDep) -> dict[str, Any]:
-    await svc.remove(model)
+async def delete_price(model: str, caller: OperatorDep, svc: PricesDep) -> dict[str, Any]:
+    await svc.remove(model, actor_id=caller.user_id)
     return envelope(None, "Price removed")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -116,6 +117,12 @@ class SQLiteSink:
     (5 ms) each time. A batch of a few dozen rows takes a fraction of a millisecond, so it
     runs in the loop's thread; only when another connection holds the lock does the commit
     wait in a thread. Only the writer task uses the connection, one batch at a time.
+
+    ``_guard`` keeps that true when the writer task is cancelled (at shutdown) while a
+    checkpoint or a patient commit runs in a thread: the thread goes on with the
+    connection, and the closing drain must wait for it (sqlite3 connections must never be
+    used by two threads at once: it crashed the process). Taken uncontended, it costs a
+    fraction of a microsecond per batch.
     """
 
     inline = True
@@ -125,6 +132,7 @@ class SQLiteSink:
         self.time: Callable[[datetime], Any] = _sqlite_time
         self._conn: sqlite3.Connection | None = None
         self._since_checkpoint = 0
+        self._guard = threading.Lock()  # one user of the connection at a time (class doc)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -139,7 +147,8 @@ class SQLiteSink:
 
     async def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """In the loop's thread, as the commits are."""
-        return list(self._connection().execute(sql, params).fetchall())
+        with self._guard:
+            return list(self._connection().execute(sql, params).fetchall())
 
     def commit_now(self, statements: Statements) -> bool:
         try:
@@ -160,6 +169,10 @@ class SQLiteSink:
         self._since_checkpoint += 1
 
     def _transaction(self, statements: Statements, busy_timeout_ms: int) -> None:
+        with self._guard:
+            self._transaction_guarded(statements, busy_timeout_ms)
+
+    def _transaction_guarded(self, statements: Statements, busy_timeout_ms: int) -> None:
         conn = self._connection()
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("BEGIN IMMEDIATE")
@@ -195,10 +208,12 @@ class SQLiteSink:
         2.9 GB and +20 MB of RSS in a 5-minute soak). Here the writer is paused, so the
         checkpoint copies every frame and the next commit rewinds the WAL.
         """
-        self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with self._guard:
+            self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         self.checkpoint()  # the engine's connections' frames too: the WAL ends empty
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

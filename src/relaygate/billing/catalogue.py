@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from relaygate.accounts.audit import changes_detail, stage
 from relaygate.billing.models import ModelPrice
 from relaygate.billing.pricing import Multipliers, Price
 from relaygate.core.errors import NotFound
@@ -100,7 +101,16 @@ class CatalogueService:
         async with self.db.session() as session:
             return list(await session.scalars(select(ModelPrice).order_by(ModelPrice.model)))
 
-    async def put(self, model: str, fields: dict[str, Any], source: str = "api") -> ModelPrice:
+    async def put(
+        self,
+        model: str,
+        fields: dict[str, Any],
+        source: str = "api",
+        *,
+        actor_id: int | None = None,
+    ) -> ModelPrice:
+        """Set a model's prices (audit line ``price.edit``; not for the config file's
+        prices, written at every start)."""
         async with self.db.session() as session, session.begin():
             row = await session.get(ModelPrice, model)
             if row is None:
@@ -108,12 +118,17 @@ class CatalogueService:
                 session.add(row)
             for name, value in {**fields, "source": source}.items():
                 setattr(row, name, value)
+            if source != "config":
+                detail = {"model": model, **changes_detail(fields)}
+                stage(session, "price.edit", actor_id=actor_id, subject_user_id=None, detail=detail)
         await self.publish()
         return row
 
-    async def remove(self, model: str) -> None:
+    async def remove(self, model: str, *, actor_id: int | None = None) -> None:
         async with self.db.session() as session, session.begin():
             result = await session.execute(delete(ModelPrice).where(ModelPrice.model == model))
+            detail = {"model": model}
+            stage(session, "price.delete", actor_id=actor_id, subject_user_id=None, detail=detail)
         if not result.rowcount:  # type: ignore[attr-defined]
             raise NotFound(f"The model '{model}' has no price.")
         await self.publish()

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relaygate.accounts.audit import stage
 from relaygate.accounts.models import ApiKey
 from relaygate.billing.models import LedgerEntry, Wallet
 from relaygate.core.clock import utcnow
@@ -79,12 +80,20 @@ class LedgerService:
             return _view(await session.get(Wallet, user_id))
 
     async def credit(
-        self, user_id: int, amount: int, kind: str, memo: str = "", request_id: str | None = None
+        self,
+        user_id: int,
+        amount: int,
+        kind: str,
+        memo: str = "",
+        request_id: str | None = None,
+        *,
+        actor_id: int | None = None,
     ) -> Balance:
         """Add (or, for an adjustment, possibly remove) money, with its ledger entry.
 
         ``topup`` counts toward the cumulative top-up (membership, rate tiers);
         ``free_grant`` adds to the free balance; ``adjustment`` is an operator correction.
+        The audit line (``balance.<kind>``, with the memo) commits with the entry.
         """
         if kind in (TOPUP, FREE_GRANT) and amount <= 0:
             raise InvalidRequest("A top-up must be positive.", param="amount")
@@ -106,6 +115,13 @@ class LedgerService:
                     request_id=request_id,
                     memo=memo[:500],
                 )
+            )
+            stage(
+                session,
+                f"balance.{kind}",
+                actor_id=actor_id,
+                subject_user_id=user_id,
+                detail={"amount": amount, "memo": memo[:500]},
             )
         return _view(wallet)
 

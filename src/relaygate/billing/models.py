@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -21,7 +22,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from relaygate.core.clock import utcnow
 from relaygate.db.base import Base, UTCDateTime
 
-__all__ = ["LedgerEntry", "ModelPrice", "Package", "PackageType", "UsageRecord", "Wallet"]
+__all__ = [
+    "LedgerEntry",
+    "ModelPrice",
+    "Package",
+    "PackageType",
+    "UsageDaily",
+    "UsageRecord",
+    "Wallet",
+]
 
 
 class UsageRecord(Base):
@@ -172,3 +181,28 @@ class Package(Base):
     source: Mapped[str] = mapped_column(String(32), default="operator")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UsageDaily(Base):
+    """Usage summed per UTC day, kept by the bill writer in the bills' own transaction.
+
+    ``level`` 0: one user's calls of one model; 1: one user's calls of every model
+    (``model`` is ""); 2: every user's calls of one model (``user_id`` is 0). Migration
+    0015 rolls up the rows written before it.
+    """
+
+    __tablename__ = "usage_daily"
+    __table_args__ = {"sqlite_with_rowid": False}  # clustered by the key (migration 0015)
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)  # status >= 400
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    official_cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    free_amount: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -99,7 +99,7 @@ async def list_types(_: OperatorDep, svc: PackagesDep) -> dict[str, Any]:
 async def grant(
     user_id: RowId,
     body: GrantIn,
-    _: OperatorDep,
+    caller: OperatorDep,
     svc: PackagesDep,
     accounts: AccountsDep,
     charging: ChargingDep,
@@ -113,7 +113,7 @@ async def grant(
         type_id = found.id
     if type_id is None:
         raise InvalidRequest("Give 'type_id' or 'type_name'.", param="type_id")
-    row = await svc.grant(user_id, type_id, body.source)
+    row = await svc.grant(user_id, type_id, body.source, actor_id=caller.user_id)
     charging.forget(user_id)
     return envelope(package_out(row), "Package granted")
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from relaygate.accounts.audit import stage
 from relaygate.billing.models import LedgerEntry, Package, PackageType
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
@@ -105,8 +106,11 @@ class PackageService:
         async with self.db.session() as session:
             return await session.scalar(select(PackageType).where(PackageType.name == name))
 
-    async def grant(self, user_id: int, type_id: int, source: str = "operator") -> Package:
-        """Give ``user_id`` a package of type ``type_id``, with its ledger entry."""
+    async def grant(
+        self, user_id: int, type_id: int, source: str = "operator", *, actor_id: int | None = None
+    ) -> Package:
+        """Give ``user_id`` a package of type ``type_id``, with its ledger entry and its
+        audit line (``package.grant``)."""
         async with self.db.session() as session, session.begin():
             kind = await session.get(PackageType, type_id)
             if kind is None:
@@ -132,6 +136,10 @@ class PackageService:
                     package_amount=kind.amount,
                     memo=f"{source}: {kind.name}"[:500],
                 )
+            )
+            detail = {"package_id": row.id, "type_id": kind.id, "name": kind.name, "source": source}
+            stage(
+                session, "package.grant", actor_id=actor_id, subject_user_id=user_id, detail=detail
             )
         return row
 

@@ -17,19 +17,22 @@ from relaygate.accounts.signup_api import INVITE_CODE
 from relaygate.accounts.user_api import MANAGER_ERRORS, require_manager
 from relaygate.core.envelope import envelope, refused_when
 from relaygate.core.forms import form_body, parse_body
-from relaygate.services import AccountsDep, ReferralsDep, SignupDep
+from relaygate.services import AccountsDep, ReferralsDep, SessionsDep, SignupDep
 
 __all__ = ["router"]
 
 _BODY = form_body({"code": INVITE_CODE}, required=("code",))
 
 
-async def redeemer(request: Request, signup: SignupDep, accounts: AccountsDep) -> int:
-    """The caller's user id, from a session token or else the management key."""
+async def redeemer(
+    request: Request, signup: SignupDep, accounts: AccountsDep, sessions: SessionsDep
+) -> int:
+    """The caller's user id, from a session token, else the management key (or the
+    console's cookie, as every management-key route)."""
     presented = presented_key(request)
     if presented and presented.startswith(SESSION_PREFIX):
         return await signup.session_user(presented)
-    return (await require_manager(request, accounts)).user_id
+    return (await require_manager(request, accounts, sessions)).user_id
 
 
 RedeemerDep = Annotated[int, Depends(redeemer)]

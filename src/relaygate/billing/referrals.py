@@ -42,7 +42,7 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import ClientError, InvalidRequest, NotFound
 from relaygate.db.engine import Database
 
-__all__ = ["DEFAULT_PACKAGE", "ReferralRules", "ReferralService", "Redeemed"]
+__all__ = ["DEFAULT_PACKAGE", "ReferralOffer", "ReferralRules", "ReferralService", "Redeemed"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,19 @@ class ReferralRules:
     amount: int = 20_000_000  # micro-units: 20 currency units
     scope_routes: tuple[str, ...] = ("cc-omg", "codex-omg")
     validity_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralOffer:
+    """What an invitation promises both sides, and on which conditions (the invite page)."""
+
+    package_name: str
+    amount: int  # micro-units at official prices
+    validity_days: int
+    scope_routes: tuple[str, ...]  # empty: every route
+    scope_models: tuple[str, ...]  # empty: every model
+    redeem_days: int
+    domains_limited: bool  # some email domains earn no reward
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +179,31 @@ class ReferralService:
                 "An invite code has already been applied to this account.", param="code"
             ) from exc
         return _Claim(row.id, rewardable=box is not None)
+
+    async def offer(self) -> ReferralOffer:
+        """The reward's terms: the package type as stored, or as it will be created."""
+        rules = self.rules
+        found = await self.packages.type_named(rules.package_type)
+        limited = bool(rules.allowed_domains or rules.denied_domains)
+        if found is None:
+            return ReferralOffer(
+                rules.package_type,
+                rules.amount,
+                rules.validity_days,
+                rules.scope_routes,
+                (),
+                rules.redeem_window.days,
+                limited,
+            )
+        return ReferralOffer(
+            found.name,
+            found.amount,
+            found.validity_days,
+            tuple(str(r) for r in found.scope_routes),
+            tuple(str(m) for m in found.scope_models),
+            rules.redeem_window.days,
+            limited,
+        )
 
     async def _package_type_id(self) -> int:
         """The reward's package type, created with the default terms if it is missing."""

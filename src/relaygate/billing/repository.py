@@ -66,6 +66,8 @@ def _terms(query: UsageQuery) -> list[ColumnElement[bool]]:
         terms.append(_U.user_id == query.user_id)
     if query.key_id is not None:
         terms.append(_U.key_id == query.key_id)
+    if query.route_group is not None:
+        terms.append(_U.route_group == query.route_group)
     if query.after is not None:
         after = query.after
         position = tuple_(literal(after.created_at, UTCDateTime), literal(after.id))

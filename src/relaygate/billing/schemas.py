@@ -20,7 +20,8 @@ class UsageQuery:
     """Which usage records to list, newest first (by ``created_at``, then ``id``).
 
     ``since`` is inclusive and ``until`` exclusive; ``status_class`` is the hundreds digit
-    (``5`` for 5xx); ``after`` continues a listing below the last row of its previous page.
+    (``5`` for 5xx); ``route_group`` ``""`` is ``/v1``; ``after`` continues a listing
+    below the last row of its previous page.
     """
 
     request_id: str | None = None
@@ -34,6 +35,7 @@ class UsageQuery:
     status: int | None = None
     status_class: int | None = None
     after: Position | None = None
+    route_group: str | None = None  # "" is /v1; "cc-omg", "codex-omg"
 
 
 class UsageOut(BaseModel):

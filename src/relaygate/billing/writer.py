@@ -2,11 +2,12 @@
 
 A finished call submits its :class:`Bill` (no I/O). One writer task commits whatever has
 accumulated in a single transaction: the usage rows, a ledger entry per charged call, one
-wallet update per user and one counter update per key, so many calls share a commit and
-the money and its record are never apart. A charged call awaits the commit of its batch
-before its last byte is sent (a completed call is never left unbilled); when the writer is
-idle a lone bill is committed at once. A failed commit is retried and nothing is dropped;
-:meth:`BillWriter.close` drains everything on shutdown.
+wallet update per user, one counter update per key and the daily roll-up (rollup.py), so
+many calls share a commit and the money and its record are never apart. A charged call
+awaits the commit of its batch before its last byte is sent (a completed call is never
+left unbilled); when the writer is idle a lone bill is committed at once. A failed
+commit is retried and nothing is dropped; :meth:`BillWriter.close` drains everything on
+shutdown.
 
 Statements are prepared SQL in the driver's own parameter style: ORM inserts cost more
 CPU than the relay call they record. How each database commits them is in bill_sinks.py.
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 from relaygate.billing.bill_sinks import Sink, Statements, sink_for
 from relaygate.billing.ledger import Split
+from relaygate.billing.rollup import DAILY_SQL, daily_rows
 from relaygate.billing.usage_row import USAGE_COLUMNS, UsageRow
 from relaygate.core.clock import utcnow
 from relaygate.core.tasks import cancel_and_wait
@@ -57,6 +59,7 @@ _SQL = {
     "WHERE user_id = ?",
     "key": "UPDATE api_keys SET used_fee = used_fee + ?, used_times = used_times + ?, "
     "used_at = ? WHERE id = ?",
+    "daily": DAILY_SQL,
 }
 
 
@@ -254,6 +257,7 @@ class BillWriter:
             (sql["package_use"], uses),
             (sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses]),
             (sql["key"], [(k.fee, k.times, stamp, kid) for kid, k in keys.items()]),
+            (sql["daily"], daily_rows(b.row for b in batch)),
         ]
 
     def _statement_list(self, batch: list[Bill]) -> Statements:

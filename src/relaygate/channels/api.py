@@ -77,8 +77,11 @@ async def test_channel(
 
 
 @router.post("", summary="Create a channel", responses=_NAME_TAKEN)
-async def create_channel(body: ChannelCreate, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
-    return envelope(_out(await svc.create(body.model_dump())), "Channel created")
+async def create_channel(
+    body: ChannelCreate, caller: OperatorDep, svc: ChannelsDep
+) -> dict[str, Any]:
+    row = await svc.create(body.model_dump(), actor_id=caller.user_id)
+    return envelope(_out(row), "Channel created")
 
 
 @router.get("/{channel_id}", summary="Get a channel", responses=_NOT_FOUND)
@@ -92,13 +95,15 @@ async def get_channel(channel_id: RowId, _: OperatorDep, svc: ChannelsDep) -> di
     responses={**_NOT_FOUND, **_NAME_TAKEN},
 )
 async def update_channel(
-    channel_id: RowId, body: ChannelPatch, _: OperatorDep, svc: ChannelsDep
+    channel_id: RowId, body: ChannelPatch, caller: OperatorDep, svc: ChannelsDep
 ) -> dict[str, Any]:
-    row = await svc.update(channel_id, body.model_dump(exclude_unset=True))
+    row = await svc.update(channel_id, body.model_dump(exclude_unset=True), actor_id=caller.user_id)
     return envelope(_out(row), "Channel updated")
 
 
 @router.delete("/{channel_id}", summary="Delete a channel", responses=_NOT_FOUND)
-async def delete_channel(channel_id: RowId, _: OperatorDep, svc: ChannelsDep) -> dict[str, Any]:
-    await svc.delete(channel_id)
+async def delete_channel(
+    channel_id: RowId, caller: OperatorDep, svc: ChannelsDep
+) -> dict[str, Any]:
+    await svc.delete(channel_id, actor_id=caller.user_id)
     return envelope(None, "Channel deleted")

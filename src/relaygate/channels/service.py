@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from relaygate.accounts.audit import changes_detail, stage
 from relaygate.channels.models import Channel
 from relaygate.channels.options import ChannelOptions, split_keys
 from relaygate.channels.repository import ChannelRepository
@@ -130,36 +131,43 @@ class ChannelService:
         """The relay's view of one channel (for a channel test)."""
         return _spec(await self.get(channel_id))
 
-    async def create(self, fields: dict[str, Any]) -> Channel:
+    async def create(self, fields: dict[str, Any], *, actor_id: int | None = None) -> Channel:
+        """Add a channel (audit line ``channel.create``: its fields, keys masked)."""
         row = Channel(**fields, source="api")
-        await self._write(lambda repo: self._add(repo, row))
+
+        async def apply(repo: ChannelRepository) -> Channel:
+            repo.add(row)
+            await repo.session.flush()
+            _audit(repo, "channel.create", actor_id, {"channel_id": row.id, **fields})
+            return row
+
+        await self._write(apply)
         return row
 
-    async def update(self, channel_id: int, changes: dict[str, Any]) -> Channel:
+    async def update(
+        self, channel_id: int, changes: dict[str, Any], *, actor_id: int | None = None
+    ) -> Channel:
         async def apply(repo: ChannelRepository) -> Channel:
             row = await repo.get(channel_id)
             if row is None:
                 raise NotFound(f"No channel with id {channel_id}.")
             for name, value in changes.items():
                 setattr(row, name, value)
+            _audit(repo, "channel.edit", actor_id, {"channel_id": channel_id, **changes})
             return row
 
         return await self._write(apply)
 
-    async def delete(self, channel_id: int) -> None:
+    async def delete(self, channel_id: int, *, actor_id: int | None = None) -> None:
         async def apply(repo: ChannelRepository) -> Channel:
             row = await repo.get(channel_id)
             if row is None:
                 raise NotFound(f"No channel with id {channel_id}.")
             await repo.delete(row)
+            _audit(repo, "channel.delete", actor_id, {"channel_id": channel_id, "name": row.name})
             return row
 
         await self._write(apply)
-
-    @staticmethod
-    async def _add(repo: ChannelRepository, row: Channel) -> Channel:
-        repo.add(row)
-        return row
 
     async def _write(self, apply: Callable[[ChannelRepository], Any]) -> Channel:
         async with self.db.session() as session:
@@ -172,3 +180,12 @@ class ChannelService:
                 ) from exc
         await self.publish()
         return row
+
+
+def _audit(repo: ChannelRepository, action: str, actor_id: int | None, fields: Any) -> None:
+    """The change's audit line; the upstream keys and headers (which may carry keys) are
+    named, never stored."""
+    detail = changes_detail(fields)
+    if "headers" in detail:
+        detail["headers"] = sorted(detail["headers"])  # names only
+    stage(repo.session, action, actor_id=actor_id, subject_user_id=None, detail=detail)

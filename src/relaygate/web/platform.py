@@ -1,4 +1,5 @@
-"""Control-plane error handling: every ``/api/v1/*`` error in the platform envelope."""
+"""Control-plane error handling: every ``/api/v1/*`` error in the platform envelope, and
+the console's HTML error page on console paths (web/console_errors.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from relaygate.core.errors import (
     NotFound,
     RelaygateError,
 )
+from relaygate.web.console_errors import console_error_page, sign_in_required
+from relaygate.web.session import SignInRequired
 
 __all__ = ["install_error_handlers"]
 
@@ -35,8 +38,16 @@ def _render(err: RelaygateError) -> Response:
     return _response(render_error("platform", err))
 
 
-async def _relaygate_error(_: Request, exc: Exception) -> Response:
+def _is_page(request: Request) -> bool:
+    """Console pages answer errors with the HTML error page (the JSON APIs never)."""
+    path = request.url.path
+    return path.startswith(("/console/", "/i/")) or path == "/console"
+
+
+async def _relaygate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RelaygateError)
+    if _is_page(request):
+        return console_error_page(request, exc.status, exc.message)
     return _render(exc)
 
 
@@ -62,10 +73,12 @@ def _refusal(status: int) -> type[ClientError]:
     return type(f"Refused{status}", (ClientError,), {"status": status})
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     """The framework's own refusals (no such route, wrong method), in the envelope; their
     headers (a 405's ``allow``) are not passed on."""
     assert isinstance(exc, HTTPException)
+    if _is_page(request):
+        return console_error_page(request, exc.status_code)
     if exc.status_code == 404:
         return _render(NotFound("Not found."))
     if exc.status_code == 401:
@@ -81,6 +94,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     control plane serves (``/v1/...``: stored responses, conversations) get OpenAI's
     error object, every other route the platform envelope."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if _is_page(request):
+        page = console_error_page(request, 500)
+        page.headers["connection"] = "close"
+        return page
     err = RelaygateError("The server had an error processing your request.")
     answer = render_error("openai" if request.url.path.startswith("/v1/") else "platform", err)
     return _response(answer.closing())
@@ -91,3 +108,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RelaygateError, _relaygate_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(SignInRequired, sign_in_required)

@@ -8,6 +8,9 @@ this origin. The files come from npm packages pinned in ``web/assets/package.jso
 list of what is served; a file not listed is a 404, so ``node_modules`` is never browsable.
 ``check_assets`` runs when the app is built, so a missing install fails at start with the
 remedy, not later as a blank page.
+
+The console's own files (written here, no third-party code) are in ``web/assets/console/``
+and served under ``/static/console/``; ``CONSOLE_ASSETS`` lists them the same way.
 """
 
 from __future__ import annotations
@@ -19,10 +22,22 @@ from types import MappingProxyType
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-__all__ = ["ASSETS", "PREFIX", "Asset", "AssetsMissing", "asset_url", "check_assets", "router"]
+__all__ = [
+    "ASSETS",
+    "CONSOLE_ASSETS",
+    "CONSOLE_PREFIX",
+    "PREFIX",
+    "Asset",
+    "AssetsMissing",
+    "asset_url",
+    "check_assets",
+    "router",
+]
 
 PREFIX = "/assets/"
 PACKAGES = Path(__file__).parent / "assets" / "node_modules"
+CONSOLE_PREFIX = "/static/console/"
+CONSOLE_FILES = Path(__file__).parent / "assets" / "console"
 _JS = "text/javascript; charset=utf-8"
 _CSS = "text/css; charset=utf-8"
 # The URLs carry no version: a day's caching is short enough that an upgrade shows up
@@ -46,6 +61,9 @@ ASSETS = MappingProxyType(
         "favicon.png": Asset("swagger-ui-dist/favicon-32x32.png", "image/png"),
     }
 )
+
+
+CONSOLE_ASSETS = MappingProxyType({"console.css": _CSS, "console.js": _JS})
 
 
 class AssetsMissing(RuntimeError):
@@ -79,6 +97,16 @@ async def asset(name: str) -> Response:
         return PlainTextResponse("Not Found", status_code=404)
     return FileResponse(
         PACKAGES / listed.source, media_type=listed.content_type, headers={"cache-control": _CACHE}
+    )
+
+
+@router.get(CONSOLE_PREFIX + "{name}")
+async def console_asset(name: str) -> Response:
+    content_type = CONSOLE_ASSETS.get(name)
+    if content_type is None:
+        return PlainTextResponse("Not Found", status_code=404)
+    return FileResponse(
+        CONSOLE_FILES / name, media_type=content_type, headers={"cache-control": _CACHE}
     )
 
 

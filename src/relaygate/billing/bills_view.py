@@ -1,0 +1,162 @@
+"""The user's bill, a page at a time: the rows of the console's bills page, its CSV
+export and its per-line explanation all read through here.
+
+Scoped to one user: a key, a line or a cursor position of another user's is simply not
+there (a key filter naming another user's key is :class:`NotFound`, as a line id is).
+Pages follow a keyset cursor (core/pagination.py) over the index ``(user_id,
+created_at, id)``, so a deep page costs what the first costs; the filters (time range,
+key, model, status or status class, route group) narrow that range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from relaygate.accounts.models import ApiKey
+from relaygate.billing.models import UsageRecord
+from relaygate.billing.repository import BillLine, UsageRepository
+from relaygate.billing.schemas import UsageQuery
+from relaygate.core.errors import NotFound
+from relaygate.core.pagination import Position
+from relaygate.db.engine import Database
+
+__all__ = ["NO_FILTERS", "BillFilters", "BillPage", "BillRow", "BillsView", "bill_row"]
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class BillFilters:
+    """What to show; ``since`` inclusive, ``until`` exclusive (aware UTC);
+    ``status_class`` the hundreds digit (4 for 4xx); ``route_group`` "" is ``/v1``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    key_id: int | None = None
+    model: str | None = None
+    status: int | None = None
+    status_class: int | None = None
+    route_group: str | None = None
+
+
+NO_FILTERS = BillFilters()
+
+
+@dataclass(frozen=True, slots=True)
+class BillRow:
+    """One call as the bills page shows it: the platform's columns (time, model,
+    promptTokens, completionTokens, RURT, TPS, Free, amount), then package use, route
+    group and what the explanation links to. Money in micro-units."""
+
+    id: int
+    request_id: str
+    time: datetime
+    key_id: int | None
+    key_remark: str | None  # None: no key, or the key was deleted
+    model: str
+    endpoint: str
+    status: int
+    stream: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    rurt_ms: int  # "RURT": request upload time
+    tps: Decimal  # "TPS": the call's duration in seconds (the platform's name)
+    free: bool  # "Free": free balance paid for (some of) it
+    free_amount: int
+    amount: int  # charged, free part included
+    official_cost: int
+    package_amount: int  # paid by resource packages, at official prices
+    package_used: bool
+    route_group: str  # "" for /v1
+    multiplier: str  # the product applied, exact decimal text
+
+
+@dataclass(frozen=True, slots=True)
+class BillPage:
+    rows: tuple[BillRow, ...]  # newest first
+    next: Position | None  # the cursor of the next page (None: the last page)
+
+
+def bill_row(line: BillLine) -> BillRow:
+    r = line.record
+    return BillRow(
+        id=r.id,
+        request_id=r.request_id,
+        time=r.created_at,
+        key_id=r.key_id,
+        key_remark=line.key_remark,
+        model=r.model,
+        endpoint=r.endpoint,
+        status=r.status,
+        stream=r.stream,
+        prompt_tokens=r.prompt_tokens,
+        completion_tokens=r.completion_tokens,
+        cached_tokens=r.cached_tokens,
+        rurt_ms=r.rurt_ms,
+        tps=Decimal(r.duration_ms) / 1000,
+        free=r.free_amount > 0,
+        free_amount=r.free_amount,
+        amount=r.amount,
+        official_cost=r.official_cost,
+        package_amount=r.package_amount,
+        package_used=r.package_amount > 0,
+        route_group=r.route_group,
+        multiplier=r.multiplier,
+    )
+
+
+class BillsView:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def page(
+        self,
+        user_id: int,
+        filters: BillFilters = NO_FILTERS,
+        *,
+        limit: int = 50,
+        after: Position | None = None,
+    ) -> BillPage:
+        """Up to ``limit`` (1 to :data:`MAX_PAGE`) of ``user_id``'s calls, newest first,
+        below ``after``; a ``key_id`` that is not the user's is :class:`NotFound`."""
+        limit = max(1, min(limit, MAX_PAGE))
+        async with self.db.session() as session:
+            if filters.key_id is not None:
+                owner = await session.scalar(
+                    select(ApiKey.user_id).where(ApiKey.id == filters.key_id)
+                )
+                if owner != user_id:
+                    raise NotFound("No such API key.", param="key")
+            query = _query(user_id, filters, limit + 1, after)
+            lines = await UsageRepository(session).bill_lines(query)
+        rows = tuple(bill_row(line) for line in lines[:limit])
+        more = len(lines) > limit
+        return BillPage(rows, Position(rows[-1].time, rows[-1].id) if more else None)
+
+    async def record(self, user_id: int, usage_id: int) -> UsageRecord:
+        """One of ``user_id``'s usage records; another user's id is :class:`NotFound`."""
+        async with self.db.session() as session:
+            row = await session.get(UsageRecord, usage_id)
+        if row is None or row.user_id != user_id:
+            raise NotFound(f"No bill line with id {usage_id}.")
+        return row
+
+
+def _query(user_id: int, filters: BillFilters, limit: int, after: Position | None) -> UsageQuery:
+    return UsageQuery(
+        user_id=user_id,
+        key_id=filters.key_id,
+        model=filters.model,
+        since=filters.since,
+        until=filters.until,
+        status=filters.status,
+        status_class=filters.status_class,
+        route_group=filters.route_group,
+        limit=limit,
+        after=after,
+    )
