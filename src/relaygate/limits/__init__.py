@@ -5,7 +5,7 @@ outcome for each dialect; ``errors`` turns a refusal into the 429.
 """
 
 from relaygate.limits.errors import ConcurrencyLimited, TokensRateLimited, refusal
-from relaygate.limits.headers import rate_limit_headers
+from relaygate.limits.headers import anthropic_headers, openai_headers
 from relaygate.limits.policy import (
     DEFAULT_TIERS,
     Decision,
@@ -24,7 +24,8 @@ __all__ = [
     "RateLimiter",
     "Tier",
     "TokensRateLimited",
-    "rate_limit_headers",
+    "anthropic_headers",
+    "openai_headers",
     "refusal",
     "tier_rpm",
     "tiers_from_units",

@@ -2,27 +2,23 @@
 
 OpenAI reports resets as Go-style durations (``1s``, ``6m0s``, ``12ms``), Anthropic as
 RFC 3339 timestamps; both SDKs read ``retry-after`` (and ``retry-after-ms``) on a 429
-(wire-formats.md §6). The platform's own routes use the OpenAI names.
+(wire-formats.md §6). The platform's own routes use the OpenAI names. Which set a
+caller gets is its dialect's (``relay/dialects``: ``Dialect.rate_limit_headers``).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from relaygate.limits.policy import Decision, Quota
 
 __all__ = [
-    "Dialect",
     "anthropic_headers",
     "go_duration",
     "openai_headers",
-    "rate_limit_headers",
     "rfc3339",
 ]
-
-Dialect = Literal["openai", "anthropic"]
 
 _MS_PER_HOUR = 3_600_000
 _MS_PER_MINUTE = 60_000
@@ -98,10 +94,3 @@ def anthropic_headers(decision: Decision, now: datetime) -> dict[str, str]:
         headers["anthropic-ratelimit-tokens-reset"] = rfc3339(_reset_at(now, tokens.reset_after_s))
     headers.update(_retry_headers(decision))
     return headers
-
-
-def rate_limit_headers(decision: Decision, dialect: Dialect, now: datetime) -> dict[str, str]:
-    """The headers for a response (200 or 429) in the caller's dialect."""
-    if dialect == "anthropic":
-        return anthropic_headers(decision, now)
-    return openai_headers(decision)

@@ -30,7 +30,7 @@ class RateLimiter:
 
     ``check_request`` returns a :class:`Decision` because the relay sends the rate-limit
     headers on successes too; turn a refusal into the 429 with
-    ``limits.errors.refusal(decision, rate_limit_headers(decision, dialect, now))``.
+    ``limits.errors.refusal(decision, dialect.rate_limit_headers(decision, now))``.
 
     Concurrency slots live in a KV counter with a TTL (``slot_ttl_s``, refreshed on each
     acquire), so slots held by a replica that crashed free themselves once the key has

@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from relaygate.core.errors import UpstreamBadResponse, UpstreamTimeout
-from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
@@ -36,6 +35,7 @@ from relaygate.relay.dialects.openai_chat.request import (
     EMBEDDINGS,
     MODERATIONS,
 )
+from relaygate.relay.dialects.openai_responses.request import RESPONSES
 from relaygate.relay.dialects.openings import INVALID, VALID, OpeningTest
 from relaygate.relay.dialects.sse import SSEFramer
 from relaygate.relay.providers.base import UpstreamReply

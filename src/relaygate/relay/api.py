@@ -23,7 +23,6 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
-from relaygate.core.error_formats import render_error
 from relaygate.core.errors import NotFound, RelaygateError
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
@@ -42,9 +41,7 @@ from relaygate.relay.canonical import Usage
 from relaygate.relay.compact_answer import CompactAnswers, compacts
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import read_reply
-from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
-from relaygate.relay.dialects.openai_chat.limits import choices_returned
 from relaygate.relay.dialects.openai_chat.request import (
     CHAT,
     COMPLETIONS,
@@ -52,7 +49,7 @@ from relaygate.relay.dialects.openai_chat.request import (
     MODERATIONS,
     RequestFacts,
 )
-from relaygate.relay.dialects.openai_responses.request import COMPACT
+from relaygate.relay.dialects.openai_responses.request import COMPACT, RESPONSES
 from relaygate.relay.disconnect import until_disconnect
 from relaygate.relay.groups import GROUPS_ROOT, group_of, sent_path, ungroup
 from relaygate.relay.groups import SCOPE_KEY as GROUP_SCOPE_KEY
@@ -66,7 +63,8 @@ from relaygate.relay.turns import close_turn, open_turn
 if TYPE_CHECKING:
     from relaygate.relay.media.handler import MediaRelay
     from relaygate.relay.media.webhook import WebhookSender
-from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE, Wire
+from relaygate.relay.dialects.record import Dialect
+from relaygate.relay.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from relaygate.state.paths import serves as serves_state
 from relaygate.state.service import StateService
 
@@ -77,17 +75,17 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
 _NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
-_POSTS: dict[str, tuple[Wire, str]] = {
-    "/v1/chat/completions": (OPENAI_WIRE, CHAT),
-    "/v1/completions": (OPENAI_WIRE, COMPLETIONS),
-    "/v1/embeddings": (OPENAI_WIRE, EMBEDDINGS),
-    "/v1/moderations": (OPENAI_WIRE, MODERATIONS),
-    "/v1/messages": (ANTHROPIC_WIRE, MESSAGES),
-    "/v1/messages/count_tokens": (ANTHROPIC_WIRE, COUNT_TOKENS),
-    "/v1/complete": (ANTHROPIC_WIRE, COMPLETE),
-    "/v1/responses": (RESPONSES_WIRE, RESPONSES),
-    "/v1/responses/compact": (RESPONSES_WIRE, COMPACT),  # relay/compact_answer.py
-    **{f"/v1/{media}": (OPENAI_WIRE, media) for media in MEDIA_ENDPOINTS},  # relay/media/
+_POSTS: dict[str, tuple[Dialect, str]] = {
+    "/v1/chat/completions": (OPENAI_CHAT, CHAT),
+    "/v1/completions": (OPENAI_CHAT, COMPLETIONS),
+    "/v1/embeddings": (OPENAI_CHAT, EMBEDDINGS),
+    "/v1/moderations": (OPENAI_CHAT, MODERATIONS),
+    "/v1/messages": (ANTHROPIC_MESSAGES, MESSAGES),
+    "/v1/messages/count_tokens": (ANTHROPIC_MESSAGES, COUNT_TOKENS),
+    "/v1/complete": (ANTHROPIC_MESSAGES, COMPLETE),
+    "/v1/responses": (OPENAI_RESPONSES, RESPONSES),
+    "/v1/responses/compact": (OPENAI_RESPONSES, COMPACT),  # relay/compact_answer.py
+    **{f"/v1/{media}": (OPENAI_CHAT, media) for media in MEDIA_ENDPOINTS},  # relay/media/
 }
 
 
@@ -165,13 +163,13 @@ class RelayApp:
         err = NotFound(f"Invalid URL ({scope['method']} {sent_path(scope)})")
         wire = _wire_of(read_headers(scope, self.max_header_bytes))
         rid = self.ids.next()
-        await respond_error(send, render_error(wire.errors, err, rid), _id_headers(wire, rid))
+        await respond_error(send, wire.render_error(err, rid), _id_headers(wire, rid))
 
     async def _authenticate(self, headers: Headers) -> Principal:
         return await self.accounts.authenticate(headers.api_key, time.time())
 
     async def relay_call(
-        self, scope: Scope, receive: Receive, send: Send, wire: Wire, endpoint: str
+        self, scope: Scope, receive: Receive, send: Send, wire: Dialect, endpoint: str
     ) -> None:
         client = scope.get("client")
         group = group_of(scope)
@@ -188,7 +186,9 @@ class RelayApp:
             payload = self.relay.parse(body)
             facts = self.relay.admit(ctx, principal, payload, wire)
             plan, payload = await self._planned(wire, endpoint, headers, principal, payload)
-            await self.relay.limit(ctx, principal, estimate_prompt_tokens(body), wire.limit_style)
+            await self.relay.limit(
+                ctx, principal, estimate_prompt_tokens(body), wire.rate_limit_headers
+            )
             if endpoint != COUNT_TOKENS:  # counting is free
                 await self.relay.reserve(ctx, principal, payload, body, group, wire)
             if plan.turn is not None and plan.turn.background:  # runs on after the answer
@@ -218,7 +218,7 @@ class RelayApp:
 
     async def _planned(
         self,
-        wire: Wire,
+        wire: Dialect,
         endpoint: str,
         headers: Headers,
         principal: Principal,
@@ -228,13 +228,12 @@ class RelayApp:
         Responses turn's stored history and compactions, a stored chat, the legacy
         Complete route's body as Messages)."""
         plan = _plan(wire, endpoint, headers)
-        if wire is RESPONSES_WIRE:
+        if wire.stores_turns:
             plan.turn = await open_turn(self.state, principal.user_id, payload)
             await self.compactions.expand(principal.user_id, payload, plan.turn)
         elif endpoint == CHAT and payload.get("store") is True:
             plan.stored_chat = payload
-        if wire is OPENAI_WIRE:
-            plan.choices = choices_returned(payload)
+        plan.choices = wire.choices_returned(payload)
         if plan.legacy:
             from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
 
@@ -312,13 +311,13 @@ class RelayApp:
                 await self.state.save_chat_completion(user_id, payload, completion)
 
     @staticmethod
-    def _ids(ctx: CallContext, wire: Wire) -> list[tuple[bytes, bytes]]:
+    def _ids(ctx: CallContext, wire: Dialect) -> list[tuple[bytes, bytes]]:
         return [*_id_headers(wire, ctx.request_id), *ctx.headers]
 
     async def _error(
-        self, send: Send, ctx: CallContext, err: RelaygateError, wire: Wire, close: bool = False
+        self, send: Send, ctx: CallContext, err: RelaygateError, wire: Dialect, close: bool = False
     ) -> None:
-        answer = render_error(wire.errors, err, ctx.request_id)
+        answer = wire.render_error(err, ctx.request_id)
         if close:  # a bug: the connection ends with this answer
             answer = answer.closing()
         await respond_error(send, answer, self._ids(ctx, wire))
@@ -337,24 +336,24 @@ class RelayApp:
             wanted = None if path == "/v1/models" else path.removeprefix("/v1/models/")
             if wanted == "":
                 raise NotFound(f"Invalid URL (GET {sent_path(scope)})")
-            data = model_list(visible, wire.name, wanted, scope.get("query_string", b""))
+            data = model_list(visible, wire, wanted, scope.get("query_string", b""))
         except RelaygateError as err:
-            await respond_error(send, render_error(wire.errors, err, rid), _id_headers(wire, rid))
+            await respond_error(send, wire.render_error(err, rid), _id_headers(wire, rid))
             return
         await respond(send, 200, orjson.dumps(data), JSON, _id_headers(wire, rid))
 
 
-def _plan(wire: Wire, endpoint: str, headers: Headers) -> Plan:
+def _plan(wire: Dialect, endpoint: str, headers: Headers) -> Plan:
     legacy = endpoint == COMPLETE
     beta = (("anthropic-beta", headers.anthropic_beta),) if headers.anthropic_beta else ()
     return Plan(wire, MESSAGES if legacy else endpoint, legacy, beta)
 
 
-def _wire_of(headers: Headers) -> Wire:
-    return ANTHROPIC_WIRE if headers.anthropic_version else OPENAI_WIRE
+def _wire_of(headers: Headers) -> Dialect:
+    return ANTHROPIC_MESSAGES if headers.anthropic_version else OPENAI_CHAT
 
 
-def _id_headers(wire: Wire, request_id: str) -> list[tuple[bytes, bytes]]:
+def _id_headers(wire: Dialect, request_id: str) -> list[tuple[bytes, bytes]]:
     rid = request_id.encode()
     return [(name, rid) for name in wire.id_headers]
 

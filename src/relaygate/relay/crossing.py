@@ -3,8 +3,10 @@
 A call whose channel speaks the caller's dialect is relayed as it came (bytes in, bytes
 out); only then is it a passthrough. Otherwise the body is translated on the way up
 (``relay.translate``), the answer on the way down, and a stream event by event
-(``relay.translate_stream``). The legacy Text Completions route rides on Messages: its
-body becomes a Messages request at admission and its answer a ``completion`` again here.
+(the client dialect's ``translated_stream``). What differs between dialects is read
+from their records (``dialects/registry.py``), never asked of their names. The legacy
+Text Completions route rides on Messages: its body becomes a Messages request at
+admission and its answer a ``completion`` again here.
 
 The translators are imported on the first translated call, not at start-up: a gateway
 whose callers all speak their channels' dialect never loads them (idle memory is a
@@ -13,7 +15,7 @@ target, docs/benchmarks.md).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -27,16 +29,12 @@ from relaygate.core.errors import (
 )
 from relaygate.core.redact import redact
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
-from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS, MESSAGES
-from relaygate.relay.dialects.anthropic_messages.scanner import AnthropicScanner
+from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
-from relaygate.relay.dialects.openai_chat.request import CHAT
 from relaygate.relay.dialects.openai_chat.usage import usage_object
-from relaygate.relay.dialects.openai_responses.request import COMPACT, has_trigger
+from relaygate.relay.dialects.record import Passthrough, StreamReader, StreamStart
+from relaygate.relay.dialects.registry import dialect_of
 from relaygate.relay.masking import Guarded, Masker, model_renamer
-from relaygate.relay.streaming import SSEScanner
-from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
 
 if TYPE_CHECKING:
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
@@ -53,73 +51,6 @@ __all__ = [
     "upstream_payload",
 ]
 
-# (caller's dialect, endpoint, channel's dialect) -> the channel's endpoint for the call
-_ACROSS = {
-    (ANTHROPIC, MESSAGES, OPENAI): CHAT,
-    (OPENAI, CHAT, ANTHROPIC): MESSAGES,
-    (RESPONSES, RESPONSES, OPENAI): CHAT,  # the Responses endpoint is named like its dialect
-    (RESPONSES, RESPONSES, ANTHROPIC): MESSAGES,
-    # compacted by the model itself (relay/compaction.py): a summarisation call
-    (RESPONSES, COMPACT, OPENAI): CHAT,
-    (RESPONSES, COMPACT, ANTHROPIC): MESSAGES,
-}
-_WIRES = {OPENAI: OPENAI_WIRE, ANTHROPIC: ANTHROPIC_WIRE, RESPONSES: RESPONSES_WIRE}
-# where each dialect's body says how many tokens the answer may have
-_OUTPUT_FIELDS = {
-    OPENAI: ("max_tokens", "max_completion_tokens"),
-    ANTHROPIC: ("max_tokens",),
-    RESPONSES: ("max_output_tokens",),
-}
-
-
-class StreamReader(Protocol):
-    """Sits between an upstream stream and the client: what the stream answer, the
-    background runs and the wrappers (``Guarded``, ``Assembling``) may rely on, so a
-    renamed member is a type error rather than a silently lost ``response.failed``.
-
-    ``delivered`` is the estimated output tokens of the text relayed so far (what a cut
-    stream is billed for at least, and what the stream cap watches); ``stop_at_limit``
-    ends the client's stream as an output limit would, in its dialect, with ``usage``
-    (what is billed), and returns those last bytes.
-
-    Members only some dialects fill, with a neutral value on every other reader:
-    ``error``, the upstream's own message when it reported an error mid-stream (None: it
-    did not, or the reader does not read error events: ``Guarded`` watches those);
-    ``response``, the final Response of a Responses stream, to be stored (None elsewhere);
-    ``final_usage``, whether an OpenAI stream's last usage chunk went by (some servers
-    send no ``[DONE]``); ``fail``, the dialect's own terminal failure for a stream the
-    upstream broke off (``response.failed``), or None where the dialect has none and an
-    error frame ends the stream instead."""
-
-    @property
-    def error(self) -> str | None: ...
-
-    @property
-    def response(self) -> dict[str, Any] | None: ...
-
-    @property
-    def final_usage(self) -> bool: ...
-
-    def fail(self, message: str) -> bytes | None: ...
-
-    @property
-    def usage(self) -> Usage | None: ...
-
-    @property
-    def content_events(self) -> int: ...
-
-    @property
-    def delivered(self) -> int: ...
-
-    def stop_at_limit(self, usage: Usage) -> bytes: ...
-
-    @property
-    def finished(self) -> bool: ...
-
-    def feed(self, chunk: bytes) -> bytes: ...
-
-    def flush(self) -> bytes: ...
-
 
 # an upstream 4xx the caller can act on -> the error it becomes in the caller's dialect
 # (409 and 422 have no class of their own here and become a 400)
@@ -134,7 +65,7 @@ def upstream_endpoint(client: str, endpoint: str, upstream: str) -> str | None:
     """The channel's endpoint for the call, or None when its dialect has no such call."""
     if client == upstream:
         return endpoint
-    return _ACROSS.get((client, endpoint, upstream))
+    return dialect_of(upstream).carries.get((client, endpoint))
 
 
 def upstream_payload(
@@ -151,58 +82,32 @@ def upstream_payload(
     for a channel without the Responses API becomes a summarisation call.
     ``capabilities``: what the model of an OpenAI chat channel accepts (a translated
     body carries only that)."""
-    if client == RESPONSES != upstream and (endpoint == COMPACT or has_trigger(payload)):
+    source = dialect_of(client)
+    if client != upstream and source.compaction(endpoint, payload):
         from relaygate.relay.compaction import summary_request
 
         payload, history = summary_request(payload, history or []), []
     if client == upstream:
-        return _native_responses(payload, history or []) if client == RESPONSES else payload
-    if client == RESPONSES:
-        from relaygate.relay.translate_responses import responses_request_to
-
-        return responses_request_to(
-            upstream,
-            payload,
-            history or [],
-            default_max_tokens=default_max_tokens,
-            capabilities=capabilities,
-        )
+        return source.native_body(payload, history or [])
     from relaygate.relay.translate import translate_request
 
     return translate_request(
         client,
         upstream,
         payload,
+        history=history,
         default_max_tokens=default_max_tokens,
         capabilities=capabilities,
     )
 
 
-def _native_responses(payload: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
-    """A Responses turn for an upstream that serves the API itself: Relaygate's history
-    goes in ``input``, because the chain may have begun on another channel, whose ids the
-    upstream has never seen. Reasoning that Relaygate sealed for another vendor's model
-    is left out (only that vendor can read it)."""
-    out = {k: v for k, v in payload.items() if k not in ("previous_response_id", "conversation")}
-    if history:
-        current = payload.get("input")
-        turn = [{"role": "user", "content": current}] if isinstance(current, str) else current
-        replay = [item for item in history if not _sealed(item)]
-        out["input"] = [*replay, *(turn if isinstance(turn, list) else [])]
-    return out
-
-
-def _sealed(item: dict[str, Any]) -> bool:
-    from relaygate.relay.dialects.openai_responses.output import unseal
-
-    return item.get("type") == "reasoning" and unseal(item.get("encrypted_content")) is not None
-
-
 def cap_output(body: dict[str, Any], dialect: str, cap: int | None) -> None:
-    """Lower the body's output-token ceiling to the channel's ``cap`` (when it has one)."""
-    if cap is None:
+    """Lower a translated body's output-token ceiling to the channel's ``cap`` (when it
+    has one and the dialect's render did not already keep within it)."""
+    record = dialect_of(dialect)
+    if cap is None or not record.caps_translated_output:
         return
-    for name in _OUTPUT_FIELDS[dialect]:
+    for name in record.output_fields:
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > cap:
             body[name] = cap
@@ -252,12 +157,14 @@ def read_reply(
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise _not_json() from exc
+    read_usage = dialect_of(upstream).read_usage
     if client == upstream and not legacy:
-        kept = parsed if client == RESPONSES and isinstance(parsed, dict) else None
-        return body, _WIRES[upstream].read_usage(parsed), kept
+        # a Responses turn's answer (it has a template) is kept, to be stored
+        kept = parsed if template is not None and isinstance(parsed, dict) else None
+        return body, read_usage(parsed), kept
     if not isinstance(parsed, dict):
         raise _not_json()
-    usage = _WIRES[upstream].read_usage(parsed)
+    usage = read_usage(parsed)
     answer = _translated(client, upstream, parsed, model, template)
     if legacy:
         from relaygate.relay.dialects.anthropic_messages.legacy import message_to_completion
@@ -275,14 +182,9 @@ def _translated(
 ) -> dict[str, Any]:
     if client == upstream:
         return parsed
-    if client == RESPONSES:
-        from relaygate.relay.translate_responses import responses_reply_from
-
-        assert template is not None  # a Responses turn always has one
-        return responses_reply_from(upstream, parsed, response_template=template)
     from relaygate.relay.translate import translate_response
 
-    return translate_response(upstream, client, parsed, model=model)
+    return translate_response(upstream, client, parsed, model=model, template=template)
 
 
 def _not_json() -> UpstreamBadResponse:
@@ -362,35 +264,18 @@ def stream_reader(
     routes. ``input_estimate``: the local count of the request's input tokens, which an
     Anthropic caller's ``message_start`` reports when the upstream counts only at the end."""
     from relaygate.relay.dialects.anthropic_messages.legacy import CompletionStream
-    from relaygate.relay.translate_stream import StreamTranslator
 
     reader: StreamReader
-    if client == RESPONSES and upstream == RESPONSES:
-        from relaygate.relay.dialects.openai_responses.stream import ResponsesScanner
-
-        reader = ResponsesScanner()
-    elif client == RESPONSES:
-        from relaygate.relay.translate_responses import ResponsesTranslator
-
-        assert template is not None
-        reader = ResponsesTranslator(upstream, response_template=template)
-    elif client != upstream:
-        reader = StreamTranslator(
-            upstream,
-            client,
-            model=model,
-            request_id=request_id,
-            include_usage=include_usage,
-            input_estimate=input_estimate,
-        )
-    elif client == ANTHROPIC:
-        reader = AnthropicScanner()
+    source = dialect_of(client)
+    if client == upstream:
+        reader = source.passthrough(Passthrough(injected, completions, choices))
+        reads_errors = source.reads_stream_errors
     else:
-        reader = SSEScanner(drop_usage_chunk=injected, completions=completions, choices=choices)
-    # an OpenAI stream relayed as it came is the one whose error events nobody reads
-    reads_errors = not isinstance(reader, SSEScanner)
+        start = StreamStart(model, request_id, include_usage, input_estimate, template=template)
+        reader = source.codec().translated_stream(dialect_of(upstream).name, start)
+        reads_errors = True
     reader = Guarded(reader, mask, model_renamer(upstream_model, model), reads_errors=reads_errors)
-    if client == RESPONSES:
+    if template is not None:  # a Responses turn: its Response is stored, not assembled
         return reader
     if legacy:
         return _Chain(reader, CompletionStream(model))
@@ -466,4 +351,4 @@ class Assembling:
 
 def counts_locally(endpoint: str, upstream: str) -> bool:
     """count_tokens on a channel that cannot count: answered with our own estimate."""
-    return endpoint == COUNT_TOKENS and upstream != ANTHROPIC
+    return endpoint == COUNT_TOKENS and not dialect_of(upstream).counts_tokens

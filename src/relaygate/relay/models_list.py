@@ -1,68 +1,28 @@
-"""The model list in either dialect's shape.
+"""The model list (``GET /v1/models``, ``GET /v1/models/{id}``) in the caller's dialect.
 
-OpenAI: ``{"object": "list", "data": [{"id", "object": "model", "created", "owned_by"}]}``.
-Anthropic: ``{"data": [{"type": "model", "id", "display_name", "created_at"}], "has_more",
-"first_id", "last_id"}`` with ``limit`` / ``after_id`` / ``before_id`` paging, which the
-anthropic SDK's list iterator follows.
+The shapes are the dialects' own (``Dialect.model_entry`` / ``model_list``); what is
+shared is which models the key sees and the 404 for one it does not.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
-from relaygate.core.errors import InvalidRequest, NotFound
-from relaygate.relay.dialects import ANTHROPIC
+from relaygate.core.errors import NotFound
+from relaygate.relay.dialects.record import Dialect
 
 __all__ = ["model_list"]
 
-_DEFAULT_LIMIT, _MAX_LIMIT = 20, 1000
-
-
-def _openai(model_id: str, created: int) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "relaygate"}
-
-
-def _anthropic(model_id: str, created: int) -> dict[str, Any]:
-    stamp = datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
-    return {"type": "model", "id": model_id, "display_name": model_id, "created_at": stamp}
-
-
-def _page(models: list[tuple[str, int]], query: bytes) -> dict[str, Any]:
-    params = parse_qs(query.decode("latin-1"))
-    raw_limit = params.get("limit", [str(_DEFAULT_LIMIT)])[0]
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= _MAX_LIMIT:
-        raise InvalidRequest(f"limit: must be an integer from 1 to {_MAX_LIMIT}", param="limit")
-    limit = int(raw_limit)
-    ids = [m for m, _ in models]
-    start, stop = 0, len(models)
-    if "after_id" in params and params["after_id"][0] in ids:
-        start = ids.index(params["after_id"][0]) + 1
-    if "before_id" in params and params["before_id"][0] in ids:
-        stop = ids.index(params["before_id"][0])
-        start = max(start, stop - limit)
-    chosen = models[start:stop][:limit]
-    data = [_anthropic(m, c) for m, c in chosen]
-    return {
-        "data": data,
-        "has_more": start + len(chosen) < stop,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
-
 
 def model_list(
-    visible: list[tuple[str, int]], dialect: str, wanted: str | None, query: bytes
+    visible: list[tuple[str, int]], dialect: Dialect, wanted: str | None, query: bytes
 ) -> dict[str, Any]:
     """The list (``wanted`` None) or one model, of the (id, created) pairs the key sees."""
     if wanted is not None:
         for model_id, created in visible:
             if model_id == wanted:
-                return (_anthropic if dialect == ANTHROPIC else _openai)(model_id, created)
+                return dialect.model_entry(model_id, created)
         raise NotFound(
             f"The model '{wanted}' does not exist", param="model", code="model_not_found"
         )
-    if dialect == ANTHROPIC:
-        return _page(visible, query)
-    return {"object": "list", "data": [_openai(m, c) for m, c in visible]}
+    return dialect.model_list(visible, query)

@@ -35,7 +35,7 @@ _ANTHROPIC_ERROR = {
 }
 _ANTHROPIC_ERRORS = {
     str(code): _ANTHROPIC_ERROR
-    # 403: a model the key may not use (Anthropic's permission_error, relay/wire.py)
+    # 403: a model the key may not use (Anthropic's permission_error, its Dialect record)
     for code in (400, 401, 402, 403, 404, 409, 413, 422, 429, 431, 500, 502, 503, 504, 529)
 }
 _ANTHROPIC_TAG = "relay (Anthropic compatible)"

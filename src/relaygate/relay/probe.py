@@ -23,10 +23,9 @@ from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import InvalidRequest, UpstreamFailure
 from relaygate.core.redact import redact
-from relaygate.relay.dialects import ANTHROPIC
+from relaygate.relay.dialects.registry import for_channel
 from relaygate.relay.masking import channel_secrets
 from relaygate.relay.providers.base import Provider, UpstreamCall
-from relaygate.relay.wire import channel_dialect
 
 __all__ = ["ChannelProber"]
 
@@ -36,16 +35,9 @@ _EXCERPT = 300  # characters of the upstream's answer or error shown to the oper
 
 
 def _probe_call(channel: ChannelSpec, model: str) -> UpstreamCall:
-    """The cheapest call the model takes: an embedding of one word for an embedding
-    model (by its name, as every provider names them), else one word in, one token out."""
-    payload: dict[str, Any]
-    if "embed" in model.lower() and channel_dialect(channel.type) != ANTHROPIC:
-        payload = {"model": model, "input": "ping"}
-        return UpstreamCall("embeddings", payload, orjson.dumps(payload), False, "probe")
-    message = [{"role": "user", "content": "ping"}]
-    payload = {"model": model, "messages": message, "max_tokens": 1}
-    endpoint = "messages" if channel_dialect(channel.type) == ANTHROPIC else "chat/completions"
-    return UpstreamCall(endpoint, payload, orjson.dumps(payload), False, "probe")
+    """The cheapest call the model takes, as the channel's dialect words it."""
+    body = for_channel(channel.type).probe(model)
+    return UpstreamCall(body.endpoint, body.payload, orjson.dumps(body.payload), False, "probe")
 
 
 def _scrub(text: str, channel: ChannelSpec) -> str:

@@ -35,12 +35,10 @@ from relaygate.core.errors import (
 )
 from relaygate.core.redact import redact_json
 from relaygate.limits.errors import refusal
-from relaygate.limits.headers import Dialect, rate_limit_headers
 from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.canonical import Usage
-from relaygate.relay.capabilities import model_capabilities
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.count_fallback import CountRouteMemory, lacks_count_route
 from relaygate.relay.crossing import (
@@ -50,18 +48,17 @@ from relaygate.relay.crossing import (
     upstream_error,
     upstream_payload,
 )
-from relaygate.relay.dialects import ANTHROPIC, OPENAI
-from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
+from relaygate.relay.dialects import OPENAI
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
-from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
+from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
+from relaygate.relay.dialects.registry import OPENAI_CHAT, dialect_of, for_call
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Route, Router
 from relaygate.relay.structured import check_answer, strict_schema
-from relaygate.relay.wire import OPENAI_WIRE, Wire, call_dialect, wire_of
 
 __all__ = [
     "PASSTHROUGH_STATUSES",
@@ -99,7 +96,7 @@ def _upstream_status_error(status: int, client: str = OPENAI) -> UpstreamFailure
         return UpstreamRateLimited(
             "The upstream serving this model is rate-limited; try again in a few seconds."
         )
-    if status == 529 and client == ANTHROPIC:
+    if status == 529 and dialect_of(client).overloaded_529:
         return UpstreamOverloaded(message)
     if status in (503, 529):
         return UpstreamUnavailable(message)
@@ -184,14 +181,14 @@ class RelayService:
         self.cap_slack = cap_slack or CapSlack()
         self.in_flight = 0  # relay calls between authentication and their usage record
         self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
-        self.wire = OPENAI_WIRE
+        self.wire = OPENAI_CHAT
 
     async def limit(
         self,
         ctx: CallContext,
         principal: Principal,
         estimated_tokens: int = 0,
-        style: Dialect = "openai",
+        style: RateLimitHeaders = OPENAI_CHAT.rate_limit_headers,
     ) -> None:
         """Requests per minute by the user's tier (429 with the rate-limit headers).
 
@@ -209,7 +206,7 @@ class RelayService:
             estimated_tokens=estimated_tokens,
         )
         ctx.tokens_counted, ctx.key_tpm = decision.tokens_charged, principal.tpm
-        headers = rate_limit_headers(decision, style, utcnow())
+        headers = style(decision, utcnow())  # the caller's dialect's rate-limit headers
         if not decision.allowed:
             raise refusal(decision, headers)
         ctx.headers.extend((k.encode(), v.encode()) for k, v in headers.items())
@@ -221,7 +218,7 @@ class RelayService:
         payload: dict[str, Any],
         body: bytes,
         route: str = "",
-        wire: Wire | None = None,
+        wire: Dialect | None = None,
     ) -> None:
         """Admit the call against the caller's balance (402) and hold its worst-case cost:
         the prompt, every output token it can be billed for, and the stream cap's slack
@@ -302,7 +299,7 @@ class RelayService:
             ) from exc
 
     def admit(
-        self, ctx: CallContext, principal: Principal, payload: Any, wire: Wire | None = None
+        self, ctx: CallContext, principal: Principal, payload: Any, wire: Dialect | None = None
     ) -> RequestFacts:
         wire = wire or self.wire
         facts = wire.inspect(ctx.endpoint, payload)
@@ -350,7 +347,7 @@ class RelayService:
                 f"The model '{facts.model}' does not support this endpoint.", param="model"
             )
         for attempt, route in enumerate(attempts, start=1):
-            upstream = call_dialect(route.channel, client)
+            upstream = for_call(route.channel, client).name
             if counts_locally(endpoint, upstream) or (
                 endpoint == COUNT_TOKENS and self.count_routes.lacks(route.channel)
             ):
@@ -424,7 +421,9 @@ class RelayService:
         ctx.channel_id, ctx.upstream_model = route.channel.id, route.upstream_model
         ctx.channel = route.channel
         ctx.ttfb_ms = ctx.elapsed_ms()
-        count = orjson.dumps({"input_tokens": estimate_input_tokens(payload)})
+        estimate = dialect_of(client).count_estimate
+        assert estimate is not None  # only a dialect with a count route is counted locally
+        count = orjson.dumps({"input_tokens": estimate(payload)})
         return Opened(_Finished(200, "application/json", count), client, False)
 
     async def _answered(
@@ -441,7 +440,7 @@ class RelayService:
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):
             if call.endpoint in CHECKED_ENDPOINTS:  # a dialect's event stream, not media
-                opening = wire_of(upstream).stream_opening
+                opening = dialect_of(upstream).stream_opening
                 reply = await first_event(reply, opening, deadline - time.monotonic())
                 ctx.ttfb_ms = ctx.elapsed_ms()
             self.health.started(channel_id, ctx.ttfb_ms)
@@ -526,7 +525,7 @@ class RelayService:
 
     @staticmethod
     def _serves(client: str, endpoint: str, channel: ChannelSpec) -> bool:
-        upstream = call_dialect(channel, client)
+        upstream = for_call(channel, client).name
         return counts_locally(endpoint, upstream) or (
             upstream_endpoint(client, endpoint, upstream) is not None
         )
@@ -547,11 +546,8 @@ class RelayService:
         assert target is not None
         if upstream != client or history is not None:
             upstream_model = ctx.upstream_model or facts.model
-            capabilities = (  # what the body may carry: a chat model's own list
-                model_capabilities(channel, upstream_model, facts.model)
-                if upstream == OPENAI
-                else UNKNOWN
-            )
+            # what the body may carry: the channel's dialect knows its models' lists
+            capabilities = dialect_of(upstream).capabilities(channel, upstream_model, facts.model)
             out = upstream_payload(
                 client,
                 upstream,
@@ -562,13 +558,15 @@ class RelayService:
                 capabilities=capabilities,
             )
             if upstream != client:  # a chat body is already within the model's limit
-                cap_output(out, upstream, None if upstream == OPENAI else channel.max_output_tokens)
+                cap_output(out, upstream, channel.max_output_tokens)
             out["model"] = upstream_model
             call = UpstreamCall(target, out, orjson.dumps(out), facts.stream, ctx.request_id)
             if upstream != client:
                 call.answer_schema = strict_schema(client, payload)
             return call, False
-        injected = upstream == OPENAI and _request_usage_chunk(ctx, facts, payload)
+        injected = dialect_of(upstream).asks_usage_chunk and _request_usage_chunk(
+            ctx, facts, payload
+        )
         payload["model"] = ctx.upstream_model
         unchanged = not injected and ctx.upstream_model == facts.model and target == ctx.endpoint
         data = body if unchanged else orjson.dumps(payload)

@@ -20,12 +20,11 @@ from relaygate.relay.asgi import Send
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CallContext
 from relaygate.relay.crossing import Assembling, StreamReader, stream_reader
-from relaygate.relay.dialects import OPENAI
 from relaygate.relay.dialects.openai_chat.request import COMPLETIONS, RequestFacts
+from relaygate.relay.dialects.record import Dialect
 from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
 from relaygate.relay.streaming import KeepAlive, StreamWatch
 from relaygate.relay.turns import Turn, close_turn
-from relaygate.relay.wire import Wire
 from relaygate.state.service import StateService
 
 __all__ = ["Plan", "StreamAnswers", "stream_usage"]
@@ -40,7 +39,7 @@ _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 class Plan:
     """How this call is carried: the caller's dialect and the upstream call to make."""
 
-    wire: Wire
+    wire: Dialect
     endpoint: str  # the upstream call (Messages for the legacy Complete route)
     legacy: bool
     beta: tuple[tuple[str, str], ...]
@@ -78,7 +77,7 @@ class StreamAnswers:
             opened.upstream,
             model=facts.model,
             request_id=ctx.request_id,
-            include_usage=facts.include_usage and wire.name == OPENAI,
+            include_usage=facts.include_usage,  # read only by a Chat encoder
             input_estimate=estimate_prompt_tokens(request_body),
             injected=opened.injected,
             legacy=plan.legacy,
@@ -159,7 +158,7 @@ class StreamAnswers:
 
 
 def _failure_frame(
-    wire: Wire, reader: StreamReader, err: RelaygateError, ctx: CallContext
+    wire: Dialect, reader: StreamReader, err: RelaygateError, ctx: CallContext
 ) -> bytes:
     """The stream's last event when the upstream broke off: the dialect's own terminal
     failure where it has one (``response.failed``), else an error frame."""

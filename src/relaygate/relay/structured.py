@@ -25,38 +25,23 @@ from typing import Any
 import orjson
 
 from relaygate.core.errors import AnswerOffSchema
-from relaygate.relay.dialects import ANTHROPIC, OPENAI, RESPONSES
+from relaygate.relay.dialects.registry import dialect_of
 from relaygate.relay.json_schema import first_error
 
 __all__ = ["check_answer", "strict_schema"]
-
-_ANTHROPIC_DONE = frozenset({"end_turn", "stop_sequence"})
 
 
 def strict_schema(client: str, payload: dict[str, Any]) -> dict[str, Any] | None:
     """The schema the caller's answer must validate against, when it asked for strict
     structured output (Chat ``response_format``, Responses ``text.format``)."""
-    if client == OPENAI:
-        fmt = payload.get("response_format")
-        spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
-    elif client == RESPONSES:
-        text = payload.get("text")
-        spec = text.get("format") if isinstance(text, dict) else None
-        fmt = spec
-    else:
-        return None
-    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-        return None
-    if not isinstance(spec, dict) or spec.get("strict") is not True:
-        return None
-    schema = spec.get("schema")
-    return schema if isinstance(schema, dict) else {"type": "object"}
+    return dialect_of(client).strict_schema(payload)
 
 
 def check_answer(upstream: str, answer: dict[str, Any], schema: dict[str, Any]) -> None:
     """Raise :class:`AnswerOffSchema` when ``answer`` (a whole answer in the channel's
-    dialect ``upstream``) is a finished JSON answer that breaks ``schema``."""
-    text = _final_text(upstream, answer)
+    dialect ``upstream``) is a finished JSON answer that breaks ``schema``; an answer
+    that is not one to check (cut off, refused, calling tools) has no final text."""
+    text = dialect_of(upstream).final_text(answer)
     if text is None:
         return
     try:
@@ -71,27 +56,3 @@ def check_answer(upstream: str, answer: dict[str, Any], schema: dict[str, Any]) 
         raise AnswerOffSchema(
             f"The model's answer does not match the requested response schema (strict): {error}"
         )
-
-
-def _final_text(upstream: str, answer: dict[str, Any]) -> str | None:
-    """The answer's text when it is a finished text answer; None when it is not one to
-    check (cut off, refused, calling tools) or not of a dialect known here."""
-    if upstream == ANTHROPIC:
-        content = answer.get("content")
-        if answer.get("stop_reason") not in _ANTHROPIC_DONE or not isinstance(content, list):
-            return None
-        blocks = [block for block in content if isinstance(block, dict)]
-        if any(block.get("type") == "tool_use" for block in blocks):
-            return None
-        return "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-    if upstream == OPENAI:
-        choices = answer.get("choices")
-        first = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(first, dict) or first.get("finish_reason") != "stop":
-            return None
-        message = first.get("message")
-        if not isinstance(message, dict) or message.get("refusal") or message.get("tool_calls"):
-            return None
-        content = message.get("content")
-        return content if isinstance(content, str) else None
-    return None

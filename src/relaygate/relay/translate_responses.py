@@ -1,12 +1,11 @@
 """Serving the OpenAI Responses API from Chat Completions and Anthropic channels.
 
-The pipeline calls these when a ``POST /v1/responses`` goes to a channel that does not
-speak Responses (a native Responses channel is relayed as it is and metered with
-``dialects.openai_responses``). As for the other dialect pairs, everything goes through
-the canonical shapes: the Responses request (with the history the gateway stored for
-its ``previous_response_id`` or conversation) is parsed once and rendered in the
-channel's dialect; the channel's answer is parsed by its dialect and rendered as the
-client's ``Response``. Streams: :class:`ResponsesTranslator`. Decisions:
+The pipeline translates a ``POST /v1/responses`` for a channel that does not speak
+Responses like any other pair (``relay.translate``: the Responses codec parses the
+request with the history the gateway stored for its ``previous_response_id`` or
+conversation, the channel's renders it; the channel's answer is parsed by its codec and
+rendered as the client's ``Response``). These entry points name the Responses side and
+take the ids and clock a test pins. Streams: :class:`ResponsesTranslator`. Decisions:
 docs/compatibility.md, "Responses API".
 """
 
@@ -16,12 +15,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from relaygate.relay.dialects.anthropic_messages import convert as anthropic
-from relaygate.relay.dialects.openai_chat import convert as openai
+from relaygate.relay.dialects import RESPONSES
 from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
 from relaygate.relay.dialects.openai_responses import convert as responses
 from relaygate.relay.dialects.openai_responses.output import IdFactory, new_id
 from relaygate.relay.dialects.openai_responses.stream import ResponsesTranslator
+from relaygate.relay.dialects.registry import dialect_of
+from relaygate.relay.translate import translate_request
 
 __all__ = [
     "RESPONSES",
@@ -30,9 +30,6 @@ __all__ = [
     "responses_reply_from",
     "responses_request_to",
 ]
-
-RESPONSES = "responses"
-_OPENAI, _ANTHROPIC = "openai", "anthropic"
 
 response_template = responses.response_template
 
@@ -54,12 +51,14 @@ def responses_request_to(
     no ``max_output_tokens``; ``capabilities`` are a chat upstream model's. Raises
     InvalidRequest (400) for what cannot be translated.
     """
-    if target not in (_OPENAI, _ANTHROPIC):
-        raise ValueError(f"no Responses translation to {target!r}")
-    request = responses.parse_request(body, history)
-    if target == _OPENAI:
-        return openai.render_request(request, capabilities)
-    return anthropic.render_request(request, default_max_tokens=default_max_tokens)
+    return translate_request(
+        RESPONSES,
+        target,
+        body,
+        history=history,
+        default_max_tokens=default_max_tokens,
+        capabilities=capabilities,
+    )
 
 
 def responses_reply_from(
@@ -74,10 +73,7 @@ def responses_reply_from(
     Anthropic ``message`` (``"anthropic"``). ``response_template`` is the Response known
     before the call (:func:`response_template`: id, model, time, echoed parameters).
     An answer that cannot be read raises UpstreamBadResponse (502)."""
-    if source == _OPENAI:
-        response = openai.parse_response(upstream_body)
-    elif source == _ANTHROPIC:
-        response = anthropic.parse_response(upstream_body)
-    else:
+    parse = dialect_of(source).codec().parse_response
+    if parse is None:
         raise ValueError(f"no Responses translation from {source!r}")
-    return responses.build_response(response_template, response, ids=ids, clock=clock)
+    return responses.build_response(response_template, parse(upstream_body), ids=ids, clock=clock)

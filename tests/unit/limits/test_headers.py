@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relaygate.limits.headers import go_duration, rate_limit_headers, rfc3339
+from relaygate.limits.headers import anthropic_headers, go_duration, openai_headers, rfc3339
 from relaygate.limits.policy import Decision, Quota
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ def test_openai_headers_on_success_with_tokens() -> None:
         reset_after_s=0.0,
         tokens=Quota(limit=40_000, remaining=39_000, reset_after_s=0.25),
     )
-    assert rate_limit_headers(decision, "openai", NOW) == {
+    assert openai_headers(decision) == {
         "x-ratelimit-limit-requests": "1000",
         "x-ratelimit-remaining-requests": "999",
         "x-ratelimit-reset-requests": "0s",
@@ -59,7 +59,7 @@ def test_openai_headers_on_success_with_tokens() -> None:
 
 def test_openai_headers_on_refusal() -> None:
     decision = Decision(False, 60, 0, 2.2, retry_after_s=3, refused_by="user requests")
-    headers = rate_limit_headers(decision, "openai", NOW)
+    headers = openai_headers(decision)
     assert headers["x-ratelimit-reset-requests"] == "2.2s"
     assert headers["retry-after"] == "3"
     assert headers["retry-after-ms"] == "3000"
@@ -75,7 +75,7 @@ def test_anthropic_headers_round_the_reset_up_to_a_second() -> None:
         retry_after_s=3,
         tokens=Quota(limit=10_000, remaining=5, reset_after_s=61.0),
     )
-    assert rate_limit_headers(decision, "anthropic", NOW) == {
+    assert anthropic_headers(decision, NOW) == {
         "anthropic-ratelimit-requests-limit": "60",
         "anthropic-ratelimit-requests-remaining": "0",
         "anthropic-ratelimit-requests-reset": "2025-03-01T12:00:03Z",

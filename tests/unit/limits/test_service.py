@@ -13,7 +13,8 @@ from relaygate.limits import (
     ConcurrencyLimited,
     RateLimiter,
     TokensRateLimited,
-    rate_limit_headers,
+    anthropic_headers,
+    openai_headers,
     refusal,
 )
 
@@ -32,7 +33,7 @@ async def test_user_rpm_refuses_with_a_429(limiter: RateLimiter) -> None:
         assert decision.allowed and decision.remaining == expected_remaining
     decision = await limiter.check_request(1, 11, user_rpm=2, key_rpm=None)
     assert not decision.allowed and decision.retry_after_s is not None
-    error = refusal(decision, rate_limit_headers(decision, "openai", NOW))
+    error = refusal(decision, openai_headers(decision))
     assert type(error) is RateLimited and error.status == 429
     assert "your account" in error.message
     assert error.headers["retry-after"] == str(decision.retry_after_s)
@@ -53,7 +54,7 @@ async def test_tokens_per_minute(limiter: RateLimiter) -> None:
     await limiter.record_tokens(10, used_tokens=90, charged_tokens=first.tokens_charged)
     refused = await limiter.check_request(1, 10, 60, None, key_tpm=100, estimated_tokens=20)
     assert not refused.allowed and refused.refused_by == "key tokens"
-    error = refusal(refused, rate_limit_headers(refused, "anthropic", NOW))
+    error = refusal(refused, anthropic_headers(refused, NOW))
     assert isinstance(error, TokensRateLimited) and error.type == "tokens"
     assert error.headers["anthropic-ratelimit-tokens-remaining"] == "10"
 

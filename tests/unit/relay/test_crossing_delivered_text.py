@@ -16,9 +16,9 @@ import pytest
 from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.crossing import StreamReader, stream_reader
 from relaygate.relay.dialects.openai_responses.stream import ResponsesScanner, ResponsesTranslator
+from relaygate.relay.dialects.translated_stream import StreamTranslator
 from relaygate.relay.stream_answer import stream_usage
 from relaygate.relay.streaming import SSEScanner
-from relaygate.relay.translate_stream import StreamTranslator
 from tests.unit.relay.dialects.openai_responses.golden import stream_template
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -18,8 +18,8 @@ import orjson
 from relaygate.relay.canonical import Usage
 from relaygate.relay.crossing import StreamReader, stream_reader
 from relaygate.relay.dialects.openai_responses.stream import ResponsesScanner, ResponsesTranslator
+from relaygate.relay.dialects.translated_stream import StreamTranslator
 from relaygate.relay.streaming import SSEScanner
-from relaygate.relay.translate_stream import StreamTranslator
 from tests.unit.relay.dialects.openai_responses.golden import stream_template
 from tests.unit.relay.dialects.openai_responses.spec_check import check_responses
 from tests.unit.relay.dialects.spec_check import check_anthropic, check_openai

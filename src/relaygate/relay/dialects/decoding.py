@@ -4,26 +4,21 @@ Every translated stream starts the same way, whichever dialect the client gets: 
 upstream's bytes are framed into whole events, the upstream dialect's decoder turns
 each into canonical events, and nothing after the upstream's terminal event (or error)
 is read. :class:`UpstreamEvents` does that once, for the Chat/Messages translator
-(``relay.translate_stream``) and the Responses one (``openai_responses.stream``), so
+(``dialects.translated_stream``) and the Responses one (``openai_responses.stream``), so
 both end a stream, or leave it unfinished, by the same rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Protocol
 
 from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.canonical.stream import StreamEvent
-from relaygate.relay.dialects import ANTHROPIC, OPENAI
-from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamDecoder
 from relaygate.relay.dialects.delivered import canonical_text
-from relaygate.relay.dialects.openai_chat.stream import OpenAIChatStreamDecoder
 from relaygate.relay.dialects.sse import SSEFramer
 
-__all__ = ["DECODERS", "StreamDecoder", "UpstreamEvents"]
+__all__ = ["StreamDecoder", "UpstreamEvents"]
 
 
 class StreamDecoder(Protocol):
@@ -51,12 +46,6 @@ class StreamDecoder(Protocol):
         """End the message here as its output limit would (the open blocks stopped, stop
         reason ``max_tokens`` with ``usage``); nothing once it has finished."""
         ...
-
-
-# The decoder of each upstream dialect a stream can be translated from.
-DECODERS: Mapping[str, Callable[[], StreamDecoder]] = MappingProxyType(
-    {OPENAI: OpenAIChatStreamDecoder, ANTHROPIC: AnthropicStreamDecoder}
-)
 
 
 class UpstreamEvents:

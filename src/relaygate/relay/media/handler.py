@@ -35,7 +35,6 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
-from relaygate.core.error_formats import render_error
 from relaygate.core.errors import RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
@@ -50,6 +49,7 @@ from relaygate.relay.asgi import (
 )
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
+from relaygate.relay.dialects.registry import OPENAI_CHAT
 from relaygate.relay.disconnect import until_disconnect
 from relaygate.relay.groups import group_of
 from relaygate.relay.masking import LineGuard
@@ -64,7 +64,6 @@ from relaygate.relay.media.units import StreamMeter, estimate, reply_usage, stre
 from relaygate.relay.media.webhook import WebhookSender, failure_body, success_body
 from relaygate.relay.providers.base import UpstreamReply
 from relaygate.relay.service import RelayService
-from relaygate.relay.wire import OPENAI_WIRE
 
 __all__ = ["MEDIA_WIRE", "MediaRelay"]
 
@@ -91,7 +90,7 @@ def _nothing_generated(endpoint: str, payload: Any, default: int) -> int:
 
 
 # The OpenAI dialect, with the media routes' own body check (the hold is placed by units)
-MEDIA_WIRE = dataclasses.replace(OPENAI_WIRE, inspect=_facts, max_output=_nothing_generated)
+MEDIA_WIRE = dataclasses.replace(OPENAI_CHAT, inspect=_facts, max_output=_nothing_generated)
 
 
 @dataclass(slots=True)
@@ -193,7 +192,7 @@ class MediaRelay:
         media = state.media = parse_call(ctx.endpoint, body, _content_type(scope))
         facts = self.relay.admit(ctx, principal, media.payload, MEDIA_WIRE)
         units = estimate(media, self.relay.default_output_estimate)
-        await self.relay.limit(ctx, principal, units.prompt_tokens, MEDIA_WIRE.limit_style)
+        await self.relay.limit(ctx, principal, units.prompt_tokens, MEDIA_WIRE.rate_limit_headers)
         ctx.reservation = await self.relay.charging.reserve(
             principal, ctx.model, ctx.route_group, None, units
         )
@@ -267,7 +266,7 @@ class MediaRelay:
             self.relay.broke(ctx)
             last = None  # audio bytes cannot say so; an event stream has an error event
             if meter is not None:
-                last = OPENAI_WIRE.stream_error_frame(err, ctx.request_id)
+                last = OPENAI_CHAT.stream_error_frame(err, ctx.request_id)
         finally:
             reply.close()
             if ctx.usage is None and meter is not None and meter.images:
@@ -283,7 +282,7 @@ class MediaRelay:
     ) -> None:
         if state.started:  # too late for an error answer: the stream just ends
             return
-        answer = render_error(OPENAI_WIRE.errors, err, ctx.request_id)
+        answer = OPENAI_CHAT.render_error(err, ctx.request_id)
         if close:  # a bug: the connection ends with this answer
             answer = answer.closing()
         await respond_error(send, answer, self._headers(ctx))

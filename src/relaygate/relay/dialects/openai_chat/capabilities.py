@@ -11,7 +11,7 @@ is not first; every model refuses an output limit above its own. So the renderer
 :class:`ModelCapabilities` what to send instead of sending one body to all.
 
 :func:`builtin_capabilities` knows the common families by name; a channel can correct or
-extend it per model (``options.models``, applied by ``relay.capabilities``). A model no
+extend it per model (``options.models``, applied by ``channel_capabilities``). A model no
 family matches gets :data:`UNKNOWN`: what the translation always sent, which most
 OpenAI-compatible servers (vLLM, Ollama, OpenRouter) accept. See docs/compatibility.md,
 "Model capabilities".

@@ -10,7 +10,7 @@ so each delta reaches the client as soon as the upstream sent it.
 as they came (whole events only) and are only read to meter the call and to keep the
 final Response, which the gateway stores.
 
-Both have the duck type of :class:`relaygate.relay.translate_stream.StreamTranslator`
+Both have the duck type of :class:`relaygate.relay.dialects.translated_stream.StreamTranslator`
 (``feed``, ``flush``, ``usage``, ``content_events``, ``finished``, ``error``), plus
 ``response``: the final Response object once ``finished``.
 """
@@ -26,7 +26,7 @@ import orjson
 
 from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.canonical import Usage
-from relaygate.relay.dialects.decoding import DECODERS, UpstreamEvents
+from relaygate.relay.dialects.decoding import UpstreamEvents
 from relaygate.relay.dialects.delivered import RESPONSES_DELTA, decoded
 from relaygate.relay.dialects.openai_responses.cut import TEXT_DONE, OpenItems
 from relaygate.relay.dialects.openai_responses.encoder import ResponsesStreamEncoder
@@ -71,7 +71,9 @@ class ResponsesTranslator:
         ids: IdFactory = new_id,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        decoder = DECODERS.get(upstream)
+        from relaygate.relay.dialects.registry import dialect_of
+
+        decoder = dialect_of(upstream).codec().stream_decoder
         if decoder is None:
             raise ValueError(f"no Responses stream translation from {upstream!r}")
         self._upstream = UpstreamEvents(decoder())

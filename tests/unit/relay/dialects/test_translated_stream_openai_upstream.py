@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from relaygate.relay.translate_stream import StreamTranslator
+from relaygate.relay.dialects.translated_stream import StreamTranslator
 from tests.unit.relay.dialects.spec_check import check_anthropic
 
 DONE = b"data: [DONE]\n\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from relaygate.relay.translate_stream import StreamTranslator
+from relaygate.relay.dialects.translated_stream import StreamTranslator
 from tests.unit.relay.dialects.spec_check import check_anthropic, check_openai
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 DIRS = {"openai": "openai_chat", "anthropic": "anthropic_messages"}
 CREATED = 1700000000
 

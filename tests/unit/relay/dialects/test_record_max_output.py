@@ -1,6 +1,6 @@
 """What a call is held for: every output token the upstream can bill, plus the slack.
 
-``Wire.max_output`` is the output part of the hold (relay/service.py ``reserve``): it
+``Dialect.max_output`` is the output part of the hold (relay/service.py ``reserve``): it
 must count every choice of ``n``, every ``best_of`` completion (generated and billed,
 not returned) and the rejected part of a prediction; ``default`` per choice when the
 body sets no limit, and 0 when asked with ``default=0`` (the caller set no limit).
@@ -15,10 +15,10 @@ import pytest
 
 from relaygate.core.tokens import estimate_tokens
 from relaygate.relay.dialects.anthropic_messages.legacy import complete_to_messages
+from relaygate.relay.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from relaygate.relay.media.request import IMAGES, parse_call
 from relaygate.relay.media.units import estimate
 from relaygate.relay.output_cap import CapSlack
-from relaygate.relay.wire import ANTHROPIC_WIRE, OPENAI_WIRE, RESPONSES_WIRE
 
 CHAT, COMPLETIONS = "chat/completions", "completions"
 
@@ -41,33 +41,33 @@ CHAT, COMPLETIONS = "chat/completions", "completions"
     ],
 )
 def test_openai_holds_cover_every_choice(endpoint: str, body: dict[str, Any], held: int) -> None:
-    assert OPENAI_WIRE.max_output(endpoint, body, 1024) == held
+    assert OPENAI_CHAT.max_output(endpoint, body, 1024) == held
 
 
 def test_a_prediction_is_held_as_output_too() -> None:
     """Rejected prediction tokens are billed at the completion rate."""
     code = "def f(x):\n    return x * 2\n" * 20
     body = {"max_tokens": 100, "prediction": {"type": "content", "content": code}}
-    assert OPENAI_WIRE.max_output(CHAT, body, 1024) == 100 + estimate_tokens(code)
+    assert OPENAI_CHAT.max_output(CHAT, body, 1024) == 100 + estimate_tokens(code)
     parts = {"type": "content", "content": [{"type": "text", "text": code}]}
-    assert OPENAI_WIRE.max_output(CHAT, {"max_tokens": 100, "prediction": parts}, 0) == (
+    assert OPENAI_CHAT.max_output(CHAT, {"max_tokens": 100, "prediction": parts}, 0) == (
         100 + estimate_tokens(code)
     )
 
 
 def test_default_zero_says_whether_the_caller_set_a_limit() -> None:
-    assert OPENAI_WIRE.max_output(CHAT, {"n": 8}, 0) == 0
-    assert OPENAI_WIRE.max_output(CHAT, {"n": 8, "max_tokens": 5}, 0) == 40
-    assert RESPONSES_WIRE.max_output("responses", {}, 0) == 0
-    assert RESPONSES_WIRE.max_output("responses", {"max_output_tokens": 70}, 0) == 70
+    assert OPENAI_CHAT.max_output(CHAT, {"n": 8}, 0) == 0
+    assert OPENAI_CHAT.max_output(CHAT, {"n": 8, "max_tokens": 5}, 0) == 40
+    assert OPENAI_RESPONSES.max_output("responses", {}, 0) == 0
+    assert OPENAI_RESPONSES.max_output("responses", {"max_output_tokens": 70}, 0) == 70
 
 
 def test_anthropic_holds_max_tokens_on_both_routes() -> None:
-    assert ANTHROPIC_WIRE.max_output("messages", {"max_tokens": 300}, 1024) == 300
+    assert ANTHROPIC_MESSAGES.max_output("messages", {"max_tokens": 300}, 1024) == 300
     legacy = complete_to_messages(
         {"model": "claude-2", "prompt": "\n\nHuman: hi\n\nAssistant:", "max_tokens_to_sample": 256}
     )  # the Complete route is held once its body became a Messages one
-    assert ANTHROPIC_WIRE.max_output("complete", legacy, 1024) == 256
+    assert ANTHROPIC_MESSAGES.max_output("complete", legacy, 1024) == 256
 
 
 @pytest.mark.parametrize(

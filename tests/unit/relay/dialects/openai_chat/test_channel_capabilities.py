@@ -1,5 +1,5 @@
 """Rendering a translated Chat Completions body per model capabilities, the built-in
-families, and a channel's overrides (relay/capabilities.py)."""
+families, and a channel's overrides (relay/dialects/openai_chat/channel_capabilities.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 
 from relaygate.channels.spec import ChannelSpec, ModelOverride
 from relaygate.core.errors import InvalidRequest
-from relaygate.relay.capabilities import model_capabilities
 from relaygate.relay.dialects.openai_chat.capabilities import (
     UNKNOWN,
     ModelCapabilities,
     builtin_capabilities,
 )
+from relaygate.relay.dialects.openai_chat.channel_capabilities import model_capabilities
 from relaygate.relay.translate import translate_request
 
 TOOL: Any = {"name": "Bash", "input_schema": {"type": "object", "properties": {}}}

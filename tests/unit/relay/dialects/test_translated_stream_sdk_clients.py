@@ -12,7 +12,7 @@ import anthropic
 import httpx2
 import openai
 
-from .test_translate_stream_golden import Case
+from .test_translated_stream_golden import Case
 
 
 def _serving(body: bytes) -> httpx2.Client:

@@ -18,7 +18,7 @@ from relaygate.relay.canonical.stream import (
     ThinkingDelta,
 )
 from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamEncoder
-from relaygate.relay.translate_stream import StreamTranslator
+from relaygate.relay.dialects.translated_stream import StreamTranslator
 from tests.unit.relay.dialects.spec_check import check_anthropic, check_openai
 
 

@@ -1,30 +1,23 @@
 """Relaying a stream across dialects: an upstream's SSE in, the client's SSE out.
 
-:class:`StreamTranslator` is the cross-dialect twin of
-:class:`relaygate.relay.streaming.SSEScanner` (same duck type, so the pipeline's stream
-loop serves both): each upstream chunk is framed into whole events, decoded into
-canonical events and encoded in the client's dialect at once, so the client sees every
-delta as soon as the upstream sent it. Metering reads the upstream's own counts.
+:class:`StreamTranslator` is the cross-dialect twin of the passthrough readers (same
+duck type, so the pipeline's stream loop serves both): each upstream chunk is framed
+into whole events, decoded by the upstream dialect's decoder into canonical events and
+encoded by the client dialect's encoder at once, so the client sees every delta as soon
+as the upstream sent it. Metering reads the upstream's own counts. Both ends come from
+the dialects' records (``registry.py``), resolved once when the stream is opened.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from relaygate.relay.canonical import Usage
-from relaygate.relay.canonical.stream import StreamEvent
-from relaygate.relay.dialects.anthropic_messages.stream import AnthropicStreamEncoder
-from relaygate.relay.dialects.decoding import DECODERS, UpstreamEvents
-from relaygate.relay.dialects.openai_chat.stream import OpenAIChatStreamEncoder
+from relaygate.relay.dialects.decoding import UpstreamEvents
+from relaygate.relay.dialects.record import StreamEncoder, StreamStart
+from relaygate.relay.dialects.registry import dialect_of
 
 __all__ = ["StreamTranslator"]
-
-Dialect = Literal["openai", "anthropic"]
-
-
-class _Encoder(Protocol):
-    def encode(self, events: list[StreamEvent]) -> bytes: ...
 
 
 class StreamTranslator:
@@ -60,26 +53,37 @@ class StreamTranslator:
         created: int | None = None,
         input_estimate: int = 0,
     ) -> None:
-        self._encoder: _Encoder
-        if (upstream, client) == ("openai", "anthropic"):
-            self._encoder = AnthropicStreamEncoder(
-                model=model, request_id=request_id, input_estimate=input_estimate
-            )
-        elif (upstream, client) == ("anthropic", "openai"):
-            self._encoder = OpenAIChatStreamEncoder(
-                model=model,
-                request_id=request_id,
-                include_usage=include_usage,
-                created=int(time.time()) if created is None else created,
-            )
-        else:
+        decoder = dialect_of(upstream).codec().stream_decoder
+        encoder = dialect_of(client).codec().stream_encoder
+        if upstream == client or decoder is None or encoder is None:
             raise ValueError(f"no stream translation from {upstream!r} to {client!r}")
-        self._upstream = UpstreamEvents(DECODERS[upstream]())
+        start = StreamStart(
+            model=model,
+            request_id=request_id,
+            include_usage=include_usage,
+            input_estimate=input_estimate,
+            created=created,
+        )
+        self._encoder: StreamEncoder = encoder(start)
+        self._upstream = UpstreamEvents(decoder())
         self.usage: Usage | None = None
         self.content_events = 0
         self.delivered = 0  # estimated output tokens of the text relayed
         self.finished = False
         self.error: str | None = None
+
+    @classmethod
+    def opened(cls, upstream: str, client: str, start: StreamStart) -> StreamTranslator:
+        """The translator for a stream opened with ``start`` (the codecs' entry)."""
+        return cls(
+            upstream,
+            client,
+            model=start.model,
+            request_id=start.request_id,
+            include_usage=start.include_usage,
+            created=start.created,
+            input_estimate=start.input_estimate,
+        )
 
     def feed(self, chunk: bytes) -> bytes:
         """Upstream bytes, split anywhere; the client's bytes for the events completed."""
