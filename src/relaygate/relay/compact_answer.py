@@ -2,7 +2,7 @@
 
 ``POST /v1/responses/compact`` and a ``/v1/responses`` turn whose last input item is a
 ``compaction_trigger`` run through the relay's normal call (admission, rate limit,
-hold, failover, settle and usage record: ``RelayApp.relay_call``); only the answer is
+hold, failover, settle and usage record: ``relay.call``, relay/call.py); only the answer is
 made here. A channel that serves the Responses API natively is relayed the call as it
 came (its own ``compaction`` item comes back). On any other channel the call has become
 a summarisation call (``crossing.upstream_payload``); the summary is stored for the

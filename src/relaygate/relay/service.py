@@ -305,7 +305,7 @@ class RelayService:
         one) is a failed attempt the next channel can take. A whole answer is read and
         parsed here. A stream is handed on at its first event (``deadline``: when the
         channel's first-byte timeout runs out); the channel's breaker hears how it went
-        when it ends (``settle`` or ``broke``)."""
+        when it ends (``CallLifecycle.finish`` or ``broke``)."""
         channel_id = ctx.channel_id
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):
