@@ -153,7 +153,8 @@ class CallLifecycle:
     async def close(self) -> None:
         """The call is over: free a slot still held, count it out, and record what
         :meth:`finish` did not (safe in clean-up code; idempotent)."""
-        await self.free_slot()
+        if self._slot is not None:
+            await self.free_slot()
         if not self._open:
             return
         self._open = False
