@@ -12,7 +12,6 @@ leaves a usage record, in ``finally``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import time
@@ -37,6 +36,7 @@ from relaygate.relay.asgi import (
     respond_error,
 )
 from relaygate.relay.background import BackgroundRuns, Call
+from relaygate.relay.call import CallLifecycle, estimate_prompt_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.compact_answer import CompactAnswers, compacts
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
@@ -55,7 +55,7 @@ from relaygate.relay.groups import GROUPS_ROOT, group_of, sent_path, ungroup
 from relaygate.relay.groups import SCOPE_KEY as GROUP_SCOPE_KEY
 from relaygate.relay.media import MEDIA_ENDPOINTS
 from relaygate.relay.models_list import model_list
-from relaygate.relay.service import RelayService, estimate_prompt_tokens
+from relaygate.relay.service import RelayService
 from relaygate.relay.stream_answer import Plan, StreamAnswers
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.turns import close_turn, open_turn
@@ -74,7 +74,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
-_NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
 _POSTS: dict[str, tuple[Dialect, str]] = {
     "/v1/chat/completions": (OPENAI_CHAT, CHAT),
     "/v1/completions": (OPENAI_CHAT, COMPLETIONS),
@@ -174,47 +173,50 @@ class RelayApp:
         client = scope.get("client")
         group = group_of(scope)
         ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "", group)
-        principal: Principal | None = None
-        self.relay.in_flight += 1
-        try:
-            headers = read_headers(scope, self.max_header_bytes)
-            principal = await self._authenticate(headers)
-            ctx.user_id, ctx.key_id = principal.user_id, principal.key_id
-            upload_started = time.perf_counter()
-            body = await read_body(receive, headers.content_length, self.max_body_bytes)
-            ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
-            payload = self.relay.parse(body)
-            facts = self.relay.admit(ctx, principal, payload, wire)
-            plan, payload = await self._planned(wire, endpoint, headers, principal, payload)
-            await self.relay.limit(
-                ctx, principal, estimate_prompt_tokens(body), wire.rate_limit_headers
-            )
-            if endpoint != COUNT_TOKENS:  # counting is free
-                await self.relay.reserve(ctx, principal, payload, body, group, wire)
-            if plan.turn is not None and plan.turn.background:  # runs on after the answer
-                call = Call(ctx, principal, facts, payload, body, plan.turn)
-                await self.background.launch(call, send, receive)
-                return
-            slots = principal.concurrency
-            async with (
-                self.relay.limiter.concurrency(principal.key_id, slots) if slots else _NO_SLOT
-            ):
-                answer = self._answer(ctx, facts, payload, body, send, plan)
-                await until_disconnect(answer, receive, ctx)
-        except RelaygateError as err:
-            ctx.fail(err.status, err.message)
-            await self._error(send, ctx, err, wire)
-        except ClientGone:
-            ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
-        except Exception:  # the top-level handler: a bug must not take the worker down
-            log.exception("relay call %s failed", ctx.request_id)
-            ctx.fail(500, "internal error")
-            bug = RelaygateError("The server had an error processing your request.")
-            await self._error(send, ctx, bug, wire, close=True)
-        finally:
-            self.relay.in_flight -= 1
-            if principal is not None:
-                self.relay.settle_later(ctx)
+        async with self.relay.call(ctx) as call:  # counted in flight; recorded on the way out
+            try:
+                await self._admitted(call, scope, receive, send, wire, endpoint)
+            except RelaygateError as err:
+                ctx.fail(err.status, err.message)
+                await self._error(send, ctx, err, wire)
+            except ClientGone:
+                ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
+            except Exception:  # the top-level handler: a bug must not take the worker down
+                log.exception("relay call %s failed", ctx.request_id)
+                ctx.fail(500, "internal error")
+                bug = RelaygateError("The server had an error processing your request.")
+                await self._error(send, ctx, bug, wire, close=True)
+
+    async def _admitted(
+        self,
+        call: CallLifecycle,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        wire: Dialect,
+        endpoint: str,
+    ) -> None:
+        """The call's steps: who calls, what for, may they, can they pay; then the answer
+        (a background turn's run, or the upstream's answer within the key's slot)."""
+        ctx = call.ctx
+        headers = read_headers(scope, self.max_header_bytes)
+        principal = await self._authenticate(headers)
+        call.identify(principal)
+        upload_started = time.perf_counter()
+        body = await read_body(receive, headers.content_length, self.max_body_bytes)
+        ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
+        payload = self.relay.parse(body)
+        facts = call.admit(payload, wire)
+        plan, payload = await self._planned(wire, endpoint, headers, principal, payload)
+        await call.limit(estimate_prompt_tokens(body), wire.rate_limit_headers)
+        if endpoint != COUNT_TOKENS:  # counting is free
+            await call.reserve(payload, body, wire)
+        if plan.turn is not None and plan.turn.background:  # runs on after the answer
+            await self.background.launch(Call(call, facts, payload, body, plan.turn), send, receive)
+            return
+        async with call.slot():
+            answer = self._answer(call, facts, payload, body, send, plan)
+            await until_disconnect(answer, receive, ctx)
 
     async def _planned(
         self,
@@ -242,17 +244,17 @@ class RelayApp:
 
     async def _answer(
         self,
-        ctx: CallContext,
+        call: CallLifecycle,
         facts: RequestFacts,
         payload: dict[str, Any],
         body: bytes,
         send: Send,
         plan: Plan,
     ) -> None:
-        client = plan.wire.name
+        ctx, client = call.ctx, plan.wire.name
         if plan.turn is not None and compacts(plan.endpoint, payload):
             await self.compactions.answer(
-                ctx, facts, payload, body, send, plan.turn, self._ids(ctx, plan.wire)
+                call, facts, payload, body, send, plan.turn, self._ids(ctx, plan.wire)
             )
             return
         opened = await self.relay.open(
@@ -266,7 +268,7 @@ class RelayApp:
                 data = await reply.read()
             elif facts.stream and reply.content_type.startswith("text/event-stream"):
                 await self.streams.answer(
-                    ctx, opened, facts, body, send, plan, self._ids(ctx, plan.wire)
+                    call, opened, facts, body, send, plan, self._ids(ctx, plan.wire)
                 )
                 return
             else:
@@ -284,7 +286,7 @@ class RelayApp:
         finally:
             reply.close()
         if ctx.status == 200:
-            await self.relay.settle(ctx)
+            await call.finish()
         ctx.responded = True
         headers = self._ids(ctx, plan.wire)
         headers.extend(opened.headers)

@@ -28,18 +28,15 @@ import contextlib
 import dataclasses
 import logging
 import time
-from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
 import orjson
 
-from relaygate.accounts.principal import Principal
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import ModelNotFound
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.kv.protocols import Counter
-from relaygate.limits.service import RateLimiter
 from relaygate.relay.asgi import Receive, Send, respond
 from relaygate.relay.background_events import EventTap
 from relaygate.relay.background_run import CANCELLED, GONE, SHUTDOWN, Call, Run, RunDriver
@@ -107,7 +104,7 @@ class BackgroundRuns:
                 f"The model '{call.facts.model}' does not exist or you do not have access to it.",
                 param="model",
             )
-        slot = await _take_slot(self.relay.limiter, call.principal)
+        await call.lifecycle.take_slot()  # held by the run until it ends (429: none free)
         queued = {**call.turn.template, "status": "queued"}
         try:
             await self.leases.set(_lease_key(str(queued["id"])), 1, ttl_s=self.lease)
@@ -115,10 +112,10 @@ class BackgroundRuns:
                 call.principal.user_id, queued, call.turn.input_items, conversation_id=None
             )
         except BaseException:
-            await slot.__aexit__(None, None, None)
+            await call.lifecycle.free_slot()
             raise
         ctx = call.ctx
-        run = self._begin(call, slot, queued)
+        run = self._begin(call, queued)
         headers = [(b"x-request-id", ctx.request_id.encode()), *ctx.headers]
         if not call.facts.stream:
             ctx.responded = True
@@ -126,14 +123,11 @@ class BackgroundRuns:
             return
         await until_disconnect(self._follow(run, send, headers), receive, ctx)
 
-    def _begin(
-        self, call: Call, slot: AbstractAsyncContextManager[None], queued: dict[str, Any]
-    ) -> Run:
-        """Hand the call over to its run: from here the run records and bills it."""
-        owned = dataclasses.replace(call, ctx=dataclasses.replace(call.ctx))
-        call.ctx.settled = True  # the create call's own record: the run's
-        run = Run(owned, slot, queued, EventTap(call.turn.template))
-        self.relay.in_flight += 1
+    def _begin(self, call: Call, queued: dict[str, Any]) -> Run:
+        """Hand the call over to its run: from here the run records and bills it (its own
+        lifecycle, counted in flight, with the slot; the create call records nothing)."""
+        owned = dataclasses.replace(call, lifecycle=call.lifecycle.hand_over())
+        run = Run(owned, queued, EventTap(call.turn.template))
         self._runs[run.id] = run
         run.task = asyncio.create_task(self._own(run), name=f"background-{run.id}")
         return run
@@ -209,18 +203,6 @@ class BackgroundRuns:
                 continue
             if await self.state.background.fail(response_id, GONE):
                 log.warning("background response %s was orphaned: marked failed", response_id)
-
-
-async def _take_slot(
-    limiter: RateLimiter, principal: Principal
-) -> AbstractAsyncContextManager[None]:
-    """The key's concurrency slot, held by the run until it ends (429 when none is free)."""
-    slots = principal.concurrency
-    slot: AbstractAsyncContextManager[None] = (
-        limiter.concurrency(principal.key_id, slots) if slots else contextlib.nullcontext()
-    )
-    await slot.__aenter__()
-    return slot
 
 
 def _lease_key(response_id: str) -> str:

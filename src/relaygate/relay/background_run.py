@@ -21,13 +21,13 @@ import contextlib
 import dataclasses
 import logging
 import sys
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from relaygate.accounts.principal import Principal
 from relaygate.core.errors import RelaygateError
 from relaygate.relay.background_events import EventTap
+from relaygate.relay.call import CallLifecycle
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.crossing import StreamReader, read_reply, stream_reader, upstream_error
 from relaygate.relay.dialects import RESPONSES
@@ -52,18 +52,26 @@ GONE = "The gateway running this response stopped before the response was comple
 class Call:
     """An admitted ``background: true`` call (authenticated, limited, money held)."""
 
-    ctx: CallContext
-    principal: Principal
+    lifecycle: CallLifecycle  # identified: its principal is known
     facts: RequestFacts
     payload: dict[str, Any]
     body: bytes
     turn: Turn
 
+    @property
+    def ctx(self) -> CallContext:
+        return self.lifecycle.ctx
+
+    @property
+    def principal(self) -> Principal:
+        principal = self.lifecycle.principal
+        assert principal is not None  # an admitted call
+        return principal
+
 
 @dataclass(slots=True, eq=False)
 class Run:
-    call: Call
-    slot: AbstractAsyncContextManager[None] | None  # None once given back
+    call: Call  # its lifecycle the run's own (CallLifecycle.hand_over), the slot with it
     queued: dict[str, Any]  # the Response as first stored
     tap: EventTap
     task: asyncio.Task[None] | None = None
@@ -157,7 +165,7 @@ class RunDriver:
             if reader.finished:
                 break
             if reader.delivered >= limit:  # the hold is used up (relay/output_cap.py)
-                if not await self.relay.extend(ctx):
+                if not await call.lifecycle.extend():
                     ctx.usage = stream_usage(reader, call.body, whole=False)
                     self._emit(run, reader.stop_at_limit(ctx.usage))
                     return
@@ -188,7 +196,7 @@ class RunDriver:
             self.relay.broke(ctx)
         else:
             ctx.status = 200
-            await self.relay.settle(ctx)  # durable before anyone sees the terminal event
+            await call.lifecycle.finish()  # durable before anyone sees the terminal event
         await self._end(run, response)
 
     async def _failed(self, run: Run, err: RelaygateError) -> None:
@@ -239,9 +247,7 @@ class RunDriver:
         await self._stop_flusher(run)
         await self.state.background.record(run.id, run.tap.take(run.tap.count))
         self._show_all(run)
-        await self._free_slot(run)
-        self.relay.in_flight -= 1
-        self.relay.settle_later(run.call.ctx)  # a no-op once settled
+        await run.call.lifecycle.close()  # the slot, in flight, the record (once settled: none)
 
     # ------------------------------------------------------------ the event log
     async def _flush_every(self, run: Run) -> None:
@@ -274,10 +280,7 @@ class RunDriver:
 
     @staticmethod
     async def _free_slot(run: Run) -> None:
-        slot, run.slot = run.slot, None
-        if slot is not None:
-            with contextlib.suppress(Exception):  # clean-up: a slot in the kv expires by itself
-                await slot.__aexit__(None, None, None)
+        await run.call.lifecycle.free_slot()
 
     @staticmethod
     def _show_all(run: Run) -> None:

@@ -2,7 +2,7 @@
 
 ``POST /v1/responses/compact`` and a ``/v1/responses`` turn whose last input item is a
 ``compaction_trigger`` run through the relay's normal call (admission, rate limit,
-hold, failover, settle and usage record: ``RelayApp.relay_call``); only the answer is
+hold, failover, settle and usage record: ``relay.call``, relay/call.py); only the answer is
 made here. A channel that serves the Responses API natively is relayed the call as it
 came (its own ``compaction`` item comes back). On any other channel the call has become
 a summarisation call (``crossing.upstream_payload``); the summary is stored for the
@@ -24,6 +24,7 @@ import orjson
 
 from relaygate.core.errors import InvalidRequest, UpstreamBadResponse
 from relaygate.relay.asgi import Send, respond
+from relaygate.relay.call import CallLifecycle, estimate_prompt_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.compaction import (
     compact_resource,
@@ -42,7 +43,7 @@ from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.openai_responses.output import new_id
 from relaygate.relay.dialects.openai_responses.output import read_usage as responses_usage
 from relaygate.relay.dialects.openai_responses.request import COMPACT, TRIGGER, has_trigger
-from relaygate.relay.service import RelayService, estimate_prompt_tokens
+from relaygate.relay.service import RelayService
 from relaygate.relay.turns import Turn, close_turn
 from relaygate.state.service import StateService
 
@@ -100,7 +101,7 @@ class CompactAnswers:
 
     async def answer(
         self,
-        ctx: CallContext,
+        call: CallLifecycle,
         facts: RequestFacts,
         payload: dict[str, Any],
         body: bytes,
@@ -108,7 +109,9 @@ class CompactAnswers:
         turn: Turn,
         headers: list[tuple[bytes, bytes]],
     ) -> None:
-        """Make the compaction call and answer it (relay_call settles and records)."""
+        """Make the compaction call and answer it (billed here when it completed; the
+        lifecycle records it otherwise)."""
+        ctx = call.ctx
         trigger = ctx.endpoint != COMPACT
         asked = dataclasses.replace(facts, stream=False)  # always asked of the upstream whole
         sent = {**payload, "stream": False} if trigger else payload
@@ -126,7 +129,7 @@ class CompactAnswers:
             ctx.status = 200
             if trigger and ctx.user_id is not None:
                 await close_turn(self.state, ctx.user_id, turn, result)
-            await self.relay.settle(ctx)
+            await call.finish()
             stream = trigger and facts.stream
             raw, content_type = (
                 (stream_events(result), _SSE) if stream else (orjson.dumps(result), _JSON)

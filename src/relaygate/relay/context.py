@@ -39,7 +39,8 @@ class CallContext:
     channel_id: int | None = None
     channel: ChannelSpec | None = None  # the channel called: its secrets are masked (mask)
     attempts: int = 0  # upstream calls made for this request (failovers included)
-    # a stream began: the channel's breaker hears how it ended (RelayService.settle/broke)
+    # a stream began: the channel's breaker hears how it ended (CallLifecycle.finish,
+    # RelayService.broke)
     outcome_pending: bool = False
     stream: bool = False
     status: int = 0

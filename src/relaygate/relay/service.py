@@ -16,12 +16,9 @@ from typing import Any
 
 import orjson
 
-from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging
-from relaygate.billing.writer import Bill
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
-from relaygate.core.clock import utcnow
 from relaygate.core.errors import (
     AnswerOffSchema,
     InvalidRequest,
@@ -34,12 +31,11 @@ from relaygate.core.errors import (
     UpstreamUnavailable,
 )
 from relaygate.core.redact import redact_json
-from relaygate.limits.errors import refusal
-from relaygate.limits.policy import Tier, tier_rpm
+from relaygate.limits.policy import Tier
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
-from relaygate.relay.canonical import Usage
-from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.call import CallLifecycle, Calls
+from relaygate.relay.context import CallContext
 from relaygate.relay.count_fallback import CountRouteMemory, lacks_count_route
 from relaygate.relay.crossing import (
     cap_output,
@@ -51,11 +47,10 @@ from relaygate.relay.crossing import (
 from relaygate.relay.dialects import OPENAI
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
-from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
-from relaygate.relay.dialects.registry import OPENAI_CHAT, dialect_of, for_call
+from relaygate.relay.dialects.registry import dialect_of, for_call
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
-from relaygate.relay.output_cap import CapSlack, OutputBudget
+from relaygate.relay.output_cap import CapSlack
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Route, Router
 from relaygate.relay.structured import check_answer, strict_schema
@@ -65,9 +60,7 @@ __all__ = [
     "Encoder",
     "Opened",
     "RelayService",
-    "estimate_prompt_tokens",
 ]
-_NOTHING_USED = Usage()  # what a call that reported no usage is priced for (never mutated)
 
 # How a same-dialect body is written for the channel when it is not JSON (the multipart
 # uploads of the media routes): the payload, its model already mapped -> (bytes, type).
@@ -83,11 +76,6 @@ _CHANNEL_FAULTS = frozenset({401, 403, 429})
 # ``default_output_estimate`` (1,024): Codex never sets a limit, and fails the whole run
 # when a turn ends ``incomplete``, so every turn longer than that broke on Claude.
 DEFAULT_MAX_TOKENS = 4096
-
-
-def estimate_prompt_tokens(body: bytes) -> int:
-    """A rough count for calls whose upstream never reported usage (about 4 bytes a token)."""
-    return max(1, len(body) // 4)
 
 
 def _upstream_status_error(status: int, client: str = OPENAI) -> UpstreamFailure:
@@ -149,10 +137,10 @@ class Opened:
 
 class RelayService:
     """The steps of a relay call that do not depend on how it reached the gateway, so
-    the chat, media, compaction and background paths share one admission, one way of
-    choosing and failing over channels and one settlement instead of each keeping its
-    own. It counts the calls in flight so a lone call's bill is committed at once while
-    concurrent ones share a batch (``BillWriter.submit``)."""
+    the chat, media, compaction and background paths share one way of choosing and
+    failing over channels instead of each keeping its own. Their admission, limits,
+    holds, in-flight count and bill are the call lifecycle's (:meth:`call`,
+    relay/call.py)."""
 
     def __init__(
         self,
@@ -174,121 +162,16 @@ class RelayService:
         self.health = health or ChannelHealth()
         self.keys = keys or KeyRing()
         self.providers = providers
-        self.charging = charging
-        self.limiter = limiter
-        self.tiers = tiers
-        self.default_output_estimate = default_output_estimate
-        self.cap_slack = cap_slack or CapSlack()
-        self.in_flight = 0  # relay calls between authentication and their usage record
+        # admission, limits, holds, the in-flight count and the bill: relay/call.py
+        self.calls = Calls(
+            charging, limiter, tiers, default_output_estimate, cap_slack or CapSlack(),
+            self.health,
+        )  # fmt: skip
         self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
-        self.wire = OPENAI_CHAT
 
-    async def limit(
-        self,
-        ctx: CallContext,
-        principal: Principal,
-        estimated_tokens: int = 0,
-        style: RateLimitHeaders = OPENAI_CHAT.rate_limit_headers,
-    ) -> None:
-        """Requests per minute by the user's tier (429 with the rate-limit headers).
-
-        The operator's own calls are not limited; every other answer carries the headers.
-        """
-        if principal.is_operator:
-            return
-        rpm = tier_rpm(await self.charging.topped_up(principal.user_id), self.tiers)
-        decision = await self.limiter.check_request(
-            principal.user_id,
-            principal.key_id,
-            rpm,
-            principal.rpm,
-            key_tpm=principal.tpm,
-            estimated_tokens=estimated_tokens,
-        )
-        ctx.tokens_counted, ctx.key_tpm = decision.tokens_charged, principal.tpm
-        headers = style(decision, utcnow())  # the caller's dialect's rate-limit headers
-        if not decision.allowed:
-            raise refusal(decision, headers)
-        ctx.headers.extend((k.encode(), v.encode()) for k, v in headers.items())
-
-    async def reserve(
-        self,
-        ctx: CallContext,
-        principal: Principal,
-        payload: dict[str, Any],
-        body: bytes,
-        route: str = "",
-        wire: Dialect | None = None,
-    ) -> None:
-        """Admit the call against the caller's balance (402) and hold its worst-case cost:
-        the prompt, every output token it can be billed for, and the stream cap's slack
-        (relay/output_cap.py); a stream may deliver that much before it is stopped."""
-        tier = payload.get("service_tier")
-        wire = wire or self.wire
-        limit = wire.max_output(ctx.endpoint, payload, 0)
-        output = limit or wire.max_output(ctx.endpoint, payload, self.default_output_estimate)
-        held = output + self.cap_slack.of(output)
-        estimate = Usage(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=held)
-        reservation = ctx.reservation = await self.charging.reserve(
-            principal, ctx.model, route, tier if isinstance(tier, str) else None, estimate
-        )
-        if held and not reservation.house:
-            ctx.budget = OutputBudget(held, 0 if limit else held)
-
-    async def extend(self, ctx: CallContext) -> bool:
-        """A stream reached its budget: grow its hold if the caller set no output limit and
-        the balance covers it (True: relay on), else False: the stream must stop."""
-        budget, reservation = ctx.budget, ctx.reservation
-        if budget is None or reservation is None or not budget.step:
-            return False
-        if not await self.charging.extend(reservation, budget.step):
-            return False
-        budget.tokens += budget.step
-        return True
-
-    def _bill(self, ctx: CallContext, chargeable: bool) -> Bill:
-        reservation = ctx.reservation
-        if reservation is not None and chargeable:
-            ctx.charge = self.charging.price(reservation, ctx.usage or _NOTHING_USED)
-        money = ctx.charge
-        paid, free = (money.paid, money.free) if money else (0, 0)
-        used = ctx.status in (200, CLIENT_CLOSED)
-        uses = money.packages if money else ()
-        return Bill(ctx.record(), ctx.user_id, ctx.key_id, ctx.request_id, paid, free, used, uses)
-
-    async def settle(self, ctx: CallContext) -> None:
-        """Charge a completed call and wait until the charge is committed."""
-        if ctx.outcome_pending and ctx.channel_id is not None:
-            ctx.outcome_pending = False
-            self.health.succeeded(ctx.channel_id, None, counted=True)  # the stream ended well
-        if ctx.settled or ctx.reservation is None:
-            return
-        ctx.settled = True
-        await self.charging.settle(
-            ctx.reservation,
-            self._bill(ctx, chargeable=True),
-            durable=True,
-            alone=self.in_flight <= 1,
-        )
-        if ctx.key_tpm and ctx.key_id is not None and ctx.usage is not None:
-            used = ctx.usage.prompt_tokens + ctx.usage.completion_tokens
-            await self.limiter.record_tokens(ctx.key_id, used, ctx.tokens_counted)
-
-    def settle_later(self, ctx: CallContext) -> None:
-        """Record a call that did not complete normally; charge only what was delivered.
-
-        A call the upstream failed is never charged; one the client left is charged for
-        what the upstream produced until then.
-        """
-        if ctx.settled:
-            return
-        ctx.settled = True
-        chargeable = ctx.status in (200, CLIENT_CLOSED) and ctx.usage is not None
-        bill = self._bill(ctx, chargeable)
-        if ctx.reservation is None:
-            self.charging.writer.submit(bill, durable=False)
-        else:
-            self.charging.settle_later(ctx.reservation, bill)
+    def call(self, ctx: CallContext) -> CallLifecycle:
+        """The call's lifecycle (relay/call.py): ``async with relay.call(ctx) as call``."""
+        return self.calls.call(ctx)
 
     def parse(self, body: bytes) -> Any:
         try:
@@ -297,20 +180,6 @@ class RelayService:
             raise InvalidRequest(
                 "We could not parse the JSON body of your request. The body must be valid JSON."
             ) from exc
-
-    def admit(
-        self, ctx: CallContext, principal: Principal, payload: Any, wire: Dialect | None = None
-    ) -> RequestFacts:
-        wire = wire or self.wire
-        facts = wire.inspect(ctx.endpoint, payload)
-        ctx.model = facts.model
-        ctx.stream = facts.stream
-        if not principal.may_use(facts.model):
-            raise wire.not_permitted(
-                f"This API key is not permitted to use the model '{facts.model}'.",
-                code="model_not_permitted",
-            )
-        return facts
 
     async def open(
         self,
@@ -435,7 +304,7 @@ class RelayService:
         one) is a failed attempt the next channel can take. A whole answer is read and
         parsed here. A stream is handed on at its first event (``deadline``: when the
         channel's first-byte timeout runs out); the channel's breaker hears how it went
-        when it ends (``settle`` or ``broke``)."""
+        when it ends (``CallLifecycle.finish`` or ``broke``)."""
         channel_id = ctx.channel_id
         assert channel_id is not None
         if call.stream and not reply.content_type.startswith("application/json"):

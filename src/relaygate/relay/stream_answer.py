@@ -17,12 +17,13 @@ from typing import Any
 
 from relaygate.core.errors import RelaygateError, UpstreamFailure
 from relaygate.relay.asgi import Send
+from relaygate.relay.call import CallLifecycle, estimate_prompt_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CallContext
 from relaygate.relay.crossing import Assembling, StreamReader, stream_reader
 from relaygate.relay.dialects.openai_chat.request import COMPLETIONS, RequestFacts
 from relaygate.relay.dialects.record import Dialect
-from relaygate.relay.service import Opened, RelayService, estimate_prompt_tokens
+from relaygate.relay.service import Opened, RelayService
 from relaygate.relay.streaming import KeepAlive, StreamWatch
 from relaygate.relay.turns import Turn, close_turn
 from relaygate.state.service import StateService
@@ -56,7 +57,7 @@ class StreamAnswers:
 
     async def answer(
         self,
-        ctx: CallContext,
+        call: CallLifecycle,
         opened: Opened,
         facts: RequestFacts,
         request_body: bytes,
@@ -71,7 +72,7 @@ class StreamAnswers:
         complete all the same. An upstream that reports an error mid-stream has failed:
         the call is recorded as such and not charged.
         """
-        wire, reply = plan.wire, opened.reply
+        ctx, wire, reply = call.ctx, plan.wire, opened.reply
         reader = stream_reader(
             wire.name,
             opened.upstream,
@@ -94,7 +95,7 @@ class StreamAnswers:
         watch = self.keepalive.watch(send)
         last = b""
         try:
-            last, capped = await self._relay(ctx, reply, reader, send, watch)
+            last, capped = await self._relay(call, reply, reader, send, watch)
             if capped:  # stopped at its hold: ended as the output limit ends an answer
                 ctx.usage = stream_usage(reader, request_body, whole=False)
                 last = reader.stop_at_limit(ctx.usage)
@@ -108,7 +109,7 @@ class StreamAnswers:
                 self.relay.broke(ctx)
             await self._keep(ctx, plan, reader)
             if not failure:
-                await self.relay.settle(ctx)  # durable before the last byte goes out
+                await call.finish()  # durable before the last byte goes out
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
             self.relay.broke(ctx)
@@ -122,12 +123,12 @@ class StreamAnswers:
         await send({"type": "http.response.body", "body": last, "more_body": False})
 
     async def _relay(
-        self, ctx: CallContext, reply: Any, reader: StreamReader, send: Send, watch: StreamWatch
+        self, call: CallLifecycle, reply: Any, reader: StreamReader, send: Send, watch: StreamWatch
     ) -> tuple[bytes, bool]:
         """Forward the upstream's events until its terminal one (returned, to go out with
         the end of the body), its end, or the stream's output budget (relay/output_cap.py):
         (the terminal bytes, whether the budget stopped it). One comparison per chunk."""
-        budget = ctx.budget
+        budget = call.ctx.budget
         limit = budget.tokens if budget is not None else _UNLIMITED
         async for chunk in reply.chunks():
             out = reader.feed(chunk)
@@ -137,7 +138,7 @@ class StreamAnswers:
                 watch.last = time.monotonic()
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 if reader.delivered >= limit:
-                    if not await self.relay.extend(ctx):
+                    if not await call.extend():
                         return b"", True
                     limit = budget.tokens if budget is not None else _UNLIMITED
         return b"", False

@@ -33,7 +33,6 @@ from typing import Any
 
 import orjson
 
-from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
 from relaygate.core.errors import RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
@@ -47,6 +46,7 @@ from relaygate.relay.asgi import (
     respond,
     respond_error,
 )
+from relaygate.relay.call import CallLifecycle
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.registry import OPENAI_CHAT
@@ -70,7 +70,6 @@ __all__ = ["MEDIA_WIRE", "MediaRelay"]
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
-_NO_SLOT = contextlib.nullcontext()
 _IMAGE_ROUTES = (IMAGES, IMAGE_EDITS)
 
 
@@ -97,7 +96,6 @@ MEDIA_WIRE = dataclasses.replace(OPENAI_CHAT, inspect=_facts, max_output=_nothin
 class _State:
     """What one call has established so far (read again in its ``finally``)."""
 
-    principal: Principal | None = None
     media: MediaCall | None = None
     answer: Any = None  # the images response object, for the webhook
     admitted: bool = False  # the hold was placed: the call may be reported to a webhook
@@ -153,13 +151,22 @@ class MediaRelay:
         client = scope.get("client")
         ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "", group_of(scope))
         state = _State()
-        self.relay.in_flight += 1
         try:
-            facts = await self._admit(ctx, scope, receive, state)
-            assert state.principal is not None and state.media is not None
-            slots, key_id = state.principal.concurrency, state.principal.key_id
-            async with self.relay.limiter.concurrency(key_id, slots) if slots else _NO_SLOT:
-                answer = self._answer(ctx, facts, state.media, send, state)
+            async with self.relay.call(ctx) as call:  # counted in flight; recorded on exit
+                await self._relay(call, scope, receive, send, state)
+        finally:
+            if state.admitted and state.media is not None and state.media.webhook:
+                self.webhooks.send(state.media.webhook, _webhook_body(ctx, state))
+
+    async def _relay(
+        self, call: CallLifecycle, scope: Scope, receive: Receive, send: Send, state: _State
+    ) -> None:
+        ctx = call.ctx
+        try:
+            facts = await self._admit(call, scope, receive, state)
+            assert state.media is not None
+            async with call.slot():
+                answer = self._answer(call, facts, state.media, send, state)
                 await until_disconnect(answer, receive, ctx)
         except RelaygateError as err:
             ctx.fail(err.status, err.message)
@@ -171,31 +178,22 @@ class MediaRelay:
             ctx.fail(500, "internal error")
             bug = RelaygateError("The server had an error processing your request.")
             await self._error(send, ctx, bug, state, close=True)
-        finally:
-            self.relay.in_flight -= 1
-            if state.principal is not None:
-                self.relay.settle_later(ctx)
-            if state.admitted and state.media is not None and state.media.webhook:
-                self.webhooks.send(state.media.webhook, _webhook_body(ctx, state))
 
     async def _admit(
-        self, ctx: CallContext, scope: Scope, receive: Receive, state: _State
+        self, call: CallLifecycle, scope: Scope, receive: Receive, state: _State
     ) -> RequestFacts:
         """Everything before the upstream: who calls, what for, may they, can they pay."""
+        ctx = call.ctx
         headers = read_headers(scope, self.max_header_bytes)
-        principal = await self.accounts.authenticate(headers.api_key, time.time())
-        state.principal = principal
-        ctx.user_id, ctx.key_id = principal.user_id, principal.key_id
+        call.identify(await self.accounts.authenticate(headers.api_key, time.time()))
         upload_started = time.perf_counter()
         body = await read_body(receive, headers.content_length, self.max_body_bytes)
         ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
         media = state.media = parse_call(ctx.endpoint, body, _content_type(scope))
-        facts = self.relay.admit(ctx, principal, media.payload, MEDIA_WIRE)
-        units = estimate(media, self.relay.default_output_estimate)
-        await self.relay.limit(ctx, principal, units.prompt_tokens, MEDIA_WIRE.rate_limit_headers)
-        ctx.reservation = await self.relay.charging.reserve(
-            principal, ctx.model, ctx.route_group, None, units
-        )
+        facts = call.admit(media.payload, MEDIA_WIRE)
+        units = estimate(media, call.default_output_estimate)
+        await call.limit(units.prompt_tokens, MEDIA_WIRE.rate_limit_headers)
+        await call.hold(units)
         state.admitted = True
         return facts
 
@@ -203,15 +201,16 @@ class MediaRelay:
         return [(b"x-request-id", ctx.request_id.encode()), *ctx.headers]
 
     async def _answer(
-        self, ctx: CallContext, facts: RequestFacts, media: MediaCall, send: Send, state: _State
+        self, call: CallLifecycle, facts: RequestFacts, media: MediaCall, send: Send, state: _State
     ) -> None:
+        ctx = call.ctx
         encode = media.encode if media.upload else None
         opened = await self.relay.open(ctx, facts, media.payload, media.body, encode=encode)
         reply = opened.reply
         headers = [*self._headers(ctx), *opened.headers]
         streamed = media.endpoint == SPEECH or reply.content_type.startswith("text/event-stream")
         if ctx.error is None and streamed:
-            await self._stream(ctx, media, reply, send, headers, state)
+            await self._stream(call, media, reply, send, headers, state)
             return
         try:
             data = await reply.read()
@@ -221,13 +220,13 @@ class MediaRelay:
             answer = _json(data, reply.content_type)
             ctx.usage, ctx.status = reply_usage(media, answer), 200
             state.answer = answer
-            await self.relay.settle(ctx)
+            await call.finish()
         ctx.responded = state.started = True
         await respond(send, ctx.status, data, reply.content_type.encode(), headers)
 
     async def _stream(
         self,
-        ctx: CallContext,
+        call: CallLifecycle,
         media: MediaCall,
         reply: UpstreamReply,
         send: Send,
@@ -235,6 +234,7 @@ class MediaRelay:
         state: _State,
     ) -> None:
         """Forward the answer as it arrives (audio bytes, or events read on the way)."""
+        ctx = call.ctx
         meter = StreamMeter() if reply.content_type.startswith("text/event-stream") else None
         lines = LineGuard(ctx.mask)
         kind = [(b"content-type", reply.content_type.encode()), (b"cache-control", b"no-cache")]
@@ -260,7 +260,7 @@ class MediaRelay:
             else:
                 if meter is not None and media.endpoint in _IMAGE_ROUTES:
                     state.answer = meter.answer()
-                await self.relay.settle(ctx)  # durable before the last byte goes out
+                await call.finish()  # durable before the last byte goes out
         except UpstreamFailure as err:
             ctx.fail(err.status, err.message)
             self.relay.broke(ctx)

@@ -1,0 +1,305 @@
+"""The call lifecycle (DESIGN.md §5): one place where a relay call is admitted, limited,
+held for, counted in flight, and settled or recorded.
+
+Every relay path (chat, messages, responses, compaction, media, background runs) used
+to write these steps itself, and the in-flight count went up in one module and down in
+another. Now each path does::
+
+    async with relay.call(ctx) as call:
+        call.identify(principal)           # from here the call leaves a usage row
+        facts = call.admit(payload, wire)  # the key may use the model
+        await call.limit(tokens, style)    # RPM/TPM (429 with the rate-limit headers)
+        await call.reserve(payload, body, wire)  # 402, or the hold
+        async with call.slot():            # the key's concurrency slot
+            ...                            # the upstream call and the answer
+            await call.finish()            # completed: billed, durable, before the last byte
+
+``finish`` bills a completed call once, however often it is called; leaving the block
+(normally, by an exception or by cancellation) counts the call out and records whatever
+``finish`` did not: a failed call unbilled, its hold released; a call the client left
+billed for what was delivered (``CallContext.status``/``usage`` say which). A stream is
+answered inside the block, so the lifecycle stays open until its last byte.
+
+A background response outlives the request that created it: :meth:`CallLifecycle.hand_over`
+gives its run a lifecycle of its own (counted in flight, holding the slot) that the run
+closes when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any
+
+from relaygate.accounts.principal import Principal
+from relaygate.billing.charging import Charging, Reservation
+from relaygate.billing.writer import Bill
+from relaygate.channels.health import ChannelHealth
+from relaygate.core.clock import utcnow
+from relaygate.limits.errors import refusal
+from relaygate.limits.policy import Tier, tier_rpm
+from relaygate.limits.service import RateLimiter
+from relaygate.relay.canonical import Usage
+from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.dialects.openai_chat.request import RequestFacts
+from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
+from relaygate.relay.dialects.registry import OPENAI_CHAT
+from relaygate.relay.output_cap import CapSlack, OutputBudget
+
+__all__ = ["CallLifecycle", "Calls", "estimate_prompt_tokens"]
+
+_NOTHING_USED = Usage()  # what a call that reported no usage is priced for (never mutated)
+_NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
+
+
+def estimate_prompt_tokens(body: bytes) -> int:
+    """A rough count for calls whose upstream never reported usage (about 4 bytes a token)."""
+    return max(1, len(body) // 4)
+
+
+class Calls:
+    """The money and limits side of every relay call, and the count of calls in flight.
+
+    The count decides how a bill is committed: a lone call's at once, concurrent ones'
+    in a shared batch (``BillWriter.submit(alone=...)``). Only this class and its
+    lifecycles touch the charging, the limiter and the bill writer.
+    """
+
+    def __init__(
+        self,
+        charging: Charging,
+        limiter: RateLimiter,
+        tiers: Sequence[Tier],
+        default_output_estimate: int,
+        cap_slack: CapSlack,
+        health: ChannelHealth,
+    ) -> None:
+        self.charging = charging
+        self.limiter = limiter
+        self.tiers = tiers
+        self.default_output_estimate = default_output_estimate
+        self.cap_slack = cap_slack
+        self.health = health
+        self.in_flight = 0  # relay calls between their start and their usage record
+
+    def call(self, ctx: CallContext) -> CallLifecycle:
+        """The lifecycle of the call ``ctx`` describes (enter it with ``async with``)."""
+        return CallLifecycle(self, ctx)
+
+    def _bill(self, ctx: CallContext, chargeable: bool) -> Bill:
+        reservation = ctx.reservation
+        if reservation is not None and chargeable:
+            ctx.charge = self.charging.price(reservation, ctx.usage or _NOTHING_USED)
+        money = ctx.charge
+        paid, free = (money.paid, money.free) if money else (0, 0)
+        used = ctx.status in (200, CLIENT_CLOSED)
+        uses = money.packages if money else ()
+        return Bill(ctx.record(), ctx.user_id, ctx.key_id, ctx.request_id, paid, free, used, uses)
+
+    def _record(self, ctx: CallContext) -> None:
+        """Record a call that did not complete normally; charge only what was delivered.
+
+        A call the upstream failed is never charged (its hold is released); one the
+        client left is charged for what the upstream produced until then.
+        """
+        if ctx.settled:
+            return
+        ctx.settled = True
+        chargeable = ctx.status in (200, CLIENT_CLOSED) and ctx.usage is not None
+        bill = self._bill(ctx, chargeable)
+        if ctx.reservation is None:
+            self.charging.writer.submit(bill, durable=False)
+        else:
+            self.charging.settle_later(ctx.reservation, bill)
+
+
+class CallLifecycle:
+    """One relay call, from its start to its usage record (see the module docstring).
+
+    One small object per call: the per-chunk path never touches it except through
+    :meth:`extend`, when a stream has used up its hold.
+    """
+
+    __slots__ = ("_calls", "_open", "_slot", "ctx", "principal")
+
+    def __init__(self, calls: Calls, ctx: CallContext) -> None:
+        self._calls = calls
+        self.ctx = ctx
+        self.principal: Principal | None = None  # None: unauthenticated, nothing to record
+        self._slot: AbstractAsyncContextManager[None] | None = None  # held past a block
+        self._open = False
+
+    async def __aenter__(self) -> CallLifecycle:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def open(self) -> None:
+        """Count the call in flight (once)."""
+        if not self._open:
+            self._open = True
+            self._calls.in_flight += 1
+
+    async def close(self) -> None:
+        """The call is over: free a slot still held, count it out, and record what
+        :meth:`finish` did not (safe in clean-up code; idempotent)."""
+        if self._slot is not None:
+            await self.free_slot()
+        if not self._open:
+            return
+        self._open = False
+        self._calls.in_flight -= 1
+        if self.principal is not None:
+            self._calls._record(self.ctx)
+
+    # ------------------------------------------------------------ admission
+    def identify(self, principal: Principal) -> None:
+        """The caller is authenticated: from here the call leaves a usage row."""
+        self.principal = principal
+        self.ctx.user_id, self.ctx.key_id = principal.user_id, principal.key_id
+
+    def admit(self, payload: Any, wire: Dialect) -> RequestFacts:
+        """What the call asks for, and whether the caller's key may use the model."""
+        principal = self._principal()
+        facts = wire.inspect(self.ctx.endpoint, payload)
+        self.ctx.model = facts.model
+        self.ctx.stream = facts.stream
+        if not principal.may_use(facts.model):
+            raise wire.not_permitted(
+                f"This API key is not permitted to use the model '{facts.model}'.",
+                code="model_not_permitted",
+            )
+        return facts
+
+    async def limit(
+        self, estimated_tokens: int = 0, style: RateLimitHeaders = OPENAI_CHAT.rate_limit_headers
+    ) -> None:
+        """Requests per minute by the user's tier, tokens per minute by the key (429 with
+        the rate-limit headers). The operator's own calls are not limited; every other
+        answer carries the headers."""
+        principal, ctx, calls = self._principal(), self.ctx, self._calls
+        if principal.is_operator:
+            return
+        rpm = tier_rpm(await calls.charging.topped_up(principal.user_id), calls.tiers)
+        decision = await calls.limiter.check_request(
+            principal.user_id,
+            principal.key_id,
+            rpm,
+            principal.rpm,
+            key_tpm=principal.tpm,
+            estimated_tokens=estimated_tokens,
+        )
+        ctx.tokens_counted, ctx.key_tpm = decision.tokens_charged, principal.tpm
+        headers = style(decision, utcnow())  # the caller's dialect's rate-limit headers
+        if not decision.allowed:
+            raise refusal(decision, headers)
+        ctx.headers.extend((k.encode(), v.encode()) for k, v in headers.items())
+
+    async def reserve(self, payload: dict[str, Any], body: bytes, wire: Dialect) -> None:
+        """Admit the call against the caller's balance (402) and hold its worst-case cost:
+        the prompt, every output token it can be billed for, and the stream cap's slack
+        (relay/output_cap.py); a stream may deliver that much before it is stopped."""
+        calls, ctx = self._calls, self.ctx
+        tier = payload.get("service_tier")
+        limit = wire.max_output(ctx.endpoint, payload, 0)
+        output = limit or wire.max_output(ctx.endpoint, payload, calls.default_output_estimate)
+        held = output + calls.cap_slack.of(output)
+        estimate = Usage(prompt_tokens=estimate_prompt_tokens(body), completion_tokens=held)
+        reservation = await self.hold(estimate, tier if isinstance(tier, str) else None)
+        if held and not reservation.house:
+            ctx.budget = OutputBudget(held, 0 if limit else held)
+
+    async def hold(self, estimate: Usage, service_tier: str | None = None) -> Reservation:
+        """Hold ``estimate``'s worst-case cost (402 when the balance cannot cover it); the
+        media routes, which count units rather than tokens, hold their estimate as is."""
+        ctx = self.ctx
+        reservation = ctx.reservation = await self._calls.charging.reserve(
+            self._principal(), ctx.model, ctx.route_group, service_tier, estimate
+        )
+        return reservation
+
+    @property
+    def default_output_estimate(self) -> int:
+        """The output a call that sets no limit is held for (settings)."""
+        return self._calls.default_output_estimate
+
+    # ------------------------------------------------------------ the concurrency slot
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """The key's concurrency slot for the body of an ``async with`` (429 when none is
+        free). Scoped, so it is free again before an error answer goes out."""
+        principal = self._principal()
+        slots = principal.concurrency
+        return self._calls.limiter.concurrency(principal.key_id, slots) if slots else _NO_SLOT
+
+    async def take_slot(self) -> None:
+        """Take the slot until :meth:`free_slot` (or :meth:`close`): for a call whose work
+        outlives the block that admitted it (a background run)."""
+        slot = self.slot()
+        await slot.__aenter__()
+        self._slot = slot
+
+    async def free_slot(self) -> None:
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            with contextlib.suppress(Exception):  # clean-up: a slot in the kv expires by itself
+                await slot.__aexit__(None, None, None)
+
+    # ------------------------------------------------------------ the answer
+    async def extend(self) -> bool:
+        """A stream reached its budget: grow its hold if the caller set no output limit and
+        the balance covers it (True: relay on), else False: the stream must stop."""
+        budget, reservation = self.ctx.budget, self.ctx.reservation
+        if budget is None or reservation is None or not budget.step:
+            return False
+        if not await self._calls.charging.extend(reservation, budget.step):
+            return False
+        budget.tokens += budget.step
+        return True
+
+    async def finish(self) -> None:
+        """The call completed: bill it and wait until the bill is committed (durable before
+        the answer's last byte goes out). Only the first call bills; a stream that began
+        also tells its channel's breaker that it ended well."""
+        calls, ctx = self._calls, self.ctx
+        if ctx.outcome_pending and ctx.channel_id is not None:
+            ctx.outcome_pending = False
+            calls.health.succeeded(ctx.channel_id, None, counted=True)
+        if ctx.settled or ctx.reservation is None:
+            return
+        ctx.settled = True
+        await calls.charging.settle(
+            ctx.reservation,
+            calls._bill(ctx, chargeable=True),
+            durable=True,
+            alone=calls.in_flight <= 1,
+        )
+        if ctx.key_tpm and ctx.key_id is not None and ctx.usage is not None:
+            used = ctx.usage.prompt_tokens + ctx.usage.completion_tokens
+            await calls.limiter.record_tokens(ctx.key_id, used, ctx.tokens_counted)
+
+    def hand_over(self) -> CallLifecycle:
+        """A lifecycle for the rest of this call, already counted in flight, that takes
+        this one's slot and its record (a background run: the create request answers and
+        ends; the run bills and records the call when it ends, by :meth:`close`)."""
+        ctx = self.ctx
+        owned = CallLifecycle(self._calls, dataclasses.replace(ctx))
+        owned.principal = self.principal
+        owned._slot, self._slot = self._slot, None
+        ctx.settled = True  # the create request's own record: the run's
+        owned.open()
+        return owned
+
+    def _principal(self) -> Principal:
+        principal = self.principal
+        assert principal is not None, "identify() comes first"
+        return principal
