@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relaygate.web.pages import account, auth, dashboard, invite_landing, landing
+from relaygate.web.pages import account, auth, bills, dashboard, invite_landing, landing, packages
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +18,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     invite_landing.router,
     dashboard.router,
     account.router,
+    bills.router,
+    packages.router,
 )
