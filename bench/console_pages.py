@@ -58,7 +58,8 @@ PAGES: tuple[Page, ...] = (
     Page("bills: one key", "/console/bills?key={key}"),
     Page("bills: yesterday", "/console/bills?since={yesterday}&until={yesterday}"),
     Page("bill line (charge explanation)", "/console/bills/{line}"),
-    Page("bills CSV: one day, one model", "/console/bills.csv?since={yesterday}&until={yesterday}&model={model}"),
+    Page("bills CSV: one day, one model",
+         "/console/bills.csv?since={yesterday}&until={yesterday}&model={model}"),
     Page("packages", "/console/packages"),
     Page("package: its calls (50)", "/console/packages/{package}"),
     Page("account", "/console/account"),
@@ -143,8 +144,10 @@ def main() -> None:
             for user, token in tokens.items()
         }
         values = _discover(clients[HEAVY])
-        print(f"{platform.node()} {platform.machine()} nproc {os.cpu_count()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-        print(f"| page (heavy user unless said) | p50 ms | p95 ms |\n|---|---|---|")
+        when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        print(f"{platform.node()} {platform.machine()} nproc {os.cpu_count()}, {when}")
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        print("| page (heavy user unless said) | p50 ms | p95 ms |\n|---|---|---|")
         for page in PAGES:
             times = _time(clients[page.user], page.path.format(**values), args.repeat)
             print(f"| {page.name} | {statistics.median(times):.1f} | {_p95(times):.1f} |")
