@@ -156,8 +156,8 @@ async def bill_line(
     prices: PricesDep,
     accounts: AccountsDep,
 ) -> HTMLResponse:
+    query = bill_query(query_params(request.query_params.multi_items()))  # the way back
     record = await console.bills.record(user.user_id, _line_id(line_id))
-    query = bill_query(query_params(request.query_params.multi_items()))
     labels = {key.id: key.label for key in _key_options(await accounts.keys_of(user.user_id))}
     view = LinePage(
         row=bill_row(BillLine(record, None)),
