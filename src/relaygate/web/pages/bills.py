@@ -57,8 +57,8 @@ class KeyOption:
 class BillsPage:
     query: BillQuery
     rows: tuple[BillRow, ...]
-    keys: tuple[KeyOption, ...]
-    key_labels: dict[int, str]
+    keys: tuple[KeyOption, ...]  # the key select
+    key_names: dict[int, str]  # the table: the remark, or the hint of a key without one
     statuses: dict[str, str]  # value -> msgid
     groups: tuple[str, ...]
     line_suffix: str  # "?<this query>": a line's page leads back to this very page
@@ -100,13 +100,13 @@ async def bills(
         after=query.after_position,
         before=query.before_position,
     )
-    keys = _key_options(await accounts.keys_of(user.user_id))
+    mine = await accounts.keys_of(user.user_id)
     paged = bool(query.cursor or query.before)
     view = BillsPage(
         query=query,
         rows=page.rows,
-        keys=keys,
-        key_labels={key.id: key.label for key in keys},
+        keys=_key_options(mine),
+        key_names={key.id: key.remark or key.hint for key in mine},
         statuses=STATUSES,
         groups=GROUPS,
         line_suffix=_suffix(query),
