@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from babel.numbers import format_decimal
+
 from relaygate.web.i18n import translator
-from relaygate.web.render import _formatters, environment
+from relaygate.web.render import _babel_locale, _formatters, environment
 
 MOMENT = datetime(2026, 12, 7, 21, 5, tzinfo=UTC)
 
@@ -28,3 +30,10 @@ def test_money_is_exact_whatever_the_locale() -> None:
 def test_templates_escape_what_they_are_given() -> None:
     page = environment().from_string("{{ value }}").render(value="<script>x</script>")
     assert page == "&lt;script&gt;x&lt;/script&gt;"
+
+
+def test_whole_numbers_are_babels_text_by_the_short_way() -> None:
+    for locale in ("en", "zh"):
+        number = _formatters(translator(locale))["number"]
+        for value in (0, 7, 999, 1000, -1_234_567, 10**15):
+            assert number(value) == format_decimal(value, locale=_babel_locale(locale))
