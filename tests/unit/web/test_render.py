@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from babel.numbers import format_decimal
 
@@ -32,8 +34,12 @@ def test_templates_escape_what_they_are_given() -> None:
     assert page == "&lt;script&gt;x&lt;/script&gt;"
 
 
-def test_whole_numbers_are_babels_text_by_the_short_way() -> None:
+def test_numbers_are_babels_text_by_the_short_way() -> None:
+    rng = random.Random(7)
+    values: list[int | Decimal] = [0, 7, -7, 999, 1000, -1_234_567, 10**15]
+    values += [Decimal(t) for t in ("0.004", "0.0045", "0.0055", "-0.0004", "-0", "1E+3", "30.000")]
+    values += [Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(0, 6)) for _ in range(2000)]
     for locale in ("en", "zh"):
         number = _formatters(translator(locale))["number"]
-        for value in (0, 7, 999, 1000, -1_234_567, 10**15):
-            assert number(value) == format_decimal(value, locale=_babel_locale(locale))
+        for value in values:
+            assert number(value) == format_decimal(value, locale=_babel_locale(locale)), value
