@@ -77,7 +77,7 @@ def _plain_digits(locale: Locale) -> bool:
     ``.``: en, zh): then ``f"{n:,}"`` is babel's text at a fiftieth of the cost (a bills
     page formats hundreds of numbers)."""
     symbols = locale.number_symbols.get("latn", locale.number_symbols)
-    return (
+    return bool(
         locale.decimal_formats[None].pattern == "#,##0.###"
         and symbols.get("group") == ","
         and symbols.get("decimal") == "."
