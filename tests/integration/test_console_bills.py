@@ -123,6 +123,11 @@ def test_bills_list_the_calls_with_exact_amounts_and_filter_by_the_query(
     ranged = me.browser.get("/console/bills", params={"since": today, "until": today})
     assert len(_lines(ranged)) == 4
     assert _lines(me.browser.get("/console/bills", params={"until": "2000-01-01"})) == []
+    chinese = me.browser.get("/console/bills", headers={"accept-language": "zh-CN"})
+    assert "输入 tokens" in chinese.text and "promptTokens" in chinese.text  # the seed's term stays
+    assert AMOUNT in chinese.text
+    line = me.browser.get(f"/console/bills/{every[0]}", headers={"accept-language": "zh-CN"})
+    assert "金额的计算过程" in line.text
 
 
 def test_pages_walk_older_then_newer_with_a_small_page_size(
@@ -246,7 +251,7 @@ def test_another_users_line_key_and_package_are_the_404_page(
     ]:
         page = _error_page(me.browser.get(path, params=params), 404)
         assert "Page not found" in page, path
-    assert f"/console/packages/{their_package}\"" not in me.browser.get("/console/packages").text
+    assert f'/console/packages/{their_package}"' not in me.browser.get("/console/packages").text
 
 
 @pytest.mark.parametrize(
