@@ -164,6 +164,18 @@ def test_a_bill_line_explains_its_charge_and_leads_back_to_the_same_page(
     assert f'href="/console/bills?model={me.model}&amp;limit=5"' in text
 
 
+def test_a_line_priced_before_a_price_change_starts_from_the_recorded_cost(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    me = _person(gateway, fake)
+    [record] = _calls(gateway, me.key.key, me.model, 1)
+    gateway.op("PUT", f"/models/{me.model}", json={"input": "3.00", "output": "8.00"})
+    text = me.browser.get(f"/console/bills/{record['id']}").text
+    assert "Official cost as recorded" in text and "The model&#39;s prices changed" in text
+    assert "3.000000" in text  # today's price is shown as today's
+    assert "0.006000" in text and AMOUNT in text  # the cost and the amount as billed
+
+
 # ---------------------------------------------------------------- the CSV export
 
 
