@@ -97,7 +97,15 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 def browser_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-gw')}/gw.db"
     # a configured pricing group, for the operator's "set group" form (test_admin_users.py)
-    gw = start_gateway(url, operator_email=OPERATOR_EMAIL, group_multipliers=GROUPS)
+    # every browser test signs in from 127.0.0.1: the per-IP login limit (tested over HTTP in
+    # tests/integration/test_sign_in_mail.py) would refuse the suite's links
+    gw = start_gateway(
+        url,
+        operator_email=OPERATOR_EMAIL,
+        group_multipliers=GROUPS,
+        login_per_ip_per_minute=0,
+        login_per_ip_per_hour=0,
+    )
     yield gw
     gw.stop()
 

@@ -32,7 +32,13 @@ TEAM = "team"  # a pricing group at × 0.5
 @pytest.fixture(scope="module")
 def priced_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     url = f"sqlite:///{tmp_path_factory.mktemp('dash-gw')}/gw.db"
-    gw = start_gateway(url, operator_email=OPERATOR_EMAIL, group_multipliers={TEAM: "0.5"})
+    gw = start_gateway(
+        url,
+        operator_email=OPERATOR_EMAIL,
+        group_multipliers={TEAM: "0.5"},
+        login_per_ip_per_minute=0,
+        login_per_ip_per_hour=0,
+    )
     gw.op("PUT", f"/models/{ECHO}", json=ECHO_PRICE)
     gw.op("PUT", f"/models/{OTHER}", json={"input": "0.5", "output": "1"})
     # served (so the user may call it) by a channel no test calls

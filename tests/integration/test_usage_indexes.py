@@ -147,6 +147,16 @@ CASES = [
         UsageQuery(limit=101, user_id=17, key_id=217),
         "ix_usage_records_user_id_created_at_id",
     ),
+    (
+        "a user, the newer page (before: the index read upwards)",
+        UsageQuery(limit=101, user_id=17, before=AFTER),
+        "ix_usage_records_user_id_created_at_id",
+    ),
+    (
+        "a user's 5xx, the newer page",
+        UsageQuery(limit=101, user_id=17, status_class=5, before=AFTER),
+        "ix_usage_records_user_failed",
+    ),
     ("one error status", UsageQuery(limit=101, status=500), "ix_usage_records_failed"),
     (
         "5xx, a later page",

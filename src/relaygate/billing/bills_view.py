@@ -5,7 +5,9 @@ Scoped to one user: a key, a line or a cursor position of another user's is simp
 there (a key filter naming another user's key is :class:`NotFound`, as a line id is).
 Pages follow a keyset cursor (core/pagination.py) over the index ``(user_id,
 created_at, id)``, so a deep page costs what the first costs; the filters (time range,
-key, model, status or status class, route group) narrow that range.
+key, model, status or status class, route group) narrow that range. A page read
+``before`` a position (the "newer" link of a page reached through a cursor) reads the
+same index upwards and is returned newest first like every page.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class BillRow:
 @dataclass(frozen=True, slots=True)
 class BillPage:
     rows: tuple[BillRow, ...]  # newest first
-    next: Position | None  # the cursor of the next page (None: the last page)
+    next: Position | None  # the cursor of the next (older) page (None: the last page)
+    prev: Position | None = None  # the cursor of the newer page (None: the first page)
 
 
 def bill_row(line: BillLine) -> BillRow:
@@ -121,9 +124,11 @@ class BillsView:
         *,
         limit: int = 50,
         after: Position | None = None,
+        before: Position | None = None,
     ) -> BillPage:
         """Up to ``limit`` (1 to :data:`MAX_PAGE`) of ``user_id``'s calls, newest first,
-        below ``after``; a ``key_id`` that is not the user's is :class:`NotFound`."""
+        below ``after`` (or just above ``before``: the newer page); a ``key_id`` that is
+        not the user's is :class:`NotFound`."""
         limit = max(1, min(limit, MAX_PAGE))
         async with self.db.session() as session:
             if filters.key_id is not None:
@@ -132,11 +137,17 @@ class BillsView:
                 )
                 if owner != user_id:
                     raise NotFound("No such API key.", param="key")
-            query = _query(user_id, filters, limit + 1, after)
+            query = _query(user_id, filters, limit + 1, after, before)
             lines = await UsageRepository(session).bill_lines(query)
-        rows = tuple(bill_row(line) for line in lines[:limit])
         more = len(lines) > limit
-        return BillPage(rows, Position(rows[-1].time, rows[-1].id) if more else None)
+        if before is not None:
+            if not lines:  # nothing newer (any more): the first page
+                return await self.page(user_id, filters, limit=limit)
+            rows = tuple(bill_row(line) for line in reversed(lines[:limit]))
+            return BillPage(rows, _position(rows[-1]), _position(rows[0]) if more else None)
+        rows = tuple(bill_row(line) for line in lines[:limit])
+        older = _position(rows[-1]) if more else None
+        return BillPage(rows, older, _position(rows[0]) if after is not None and rows else None)
 
     async def record(self, user_id: int, usage_id: int) -> UsageRecord:
         """One of ``user_id``'s usage records; another user's id is :class:`NotFound`."""
@@ -147,7 +158,17 @@ class BillsView:
         return row
 
 
-def _query(user_id: int, filters: BillFilters, limit: int, after: Position | None) -> UsageQuery:
+def _position(row: BillRow) -> Position:
+    return Position(row.time, row.id)
+
+
+def _query(
+    user_id: int,
+    filters: BillFilters,
+    limit: int,
+    after: Position | None,
+    before: Position | None = None,
+) -> UsageQuery:
     return UsageQuery(
         user_id=user_id,
         key_id=filters.key_id,
@@ -159,4 +180,5 @@ def _query(user_id: int, filters: BillFilters, limit: int, after: Position | Non
         route_group=filters.route_group,
         limit=limit,
         after=after,
+        before=before,
     )

@@ -72,16 +72,19 @@ def _terms(query: UsageQuery) -> list[ColumnElement[bool]]:
         after = query.after
         position = tuple_(literal(after.created_at, UTCDateTime), literal(after.id))
         terms.append(tuple_(_U.created_at, _U.id) < position)
+    if query.before is not None:
+        before = query.before
+        position = tuple_(literal(before.created_at, UTCDateTime), literal(before.id))
+        terms.append(tuple_(_U.created_at, _U.id) > position)
     return terms
 
 
 def _listing(statement: S, query: UsageQuery) -> S:
-    return (
-        statement.where(*_terms(query))
-        .order_by(_U.created_at.desc(), _U.id.desc())
-        .limit(query.limit)
-        .offset(query.offset)
-    )
+    if query.before is not None:  # the same index, read upwards from the position
+        order = (_U.created_at.asc(), _U.id.asc())
+    else:
+        order = (_U.created_at.desc(), _U.id.desc())
+    return statement.where(*_terms(query)).order_by(*order).limit(query.limit).offset(query.offset)
 
 
 def listing(query: UsageQuery) -> Select[UsageRecord]:

@@ -21,7 +21,8 @@ class UsageQuery:
 
     ``since`` is inclusive and ``until`` exclusive; ``status_class`` is the hundreds digit
     (``5`` for 5xx); ``route_group`` ``""`` is ``/v1``; ``after`` continues a listing
-    below the last row of its previous page.
+    below the last row of its previous page; ``before`` reads the rows just above a
+    position instead, oldest first (the page before it, for a "newer" link).
     """
 
     request_id: str | None = None
@@ -36,6 +37,7 @@ class UsageQuery:
     status_class: int | None = None
     after: Position | None = None
     route_group: str | None = None  # "" is /v1; "cc-omg", "codex-omg"
+    before: Position | None = None  # rows above this position, oldest first
 
 
 class UsageOut(BaseModel):

@@ -15,10 +15,11 @@ small enough for a 64-bit column.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from relaygate.core.errors import InvalidRequest
 
-__all__ = ["MICRO", "MoneyError", "format_money", "parse_money"]
+__all__ = ["MICRO", "MoneyError", "format_exact", "format_money", "parse_money"]
 
 MICRO = 1_000_000
 _LARGEST = 2**63 - 1  # a BIGINT column's limit, in micro-units
@@ -35,6 +36,31 @@ def format_money(micro: int) -> str:
     sign = "-" if micro < 0 else ""
     whole, fraction = divmod(abs(micro), MICRO)
     return f"{sign}{whole}.{fraction:06d}"
+
+
+_MAX_PLACES = 18
+
+
+def format_exact(micro: Fraction) -> str:
+    """An exact amount in micro-units (a cost before its one rounding) as a decimal with
+    at least six places and as many more as it has (``Fraction(2667, 2)`` →
+    ``"0.0013335"``); one that does not end within 18 places ends in ``…``."""
+    units = micro / MICRO
+    sign = "-" if units < 0 else ""
+    units = abs(units)
+    rest, places = units.denominator, 0
+    for prime in (2, 5):
+        count = 0
+        while rest % prime == 0:
+            rest //= prime
+            count += 1
+        places = max(places, count)
+    exact = rest == 1 and places <= _MAX_PLACES
+    places = max(6, places) if exact else _MAX_PLACES
+    scaled = units * 10**places
+    digits = scaled.numerator // scaled.denominator
+    whole, fraction = divmod(digits, 10**places)
+    return f"{sign}{whole}.{fraction:0{places}d}" + ("" if exact else "…")
 
 
 def parse_money(value: str | int | Decimal, field: str = "amount") -> int:

@@ -53,6 +53,8 @@ async def _relaygate_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _is_page(request):  # a page's bad parameter is the 400 page, never JSON
+        return console_error_page(request, 400)
     first = exc.errors()[0] if exc.errors() else {}
     loc = tuple(first.get("loc", ()))
     if len(loc) > 1 and loc[0] in _PLACES:  # name the field itself, not where it was sent

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
 from relaygate.core.errors import InvalidRequest
-from relaygate.core.money import MoneyError, format_money, parse_money
+from relaygate.core.money import MoneyError, format_exact, format_money, parse_money
 
 
 @pytest.mark.parametrize(
@@ -81,3 +82,18 @@ def test_parse_money_refuses_with_the_fields_name(text: str, reason: str) -> Non
 @pytest.mark.parametrize("micro", [0, 1, -1, 999_999, 1_000_000, 12_345_678, 2**63 - 1])
 def test_format_then_parse_is_the_identity(micro: int) -> None:
     assert parse_money(format_money(micro)) == micro
+
+
+@pytest.mark.parametrize(
+    ("micro", "expected"),
+    [
+        (Fraction(6000), "0.006000"),
+        (Fraction(2667, 2), "0.0013335"),
+        (Fraction(1, 1024), "0.0000000009765625"),
+        (Fraction(-5, 4), "-0.00000125"),
+        (Fraction(1, 3), "0.000000333333333333…"),  # never ends: cut, and says so
+        (Fraction(123456789), "123.456789"),
+    ],
+)
+def test_format_exact_writes_every_digit_there_is(micro: Fraction, expected: str) -> None:
+    assert format_exact(micro) == expected

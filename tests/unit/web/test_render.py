@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+from decimal import Decimal
+
+from babel.numbers import format_decimal
 
 from relaygate.web.i18n import translator
-from relaygate.web.render import _formatters, environment
+from relaygate.web.render import _babel_locale, _formatters, environment
 
 MOMENT = datetime(2026, 12, 7, 21, 5, tzinfo=UTC)
 
@@ -35,3 +39,14 @@ def test_a_charts_day_label_is_short_and_localised() -> None:
     assert _formatters(translator("en"))["month_day"](day) == "Dec 7"
     assert _formatters(translator("zh"))["month_day"](day) == "12月7日"
     assert _formatters(translator("en"))["date"](day) == "Dec 7, 2026"
+
+
+def test_numbers_are_babels_text_by_the_short_way() -> None:
+    rng = random.Random(7)
+    values: list[int | Decimal] = [0, 7, -7, 999, 1000, -1_234_567, 10**15]
+    values += [Decimal(t) for t in ("0.004", "0.0045", "0.0055", "-0.0004", "-0", "1E+3", "30.000")]
+    values += [Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(0, 6)) for _ in range(2000)]
+    for locale in ("en", "zh"):
+        number = _formatters(translator(locale))["number"]
+        for value in values:
+            assert number(value) == format_decimal(value, locale=_babel_locale(locale)), value

@@ -18,11 +18,13 @@ from relaygate.web.pages import (
     admin_user_actions,
     admin_users,
     auth,
+    bills,
     dashboard,
     invite,
     invite_landing,
     keys,
     landing,
+    packages,
     passkeys,
     prices,
 )
@@ -46,4 +48,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin_settings.router,
     invite.router,
     prices.router,
+    bills.router,
+    packages.router,
 )
