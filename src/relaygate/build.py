@@ -43,6 +43,7 @@ from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
 from relaygate.limits.policy import tiers_from_units
 from relaygate.limits.service import RateLimiter
+from relaygate.oauth.service import oauth_service
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
@@ -119,6 +120,12 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             billing.charging.catalogue,
             tiers_from_units(settings.rate_limit_tiers),
             billing.charging.membership_tiers,
+        ),
+        oauth=oauth_service(
+            db,
+            settings.oauth_code_seconds,
+            settings.oauth_commission_percent,
+            billing.charging.forget,
         ),
         settings=settings,
     )

@@ -174,6 +174,10 @@ class Settings(BaseModel):
         ]
     )
     referral_redeem_days: int = Field(default=7, ge=0)
+    # the OAuth open API (docs/oauth.md): how long an authorization code lives, and the
+    # operator's commission on what apps charge users (a percentage, exact)
+    oauth_code_seconds: int = Field(default=300, ge=60, le=600)
+    oauth_commission_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
 
     # state the gateway owns: stored responses, conversations, chat completions (docs/state.md)
     state_max_item_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
