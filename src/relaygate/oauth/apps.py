@@ -138,7 +138,7 @@ class AppRegistry:
                         .where(OAuthCharge.app_id.in_([r.id for r in rows]))
                         .group_by(OAuthCharge.app_id)
                     )
-                ).tuples()
+                ).all()
             )
         return [view(r, int(sums.get(r.id) or 0)) for r in rows]
 

@@ -226,7 +226,7 @@ class Grants:
                         .where(OAuthCharge.user_id == user_id)
                         .group_by(OAuthCharge.app_id)
                     )
-                ).tuples()
+                ).all()
             )
         return [
             AuthorizedApp(

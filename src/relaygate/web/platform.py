@@ -41,7 +41,7 @@ def _render(err: RelaygateError) -> Response:
 def _is_page(request: Request) -> bool:
     """Console pages answer errors with the HTML error page (the JSON APIs never)."""
     path = request.url.path
-    return path.startswith(("/console/", "/i/")) or path == "/console"
+    return path.startswith(("/console/", "/i/", "/next/")) or path == "/console"
 
 
 async def _relaygate_error(request: Request, exc: Exception) -> Response:

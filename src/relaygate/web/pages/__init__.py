@@ -24,6 +24,7 @@ from relaygate.web.pages import (
     invite_landing,
     keys,
     landing,
+    oauth_consent,
     packages,
     passkeys,
     prices,
@@ -50,4 +51,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     prices.router,
     bills.router,
     packages.router,
+    oauth_consent.router,
 )
