@@ -17,6 +17,7 @@ from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.forms import BOOL_JSON, BOOL_TEXT, MONEY_TEXT, form_body, parse_body, parse_bool
 from relaygate.core.money import format_money, parse_money
+from relaygate.oauth.apps import HOST, SCOPE, URL
 from relaygate.oauth.charges import ChargeRequest
 from relaygate.oauth.records import AppView, NewApp, TokenOwner
 from relaygate.services import AccountsDep, LedgerDep, OAuthDep
@@ -51,17 +52,19 @@ _CHARGE_BODY = form_body(
     {"amount": {"anyOf": [{"type": "integer", "minimum": 0}, MONEY_TEXT]}},
     required=("amount", "idempotency_key"),
 )
+_URL_TEXT = {"type": "string", "maxLength": 500, "pattern": f"({URL}.*)?$"}
 _APP_BODY = form_body(
     {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "logo_url": {"type": "string", "maxLength": 500},
-        "homepage": {"type": "string", "maxLength": 500},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+        "logo_url": _URL_TEXT,
+        "homepage": _URL_TEXT,
         "redirect_domains": {
             "type": "string",
             "maxLength": 2000,
-            "description": "Host names, separated by commas or spaces (app.example.com).",
+            "pattern": f"^{HOST}([ ,]+{HOST}){{0,9}}[ ,]*$",
+            "description": "1-10 host names, separated by commas or spaces (app.example.com).",
         },
-        "scope": {"type": "string", "maxLength": 100, "description": "e.g. general_api_access"},
+        "scope": {"type": "string", "pattern": SCOPE, "description": "e.g. general_api_access"},
         "public": {**BOOL_TEXT, "description": "A public client (no secret kept): PKCE required."},
     },
     {"public": BOOL_JSON},
@@ -130,7 +133,7 @@ async def balance(who: TokenDep, ledger: LedgerDep) -> dict[str, Any]:
     "/charge",
     summary="Charge the user a fee, paid to the app's owner",
     openapi_extra=_CHARGE_BODY,
-    responses=error_responses(402),
+    responses={**error_responses(402), **refused_when("a zero amount")},
 )
 async def charge(request: Request, who: TokenDep, oauth: OAuthDep) -> dict[str, Any]:
     body = await _body(request)

@@ -18,13 +18,18 @@ from relaygate.oauth.secrets import digest, new_client_id, new_secret
 
 __all__ = ["AppRegistry", "check_app", "view"]
 
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}$")
-_SCOPE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+# one label, and a host name of labels (what the OpenAPI document states, api.py)
+LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+HOST = f"{LABEL}(\\.{LABEL})*"
+SCOPE = "^[A-Za-z0-9_.:-]{1,100}$"
+URL = "^https?://[^\\s/]+"
+_DOMAIN = re.compile(f"^{HOST}$")
+_SCOPE = re.compile(SCOPE)
 
 
 def _url(value: str, field: str) -> str:
     value = value.strip()
-    if value and not re.match(r"^https?://[^\s/]+", value):
+    if value and not re.match(URL, value):
         raise InvalidRequest(f"'{field}' must be an http(s) URL.", param=field)
     if len(value) > 500:
         raise InvalidRequest(f"'{field}' is longer than 500 characters.", param=field)

@@ -36,6 +36,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/prices", N_("Prices")),
     NavItem("/console/playground", N_("Playground")),
     NavItem("/console/invite", N_("Invite")),
+    NavItem("/console/apps", N_("Apps")),
     NavItem("/console/account", N_("Account")),
     NavItem("/console/admin/", N_("Overview"), operator=True),
     NavItem("/console/admin/users", N_("Users"), operator=True),

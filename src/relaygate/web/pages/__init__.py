@@ -17,6 +17,7 @@ from relaygate.web.pages import (
     admin_settings,
     admin_user_actions,
     admin_users,
+    apps,
     auth,
     bills,
     dashboard,
@@ -52,4 +53,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     bills.router,
     packages.router,
     oauth_consent.router,
+    apps.router,
 )
