@@ -44,7 +44,7 @@ async def register(request: Request, user: CsrfDep, oauth: OAuthDep) -> HTMLResp
             "refused": err.message,
         }
         return render(request, "apps/index.html", context, user=user, status=400)
-    return render(request, "apps/secret.html", {"app": app}, user=user)
+    return render(request, "apps/secret.html", {"app": app, "rotated": False}, user=user)
 
 
 @router.post(PAGE + "/{client_id}/rotate", response_class=HTMLResponse)
