@@ -52,7 +52,7 @@ _CHARGE_BODY = form_body(
     {"amount": {"anyOf": [{"type": "integer", "minimum": 0}, MONEY_TEXT]}},
     required=("amount", "idempotency_key"),
 )
-_URL_TEXT = {"type": "string", "maxLength": 500, "pattern": f"({URL}.*)?$"}
+_URL_TEXT = {"type": "string", "maxLength": 500, "pattern": f"^({URL.removeprefix('^')}.*)?$"}
 _APP_BODY = form_body(
     {
         "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
