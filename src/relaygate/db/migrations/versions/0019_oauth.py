@@ -29,7 +29,7 @@ def upgrade() -> None:
         "oauth_apps",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("owner_id", sa.Integer(), _users_fk(), nullable=False, index=True),
-        sa.Column("client_id", sa.String(24), nullable=False, unique=True),
+        sa.Column("client_id", sa.String(24), nullable=False),
         sa.Column("secret_hash", sa.String(64), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("logo_url", sa.String(500), nullable=False),
@@ -38,12 +38,13 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(200), nullable=False),
         sa.Column("public", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.UniqueConstraint("client_id", name="uq_oauth_apps_client_id"),
         **_AUTO,
     )
     op.create_table(
         "oauth_codes",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("code_hash", sa.String(64), nullable=False),
         sa.Column("app_id", sa.Integer(), _apps_fk(), nullable=False),
         sa.Column("user_id", sa.Integer(), _users_fk(), nullable=False),
         sa.Column("redirect_uri", sa.String(2000), nullable=False),
@@ -52,18 +53,20 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.UniqueConstraint("code_hash", name="uq_oauth_codes_code_hash"),
         **_AUTO,
     )
     op.create_table(
         "oauth_tokens",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("app_id", sa.Integer(), _apps_fk(), nullable=False),
         sa.Column("user_id", sa.Integer(), _users_fk(), nullable=False, index=True),
         sa.Column("code_id", sa.Integer(), nullable=False, index=True),
         sa.Column("scope", sa.String(200), nullable=False),
         sa.Column("revoked_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.UniqueConstraint("token_hash", name="uq_oauth_tokens_token_hash"),
         **_AUTO,
     )
     op.create_table(
@@ -77,7 +80,12 @@ def upgrade() -> None:
         sa.Column("balance_after", sa.BigInteger(), nullable=False),
         sa.Column("remark", sa.String(500), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.UniqueConstraint("app_id", "user_id", "idempotency_key"),
+        sa.UniqueConstraint(
+            "app_id",
+            "user_id",
+            "idempotency_key",
+            name="uq_oauth_charges_app_id_user_id_idempotency_key",
+        ),
         **_AUTO,
     )
 
