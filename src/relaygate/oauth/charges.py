@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.models import User
@@ -68,11 +69,13 @@ class Charges:
             raise InvalidRequest(
                 "'idempotency_key' must be 1-100 letters, digits or _.:-", param="idempotency_key"
             )
-        async with self.db.session() as session, session.begin():
+        async with self.db.session() as session:
             operator_id = await session.scalar(
                 select(User.id).where(User.is_operator.is_(True)).order_by(User.id).limit(1)
             )
-            payees = {who.owner_id, operator_id or who.owner_id}
+        payees = {who.owner_id, operator_id or who.owner_id}
+        await self._ensure_wallets(payees)
+        async with self.db.session() as session, session.begin():
             for user_id in sorted({who.user_id, *payees}):
                 await session.execute(
                     update(Wallet).where(Wallet.user_id == user_id).values(balance=Wallet.balance)
@@ -90,6 +93,19 @@ class Charges:
         for user_id in {who.user_id, *payees}:
             self.forget(user_id)
         return _result(row, replayed=False)
+
+    async def _ensure_wallets(self, user_ids: set[int]) -> None:
+        """The payees' wallets exist before the charge locks them: two first charges to a
+        new developer would otherwise both insert the wallet, and one would fail."""
+        for user_id in user_ids:
+            try:
+                async with self.db.session() as session, session.begin():
+                    if await session.get(Wallet, user_id) is None:
+                        session.add(
+                            Wallet(user_id=user_id, balance=0, free_balance=0, topped_up_total=0)
+                        )
+            except IntegrityError:  # another charge made it first: exactly what we wanted
+                continue
 
     async def _move(
         self, session: AsyncSession, who: TokenOwner, req: ChargeRequest, operator_id: int
