@@ -247,3 +247,27 @@ def test_unknown_tokens_are_refused(gateway: Gateway) -> None:
             got = http.post("/api/v1/user/oauth/user-info")
         assert got.status_code == 401
         assert got.json()["errorType"] == "oauth_invalid_token_error"
+
+
+def test_concurrent_first_charges_with_different_keys_all_land(gateway: Gateway) -> None:
+    """20 charges at once, each its own key, the first ones a new developer receives:
+    every one is charged once and the wallets still equal their ledgers."""
+    app = register(gateway)
+    token, uid, _ = _authorized(gateway, app, pkce=False)
+
+    async def burst() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        async with httpx.AsyncClient(base_url=gateway.url, headers=headers, timeout=60) as http:
+            calls = [
+                http.post(
+                    "/api/v1/user/oauth/charge", data={"amount": "0.1", "idempotency_key": f"k{i}"}
+                )
+                for i in range(20)
+            ]
+            return list(await asyncio.gather(*calls))
+
+    answers = run_sync(burst())
+    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
+    with _bearer(gateway, token["access_token"]) as http:
+        assert http.post("/api/v1/user/oauth/balance").json()["data"]["balance"] == "8.000000"
+    ledger_matches(gateway, uid, app.owner_id)
