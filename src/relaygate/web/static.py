@@ -63,7 +63,9 @@ ASSETS = MappingProxyType(
 )
 
 
-CONSOLE_ASSETS = MappingProxyType({"console.css": _CSS, "console.js": _JS})
+CONSOLE_ASSETS = MappingProxyType(
+    {"console.css": _CSS, "console.js": _JS, "playground.js": _JS}  # playground.js: one page's
+)
 
 
 class AssetsMissing(RuntimeError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from relaygate.web.pages import account, auth, dashboard, invite_landing, landing
+from relaygate.web.pages import account, auth, dashboard, invite_landing, landing, playground
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +18,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     invite_landing.router,
     dashboard.router,
     account.router,
+    playground.router,
 )
