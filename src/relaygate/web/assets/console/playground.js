@@ -35,9 +35,10 @@
 
   function showError(item, message) {
     item.className = "msg msg-error";
-    item.setAttribute("role", "alert");
     item.querySelector(".role").textContent = t.tError;
-    item.querySelector(".text").textContent = message;
+    const text = item.querySelector(".text");
+    text.textContent = message;
+    text.setAttribute("role", "alert");
     item.dataset.state = "error";
   }
 
@@ -177,6 +178,7 @@
     try {
       const response = await call(false);
       const requestId = response.headers.get("x-request-id");
+      if (requestId) item.dataset.requestId = requestId;
       if (!response.ok) {
         showError(item, await errorText(response));
         state.history.pop(); // the refused turn is not part of the conversation
