@@ -108,7 +108,7 @@ def test_chat_with_the_echo_model_streams_and_shows_the_charge(
     shot(page, "console-playground")
     assert_accessible(page)
 
-    page.get_by_role("button", name="New conversation").click()
+    page.get_by_role("link", name="New conversation").click()
     expect(page.locator(".msg")).to_have_count(0)
 
 
@@ -172,3 +172,24 @@ def test_playground_at_360px_and_its_weight(
     assert width <= 360, f"the page scrolls sideways at 360 px ({width} px wide)"
     shot(page, "console-playground-360")
     assert_accessible(page)
+
+
+def test_without_javascript_the_form_answers_with_the_page(
+    new_context: Callable[..., BrowserContext], sign_in: Callable[..., None], gateway: Gateway
+) -> None:
+    page = new_context(java_script_enabled=False).new_page()
+    user_id = _user(gateway, page, sign_in, credit="5")
+    page.goto(PAGE)
+    page.get_by_label("System prompt").fill("You are terse.")
+    _send(page, "hello without script")
+    answer = page.locator(".msg-assistant").last
+    expect(answer.locator(".text")).to_have_text("Echo: hello without script")
+    usage = gateway.wait_for_records(user_id=user_id, limit=1)[0]
+    expect(answer.locator("[data-field=amount]")).to_have_text(format_money(usage["amount"]))
+    expect(page.get_by_label("System prompt")).to_have_value("You are terse.")
+    _send(page, "second")
+    expect(page.locator(".msg-assistant")).to_have_count(2)
+    expect(page.locator(".msg-assistant").last.locator(".text")).to_have_text("Echo: second")
+    shot(page, "console-playground-nojs")
+    # no axe here: axe runs as a script, and this context runs none (the same markup is
+    # checked with script on above)

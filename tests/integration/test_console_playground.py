@@ -156,3 +156,58 @@ def test_the_charge_of_a_call_is_its_bill_line_and_only_its_users(
     assert "text/html" in stranger.headers["content-type"]  # the console's 404 page
     missing = browser.get(CALLS + "req_nothing", headers={"X-CSRF-Token": token})
     assert missing.status_code == 404
+
+
+# ---------------------------------------------------------------- the page without script
+
+
+def _post_message(browser: httpx.Client, token: str, **fields: str) -> httpx.Response:
+    return browser.post("/console/playground", data={"csrf_token": token, **fields})
+
+
+def test_the_form_without_script_needs_the_csrf_token(gateway: Gateway) -> None:
+    _, browser = _user(gateway)
+    _csrf(browser)
+    refused = browser.post("/console/playground", data={"message": "hi", "model": "relaygate-echo"})
+    assert refused.status_code == 403
+
+
+def test_the_form_without_script_calls_the_relay_and_carries_the_conversation(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    first = _post_message(browser, token, model=model, system="Be brief.", message="hello")
+    assert first.status_code == 200, first.text
+    assert "Hello from the fake upstream." in first.text
+    sent = fake.requests_for("/chat/completions")[-1].body
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello"},
+    ]
+    assert not sent.get("stream")
+    # the charge shown is the bill line's, for this user's playground key
+    usage = gateway.wait_for_records(user_id=user_id, model=model)[0]
+    assert f'data-field="amount">{format_money(usage["amount"])}<' in first.text
+    history = re.search(r'name="history" value="([^"]*)"', first.text)
+    assert history is not None
+    carried = history.group(1).replace("&#34;", '"').replace("&quot;", '"')
+
+    second = _post_message(
+        browser, token, model=model, system="Be brief.", message="more", history=carried
+    )
+    assert second.status_code == 200
+    roles = [m["role"] for m in fake.requests_for("/chat/completions")[-1].body["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_the_form_without_script_shows_a_refusal(gateway: Gateway, fake: FakeOpenAI) -> None:
+    _, browser = _user(gateway, credit="")
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    page = _post_message(browser, token, model=model, message="hello")
+    assert page.status_code == 200
+    assert 'role="alert">User balance is insufficient' in page.text
+    bad = _post_message(browser, token, model=model, message="hi", temperature="warm")
+    assert bad.status_code == 400 and "temperature" in bad.text

@@ -198,10 +198,12 @@
   }
 
   form.addEventListener("submit", submit);
+  document.getElementById("pg-hint").hidden = false; // the shortcut is the script's
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
   });
-  document.getElementById("pg-reset").addEventListener("click", () => {
+  document.getElementById("pg-reset").addEventListener("click", (event) => {
+    event.preventDefault();
     state.history = [];
     log.replaceChildren();
     input.focus();
