@@ -46,7 +46,7 @@ def own_origin(scope: Mapping[str, Any]) -> str | None:
     return f"{scheme}://{host}:{server[1]}"
 
 
-def _message(raw: bytes, status: int) -> str:
+def _message(raw: bytes) -> str:
     try:
         body = json.loads(raw)
     except ValueError:
@@ -80,7 +80,7 @@ def _post(url: str, key: str, payload: dict[str, Any]) -> Reply:
             return Reply(True, response.status, _answer(raw), request_id)
     except urllib.error.HTTPError as err:
         raw = err.read()
-        return Reply(False, err.code, _message(raw, err.code), err.headers.get("x-request-id"))
+        return Reply(False, err.code, _message(raw), err.headers.get("x-request-id"))
     except (urllib.error.URLError, OSError, ValueError):
         return Reply(False, 0, "", None)
 
