@@ -26,6 +26,7 @@ from tests.harness import (
 from tests.integration.test_money import chat, priced_model
 
 WEBHOOK = "/api/v1/payments/stripe/webhook"
+OPERATOR = "payments-operator@example.test"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ def paying(
         rate_limit_tiers=[[0, 2], [20, 1000]],
         login_per_ip_per_minute=0,
         login_per_ip_per_hour=0,
+        operator_email=OPERATOR,
     )
     stripe_fake.webhook_url = gw.url + WEBHOOK
     yield gw
