@@ -49,8 +49,15 @@ PROVIDER_DOWN = N_("Stripe did not answer; nothing was charged. Try again in a m
 
 @dataclass(frozen=True, slots=True)
 class TopUpOption:
-    amount: int  # micro-units, shown with money()
+    amount: int  # micro-units
     value: str  # as the form sends it back
+    label: str  # "20 USD": an operator's round amount, without the six decimals
+
+
+def short_amount(micro: int, currency: str) -> str:
+    """An amount the operator chose (whole cents at most) as people write it."""
+    text = format_money(micro)
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + " " + currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +66,8 @@ class BillingPage:
     balance: Balance
     currency: str
     options: tuple[TopUpOption, ...]
-    minimum: int
-    maximum: int
+    minimum: str  # short_amount
+    maximum: str
     orders: tuple[OrderView, ...]
     states: dict[str, str]
     methods: dict[str, str]
@@ -69,13 +76,17 @@ class BillingPage:
 async def _page(s: ServicesDep, user: ActiveSession) -> BillingPage:
     payments = s.payments
     orders = await payments.orders(user.user_id) if payments.enabled else []
+    currency = payments.limits.currency.upper()
     return BillingPage(
         enabled=payments.enabled,
         balance=await s.ledger.balance(user.user_id),
-        currency=payments.limits.currency.upper(),
-        options=tuple(TopUpOption(o, format_money(o)) for o in payments.limits.options),
-        minimum=payments.limits.minimum,
-        maximum=payments.limits.maximum,
+        currency=currency,
+        options=tuple(
+            TopUpOption(o, format_money(o), short_amount(o, currency))
+            for o in payments.limits.options
+        ),
+        minimum=short_amount(payments.limits.minimum, currency),
+        maximum=short_amount(payments.limits.maximum, currency),
         orders=tuple(orders),
         states=STATES,
         methods=METHODS,
