@@ -252,6 +252,21 @@ class FakeStripe:
             }
         return self.event("charge.refunded", charge)
 
+    def dispute_event(self, object_id: str, amount: int) -> Delivery:
+        """``charge.dispute.created`` for the payment of a session or invoice."""
+        with self._lock:
+            obj = self.objects[object_id]
+            obj["payment_intent"] = obj["payment_intent"] or self._new_id("pi")
+            dispute = {
+                "id": self._new_id("dp"),
+                "object": "dispute",
+                "payment_intent": obj["payment_intent"],
+                "amount": amount,
+                "status": "needs_response",
+                "metadata": {},
+            }
+        return self.event("charge.dispute.created", dispute)
+
     def deliver(
         self,
         delivery: Delivery,

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import DATABASES
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.fakes.stripe import Delivery, FakeStripe
+from tests.fakes.stripe import FakeStripe
 from tests.harness import (
     Gateway,
     IssuedKey,
@@ -338,5 +338,16 @@ def test_payments_are_off_without_a_stripe_key(sqlite_gateway: Gateway) -> None:
             assert answer.json()["message"] == "Payments are not configured on this gateway."
 
 
-def _unused(_: Delivery) -> None:  # keeps the import for readers of the fake's API
-    return None
+def test_a_dispute_is_debited_once_as_a_ledger_entry(
+    paying: Gateway, stripe_fake: FakeStripe
+) -> None:
+    manager = _manager(paying)
+    order = _topup(paying, manager.key, "20")
+    stripe_fake.complete(order["provider_ref"])
+    dispute = stripe_fake.dispute_event(order["provider_ref"], 2000)
+    assert stripe_fake.deliver(dispute).json()["data"]["outcome"] == "applied"
+    assert stripe_fake.deliver(dispute).json()["data"]["outcome"] == "duplicate"
+    balance = _balance(paying, manager.user_id)
+    assert balance["balance"] == Decimal("0") and balance["topped_up_total"] == Decimal("0")
+    ledger = paying.op("GET", f"/users/{manager.user_id}/ledger")["entries"]
+    assert ledger[0]["kind"] == "dispute" and ledger[0]["amount"] == -20_000_000

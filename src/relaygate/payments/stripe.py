@@ -203,6 +203,8 @@ class StripeProvider:
         return PayPage(provider_ref=str(final.id), url=str(final.hosted_invoice_url or ""))
 
     def parse_webhook(self, payload: bytes, signature: str) -> PaymentEvent:
+        if not self._webhook_secret:  # an empty key would verify anyone's HMAC
+            raise WebhookRefused("no webhook secret is configured")
         try:
             sdk.Webhook.construct_event(
                 payload, signature, self._webhook_secret, tolerance=self._tolerance
