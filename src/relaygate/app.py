@@ -28,6 +28,7 @@ from relaygate.billing.referral_api import router as referral_router
 from relaygate.build import build
 from relaygate.channels.api import router as channels_router
 from relaygate.core.ids import new_request_id
+from relaygate.payments.api import router as payments_router
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.services import SERVICES, Services
@@ -171,6 +172,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         passkeys_router,
         referral_router,
         state_router,
+        payments_router,
     )
     for router in routers:
         app.include_router(router)

@@ -43,6 +43,9 @@ from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
 from relaygate.limits.policy import tiers_from_units
 from relaygate.limits.service import RateLimiter
+from relaygate.payments.amounts import TopUpLimits
+from relaygate.payments.service import PaymentService, PaymentURLs
+from relaygate.payments.stripe import StripeProvider
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
@@ -121,6 +124,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             billing.charging.membership_tiers,
         ),
         settings=settings,
+        payments=_payments(settings, db, billing.charging),
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -178,6 +182,34 @@ def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) ->
         charging=charging,
         usage=UsageService(db),
     )
+
+
+def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentService:
+    """Top-up orders through Stripe; without its secret key the service says payments are
+    off (every payment route answers 404 ``payments_not_configured``)."""
+    provider = None
+    if settings.stripe_secret_key is not None:
+        webhook = settings.stripe_webhook_secret
+        provider = StripeProvider(
+            settings.stripe_secret_key.get_secret_value(),
+            webhook.get_secret_value() if webhook else "",
+            settings.stripe_api_base,
+            settings.stripe_webhook_tolerance,
+        )
+    billing = settings.base_url + "/console/billing"
+    limits = TopUpLimits(
+        currency=settings.payments_currency.lower(),
+        options=tuple(
+            parse_money(o, "payments_amount_options") for o in settings.payments_amount_options
+        ),
+        minimum=parse_money(settings.payments_min_amount, "payments_min_amount"),
+        maximum=parse_money(settings.payments_max_amount, "payments_max_amount"),
+    )
+    urls = PaymentURLs(
+        success=settings.payments_success_url or billing + "?done=paid",
+        cancel=settings.payments_cancel_url or billing + "?done=cancelled",
+    )
+    return PaymentService(db, provider, limits, urls, charging.forget)
 
 
 def _smtp(settings: Settings) -> SMTPConfig | None:

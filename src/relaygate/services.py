@@ -32,6 +32,7 @@ from relaygate.billing.service import UsageService
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.kv.protocols import KV
+from relaygate.payments.service import PaymentService
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
@@ -55,6 +56,7 @@ __all__ = [
     "LedgerDep",
     "PackagesDep",
     "PasskeysDep",
+    "PaymentsDep",
     "PricesDep",
     "ReferralsDep",
     "Services",
@@ -94,6 +96,7 @@ class Services:
     webhooks: WebhookSender  # the image calls' ``ohmygpt_webhook_url``
     audit: AuditTrail  # the trail of changes (the services write it; pages read it)
     console: ConsoleReads  # the console pages' read models
+    payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -178,6 +181,10 @@ def _console(s: ServicesDep) -> ConsoleReads:
     return s.console
 
 
+def _payments(s: ServicesDep) -> PaymentService:
+    return s.payments
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -196,3 +203,4 @@ ChannelTesterDep = Annotated[ChannelProber, Depends(_channel_tester)]
 StateDep = Annotated[StateService, Depends(_state)]
 AuditDep = Annotated[AuditTrail, Depends(_audit)]
 ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
+PaymentsDep = Annotated[PaymentService, Depends(_payments)]

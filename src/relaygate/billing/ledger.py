@@ -22,12 +22,26 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest
 from relaygate.db.engine import Database
 
-__all__ = ["Balance", "LedgerService", "Split", "TOPUP", "ADJUSTMENT", "CHARGE", "FREE_GRANT"]
+__all__ = [
+    "ADJUSTMENT",
+    "CHARGE",
+    "DISPUTE",
+    "FREE_GRANT",
+    "REFUND",
+    "TOPUP",
+    "Balance",
+    "LedgerService",
+    "Split",
+    "post",
+]
 
 TOPUP = "topup"
 FREE_GRANT = "free_grant"
 ADJUSTMENT = "adjustment"
 CHARGE = "charge"
+REFUND = "refund"  # a paid top-up given back (payments): takes back what it counted
+DISPUTE = "dispute"  # a paid top-up disputed by the payer's bank (payments)
+_TAKES_BACK_TOPUP = (REFUND, DISPUTE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,51 @@ def _view(wallet: Wallet | None) -> Balance:
     )
 
 
+async def post(
+    session: AsyncSession,
+    user_id: int,
+    amount: int,
+    kind: str,
+    memo: str = "",
+    request_id: str | None = None,
+    *,
+    actor_id: int | None = None,
+) -> Balance:
+    """The wallet change, its ledger entry and its audit line, inside the caller's
+    transaction: a service that changes its own rows with the money (a payment order
+    turning paid) commits both or neither. A refund or dispute may take the balance
+    below zero and takes back from the cumulative top-up what it counted."""
+    wallet = await _wallet(session, user_id)
+    free = amount if kind == FREE_GRANT else 0
+    paid = amount - free
+    wallet.balance += paid
+    wallet.free_balance += free
+    if kind == TOPUP:
+        wallet.topped_up_total += amount
+        wallet.first_topup_at = wallet.first_topup_at or utcnow()
+    elif kind in _TAKES_BACK_TOPUP:
+        wallet.topped_up_total = max(0, wallet.topped_up_total + amount)
+    session.add(
+        LedgerEntry(
+            user_id=user_id,
+            kind=kind,
+            amount=paid,
+            free_amount=free,
+            request_id=request_id,
+            memo=memo[:500],
+        )
+    )
+    stage(
+        session,
+        f"balance.{kind}",
+        actor_id=actor_id,
+        subject_user_id=user_id,
+        detail={"amount": amount, "memo": memo[:500]},
+    )
+    await session.flush()
+    return _view(wallet)
+
+
 class LedgerService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -98,32 +157,7 @@ class LedgerService:
         if kind in (TOPUP, FREE_GRANT) and amount <= 0:
             raise InvalidRequest("A top-up must be positive.", param="amount")
         async with self.db.session() as session, session.begin():
-            wallet = await _wallet(session, user_id)
-            free = amount if kind == FREE_GRANT else 0
-            paid = amount - free
-            wallet.balance += paid
-            wallet.free_balance += free
-            if kind == TOPUP:
-                wallet.topped_up_total += amount
-                wallet.first_topup_at = wallet.first_topup_at or utcnow()
-            session.add(
-                LedgerEntry(
-                    user_id=user_id,
-                    kind=kind,
-                    amount=paid,
-                    free_amount=free,
-                    request_id=request_id,
-                    memo=memo[:500],
-                )
-            )
-            stage(
-                session,
-                f"balance.{kind}",
-                actor_id=actor_id,
-                subject_user_id=user_id,
-                detail={"amount": amount, "memo": memo[:500]},
-            )
-        return _view(wallet)
+            return await post(session, user_id, amount, kind, memo, request_id, actor_id=actor_id)
 
     async def entries(self, user_id: int, limit: int = 100) -> list[LedgerEntry]:
         async with self.db.session() as session:
