@@ -3,8 +3,8 @@ and the README's screenshots (console_shots.py).
 
 One customer (``ada@…``) with two keys, a resource package and two weeks of calls (the
 history is written through the bill writer itself, so the roll-up, ledger and key
-counters agree with the records; today's calls go through the relay), a second user she
-invited, a channel on a fake OpenAI upstream, priced models, and the operator.
+counters agree with the records; today's calls go through the relay), channels on a fake
+OpenAI upstream, priced models, and the operator.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = ["CUSTOMER", "OPERATOR", "Demo", "start_demo"]
 
 OPERATOR = "operator@example.test"
 CUSTOMER = "ada@example.test"
-FRIEND = "grace@example.test"
 ECHO = "relaygate-echo"
 # official prices per million tokens (currency units)
 PRICES = {
@@ -96,11 +95,12 @@ def _history(gateway: Gateway, user_id: int, key_ids: list[int]) -> None:
     rng = random.Random(13)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     models = ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "claude-sonnet-4"]
-    rows = [
-        _row(user_id, rng.choice(key_ids), rng.choice(models), at, rng)
+    moments = [
+        now - timedelta(days=day, hours=rng.randint(0, 20))
         for day in range(DAYS, 0, -1)
-        for at in [now - timedelta(days=day, hours=rng.randint(0, 20)) for _ in range(rng.randint(4, 16))]
-    ]  # fmt: skip
+        for _ in range(rng.randint(4, 16))
+    ]
+    rows = [_row(user_id, rng.choice(key_ids), rng.choice(models), at, rng) for at in moments]
 
     async def write() -> None:
         db = Database(gateway.db_url)
