@@ -222,7 +222,9 @@ def test_prices_list_filter_and_a_prediction_equal_to_the_bill(
     page_weight(page.context.new_page(), "/console/prices").assert_under()
 
 
-def test_a_wrong_prediction_form_says_what_to_fix(page: Page, sign_in: Callable[..., None]) -> None:
+def test_a_wrong_prediction_form_says_what_to_fix(
+    page: Page, sign_in: Callable[..., None]
+) -> None:
     sign_in(page, new_email("predict"))
     page.goto("/console/prices")
     form = page.locator("form.predict-form")
@@ -230,6 +232,8 @@ def test_a_wrong_prediction_form_says_what_to_fix(page: Page, sign_in: Callable[
     form.get_by_role("button", name="Predict").click()
     expect(page.get_by_role("alert")).to_contain_text("needs a correction")
     expect(form.get_by_label("Prompt tokens")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#prompt-error")).to_have_text("Enter a whole number of tokens, 0 or more.")
+    expect(page.locator("#prompt-error")).to_have_text(
+        "Enter a whole number of tokens, 0 or more."
+    )
     expect(page.locator("#predicted-amount")).to_have_count(0)
     assert_accessible(page)
