@@ -26,6 +26,7 @@ from relaygate.web.pages import (
     landing,
     packages,
     passkeys,
+    playground,
     prices,
 )
 
@@ -50,4 +51,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     prices.router,
     bills.router,
     packages.router,
+    playground.router,
 )
