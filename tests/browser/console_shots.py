@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.demo import CUSTOMER, OPERATOR, Demo, start_demo
 from tests.browser.kit import CHROMIUM, CHROMIUM_ARGS, sign_in_by_link
@@ -29,12 +29,23 @@ SHOTS = (
     ("bill-line", "/console/bills/{bill}", CUSTOMER),
     ("packages", "/console/packages", CUSTOMER),
     ("prices", "/console/prices", CUSTOMER),
+    ("playground", "/console/playground", CUSTOMER),
     ("admin-overview", "/console/admin/", OPERATOR),
     ("admin-users", "/console/admin/users", OPERATOR),
     ("admin-user", "/console/admin/users/{user}", OPERATOR),
     ("admin-channels", "/console/admin/channels", OPERATOR),
     ("admin-models", "/console/admin/models", OPERATOR),
 )
+
+
+def _converse(page: Page) -> None:
+    """One exchange, so the picture shows an answer with its tokens and charge."""
+    page.get_by_label("Model").select_option("gpt-4o-mini")
+    page.get_by_label("System prompt").fill("Answer in one paragraph.")
+    page.get_by_label("Message", exact=True).fill("What does a relay gateway do?")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".msg-assistant[data-state=done]").wait_for()
+    page.locator(".msg-assistant .call-facts").wait_for()
 
 
 def take(browser: Browser, demo: Demo, out: Path) -> list[Path]:
@@ -50,6 +61,8 @@ def take(browser: Browser, demo: Demo, out: Path) -> list[Path]:
                 continue
             answer = page.goto(demo.fill(path), wait_until="networkidle")
             assert answer is not None and answer.status == 200, (path, answer)
+            if name == "playground":
+                _converse(page)
             target = out / f"{name}.png"
             page.screenshot(path=str(target), full_page=False)
             saved.append(target)

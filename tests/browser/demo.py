@@ -124,7 +124,12 @@ def _history(gateway: Gateway, user_id: int, key_ids: list[int]) -> None:
 
 
 def _relay_calls(gateway: Gateway, upstream: FakeOpenAI, keys: list[str]) -> None:
-    upstream.default = Behaviour(prompt_tokens=1200, completion_tokens=340)
+    upstream.default = Behaviour(
+        text="A relay gateway stands between your code and the model providers: one key, "
+        "one bill, and the calls routed to whichever upstream is healthy.",
+        prompt_tokens=1200,
+        completion_tokens=340,
+    )
     for n, (key, model) in enumerate(
         [(keys[0], "gpt-4o-mini"), (keys[0], "gpt-4o"), (keys[1], ECHO), (keys[0], "gpt-4o-mini")]
     ):

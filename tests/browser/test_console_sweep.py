@@ -35,6 +35,7 @@ PAGES = (
     "/console/packages/{package}",
     "/console/invite",
     "/console/prices",
+    "/console/playground",
     "/console/account",
     "/console/admin/",
     "/console/admin/users",

@@ -5,10 +5,11 @@ A friend opens an existing user's invitation link, signs up by the link read fro
 mail they received, creates a key, is credited by the operator on the operator's user
 page, calls the relay with the key through the openai SDK (the echo model, priced here so
 the call costs something), finds the call in the bills and on the dashboard's chart,
-exports the CSV and reads it, and signs out. The operator (signed in by mail as well) adds
-a channel pointing at a fake upstream and tests it, edits the echo model's price, and the
-friend's price list shows the new price. The inviter's invite page lists the friend with
-the reward. Every page visited is screenshotted under test-artifacts/screenshots/journey-*.
+exports the CSV and reads it, gets a streamed answer in the playground, and signs out.
+The operator (signed in by mail as well) adds a channel pointing at a fake upstream and
+tests it, edits the echo model's price, and the friend's price list shows the new price.
+The inviter's invite page lists the friend with the reward. Every page visited is
+screenshotted under test-artifacts/screenshots/journey-*.
 """
 
 from __future__ import annotations
@@ -192,6 +193,23 @@ def _operator_edits_the_price(page: Page) -> None:
     _visit(page, "admin-models")
 
 
+def _playground(page: Page) -> None:
+    """A streamed answer in the playground, with its tokens and charge once it ends."""
+    page.get_by_role("navigation").get_by_role("link", name="Playground").first.click()
+    _visit(page, "playground-empty")
+    page.get_by_label("Model").select_option(ECHO)
+    page.get_by_label("System prompt").fill("Answer briefly.")
+    page.get_by_label("Message", exact=True).fill("hello playground")
+    page.get_by_role("button", name="Send").click()
+    answer = page.locator(".msg-assistant").last
+    expect(answer.locator(".text")).to_have_text("Echo: hello playground")
+    expect(answer).to_have_attribute("data-state", "done")
+    charged = answer.locator(".call-facts [data-field=amount]")
+    expect(charged).to_have_text(re.compile(r"^\d+\.\d{6}$"))
+    assert Decimal(charged.inner_text()) > 0
+    _visit(page, "playground")
+
+
 def _echo_input_price(page: Page) -> str:
     page.get_by_role("navigation").get_by_role("link", name="Prices").first.click()
     row = page.locator("#price-rows tr", has=page.get_by_role("rowheader", name=ECHO))
@@ -243,6 +261,7 @@ def test_from_an_invitation_to_bills_and_the_operator_at_work(
     expect(today.locator("rect.bar")).to_have_count(1)
     expect(today.locator("title")).to_contain_text("2 calls")
     _visit(friend, "dashboard")
+    _playground(friend)
     before = _echo_input_price(friend)
     assert Decimal(before) == Decimal(ECHO_PRICE["input"])
     _visit(friend, "prices-before")
