@@ -22,12 +22,23 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest
 from relaygate.db.engine import Database
 
-__all__ = ["Balance", "LedgerService", "Split", "TOPUP", "ADJUSTMENT", "CHARGE", "FREE_GRANT"]
+__all__ = [
+    "REDEEM",
+    "wallet_for_update",
+    "Balance",
+    "LedgerService",
+    "Split",
+    "TOPUP",
+    "ADJUSTMENT",
+    "CHARGE",
+    "FREE_GRANT",
+]
 
 TOPUP = "topup"
 FREE_GRANT = "free_grant"
 ADJUSTMENT = "adjustment"
 CHARGE = "charge"
+REDEEM = "redeem"  # a redemption code's money (billing/redemption.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,12 @@ class Split:
     @property
     def total(self) -> int:
         return self.paid + self.free
+
+
+async def wallet_for_update(session: AsyncSession, user_id: int) -> Wallet:
+    """The user's wallet row, locked for this transaction (created at zero if missing);
+    other services that credit in their own transaction (redemption codes) use it."""
+    return await _wallet(session, user_id)
 
 
 async def _wallet(session: AsyncSession, user_id: int) -> Wallet:
