@@ -22,7 +22,7 @@ from relaygate.billing.redemption import (
     Redeemed,
     format_code,
 )
-from relaygate.core.bounds import INT32_MAX, Price, RowId
+from relaygate.core.bounds import INT32_MAX, PositivePrice, RowId
 from relaygate.core.envelope import envelope, error_responses, refused_when
 from relaygate.core.money import format_money, parse_money
 from relaygate.core.patch import omittable
@@ -42,7 +42,7 @@ class BatchIn(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=100)
-    amount: Price = omittable()
+    amount: PositivePrice = omittable()
     package_type_id: RowId = omittable()
     quantity: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1
     max_redemptions: Annotated[int, Field(ge=1, le=INT32_MAX)] = 1

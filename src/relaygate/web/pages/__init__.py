@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from relaygate.web.pages import (
     account,
     admin_channels,
+    admin_codes,
     admin_models,
     admin_overview,
     admin_packages,
@@ -18,6 +19,7 @@ from relaygate.web.pages import (
     admin_user_actions,
     admin_users,
     auth,
+    billing,
     bills,
     dashboard,
     invite,
@@ -50,4 +52,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     prices.router,
     bills.router,
     packages.router,
+    billing.router,
+    admin_codes.router,
 )
