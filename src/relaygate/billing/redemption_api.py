@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relaygate.accounts.api import OPERATOR_ERRORS, OperatorDep
 from relaygate.accounts.user_api import MANAGER_ERRORS, ManagerDep
+from relaygate.billing.bills_export import safe_cell
 from relaygate.billing.redemption import (
     MAX_BATCH,
     BatchView,
@@ -108,8 +109,8 @@ async def batch_csv(svc: RedemptionsDep, batch_id: int) -> Response:
         writer.writerow(
             (
                 format_code(code.code),
-                row.name,
-                value,
+                safe_cell(row.name),  # the operator's text: never a spreadsheet formula
+                safe_cell(value),
                 _iso(row.expires_at),
                 row.max_redemptions,
                 code.used,
