@@ -24,6 +24,7 @@ from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
 from relaygate.billing.bills_api import router as bills_router
 from relaygate.billing.package_api import router as packages_router
+from relaygate.billing.redemption_api import router as redemption_router
 from relaygate.billing.referral_api import router as referral_router
 from relaygate.build import build
 from relaygate.channels.api import router as channels_router
@@ -167,6 +168,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         channels_router,
         usage_router,
         packages_router,
+        redemption_router,
         bills_router,
         signup_router,
         passkeys_router,

@@ -30,6 +30,7 @@ from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
 from relaygate.billing.packages import PackageService
+from relaygate.billing.redemption import RedeemLimits, RedemptionService
 from relaygate.billing.referrals import ReferralRules, ReferralService
 from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
@@ -106,6 +107,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         prices=billing.prices,
         charging=billing.charging,
         packages=billing.packages,
+        redemptions=_redemptions(settings, db, kv, billing.charging),
         usage=billing.usage,
         channels=routing.channels,
         channel_health=routing.health,
@@ -210,6 +212,16 @@ def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentSe
         cancel=settings.payments_cancel_url or billing + "?done=cancelled",
     )
     return PaymentService(db, provider, limits, urls, charging.forget)
+
+
+def _redemptions(settings: Settings, db: Database, kv: KV, charging: Charging) -> RedemptionService:
+    """Redemption codes, throttled per user and per client IP."""
+    limits = RedeemLimits(
+        per_user_per_minute=settings.redeem_per_user_per_minute,
+        per_user_per_hour=settings.redeem_per_user_per_hour,
+        per_ip_per_minute=settings.redeem_per_ip_per_minute,
+    )
+    return RedemptionService(db, kv.rates, limits, charging.forget)
 
 
 def _smtp(settings: Settings) -> SMTPConfig | None:

@@ -27,6 +27,7 @@ from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import ConsoleReads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.packages import PackageService
+from relaygate.billing.redemption import RedemptionService
 from relaygate.billing.referrals import ReferralService
 from relaygate.billing.service import UsageService
 from relaygate.channels.health import ChannelHealth
@@ -55,6 +56,7 @@ __all__ = [
     "KeyRingDep",
     "LedgerDep",
     "PackagesDep",
+    "RedemptionsDep",
     "PasskeysDep",
     "PaymentsDep",
     "PricesDep",
@@ -84,6 +86,7 @@ class Services:
     prices: CatalogueService
     charging: Charging
     packages: PackageService
+    redemptions: RedemptionService  # redemption codes
     usage: UsageService
     channels: ChannelService
     channel_health: ChannelHealth  # this replica's breakers
@@ -149,6 +152,10 @@ def _packages(s: ServicesDep) -> PackageService:
     return s.packages
 
 
+def _redemptions(s: ServicesDep) -> RedemptionService:
+    return s.redemptions
+
+
 def _usage(s: ServicesDep) -> UsageService:
     return s.usage
 
@@ -195,6 +202,7 @@ LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 PricesDep = Annotated[CatalogueService, Depends(_prices)]
 ChargingDep = Annotated[Charging, Depends(_charging)]
 PackagesDep = Annotated[PackageService, Depends(_packages)]
+RedemptionsDep = Annotated[RedemptionService, Depends(_redemptions)]
 UsageDep = Annotated[UsageService, Depends(_usage)]
 ChannelsDep = Annotated[ChannelService, Depends(_channels)]
 ChannelHealthDep = Annotated[ChannelHealth, Depends(_channel_health)]

@@ -155,6 +155,10 @@ class Settings(BaseModel):
     login_per_address_per_minute: int = Field(default=5, ge=0)
     login_per_ip_per_minute: int = Field(default=10, ge=0)
     login_per_ip_per_hour: int = Field(default=50, ge=0)
+    # redemption-code attempts per window (docs/payments.md); 0 turns one off
+    redeem_per_user_per_minute: int = Field(default=10, ge=0)
+    redeem_per_user_per_hour: int = Field(default=50, ge=0)
+    redeem_per_ip_per_minute: int = Field(default=30, ge=0)
     # the site's name in sign-in mails and as the passkeys' relying party name
     site_name: str = "Relaygate"
     # passkeys (docs/sign-in.md): the domain they are bound to and the origins allowed to

@@ -27,12 +27,14 @@ __all__ = [
     "CHARGE",
     "DISPUTE",
     "FREE_GRANT",
+    "REDEEM",
     "REFUND",
     "TOPUP",
     "Balance",
     "LedgerService",
     "Split",
     "post",
+    "wallet_for_update",
 ]
 
 TOPUP = "topup"
@@ -42,6 +44,7 @@ CHARGE = "charge"
 REFUND = "refund"  # a paid top-up given back (payments): takes back what it counted
 DISPUTE = "dispute"  # a paid top-up disputed by the payer's bank (payments)
 _TAKES_BACK_TOPUP = (REFUND, DISPUTE)
+REDEEM = "redeem"  # a redemption code's money (billing/redemption.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,12 @@ class Split:
     @property
     def total(self) -> int:
         return self.paid + self.free
+
+
+async def wallet_for_update(session: AsyncSession, user_id: int) -> Wallet:
+    """The user's wallet row, locked for this transaction (created at zero if missing);
+    other services that credit in their own transaction (redemption codes) use it."""
+    return await _wallet(session, user_id)
 
 
 async def _wallet(session: AsyncSession, user_id: int) -> Wallet:

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from relaygate.web.pages import (
     account,
     admin_channels,
+    admin_codes,
     admin_models,
     admin_orders,
     admin_overview,
@@ -56,4 +57,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     playground.router,
     billing.router,
     admin_orders.router,
+    admin_codes.router,
 )

@@ -1,11 +1,13 @@
-"""``/console/billing``: the user's top-ups. Pick an operator-set amount or type one, pay
-on Stripe, and follow each order (``/console/billing/orders/<id>``) to its receipt.
+"""``/console/billing``: money in. The user's top-ups (pick an operator-set amount or type
+one, pay on Stripe, and follow each order, ``/console/billing/orders/<id>``, to its
+receipt) and redemption codes (the form calls ``RedemptionService.redeem``, as
+``POST /api/v1/user/redeem`` does: the same throttle per user and per client IP, and the
+same one refusal for every bad code).
 
 The form's POST creates the order and answers 303 to the order's own page, which links
 to Stripe: the console's CSP (``form-action 'self'``) forbids a form from redirecting to
 another site, and the order page is where the user comes back to anyway. Another user's
-order is the 404 page. Other billing sections (redeeming a code) are their own includes
-in templates/billing/index.html.
+order is the 404 page. Each section is its own include in templates/billing/index.html.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from relaygate.accounts.sessions import ActiveSession
 from relaygate.billing.ledger import Balance
-from relaygate.core.errors import InvalidRequest, NotFound, UpstreamFailure
+from relaygate.core.errors import InvalidRequest, NotFound, RateLimited, UpstreamFailure
 from relaygate.core.money import format_money, parse_money
 from relaygate.core.pagination import MAX_ID
 from relaygate.payments.service import OrderView
@@ -42,7 +44,10 @@ METHODS = {"checkout": N_("Card (Stripe Checkout)"), "invoice": N_("Invoice (pay
 NOTICES = {
     "paid": N_("Thank you: your balance is credited as soon as Stripe confirms the payment."),
     "cancelled": N_("Payment cancelled: nothing was charged."),
+    "redeemed": N_("Code redeemed: see your balance and packages."),
 }
+REFUSED_CODE = N_("This code is invalid, already used or expired.")
+THROTTLED = N_("Too many attempts. Wait a minute, then try again.")
 BAD_AMOUNT = N_("Choose an amount between %(min)s and %(max)s, in whole cents.")
 PROVIDER_DOWN = N_("Stripe did not answer; nothing was charged. Try again in a minute.")
 
@@ -93,12 +98,33 @@ async def _page(s: ServicesDep, user: ActiveSession) -> BillingPage:
     )
 
 
+async def _render(
+    request: Request,
+    s: ServicesDep,
+    user: ActiveSession,
+    *,
+    notice: str = "",
+    refused: str = "",
+    redeem_error: str = "",
+    redeem_code: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    context = {
+        "view": await _page(s, user),
+        "notice": notice,
+        "refused": refused,
+        "redemptions": await s.redemptions.history(user.user_id),
+        "redeem_error": redeem_error or None,
+        "redeem_code": redeem_code,
+    }
+    return render(request, "billing/index.html", context, user=user, status=status)
+
+
 @router.get(PAGE, response_class=HTMLResponse)
 async def billing(
     request: Request, user: ConsoleUserDep, s: ServicesDep, done: str = ""
 ) -> HTMLResponse:
-    context = {"view": await _page(s, user), "notice": NOTICES.get(done, ""), "refused": ""}
-    return render(request, "billing/index.html", context, user=user)
+    return await _render(request, s, user, notice=NOTICES.get(done, ""))
 
 
 @router.post(PAGE + "/topup", response_class=HTMLResponse)
@@ -120,9 +146,22 @@ async def topup(request: Request, user: CsrfDep, s: ServicesDep) -> Response:
 async def _refused(
     request: Request, s: ServicesDep, user: ActiveSession, why: str, status: int
 ) -> HTMLResponse:
-    view = await _page(s, user)
-    context = {"view": view, "refused": why, "notice": ""}
-    return render(request, "billing/index.html", context, user=user, status=status)
+    return await _render(request, s, user, refused=why, status=status)
+
+
+@router.post(PAGE + "/redeem", response_model=None)
+async def redeem(request: Request, user: CsrfDep, s: ServicesDep) -> Response:
+    code = str((await page_form(request)).get("code", ""))[:64]
+    client_ip = request.client.host if request.client else None
+    try:
+        await s.redemptions.redeem(user.user_id, code, client_ip)
+    except RateLimited:
+        return await _render(request, s, user, redeem_error=THROTTLED, redeem_code=code, status=429)
+    except InvalidRequest:
+        return await _render(
+            request, s, user, redeem_error=REFUSED_CODE, redeem_code=code, status=400
+        )
+    return RedirectResponse(f"{PAGE}?done=redeemed", status_code=303)
 
 
 @router.get(PAGE + "/orders/{order_id}", response_class=HTMLResponse)
