@@ -37,6 +37,7 @@ PAGES = (
     "/console/prices",
     "/console/playground",
     "/console/account",
+    "/console/billing",
     "/console/admin/",
     "/console/admin/users",
     "/console/admin/users/{user}",
@@ -45,6 +46,8 @@ PAGES = (
     "/console/admin/channels/{channel}",
     "/console/admin/models",
     "/console/admin/packages",
+    "/console/admin/orders",
+    "/console/admin/codes",
     "/console/admin/settings",
 )
 

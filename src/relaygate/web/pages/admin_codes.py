@@ -24,8 +24,7 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.core.money import parse_money
 from relaygate.services import ServicesDep
-from relaygate.web.channel_form import FormErrors
-from relaygate.web.forms import page_form
+from relaygate.web.forms import FormErrors, page_form, schema_errors
 from relaygate.web.i18n import N_
 from relaygate.web.render import render
 from relaygate.web.session import ConsoleOperatorDep, OperatorCsrfDep
@@ -79,11 +78,7 @@ def read_batch(form: dict[str, Any]) -> NewBatch:
     try:
         checked = BatchIn.model_validate(body)
     except ValidationError as err:
-        errors: dict[str, str] = {}
-        for item in err.errors():
-            where = str(item["loc"][0]) if item["loc"] else "form"
-            errors.setdefault(where, str(item["msg"]).removeprefix("Value error, "))
-        raise FormErrors(errors) from None
+        raise FormErrors(schema_errors(err)) from None
     return NewBatch(
         name=checked.name,
         amount=parse_money(checked.amount) if checked.amount is not None else 0,
