@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ASSETS := src/relaygate/web/assets
 BROWSER_TESTS := tests/browser
 
-.PHONY: help install lock run test check lint types imports bench bench-tools clean
+.PHONY: help install lock run test check lint types imports bench bench-tools screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -36,6 +36,9 @@ lock:  ## re-resolve requirements.lock from pyproject.toml (after changing a dep
 
 run: $(STAMP)  ## start the gateway on 127.0.0.1:8080 (SQLite, in-process limits, echo model)
 	$(BIN)/relaygate serve $(if $(CONFIG),--config $(CONFIG))
+
+screenshots: $(STAMP)  ## the README's console pictures (docs/screenshots/*.png) from a demo gateway
+	$(BIN)/python -m tests.browser.console_shots
 
 test: $(STAMP)  ## run the whole test suite (PostgreSQL and browser tests included) with the coverage gate
 	$(BIN)/pytest -q --cov=relaygate --cov-report=term:skip-covered $(PYTEST_ARGS)

@@ -50,7 +50,10 @@ class GatewayPool:
                 # every test signs in from 127.0.0.1: no per-IP sign-in limit here
                 # (test_sign_in_mail.py checks it on gateways of its own)
                 self._gateways[kind] = start_gateway(
-                    self.database_url(kind), login_per_ip_per_minute=0, login_per_ip_per_hour=0
+                    self.database_url(kind),
+                    login_per_ip_per_minute=0,
+                    login_per_ip_per_hour=0,
+                    redeem_per_ip_per_minute=0,  # test_redemption.py: its own gateways
                 )
             except Exception as exc:
                 self._failed[kind] = repr(exc)

@@ -24,11 +24,13 @@ from relaygate.accounts.user_api import router as user_keys_router
 from relaygate.billing.api import router as usage_router
 from relaygate.billing.bills_api import router as bills_router
 from relaygate.billing.package_api import router as packages_router
+from relaygate.billing.redemption_api import router as redemption_router
 from relaygate.billing.referral_api import router as referral_router
 from relaygate.build import build
 from relaygate.channels.api import router as channels_router
 from relaygate.core.ids import new_request_id
 from relaygate.oauth.api import router as oauth_router
+from relaygate.payments.api import router as payments_router
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.services import SERVICES, Services
@@ -167,12 +169,14 @@ def _control_plane(settings: Settings) -> FastAPI:
         channels_router,
         usage_router,
         packages_router,
+        redemption_router,
         bills_router,
         signup_router,
         passkeys_router,
         referral_router,
         state_router,
         oauth_router,
+        payments_router,
     )
     for router in routers:
         app.include_router(router)

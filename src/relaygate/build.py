@@ -30,6 +30,7 @@ from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.membership import MembershipTier
 from relaygate.billing.packages import PackageService
+from relaygate.billing.redemption import RedeemLimits, RedemptionService
 from relaygate.billing.referrals import ReferralRules, ReferralService
 from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
@@ -44,6 +45,9 @@ from relaygate.kv.protocols import KV
 from relaygate.limits.policy import tiers_from_units
 from relaygate.limits.service import RateLimiter
 from relaygate.oauth.service import oauth_service
+from relaygate.payments.amounts import TopUpLimits
+from relaygate.payments.service import PaymentService, PaymentURLs
+from relaygate.payments.stripe import StripeProvider
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
@@ -104,6 +108,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         prices=billing.prices,
         charging=billing.charging,
         packages=billing.packages,
+        redemptions=_redemptions(settings, db, kv, billing.charging),
         usage=billing.usage,
         channels=routing.channels,
         channel_health=routing.health,
@@ -128,6 +133,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             billing.charging.forget,
         ),
         settings=settings,
+        payments=_payments(settings, db, billing.charging),
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -185,6 +191,44 @@ def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) ->
         charging=charging,
         usage=UsageService(db),
     )
+
+
+def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentService:
+    """Top-up orders through Stripe; without its secret key the service says payments are
+    off (every payment route answers 404 ``payments_not_configured``)."""
+    provider = None
+    if settings.stripe_secret_key is not None:
+        webhook = settings.stripe_webhook_secret
+        provider = StripeProvider(
+            settings.stripe_secret_key.get_secret_value(),
+            webhook.get_secret_value() if webhook else "",
+            settings.stripe_api_base,
+            settings.stripe_webhook_tolerance,
+        )
+    billing = settings.base_url + "/console/billing"
+    limits = TopUpLimits(
+        currency=settings.payments_currency.lower(),
+        options=tuple(
+            parse_money(o, "payments_amount_options") for o in settings.payments_amount_options
+        ),
+        minimum=parse_money(settings.payments_min_amount, "payments_min_amount"),
+        maximum=parse_money(settings.payments_max_amount, "payments_max_amount"),
+    )
+    urls = PaymentURLs(
+        success=settings.payments_success_url or billing + "?done=paid",
+        cancel=settings.payments_cancel_url or billing + "?done=cancelled",
+    )
+    return PaymentService(db, provider, limits, urls, charging.forget)
+
+
+def _redemptions(settings: Settings, db: Database, kv: KV, charging: Charging) -> RedemptionService:
+    """Redemption codes, throttled per user and per client IP."""
+    limits = RedeemLimits(
+        per_user_per_minute=settings.redeem_per_user_per_minute,
+        per_user_per_hour=settings.redeem_per_user_per_hour,
+        per_ip_per_minute=settings.redeem_per_ip_per_minute,
+    )
+    return RedemptionService(db, kv.rates, limits, charging.forget)
 
 
 def _smtp(settings: Settings) -> SMTPConfig | None:

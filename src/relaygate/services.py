@@ -27,12 +27,14 @@ from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import ConsoleReads
 from relaygate.billing.ledger import LedgerService
 from relaygate.billing.packages import PackageService
+from relaygate.billing.redemption import RedemptionService
 from relaygate.billing.referrals import ReferralService
 from relaygate.billing.service import UsageService
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.kv.protocols import KV
 from relaygate.oauth.service import OAuthService
+from relaygate.payments.service import PaymentService
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
@@ -56,7 +58,9 @@ __all__ = [
     "LedgerDep",
     "OAuthDep",
     "PackagesDep",
+    "RedemptionsDep",
     "PasskeysDep",
+    "PaymentsDep",
     "PricesDep",
     "ReferralsDep",
     "Services",
@@ -84,6 +88,7 @@ class Services:
     prices: CatalogueService
     charging: Charging
     packages: PackageService
+    redemptions: RedemptionService  # redemption codes
     usage: UsageService
     channels: ChannelService
     channel_health: ChannelHealth  # this replica's breakers
@@ -97,6 +102,7 @@ class Services:
     audit: AuditTrail  # the trail of changes (the services write it; pages read it)
     console: ConsoleReads  # the console pages' read models
     oauth: OAuthService  # third-party apps: registry, grants, charges (docs/oauth.md)
+    payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -149,6 +155,10 @@ def _packages(s: ServicesDep) -> PackageService:
     return s.packages
 
 
+def _redemptions(s: ServicesDep) -> RedemptionService:
+    return s.redemptions
+
+
 def _usage(s: ServicesDep) -> UsageService:
     return s.usage
 
@@ -185,6 +195,10 @@ def _oauth(s: ServicesDep) -> OAuthService:
     return s.oauth
 
 
+def _payments(s: ServicesDep) -> PaymentService:
+    return s.payments
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -195,6 +209,7 @@ LedgerDep = Annotated[LedgerService, Depends(_ledger)]
 PricesDep = Annotated[CatalogueService, Depends(_prices)]
 ChargingDep = Annotated[Charging, Depends(_charging)]
 PackagesDep = Annotated[PackageService, Depends(_packages)]
+RedemptionsDep = Annotated[RedemptionService, Depends(_redemptions)]
 UsageDep = Annotated[UsageService, Depends(_usage)]
 ChannelsDep = Annotated[ChannelService, Depends(_channels)]
 ChannelHealthDep = Annotated[ChannelHealth, Depends(_channel_health)]
@@ -204,3 +219,4 @@ StateDep = Annotated[StateService, Depends(_state)]
 AuditDep = Annotated[AuditTrail, Depends(_audit)]
 ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]
+PaymentsDep = Annotated[PaymentService, Depends(_payments)]

@@ -155,6 +155,10 @@ class Settings(BaseModel):
     login_per_address_per_minute: int = Field(default=5, ge=0)
     login_per_ip_per_minute: int = Field(default=10, ge=0)
     login_per_ip_per_hour: int = Field(default=50, ge=0)
+    # redemption-code attempts per window (docs/payments.md); 0 turns one off
+    redeem_per_user_per_minute: int = Field(default=10, ge=0)
+    redeem_per_user_per_hour: int = Field(default=50, ge=0)
+    redeem_per_ip_per_minute: int = Field(default=30, ge=0)
     # the site's name in sign-in mails and as the passkeys' relying party name
     site_name: str = "Relaygate"
     # passkeys (docs/sign-in.md): the domain they are bound to and the origins allowed to
@@ -197,6 +201,20 @@ class Settings(BaseModel):
     webhook_timeout: float = Field(default=10.0, gt=0)
     webhook_allow_private: bool = False
     webhook_shutdown_grace: float = Field(default=5.0, ge=0)
+
+    # Stripe top-ups (docs/payments.md): off unless the secret key is set. The currency is
+    # the balance's; amounts are in its units ("20", "9.5"); the URLs default to the
+    # console's Billing page; the API base is Stripe's unless set (the tests' fake Stripe)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = ""
+    stripe_webhook_tolerance: int = Field(default=300, ge=1)
+    payments_currency: str = Field(default="usd", min_length=3, max_length=3)
+    payments_amount_options: list[str] = Field(default_factory=lambda: ["10", "20", "50", "100"])
+    payments_min_amount: str = "1"
+    payments_max_amount: str = "10000"
+    payments_success_url: str = ""
+    payments_cancel_url: str = ""
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

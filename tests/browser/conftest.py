@@ -35,18 +35,19 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.browser.kit import (
+from tests.browser.kit import (  # OPERATOR_EMAIL: tests import it from here too
     CHROMIUM,
     CHROMIUM_ARGS,
+    OPERATOR_EMAIL,  # noqa: F401
     PageProblems,
     RequestLog,
     shot,
     sign_in_by_link,
+    start_browser_gateway,
 )
-from tests.harness import Gateway, start_gateway
+from tests.harness import Gateway
 
 HERE = Path(__file__).resolve().parent
-OPERATOR_EMAIL = "operator@example.test"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 GROUPS = {"partner": "0.5"}
 
@@ -95,17 +96,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def browser_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser-gw')}/gw.db"
     # a configured pricing group, for the operator's "set group" form (test_admin_users.py)
-    # every browser test signs in from 127.0.0.1: the per-IP login limit (tested over HTTP in
-    # tests/integration/test_sign_in_mail.py) would refuse the suite's links
-    gw = start_gateway(
-        url,
-        operator_email=OPERATOR_EMAIL,
-        group_multipliers=GROUPS,
-        login_per_ip_per_minute=0,
-        login_per_ip_per_hour=0,
-    )
+    gw = start_browser_gateway(tmp_path_factory.mktemp("browser-gw"), group_multipliers=GROUPS)
     yield gw
     gw.stop()
 

@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, WebError
 
-from tests.harness import ROOT, Gateway
+from tests.harness import ROOT, Gateway, start_gateway
 
 __all__ = [
     "AXE_JS",
     "BLOCKING_IMPACTS",
     "EVERY_IMPACT",
+    "OPERATOR_EMAIL",
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "SCREENSHOTS",
@@ -33,6 +34,7 @@ __all__ = [
     "page_weight",
     "shot",
     "sign_in_by_link",
+    "start_browser_gateway",
 ]
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -205,6 +207,24 @@ def page_weight(page: Page, url: str) -> PageWeight:
         if request_id in urls:
             by_url[urls[request_id]] = by_url.get(urls[request_id], 0) + size
     return PageWeight(total=sum(by_url.values()), by_url=by_url)
+
+
+# ---------------------------------------------------------------- gateways
+OPERATOR_EMAIL = "operator@example.test"
+
+
+def start_browser_gateway(folder: Path, **settings: Any) -> Gateway:
+    """A gateway on its own SQLite file in ``folder``, for pages in a browser: the operator
+    is OPERATOR_EMAIL, and the per-IP sign-in limit is off, since every browser test signs
+    in from 127.0.0.1 (the limit is tested over HTTP in tests/integration/test_sign_in_mail.py).
+    The caller stops it."""
+    return start_gateway(
+        f"sqlite:///{folder}/gw.db",
+        operator_email=OPERATOR_EMAIL,
+        login_per_ip_per_minute=0,
+        login_per_ip_per_hour=0,
+        **settings,
+    )
 
 
 # ---------------------------------------------------------------- sign-in

@@ -17,10 +17,15 @@ from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.prices_view import PricesView
 from relaygate.core.money import MICRO
 from relaygate.db.engine import Database
-from tests.browser.conftest import OPERATOR_EMAIL
-from tests.browser.kit import assert_accessible, page_weight, shot
+from tests.browser.kit import (
+    OPERATOR_EMAIL,
+    assert_accessible,
+    page_weight,
+    shot,
+    start_browser_gateway,
+)
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.harness import ADMIN_KEY, Gateway, run_sync, start_gateway
+from tests.harness import ADMIN_KEY, Gateway, run_sync
 
 SMTP_SECRET = "Smtp-Browser-Secret-5521"
 COMPACTION_SECRET = "Compaction-Browser-Secret-8842"
@@ -38,16 +43,12 @@ PAGES = (
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A gateway of its own: secret settings to look for, and prices no other test moves."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('admin-config-gw')}/gw.db"
-    gw = start_gateway(
-        url,
-        operator_email=OPERATOR_EMAIL,
+    gw = start_browser_gateway(
+        tmp_path_factory.mktemp("admin-config-gw"),
         smtp_password=SMTP_SECRET,
         compaction_secret=COMPACTION_SECRET,
         # every test signs the operator in: no per-address sign-in limit here
         login_per_address_per_minute=0,
-        login_per_ip_per_minute=0,
-        login_per_ip_per_hour=0,
     )
     yield gw
     gw.stop()

@@ -17,8 +17,7 @@ import openai
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import OPERATOR_EMAIL
-from tests.browser.kit import assert_accessible, new_email, page_weight, shot
+from tests.browser.kit import OPERATOR_EMAIL, assert_accessible, new_email, page_weight, shot
 from tests.harness import Gateway
 
 ECHO = "relaygate-echo"

@@ -17,9 +17,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import OPERATOR_EMAIL
-from tests.browser.kit import assert_accessible, new_email, page_weight, shot
-from tests.harness import Gateway, start_gateway
+from tests.browser.kit import (
+    assert_accessible,
+    new_email,
+    page_weight,
+    shot,
+    start_browser_gateway,
+)
+from tests.harness import Gateway
 
 ECHO = "relaygate-echo"
 # official prices per 1M tokens (currency units) and the model's multiplier
@@ -31,14 +36,7 @@ TEAM = "team"  # a pricing group at × 0.5
 
 @pytest.fixture(scope="module")
 def priced_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('dash-gw')}/gw.db"
-    gw = start_gateway(
-        url,
-        operator_email=OPERATOR_EMAIL,
-        group_multipliers={TEAM: "0.5"},
-        login_per_ip_per_minute=0,
-        login_per_ip_per_hour=0,
-    )
+    gw = start_browser_gateway(tmp_path_factory.mktemp("dash-gw"), group_multipliers={TEAM: "0.5"})
     gw.op("PUT", f"/models/{ECHO}", json=ECHO_PRICE)
     gw.op("PUT", f"/models/{OTHER}", json={"input": "0.5", "output": "1"})
     # served (so the user may call it) by a channel no test calls
@@ -222,9 +220,7 @@ def test_prices_list_filter_and_a_prediction_equal_to_the_bill(
     page_weight(page.context.new_page(), "/console/prices").assert_under()
 
 
-def test_a_wrong_prediction_form_says_what_to_fix(
-    page: Page, sign_in: Callable[..., None]
-) -> None:
+def test_a_wrong_prediction_form_says_what_to_fix(page: Page, sign_in: Callable[..., None]) -> None:
     sign_in(page, new_email("predict"))
     page.goto("/console/prices")
     form = page.locator("form.predict-form")
@@ -232,8 +228,6 @@ def test_a_wrong_prediction_form_says_what_to_fix(
     form.get_by_role("button", name="Predict").click()
     expect(page.get_by_role("alert")).to_contain_text("needs a correction")
     expect(form.get_by_label("Prompt tokens")).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#prompt-error")).to_have_text(
-        "Enter a whole number of tokens, 0 or more."
-    )
+    expect(page.locator("#prompt-error")).to_have_text("Enter a whole number of tokens, 0 or more.")
     expect(page.locator("#predicted-amount")).to_have_count(0)
     assert_accessible(page)

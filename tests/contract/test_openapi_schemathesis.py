@@ -80,6 +80,10 @@ BUSINESS_400 = {
     "POST /api/v1/operator/channels/{channel_id}/test": "a model the channel does not serve",
     # a cursor this listing did not hand out (opaque: no pattern tells one from another)
     "GET /api/v1/operator/usage": "a cursor the listing did not return",
+    # an expiry already past (redemption codes), which a date format cannot rule out
+    "POST /api/v1/operator/redemption-batches": "an expiry in the past",
+    # a redemption code that does not exist, is used up, expired or disabled
+    "POST /api/v1/user/redeem": "an unknown redemption code",
     # an invite code nobody owns
     "POST /api/v1/auth/login": "an unknown invite code",
     "POST /api/v1/user/invite/redeem": "an unknown invite code",

@@ -15,7 +15,7 @@ import pytest
 from relaygate.accounts.audit import AuditLine, AuditTrail
 from relaygate.db.engine import Database
 from tests.harness import Gateway, run_sync, start_gateway
-from tests.integration.test_console_sessions import CSRF, sign_in
+from tests.integration.console import csrf_token, new_browser, sign_in
 
 OPERATOR = "cfg-operator@example.test"
 GET_PAGES = (
@@ -67,16 +67,10 @@ def signed_in() -> Iterator[dict[str, httpx.Client]]:
 def _browser(gw: Gateway, email: str, signed_in: dict[str, httpx.Client]) -> httpx.Client:
     key = f"{gw.url} {email}"
     if key not in signed_in:
-        client = httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False)
+        client = new_browser(gw)
         sign_in(gw, client, email)
         signed_in[key] = client
     return signed_in[key]
-
-
-def _token(client: httpx.Client, page: str = "/console/account") -> str:
-    found = CSRF.search(client.get(page).text)
-    assert found is not None
-    return found.group(1)
 
 
 def _targets(gw: Gateway, fake_url: str) -> dict[str, str]:
@@ -106,7 +100,7 @@ def test_operator_pages_are_404_for_anyone_else(
 ) -> None:
     targets = _targets(gateway, "http://127.0.0.1:9/v1")
     user = _browser(gateway, f"cfg-{uuid.uuid4().hex[:8]}@example.test", signed_in)
-    token = _token(user)
+    token = csrf_token(user)
     for path in GET_PAGES:
         page = user.get(path.format(**targets))
         assert page.status_code == 404, path
@@ -145,7 +139,7 @@ def test_a_bad_channel_form_is_a_form_error(
     gateway: Gateway, signed_in: dict[str, httpx.Client], fields: dict[str, str], named: str
 ) -> None:
     operator = _browser(gateway, OPERATOR, signed_in)
-    token = _token(operator, "/console/admin/channels/new")
+    token = csrf_token(operator, "/console/admin/channels/new")
     name = f"bad-{uuid.uuid4().hex[:8]}"
     answer = operator.post(
         "/console/admin/channels/new", data={"csrf_token": token, "name": name, **fields}
@@ -160,7 +154,7 @@ def test_channel_keys_are_write_only_and_changes_are_audited(
     gateway: Gateway, signed_in: dict[str, httpx.Client]
 ) -> None:
     operator = _browser(gateway, OPERATOR, signed_in)
-    token = _token(operator, "/console/admin/channels/new")
+    token = csrf_token(operator, "/console/admin/channels/new")
     name, key = f"audited-{uuid.uuid4().hex[:8]}", f"sk-writeonly-{uuid.uuid4().hex}"
     created = operator.post(
         "/console/admin/channels/new",
@@ -213,7 +207,7 @@ def test_a_disabled_package_type_is_not_granted(
 ) -> None:
     operator = _browser(gateway, OPERATOR, signed_in)
     type_id = _targets(gateway, "http://127.0.0.1:9/v1")["type"]
-    token = _token(operator, "/console/admin/packages")
+    token = csrf_token(operator, "/console/admin/packages")
     off = operator.post(
         f"/console/admin/packages/{type_id}/active", data={"csrf_token": token, "active": "false"}
     )
@@ -247,7 +241,7 @@ def test_the_test_button_reports_a_failing_channel(
     gateway: Gateway, signed_in: dict[str, httpx.Client]
 ) -> None:
     operator = _browser(gateway, OPERATOR, signed_in)
-    token = _token(operator, "/console/admin/channels")
+    token = csrf_token(operator, "/console/admin/channels")
     key = f"sk-deadupstream-{uuid.uuid4().hex}"
     dead = gateway.op(
         "POST",
@@ -270,7 +264,7 @@ def test_the_test_button_reports_a_failing_channel(
 
 def test_unknown_ids_are_the_404_page(gateway: Gateway, signed_in: dict[str, httpx.Client]) -> None:
     operator = _browser(gateway, OPERATOR, signed_in)
-    token = _token(operator, "/console/admin/channels")
+    token = csrf_token(operator, "/console/admin/channels")
     for missing in ("999999", str(2**70), "abc"):
         for path in ("/console/admin/channels/{}", "/console/admin/packages/{}"):
             page = operator.get(path.format(missing))
@@ -292,7 +286,7 @@ def test_a_bad_row_is_shown_on_its_row_and_a_good_one_is_audited(
     operator = _browser(gateway, OPERATOR, signed_in)
     model = f"row-{uuid.uuid4().hex[:8]}"
     gateway.op("PUT", f"/models/{model}", json={"input": "1", "output": "2"})
-    token = _token(operator, "/console/admin/models")
+    token = csrf_token(operator, "/console/admin/models")
     bad = operator.post(
         "/console/admin/models/edit",
         data={"csrf_token": token, "model": model, "input": "0.0000001", "output": "2"},

@@ -20,10 +20,9 @@ from relaygate.accounts.audit import AuditLine, AuditTrail
 from relaygate.core.money import format_money
 from relaygate.db.engine import Database
 from tests.harness import Gateway, run_sync, start_gateway
-from tests.integration.test_console_sessions import sign_in
+from tests.integration.console import csrf_token, new_browser, sign_in
 
 OPERATOR = "root-admin@example.test"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PAGES = ("/console/admin/", "/console/admin/users", "/console/admin/users/{uid}")
 FORMS = (
     ("credit", {"kind": "topup", "amount": "1", "memo": "x"}),
@@ -46,13 +45,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     gateway.stop()
 
 
-def _client(gw: Gateway) -> httpx.Client:
-    return httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False)
-
-
 @pytest.fixture(scope="module")
 def operator(gw: Gateway) -> Iterator[httpx.Client]:
-    with _client(gw) as browser:
+    with new_browser(gw) as browser:
         sign_in(gw, browser, OPERATOR)
         yield browser
 
@@ -60,15 +55,9 @@ def operator(gw: Gateway) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def member(gw: Gateway) -> Iterator[httpx.Client]:
     """A signed-in user who is not the operator."""
-    with _client(gw) as browser:
+    with new_browser(gw) as browser:
         sign_in(gw, browser, f"member-{uuid.uuid4().hex[:8]}@example.test")
         yield browser
-
-
-def _csrf(browser: httpx.Client, path: str = "/console/account") -> str:
-    found = CSRF.search(browser.get(path).text)
-    assert found is not None
-    return found.group(1)
 
 
 def _subject(gw: Gateway) -> tuple[int, int]:
@@ -106,7 +95,7 @@ def test_a_non_operator_gets_404_from_every_page_and_form(
         answer = member.get(page.format(uid=uid))
         assert answer.status_code == 404, page
         assert "text/html" in answer.headers["content-type"]
-    token = _csrf(member)
+    token = csrf_token(member)
     balance_before = gw.op("GET", f"/users/{uid}/balance")
     audit_before = _audit(gw, uid)
     for action, fields in FORMS:
@@ -117,7 +106,7 @@ def test_a_non_operator_gets_404_from_every_page_and_form(
 
 
 def test_signed_out_visitors_are_sent_to_the_login(gw: Gateway) -> None:
-    with _client(gw) as anonymous:
+    with new_browser(gw) as anonymous:
         for page in PAGES:
             answer = anonymous.get(page.format(uid=1))
             assert answer.status_code == 303
@@ -176,7 +165,9 @@ def test_bad_amounts_are_form_errors_that_change_nothing(
     uid, _ = _subject(gw)
     path = f"/console/admin/users/{uid}"
     before = gw.op("GET", f"/users/{uid}/balance")
-    answer = operator.post(path + "/credit", data={**fields, "csrf_token": _csrf(operator, path)})
+    answer = operator.post(
+        path + "/credit", data={**fields, "csrf_token": csrf_token(operator, path)}
+    )
     assert answer.status_code == 400
     assert message in answer.text
     assert f'id="{field}-error"' in answer.text
@@ -196,7 +187,7 @@ def test_each_action_is_done_and_audited_with_the_operator_as_actor(
         json={"name": f"pack-{uuid.uuid4().hex[:6]}", "amount": "3", "validity_days": 7},
     )
     path = f"/console/admin/users/{uid}"
-    token = _csrf(operator, path)
+    token = csrf_token(operator, path)
     before = int(gw.op("GET", f"/users/{uid}/ledger")["wallet"]["balance"])
     steps = [
         ("credit", {"kind": "topup", "amount": "12.345678", "memo": "wire 42"}, "credited"),
@@ -235,7 +226,7 @@ def test_each_action_is_done_and_audited_with_the_operator_as_actor(
 def test_another_users_key_and_unknown_ids_are_404(gw: Gateway, operator: httpx.Client) -> None:
     uid, _ = _subject(gw)
     _, other_key = _subject(gw)
-    token = _csrf(operator)
+    token = csrf_token(operator)
     answer = operator.post(
         f"/console/admin/users/{uid}/keys/{other_key}/disable", data={"csrf_token": token}
     )
@@ -252,7 +243,7 @@ def test_unknown_groups_and_package_types_are_form_errors(
 ) -> None:
     uid, _ = _subject(gw)
     path = f"/console/admin/users/{uid}"
-    token = _csrf(operator, path)
+    token = csrf_token(operator, path)
     group = operator.post(path + "/group", data={"group": "made-up", "csrf_token": token})
     assert group.status_code == 400 and "Choose one of the configured groups" in group.text
     package = operator.post(path + "/package", data={"type_id": "999999", "csrf_token": token})
@@ -263,7 +254,7 @@ def test_unknown_groups_and_package_types_are_form_errors(
 def test_the_operator_cannot_disable_their_own_account(gw: Gateway, operator: httpx.Client) -> None:
     operator_id = next(u["id"] for u in gw.op("GET", "/users") if u["email"] == OPERATOR)
     path = f"/console/admin/users/{operator_id}"
-    answer = operator.post(path + "/disable", data={"csrf_token": _csrf(operator, path)})
+    answer = operator.post(path + "/disable", data={"csrf_token": csrf_token(operator, path)})
     assert answer.status_code == 409
     assert "cannot disable your own account" in answer.text
     assert operator.get("/console/admin/").status_code == 200

@@ -25,7 +25,7 @@ from relaygate.relay.groups import ROUTE_GROUPS
 from tests.fakes.openai_payloads import Behaviour
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import Gateway, IssuedKey
-from tests.integration.test_console_sessions import sign_in
+from tests.integration.console import new_browser, new_email, sign_in
 from tests.integration.test_money import USER, chat, priced_model, record_of
 
 LINE = re.compile(r'href="/console/bills/(\d+)')
@@ -45,10 +45,10 @@ class Person:
 
 def _signed_in(gw: Gateway) -> tuple[httpx.Client, int]:
     """A new user (made by the operator, funded) signed in through the pages."""
-    email = f"bills-{uuid.uuid4().hex[:10]}@example.test"
+    email = new_email("bills")
     user_id = int(gw.create_user(email)["id"])
     gw.credit(user_id, "100")
-    browser = httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False)
+    browser = new_browser(gw)
     sign_in(gw, browser, email)
     return browser, user_id
 

@@ -5,26 +5,17 @@ page's, and the prediction form answers a mistake with a friendly 400 naming the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html import unescape
 
 import httpx
 import pytest
 
 from tests.harness import Gateway
-from tests.integration.test_console_sessions import NEW_KEY, _browser, _csrf, _email, sign_in
+from tests.integration.console import NEW_KEY, csrf_token, new_browser, new_email, signed_in
 
 PAGES = ("/console/", "/console/?chart=calls", "/console/invite", "/console/prices")
 ECHO = "relaygate-echo"
 ECHO_ROW = f'<a href="/console/bills?model={ECHO}">'
-
-
-@contextmanager
-def _signed_in(gw: Gateway, email: str | None = None, invite: str = "") -> Iterator[httpx.Client]:
-    with _browser(gw) as browser:
-        sign_in(gw, browser, email or _email(), invite=invite)
-        yield browser
 
 
 def _text(html: str) -> str:
@@ -33,14 +24,14 @@ def _text(html: str) -> str:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_each_page_needs_a_session(gateway: Gateway, path: str) -> None:
-    with _browser(gateway) as anonymous:
+    with new_browser(gateway) as anonymous:
         response = anonymous.get(path)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/console/login?next=")
 
 
 def test_pages_answer_with_the_console_headers(gateway: Gateway) -> None:
-    with _signed_in(gateway) as browser:
+    with signed_in(gateway) as browser:
         for path in PAGES:
             response = browser.get(path)
             assert response.status_code == 200, (path, response.text[:300])
@@ -50,13 +41,13 @@ def test_pages_answer_with_the_console_headers(gateway: Gateway) -> None:
 
 
 def test_the_dashboard_shows_only_the_users_own_calls(gateway: Gateway) -> None:
-    email = _email()
+    email = new_email()
     gateway.credit(int(gateway.create_user(email)["id"]), "1")  # a call needs a balance
-    with _signed_in(gateway, email) as caller, _signed_in(gateway) as other:
+    with signed_in(gateway, email) as caller, signed_in(gateway) as other:
         made = caller.post(
             "/api/v1/user/admin/new-api-token",
             data=NEW_KEY,
-            headers={"X-CSRF-Token": _csrf(caller)},
+            headers={"X-CSRF-Token": csrf_token(caller)},
         )
         assert made.status_code == 200, made.text
         client = gateway.openai(made.json()["data"])
@@ -75,9 +66,9 @@ def test_the_dashboard_shows_only_the_users_own_calls(gateway: Gateway) -> None:
 def test_the_invite_page_shows_the_landing_pages_terms_and_masked_invitees(
     gateway: Gateway,
 ) -> None:
-    with _signed_in(gateway) as inviter:
+    with signed_in(gateway) as inviter:
         page = inviter.get("/console/invite").text
-        code = inviter.get("/api/v1/user/invite", headers={"X-CSRF-Token": _csrf(inviter)})
+        code = inviter.get("/api/v1/user/invite", headers={"X-CSRF-Token": csrf_token(inviter)})
         api_code = code.json()["data"]["code"]
         assert f"{gateway.url}/i/{api_code}" in page  # the same code as the API's
         landing = httpx.get(f"{gateway.url}/i/{api_code}").text
@@ -85,8 +76,8 @@ def test_the_invite_page_shows_the_landing_pages_terms_and_masked_invitees(
         assert terms.search(page).group(0) == terms.search(landing).group(0)  # type: ignore[union-attr]
         assert "Nobody has signed up with your link yet." in page
 
-        friend = _email()
-        with _signed_in(gateway, friend, invite=api_code) as invitee:
+        friend = new_email()
+        with signed_in(gateway, friend, invite=api_code) as invitee:
             assert "Nobody has signed up" in invitee.get("/console/invite").text
         listed = inviter.get("/console/invite").text
         assert friend[:2] + "***@example.test" in listed
@@ -113,7 +104,7 @@ def _predict(browser: httpx.Client, **fields: str) -> httpx.Response:
 def test_a_wrong_prediction_is_a_friendly_400(
     gateway: Gateway, fields: dict[str, str], field: str, message: str
 ) -> None:
-    with _signed_in(gateway) as browser:
+    with signed_in(gateway) as browser:
         response = _predict(browser, **fields)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
@@ -124,7 +115,7 @@ def test_a_wrong_prediction_is_a_friendly_400(
 
 
 def test_a_valid_prediction_answers_with_the_amount(gateway: Gateway) -> None:
-    with _signed_in(gateway) as browser:
+    with signed_in(gateway) as browser:
         response = _predict(browser, prompt=" 1000 ", completion="0", route="cc-omg")
     assert response.status_code == 200, response.text[:500]
     found = re.search(r'id="predicted-amount">([^<]+)<', response.text)

@@ -22,22 +22,17 @@ from sqlalchemy import select
 from relaygate.accounts.models import AuditEntry, Passkey, User
 from relaygate.db.engine import Database
 from tests.harness import Gateway, run_sync
-from tests.integration.test_console_sessions import sign_in
+from tests.integration.console import csrf_token, new_browser, new_email, sign_in
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET = re.compile(r'id="new-key"[^>]*value="(sk-[^"]+)"')
 ECHO = "relaygate-echo"
-
-
-def _email() -> str:
-    return f"keys-{uuid.uuid4().hex[:10]}@example.test"
 
 
 @contextmanager
 def _signed_in(gw: Gateway, email: str = "", credit: str = "") -> Iterator[httpx.Client]:
     """A signed-in browser; ``credit`` tops the new account up first (calls cost money)."""
-    email = email or _email()
-    with httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False) as browser:
+    email = email or new_email("keys")
+    with new_browser(gw) as browser:
         sign_in(gw, browser, email)
         if credit:
             gw.credit(_user_id(gw, email), credit)
@@ -58,17 +53,15 @@ def _user_id(gw: Gateway, email: str) -> int:
     return run_sync(run())
 
 
-def _csrf(browser: httpx.Client, path: str = "/console/keys/new") -> str:
-    page = browser.get(path)
-    assert page.status_code == 200, page.text
-    found = CSRF.search(page.text)
-    assert found is not None
-    return found.group(1)
-
-
 def _create(browser: httpx.Client, **fields: Any) -> tuple[int, str]:
     """Create a key through the form; the key id and the secret the result page shows."""
-    data = {"csrf_token": _csrf(browser), "remark": "ci", "scope": "all", "max_fee": "0", **fields}
+    data = {
+        "csrf_token": csrf_token(browser),
+        "remark": "ci",
+        "scope": "all",
+        "max_fee": "0",
+        **fields,
+    }
     done = browser.post("/console/keys/new", data=data)
     assert done.status_code == 303, done.text
     location = done.headers["location"]
@@ -152,12 +145,12 @@ def _passkey_of(gw: Gateway, email: str) -> int:
 
 
 def test_another_users_ids_are_404_on_every_page_and_form(gateway: Gateway) -> None:
-    owner_email = _email()
+    owner_email = new_email("keys")
     with _signed_in(gateway, owner_email, credit="5") as owner:
         key_id, secret = _create(owner)
     passkey_id = _passkey_of(gateway, owner_email)
     with _signed_in(gateway) as other:
-        token = _csrf(other)
+        token = csrf_token(other)
         for path in (f"/console/keys/{key_id}", f"/console/keys/{key_id}/created"):
             page = other.get(path)
             assert page.status_code == 404 and "text/html" in page.headers["content-type"]
@@ -200,7 +193,7 @@ def test_bad_input_is_shown_in_the_form(
     sqlite_gateway: Gateway, fields: dict[str, str], field: str, message: str
 ) -> None:
     with _signed_in(sqlite_gateway) as browser:
-        data = {"csrf_token": _csrf(browser), "remark": "ok", "scope": "all", "max_fee": "0"}
+        data = {"csrf_token": csrf_token(browser), "remark": "ok", "scope": "all", "max_fee": "0"}
         page = browser.post("/console/keys/new", data={**data, **fields})
         assert page.status_code == 400, page.text
         assert f'id="{field}-error"' in page.text and message in page.text
@@ -226,10 +219,10 @@ def _audit(gw: Gateway, user_id: int) -> list[tuple[str, int | None]]:
 
 
 def test_edit_keeps_what_was_not_changed_and_disable_stops_calls(gateway: Gateway) -> None:
-    email = _email()
+    email = new_email("keys")
     with _signed_in(gateway, email, credit="5") as browser:
         key_id, secret = _create(browser, expires="2099-01-31", max_fee="3")
-        token = _csrf(browser, f"/console/keys/{key_id}")
+        token = csrf_token(browser, f"/console/keys/{key_id}")
         edit = {"csrf_token": token, "remark": "renamed", "scope": "all", "max_fee": "3.000000"}
         done = browser.post(
             f"/console/keys/{key_id}", data={**edit, "expires": "2099-01-31", "tpm_limit": "5000"}
@@ -259,7 +252,7 @@ def test_edit_keeps_what_was_not_changed_and_disable_stops_calls(gateway: Gatewa
 
 def test_the_operators_management_key_is_404_for_a_user(gateway: Gateway) -> None:
     with _signed_in(gateway) as browser:
-        token = _csrf(browser)
+        token = csrf_token(browser)
         for action in ("disable", "delete"):
             refused = browser.post(f"/console/keys/1/{action}", data={"csrf_token": token})
             assert refused.status_code == 404

@@ -10,10 +10,8 @@ same columns the service reads), not by waiting.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from sqlalchemy import update
@@ -23,53 +21,23 @@ from relaygate.core.clock import utcnow
 from relaygate.core.ids import hash_key
 from relaygate.db.engine import Database
 from tests.harness import Gateway, run_sync
+from tests.integration.console import (
+    CSRF,
+    NEW_KEY,
+    csrf_token,
+    link_token,
+    new_browser,
+    new_email,
+    sign_in,
+)
 
 COOKIE = "rg_session"
-NEW_KEY = {"expired_at": "2099-01-01T00:00:00Z", "max_fee": "0"}
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _email() -> str:
-    return f"console-{uuid.uuid4().hex[:10]}@example.test"
-
-
-def _browser(gw: Gateway) -> httpx.Client:
-    return httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False)
-
-
-def _link_token(gw: Gateway, email: str) -> str:
-    links: list[str] = gw.op("GET", "/outbox", params={"email": email})
-    assert links, f"no link was sent to {email}"
-    link = urlsplit(links[-1])
-    assert link.path == "/console/auth"
-    return parse_qs(link.query)["token"][0]
-
-
-def sign_in(gw: Gateway, browser: httpx.Client, email: str, invite: str = "") -> httpx.Response:
-    """Through the pages, as a person would: the form, the mailed link, the confirm POST."""
-    sent = browser.post("/console/login", data={"email": email, "invite": invite, "next": ""})
-    assert sent.status_code == 303, sent.text
-    assert sent.headers["location"].startswith("/console/login/sent")
-    token = _link_token(gw, email)
-    confirm = browser.get("/console/auth", params={"token": token})
-    assert confirm.status_code == 200 and token in confirm.text
-    done = browser.post("/console/auth", data={"token": token})
-    assert done.status_code == 303, done.text
-    return done
 
 
 def _session_cookie(response: httpx.Response) -> set[str]:
     """The attributes of the ``rg_session`` Set-Cookie, lower-cased, the value first."""
     [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith(COOKIE)]
     return {part.strip().lower() for part in cookie.split(";")}
-
-
-def _csrf(browser: httpx.Client) -> str:
-    page = browser.get("/console/account")
-    assert page.status_code == 200, page.text
-    found = CSRF.search(page.text)
-    assert found is not None
-    return found.group(1)
 
 
 def _age_session(gw: Gateway, token: str, **values: object) -> None:
@@ -92,8 +60,8 @@ def _age_session(gw: Gateway, token: str, **values: object) -> None:
 
 
 def test_magic_link_sign_in_sets_a_strict_cookie(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
-        done = sign_in(gateway, browser, _email())
+    with new_browser(gateway) as browser:
+        done = sign_in(gateway, browser, new_email())
         assert done.headers["location"] == "/console/"
         flags = _session_cookie(done)
         assert any(flag.startswith(f"{COOKIE}=rgs_") for flag in flags)
@@ -109,31 +77,31 @@ def test_magic_link_sign_in_sets_a_strict_cookie(gateway: Gateway) -> None:
 
 def test_the_secure_flag_follows_the_setting(gateway_factory: Callable[..., Gateway]) -> None:
     gw = gateway_factory(session_cookie_secure=True)
-    with _browser(gw) as browser:
-        done = sign_in(gw, browser, _email())
+    with new_browser(gw) as browser:
+        done = sign_in(gw, browser, new_email())
     assert "secure" in _session_cookie(done)
 
 
 def test_signed_out_pages_redirect_to_the_login_with_next(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
+    with new_browser(gateway) as browser:
         response = browser.get("/console/account")
     assert response.status_code == 303
     assert response.headers["location"] == "/console/login?next=/console/account"
 
 
 def test_the_login_page_answers_the_same_for_unknown_addresses(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
-        first = browser.post("/console/login", data={"email": _email()})
+    with new_browser(gateway) as browser:
+        first = browser.post("/console/login", data={"email": new_email()})
         bad = browser.post("/console/login", data={"email": "not an address"})
     assert first.status_code == 303
     assert bad.status_code == 400 and "email address" in bad.text
 
 
 def test_a_get_of_the_link_does_not_consume_it(gateway: Gateway) -> None:
-    email = _email()
-    with _browser(gateway) as browser:
+    email = new_email()
+    with new_browser(gateway) as browser:
         browser.post("/console/login", data={"email": email})
-        token = _link_token(gateway, email)
+        token = link_token(gateway, email)
         for _ in range(3):  # a mail scanner's prefetches
             assert browser.get("/console/auth", params={"token": token}).status_code == 200
         assert browser.post("/console/auth", data={"token": token}).status_code == 303
@@ -142,10 +110,10 @@ def test_a_get_of_the_link_does_not_consume_it(gateway: Gateway) -> None:
 
 
 def test_next_is_carried_and_foreign_targets_are_refused(gateway: Gateway) -> None:
-    email = _email()
-    with _browser(gateway) as browser:
+    email = new_email()
+    with new_browser(gateway) as browser:
         browser.post("/console/login", data={"email": email, "next": "/console/account"})
-        token = _link_token(gateway, email)
+        token = link_token(gateway, email)
         done = browser.post("/console/auth", data={"token": token})
         assert done.headers["location"] == "/console/account"
         away = browser.get("/console/login", params={"next": "//evil.example/x"})
@@ -157,15 +125,15 @@ def test_next_is_carried_and_foreign_targets_are_refused(gateway: Gateway) -> No
 
 def test_a_planted_session_id_is_not_adopted(gateway: Gateway) -> None:
     """Session fixation: an id set before sign-in never becomes the signed-in session."""
-    with _browser(gateway) as attacker:
-        sign_in(gateway, attacker, _email())
+    with new_browser(gateway) as attacker:
+        sign_in(gateway, attacker, new_email())
         planted = attacker.cookies[COOKIE]
-    with _browser(gateway) as victim:
+    with new_browser(gateway) as victim:
         victim.cookies.set(COOKIE, planted)
-        done = sign_in(gateway, victim, _email())
+        done = sign_in(gateway, victim, new_email())
         fresh = done.cookies[COOKIE]
         assert fresh != planted
-    with _browser(gateway) as attacker_again:
+    with new_browser(gateway) as attacker_again:
         attacker_again.cookies.set(COOKIE, planted)  # the planted session ended at sign-in
         assert attacker_again.get("/console/").status_code == 303
         attacker_again.cookies.set(COOKIE, "rgs_made-up-by-the-attacker")
@@ -173,20 +141,20 @@ def test_a_planted_session_id_is_not_adopted(gateway: Gateway) -> None:
 
 
 def test_the_id_changes_at_every_sign_in(gateway: Gateway) -> None:
-    email = _email()
-    with _browser(gateway) as browser:
+    email = new_email()
+    with new_browser(gateway) as browser:
         first = sign_in(gateway, browser, email).cookies[COOKIE]
         second = sign_in(gateway, browser, email).cookies[COOKIE]
         assert first != second
         assert browser.get("/console/").status_code == 200
-    with _browser(gateway) as old:
+    with new_browser(gateway) as old:
         old.cookies.set(COOKIE, first)
         assert old.get("/console/").status_code == 303
 
 
 def test_a_revoked_session_is_refused_at_once(gateway: Gateway) -> None:
-    email = _email()
-    with _browser(gateway) as laptop, _browser(gateway) as phone:
+    email = new_email()
+    with new_browser(gateway) as laptop, new_browser(gateway) as phone:
         sign_in(gateway, laptop, email)
         sign_in(gateway, phone, email)
         page = laptop.get("/console/account")
@@ -204,12 +172,12 @@ def test_a_revoked_session_is_refused_at_once(gateway: Gateway) -> None:
 
 
 def test_signing_out_every_other_session_keeps_this_one(gateway: Gateway) -> None:
-    email = _email()
-    with _browser(gateway) as here, _browser(gateway) as there, _browser(gateway) as third:
+    email = new_email()
+    with new_browser(gateway) as here, new_browser(gateway) as there, new_browser(gateway) as third:
         for browser in (there, third, here):
             sign_in(gateway, browser, email)
         done = here.post(
-            "/console/account/sessions/revoke-others", data={"csrf_token": _csrf(here)}
+            "/console/account/sessions/revoke-others", data={"csrf_token": csrf_token(here)}
         )
         assert done.status_code == 303
         assert there.get("/console/").status_code == 303
@@ -219,9 +187,9 @@ def test_signing_out_every_other_session_keeps_this_one(gateway: Gateway) -> Non
 
 
 def test_idle_and_expired_sessions_are_refused(gateway: Gateway) -> None:
-    with _browser(gateway) as idle, _browser(gateway) as old:
-        sign_in(gateway, idle, _email())
-        sign_in(gateway, old, _email())
+    with new_browser(gateway) as idle, new_browser(gateway) as old:
+        sign_in(gateway, idle, new_email())
+        sign_in(gateway, old, new_email())
         assert idle.get("/console/").status_code == 200
         now = utcnow()
         _age_session(gateway, idle.cookies[COOKIE], last_seen_at=now - timedelta(days=8))
@@ -235,10 +203,10 @@ def test_idle_and_expired_sessions_are_refused(gateway: Gateway) -> None:
 
 def test_a_foreign_page_cannot_post_a_sign_in(gateway: Gateway) -> None:
     """Login CSRF: a cross-site form posting the attacker's link is refused, unconsumed."""
-    email = _email()
-    with _browser(gateway) as browser:
+    email = new_email()
+    with new_browser(gateway) as browser:
         browser.post("/console/login", data={"email": email})
-        token = _link_token(gateway, email)
+        token = link_token(gateway, email)
         foreign = browser.post(
             "/console/auth", data={"token": token}, headers={"Origin": "https://evil.example"}
         )
@@ -252,8 +220,8 @@ def test_a_foreign_page_cannot_post_a_sign_in(gateway: Gateway) -> None:
 
 
 def test_posts_without_the_csrf_token_are_refused(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
-        sign_in(gateway, browser, _email())
+    with new_browser(gateway) as browser:
+        sign_in(gateway, browser, new_email())
         missing = browser.post("/console/logout")
         wrong = browser.post("/console/logout", data={"csrf_token": "forged"})
         header_wrong = browser.post("/console/logout", headers={"X-CSRF-Token": "forged"})
@@ -265,12 +233,12 @@ def test_posts_without_the_csrf_token_are_refused(gateway: Gateway) -> None:
 
 
 def test_logout_ends_the_session(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
-        sign_in(gateway, browser, _email())
+    with new_browser(gateway) as browser:
+        sign_in(gateway, browser, new_email())
         token = browser.cookies[COOKIE]
-        out = browser.post("/console/logout", headers={"X-CSRF-Token": _csrf(browser)})
+        out = browser.post("/console/logout", headers={"X-CSRF-Token": csrf_token(browser)})
         assert out.status_code == 303 and out.headers["location"] == "/console/login"
-    with _browser(gateway) as replay:
+    with new_browser(gateway) as replay:
         replay.cookies.set(COOKIE, token)
         assert replay.get("/console/").status_code == 303
 
@@ -279,9 +247,9 @@ def test_logout_ends_the_session(gateway: Gateway) -> None:
 
 
 def test_the_platform_key_api_accepts_a_session_with_csrf(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
-        sign_in(gateway, browser, _email())
-        csrf = _csrf(browser)
+    with new_browser(gateway) as browser:
+        sign_in(gateway, browser, new_email())
+        csrf = csrf_token(browser)
         made = browser.post(
             "/api/v1/user/admin/new-api-token",
             data={"remark": "from the console", **NEW_KEY},
@@ -298,7 +266,7 @@ def test_the_platform_key_api_accepts_a_session_with_csrf(gateway: Gateway) -> N
         assert [k["remark"] for k in listed.json()["data"]] == ["from the console"]
         balance = browser.post("/api/v1/user/admin/balance", headers={"X-CSRF-Token": csrf})
         assert balance.json()["data"]["balance"] == "0.000000"
-    with _browser(gateway) as stranger:
+    with new_browser(gateway) as stranger:
         stranger.cookies.set(COOKIE, "rgs_unknown")
         unknown = stranger.post("/api/v1/user/admin/get-api-tokens")
         assert unknown.status_code == 401
@@ -316,14 +284,14 @@ def test_management_keys_keep_working(gateway: Gateway) -> None:
 
 
 def test_the_invitation_page_carries_the_code_to_the_reward(gateway: Gateway) -> None:
-    inviter_email = _email()
-    with _browser(gateway) as inviter:
+    inviter_email = new_email()
+    with new_browser(gateway) as inviter:
         sign_in(gateway, inviter, inviter_email)
-        csrf = _csrf(inviter)
+        csrf = csrf_token(inviter)
         code = inviter.get("/api/v1/user/invite", headers={"X-CSRF-Token": csrf}).json()["data"][
             "code"
         ]
-    with _browser(gateway) as friend:
+    with new_browser(gateway) as friend:
         page = friend.get(f"/i/{code.lower()}")
         assert page.status_code == 200
         masked = inviter_email[0] + "***"
@@ -332,7 +300,7 @@ def test_the_invitation_page_carries_the_code_to_the_reward(gateway: Gateway) ->
         assert accept in page.text
         form = friend.get(accept)
         assert f'name="invite" value="{code}"' in form.text
-        invitee_email = _email()
+        invitee_email = new_email()
         sign_in(gateway, friend, invitee_email, invite=code)
     users = gateway.op("GET", "/users", params={"limit": 500})
     by_email = {u["email"]: u["id"] for u in users}
@@ -342,7 +310,7 @@ def test_the_invitation_page_carries_the_code_to_the_reward(gateway: Gateway) ->
 
 
 def test_an_unknown_invitation_is_a_friendly_404(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
+    with new_browser(gateway) as browser:
         response = browser.get("/i/ZZZZ9999")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
@@ -350,7 +318,7 @@ def test_an_unknown_invitation_is_a_friendly_404(gateway: Gateway) -> None:
 
 
 def test_pages_speak_chinese_on_request(gateway: Gateway) -> None:
-    with _browser(gateway) as browser:
+    with new_browser(gateway) as browser:
         by_header = browser.get("/console/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
         switched = browser.get("/console/lang", params={"to": "zh", "next": "/console/login"})
         assert switched.status_code == 303

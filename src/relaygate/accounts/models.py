@@ -54,6 +54,9 @@ class ApiKey(Base):
     tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # what made the key: "" (a person or the API), "playground" (the console's, replaced
+    # at every playground visit; migration 0018)
+    purpose: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class LoginToken(Base):

@@ -24,12 +24,13 @@ from relaygate.core.errors import AuthenticationFailed, InvalidRequest, NotFound
 from relaygate.core.ids import hash_key, key_hint, new_api_key
 from relaygate.db.engine import Database
 
-__all__ = ["AccountService", "Bootstrap", "NewKey"]
+__all__ = ["PLAYGROUND", "AccountService", "Bootstrap", "NewKey"]
 
 MISSING_KEY = (
     "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' or 'x-api-key'."
 )
 UNKNOWN_KEY = "Incorrect API key provided."
+PLAYGROUND = "playground"  # ApiKey.purpose of the console playground's keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,46 @@ class AccountService:
             await session.flush()
             detail = {"key_id": row.id, "hint": row.hint, "remark": remark, "is_admin": is_admin}
             stage(session, "key.create", actor_id=actor_id, subject_user_id=user_id, detail=detail)
+        return NewKey(record=row, key=key)
+
+    async def replace_playground_key(
+        self,
+        user_id: int,
+        *,
+        remark: str,
+        permissions: list[str] | None,
+        expired_at: datetime,
+        actor_id: int | None = None,
+    ) -> NewKey:
+        """A fresh key for the console playground, after deleting the user's previous
+        ones (``purpose`` "playground") in the same transaction: each visit makes one and
+        they would otherwise pile up. Both changes are on the audit trail."""
+        key = new_api_key()
+        async with self.db.session() as session, session.begin():
+            repo = AccountRepository(session)
+            if await repo.user(user_id) is None:
+                raise NotFound(f"No user with id {user_id}.")
+            old = [row for row in await repo.keys_of(user_id) if row.purpose == PLAYGROUND]
+            for gone in old:
+                await session.delete(gone)
+                detail = {"key_id": gone.id, "hint": gone.hint}
+                stage(
+                    session, "key.delete", actor_id=actor_id, subject_user_id=user_id, detail=detail
+                )
+            row = self._key_row(
+                user_id,
+                key,
+                remark,
+                permissions=permissions,
+                expired_at=expired_at,
+                purpose=PLAYGROUND,
+            )
+            repo.add(row)
+            await session.flush()
+            detail = {"key_id": row.id, "hint": row.hint, "remark": remark, "is_admin": False}
+            stage(session, "key.create", actor_id=actor_id, subject_user_id=user_id, detail=detail)
+        for deleted in old:
+            self.cache.invalidate(deleted.key_hash)
         return NewKey(record=row, key=key)
 
     async def keys_of(self, user_id: int) -> list[ApiKey]:

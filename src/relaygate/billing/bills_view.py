@@ -149,6 +149,17 @@ class BillsView:
         older = _position(rows[-1]) if more else None
         return BillPage(rows, older, _position(rows[0]) if after is not None and rows else None)
 
+    async def by_request(self, user_id: int, request_id: str) -> BillRow:
+        """The bill line of the call ``request_id`` (the relay's ``x-request-id``), so a
+        page that made the call can show its exact charge; another user's call, or one
+        whose bill is not written yet, is :class:`NotFound`."""
+        query = UsageQuery(user_id=user_id, request_id=request_id, limit=1)
+        async with self.db.session() as session:
+            lines = await UsageRepository(session).bill_lines(query)
+        if not lines:
+            raise NotFound(f"No bill line for request {request_id}.")
+        return bill_row(lines[0])
+
     async def record(self, user_id: int, usage_id: int) -> UsageRecord:
         """One of ``user_id``'s usage records; another user's id is :class:`NotFound`."""
         async with self.db.session() as session:

@@ -22,12 +22,29 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest
 from relaygate.db.engine import Database
 
-__all__ = ["Balance", "LedgerService", "Split", "TOPUP", "ADJUSTMENT", "CHARGE", "FREE_GRANT"]
+__all__ = [
+    "ADJUSTMENT",
+    "CHARGE",
+    "DISPUTE",
+    "FREE_GRANT",
+    "REDEEM",
+    "REFUND",
+    "TOPUP",
+    "Balance",
+    "LedgerService",
+    "Split",
+    "post",
+    "wallet_for_update",
+]
 
 TOPUP = "topup"
 FREE_GRANT = "free_grant"
 ADJUSTMENT = "adjustment"
 CHARGE = "charge"
+REFUND = "refund"  # a paid top-up given back (payments): takes back what it counted
+DISPUTE = "dispute"  # a paid top-up disputed by the payer's bank (payments)
+_TAKES_BACK_TOPUP = (REFUND, DISPUTE)
+REDEEM = "redeem"  # a redemption code's money (billing/redemption.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +72,12 @@ class Split:
         return self.paid + self.free
 
 
+async def wallet_for_update(session: AsyncSession, user_id: int) -> Wallet:
+    """The user's wallet row, locked for this transaction (created at zero if missing);
+    other services that credit in their own transaction (redemption codes) use it."""
+    return await _wallet(session, user_id)
+
+
 async def _wallet(session: AsyncSession, user_id: int) -> Wallet:
     wallet = await session.get(Wallet, user_id, with_for_update=True)
     if wallet is None:
@@ -69,6 +92,51 @@ def _view(wallet: Wallet | None) -> Balance:
     return Balance(
         wallet.balance, wallet.free_balance, wallet.topped_up_total, wallet.first_topup_at
     )
+
+
+async def post(
+    session: AsyncSession,
+    user_id: int,
+    amount: int,
+    kind: str,
+    memo: str = "",
+    request_id: str | None = None,
+    *,
+    actor_id: int | None = None,
+) -> Balance:
+    """The wallet change, its ledger entry and its audit line, inside the caller's
+    transaction: a service that changes its own rows with the money (a payment order
+    turning paid) commits both or neither. A refund or dispute may take the balance
+    below zero and takes back from the cumulative top-up what it counted."""
+    wallet = await _wallet(session, user_id)
+    free = amount if kind == FREE_GRANT else 0
+    paid = amount - free
+    wallet.balance += paid
+    wallet.free_balance += free
+    if kind == TOPUP:
+        wallet.topped_up_total += amount
+        wallet.first_topup_at = wallet.first_topup_at or utcnow()
+    elif kind in _TAKES_BACK_TOPUP:
+        wallet.topped_up_total = max(0, wallet.topped_up_total + amount)
+    session.add(
+        LedgerEntry(
+            user_id=user_id,
+            kind=kind,
+            amount=paid,
+            free_amount=free,
+            request_id=request_id,
+            memo=memo[:500],
+        )
+    )
+    stage(
+        session,
+        f"balance.{kind}",
+        actor_id=actor_id,
+        subject_user_id=user_id,
+        detail={"amount": amount, "memo": memo[:500]},
+    )
+    await session.flush()
+    return _view(wallet)
 
 
 class LedgerService:
@@ -98,32 +166,7 @@ class LedgerService:
         if kind in (TOPUP, FREE_GRANT) and amount <= 0:
             raise InvalidRequest("A top-up must be positive.", param="amount")
         async with self.db.session() as session, session.begin():
-            wallet = await _wallet(session, user_id)
-            free = amount if kind == FREE_GRANT else 0
-            paid = amount - free
-            wallet.balance += paid
-            wallet.free_balance += free
-            if kind == TOPUP:
-                wallet.topped_up_total += amount
-                wallet.first_topup_at = wallet.first_topup_at or utcnow()
-            session.add(
-                LedgerEntry(
-                    user_id=user_id,
-                    kind=kind,
-                    amount=paid,
-                    free_amount=free,
-                    request_id=request_id,
-                    memo=memo[:500],
-                )
-            )
-            stage(
-                session,
-                f"balance.{kind}",
-                actor_id=actor_id,
-                subject_user_id=user_id,
-                detail={"amount": amount, "memo": memo[:500]},
-            )
-        return _view(wallet)
+            return await post(session, user_id, amount, kind, memo, request_id, actor_id=actor_id)
 
     async def entries(self, user_id: int, limit: int = 100) -> list[LedgerEntry]:
         async with self.db.session() as session:

@@ -28,6 +28,9 @@ __all__ = [
     "ModelPrice",
     "Package",
     "PackageType",
+    "Redemption",
+    "RedemptionBatch",
+    "RedemptionCode",
     "UsageDaily",
     "UsageRecord",
     "Wallet",
@@ -209,3 +212,51 @@ class UsageDaily(Base):
     official_cost: Mapped[int] = mapped_column(BigInteger, default=0)
     package_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     free_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RedemptionBatch(Base):
+    """A batch of redemption codes the operator generated: money or a package each."""
+
+    __tablename__ = "redemption_batches"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)  # micro-units; 0 with a package
+    package_type_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_redemptions: Mapped[int] = mapped_column(Integer, default=1)  # per code; 1 = single-use
+    quantity: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RedemptionCode(Base):
+    """One code. ``code`` is stored as issued (like a gift card's number), so the operator
+    can export the batch again; only the operator routes ever read it back.
+    ``used`` moves only by a conditional UPDATE (``used < batch max``)."""
+
+    __tablename__ = "redemption_codes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("redemption_batches.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Redemption(Base):
+    """A code redeemed by a user: once per (code, user), in the ledger's transaction."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (UniqueConstraint("code_id", "user_id", name="uq_redemptions_code_user"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("redemption_codes.id", ondelete="CASCADE"))
+    batch_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    package_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

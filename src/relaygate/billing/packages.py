@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.audit import changes_detail, stage
 from relaygate.billing.models import LedgerEntry, Package, PackageType
@@ -27,7 +28,14 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.db.engine import Database
 
-__all__ = ["PACKAGE_GRANT", "PACKAGE_USE", "PackageService", "PackageView", "split_official"]
+__all__ = [
+    "grant_in",
+    "PACKAGE_GRANT",
+    "PACKAGE_USE",
+    "PackageService",
+    "PackageView",
+    "split_official",
+]
 
 PACKAGE_GRANT = "package_grant"
 PACKAGE_USE = "package_use"
@@ -83,6 +91,34 @@ def _view(row: Package) -> PackageView:
         tuple(str(m) for m in row.scope_models or []),
         row.expires_at,
     )
+
+
+async def grant_in(session: AsyncSession, user_id: int, kind: PackageType, source: str) -> Package:
+    """The package and its ledger entry, in the caller's transaction (a redemption code
+    grants its package in the redemption's own transaction)."""
+    row = Package(
+        user_id=user_id,
+        type_id=kind.id,
+        name=kind.name,
+        amount=kind.amount,
+        remaining=kind.amount,
+        scope_routes=list(kind.scope_routes or []),
+        scope_models=list(kind.scope_models or []),
+        source=source,
+        expires_at=utcnow() + timedelta(days=kind.validity_days),
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        LedgerEntry(
+            user_id=user_id,
+            kind=PACKAGE_GRANT,
+            package_id=row.id,
+            package_amount=kind.amount,
+            memo=f"{source}: {kind.name}"[:500],
+        )
+    )
+    return row
 
 
 class PackageService:
@@ -180,28 +216,7 @@ class PackageService:
                 raise InvalidRequest(
                     f"The package type '{kind.name}' is disabled.", param="type_id"
                 )
-            row = Package(
-                user_id=user_id,
-                type_id=kind.id,
-                name=kind.name,
-                amount=kind.amount,
-                remaining=kind.amount,
-                scope_routes=list(kind.scope_routes or []),
-                scope_models=list(kind.scope_models or []),
-                source=source,
-                expires_at=utcnow() + timedelta(days=kind.validity_days),
-            )
-            session.add(row)
-            await session.flush()
-            session.add(
-                LedgerEntry(
-                    user_id=user_id,
-                    kind=PACKAGE_GRANT,
-                    package_id=row.id,
-                    package_amount=kind.amount,
-                    memo=f"{source}: {kind.name}"[:500],
-                )
-            )
+            row = await grant_in(session, user_id, kind, source)
             detail = {"package_id": row.id, "type_id": kind.id, "name": kind.name, "source": source}
             stage(
                 session, "package.grant", actor_id=actor_id, subject_user_id=user_id, detail=detail

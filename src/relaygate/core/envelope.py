@@ -47,6 +47,7 @@ _WHY = {
     409: "Conflicts with an existing object",
     429: "Too many requests; retry after `retry-after` seconds",
     500: "A bug in Relaygate; the server closes the connection after this answer",
+    503: "A service Relaygate depends on (an upstream, the payment provider) did not answer",
 }
 
 

@@ -314,7 +314,9 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     return paths, schemas, security
 
 
-_TOKENS = {"type": "array", "minItems": 1, "items": {"type": "integer"}}
+# token ids are integers the JSON parser reads as such: 64-bit (a larger number is a float)
+_TOKEN_ID = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+_TOKENS = {"type": "array", "minItems": 1, "items": _TOKEN_ID}
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 # The body fields each route checks, as the checks themselves declare them
 # (dialects/fields.py): what the document says is what a request is refused for.

@@ -19,16 +19,17 @@ from pydantic import ValidationError
 from relaygate.channels.models import Channel
 from relaygate.channels.options import split_keys
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
+from relaygate.web.forms import FormErrors, schema_errors
 
 __all__ = [
     "ChannelForm",
-    "FormErrors",
     "form_of",
     "key_hints",
     "read_create",
     "read_patch",
 ]
 
+NAMED = ("base_url", "options", "api_key")  # fields a whole-model check may be about
 CHANNEL_TYPES = ("openai", "azure_openai", "anthropic", "echo")
 
 
@@ -45,14 +46,6 @@ class ChannelForm:
     enabled: bool = True
     header_names: tuple[str, ...] = ()
     options: str = "{}"
-
-
-class FormErrors(Exception):
-    """Field name → message (English, from the schema); shown next to the form."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def key_hints(stored: str | None) -> tuple[str, ...]:
@@ -146,17 +139,6 @@ def _fields(form: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _schema_errors(err: ValidationError) -> dict[str, str]:
-    """Field → message; a whole-model check is put on the field its message names."""
-    errors: dict[str, str] = {}
-    for item in err.errors():
-        message = str(item["msg"]).removeprefix("Value error, ")
-        named = [name for name in ("base_url", "options", "api_key") if name in message]
-        where = str(item["loc"][0]) if item["loc"] else (named[0] if named else "form")
-        errors.setdefault(where, message)
-    return errors
-
-
 def read_create(form: dict[str, Any]) -> dict[str, Any]:
     """The new channel's fields, checked by ``ChannelCreate``; raises FormErrors."""
     errors: dict[str, str] = {}
@@ -166,7 +148,7 @@ def read_create(form: dict[str, Any]) -> dict[str, Any]:
     try:
         checked = ChannelCreate.model_validate(fields)
     except ValidationError as err:
-        raise FormErrors({**_schema_errors(err), **errors}) from None
+        raise FormErrors({**schema_errors(err, NAMED), **errors}) from None
     if errors:
         raise FormErrors(errors)
     return checked.model_dump()
@@ -183,7 +165,7 @@ def read_patch(form: dict[str, Any], row: Channel) -> dict[str, Any]:
     try:
         checked = ChannelPatch.model_validate(fields)
     except ValidationError as err:
-        raise FormErrors({**_schema_errors(err), **errors}) from None
+        raise FormErrors({**schema_errors(err, NAMED), **errors}) from None
     if row.type != "echo" and not checked.base_url.startswith(("http://", "https://")):
         errors["base_url"] = "base_url must be an http(s) URL for this channel type"
     if errors:

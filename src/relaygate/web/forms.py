@@ -1,5 +1,5 @@
 """A console form's fields: the POST body parsed once (the framework keeps the body, so
-the CSRF check and the page handler read the same fields)."""
+the CSRF check and the page handler read the same fields), and its errors by field."""
 
 from __future__ import annotations
 
@@ -7,10 +7,31 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from pydantic import ValidationError
 
 from relaygate.core.forms import parse_body
 
-__all__ = ["page_form", "page_form_list"]
+__all__ = ["FormErrors", "page_form", "page_form_list", "schema_errors"]
+
+
+class FormErrors(Exception):
+    """Field name → message (English, from the schema); shown next to the form."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def schema_errors(err: ValidationError, named: tuple[str, ...] = ()) -> dict[str, str]:
+    """Field → message, the first per field; a whole-model check goes on the first of
+    ``named`` that its message mentions, else on "form"."""
+    errors: dict[str, str] = {}
+    for item in err.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        mentioned = [name for name in named if name in message]
+        where = str(item["loc"][0]) if item["loc"] else (mentioned[0] if mentioned else "form")
+        errors.setdefault(where, message)
+    return errors
 
 
 async def page_form(request: Request) -> dict[str, Any]:

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/keys", N_("Keys")),
     NavItem("/console/bills", N_("Bills")),
     NavItem("/console/packages", N_("Packages")),
+    NavItem("/console/billing", N_("Billing")),
     NavItem("/console/prices", N_("Prices")),
     NavItem("/console/playground", N_("Playground")),
     NavItem("/console/invite", N_("Invite")),
@@ -43,6 +44,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/admin/channels", N_("Channels"), operator=True),
     NavItem("/console/admin/models", N_("Models and prices"), operator=True),
     NavItem("/console/admin/packages", N_("Package types"), operator=True),
+    NavItem("/console/admin/orders", N_("Orders"), operator=True),
+    NavItem("/console/admin/codes", N_("Codes"), operator=True),
     NavItem("/console/admin/settings", N_("Settings"), operator=True),
 )
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from relaygate.billing.models import ModelPrice
 from relaygate.billing.schemas import ModelPriceIn
 from relaygate.core.money import MoneyError, format_money, parse_money
-from relaygate.web.channel_form import FormErrors
+from relaygate.web.forms import FormErrors, schema_errors
 
 __all__ = ["PRICE_FIELDS", "PriceRow", "price_row", "read_price"]
 
@@ -76,11 +76,7 @@ def read_price(form: dict[str, Any], current: PriceRow | None) -> dict[str, Any]
     try:
         checked = ModelPriceIn.model_validate(_posted(form, current))
     except ValidationError as err:
-        errors: dict[str, str] = {}
-        for item in err.errors():
-            where = str(item["loc"][0]) if item["loc"] else "form"
-            errors.setdefault(where, str(item["msg"]).removeprefix("Value error, "))
-        raise FormErrors(errors) from None
+        raise FormErrors(schema_errors(err)) from None
     fields = checked.model_dump()
     try:
         for name in PRICE_FIELDS:

@@ -64,7 +64,12 @@ ASSETS = MappingProxyType(
 
 
 CONSOLE_ASSETS = MappingProxyType(
-    {"console.css": _CSS, "console.js": _JS, "passkeys.js": _JS}  # passkeys.js: login, account
+    {
+        "console.css": _CSS,
+        "console.js": _JS,
+        "passkeys.js": _JS,  # the login and account pages
+        "playground.js": _JS,  # the playground page
+    }
 )
 
 

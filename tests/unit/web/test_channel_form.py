@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from relaygate.channels.models import Channel
-from relaygate.web.channel_form import FormErrors, form_of, key_hints, read_create, read_patch
+from relaygate.web.channel_form import form_of, key_hints, read_create, read_patch
+from relaygate.web.forms import FormErrors
 
 KEY = "sk-formUnitTestKey-0123456789abcdef"
 

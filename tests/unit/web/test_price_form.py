@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relaygate.billing.models import ModelPrice
-from relaygate.web.channel_form import FormErrors
+from relaygate.web.forms import FormErrors
 from relaygate.web.price_form import price_row, read_price
 
 

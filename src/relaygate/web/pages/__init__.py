@@ -11,7 +11,9 @@ from fastapi import APIRouter
 from relaygate.web.pages import (
     account,
     admin_channels,
+    admin_codes,
     admin_models,
+    admin_orders,
     admin_overview,
     admin_packages,
     admin_settings,
@@ -19,6 +21,7 @@ from relaygate.web.pages import (
     admin_users,
     apps,
     auth,
+    billing,
     bills,
     dashboard,
     invite,
@@ -28,6 +31,7 @@ from relaygate.web.pages import (
     oauth_consent,
     packages,
     passkeys,
+    playground,
     prices,
 )
 
@@ -54,4 +58,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     packages.router,
     oauth_consent.router,
     apps.router,
+    playground.router,
+    billing.router,
+    admin_orders.router,
+    admin_codes.router,
 )

@@ -23,13 +23,12 @@ from relaygate.services import ServicesDep
 from relaygate.web.channel_form import (
     CHANNEL_TYPES,
     ChannelForm,
-    FormErrors,
     form_of,
     key_hints,
     read_create,
     read_patch,
 )
-from relaygate.web.forms import page_form
+from relaygate.web.forms import FormErrors, page_form
 from relaygate.web.i18n import N_
 from relaygate.web.render import render
 from relaygate.web.session import ConsoleOperatorDep, CsrfDep

@@ -14,8 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from relaygate.core.errors import NotFound
 from relaygate.services import PricesDep
-from relaygate.web.channel_form import FormErrors
-from relaygate.web.forms import page_form
+from relaygate.web.forms import FormErrors, page_form
 from relaygate.web.i18n import N_
 from relaygate.web.price_form import PRICE_FIELDS, price_row, read_price
 from relaygate.web.render import render

@@ -23,8 +23,7 @@ from relaygate.core.bounds import RowId
 from relaygate.core.errors import InvalidRequest
 from relaygate.core.money import MoneyError, format_money, parse_money
 from relaygate.services import ServicesDep
-from relaygate.web.channel_form import FormErrors
-from relaygate.web.forms import page_form
+from relaygate.web.forms import FormErrors, page_form, schema_errors
 from relaygate.web.i18n import N_
 from relaygate.web.render import render
 from relaygate.web.session import ConsoleOperatorDep, CsrfDep
@@ -74,11 +73,7 @@ def read_type(form: dict[str, Any]) -> dict[str, Any]:
         checked = PackageTypeIn.model_validate(body)
         return {**checked.model_dump(), "amount": parse_money(checked.amount)}
     except ValidationError as err:
-        errors: dict[str, str] = {}
-        for item in err.errors():
-            where = str(item["loc"][0]) if item["loc"] else "form"
-            errors.setdefault(where, str(item["msg"]).removeprefix("Value error, "))
-        raise FormErrors(errors) from None
+        raise FormErrors(schema_errors(err)) from None
     except MoneyError as err:
         raise FormErrors({"amount": err.message}) from None
 

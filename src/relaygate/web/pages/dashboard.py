@@ -19,7 +19,7 @@ from relaygate.billing.dashboard import Dashboard
 from relaygate.channels.service import ECHO_MODEL
 from relaygate.core.money import MICRO
 from relaygate.services import ConsoleReadsDep
-from relaygate.web.bar_chart import BarChart, bar_chart
+from relaygate.web.charts import Chart, bar_chart
 from relaygate.web.i18n import N_
 from relaygate.web.render import render
 from relaygate.web.session import ConsoleUserDep
@@ -36,7 +36,7 @@ class DashboardView:
     board: Dashboard
     membership: str  # a msgid of MEMBERSHIP
     chart_of: str  # "spend" or "calls"
-    chart: BarChart  # one bar per day of board.spend_per_day, in order
+    chart: Chart  # one bar per day of board.spend_per_day, in order
     tick_labels: tuple[str, ...]  # one per chart.ticks
     month_amount: int  # the 30 days' spend, micro-units
     month_calls: int

@@ -27,7 +27,11 @@ __all__ = ["PackagePage", "PackagesPage", "router", "status_of"]
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/console/packages"
-SOURCES = {"operator": N_("From the operator"), "referral": N_("Invitation reward")}
+SOURCES = {
+    "operator": N_("From the operator"),
+    "referral": N_("Invitation reward"),
+    "redeem": N_("Redemption code"),
+}
 ACTIVE, USED_UP, EXPIRED = N_("Active"), N_("Used up"), N_("Expired")
 
 

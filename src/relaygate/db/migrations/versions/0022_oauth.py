@@ -1,15 +1,15 @@
 """The OAuth open API (docs/oauth.md): apps, authorization codes, access tokens and the
 charges' idempotency records.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0022
+Revises: 0021
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

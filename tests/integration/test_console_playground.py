@@ -1,0 +1,213 @@
+"""The playground's JSON endpoints over real HTTP (both databases): the key endpoint needs
+the session's CSRF token, makes a short-lived key of the signed-in user's that replaces
+the previous one, and the charge lookup finds the user's own calls only.
+
+The calls themselves go to the relay with the playground key, as the page's script makes
+them; the fake upstream serves a priced model so the charge is not zero.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from relaygate.accounts.models import ApiKey
+from relaygate.core.clock import utcnow
+from relaygate.core.ids import hash_key
+from relaygate.core.money import format_money
+from relaygate.db.engine import Database
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.harness import Gateway, run_sync
+from tests.integration.test_console_sessions import sign_in
+
+KEY = "/console/playground/key"
+CALLS = "/console/playground/calls/"
+CSRF = re.compile(r'data-csrf="([^"]+)"')
+
+
+def _user(gw: Gateway, credit: str = "10") -> tuple[int, httpx.Client]:
+    """A user the operator made (with money), signed in through the pages."""
+    email = f"playground-{uuid.uuid4().hex[:10]}@example.test"
+    user_id = int(gw.create_user(email)["id"])
+    if credit:
+        gw.credit(user_id, credit)
+    browser = httpx.Client(base_url=gw.url, timeout=30, follow_redirects=False)
+    sign_in(gw, browser, email)
+    return user_id, browser
+
+
+def _csrf(browser: httpx.Client) -> str:
+    page = browser.get("/console/playground")
+    assert page.status_code == 200, page.text
+    found = CSRF.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def _key_row(gw: Gateway, key: str) -> ApiKey | None:
+    async def run() -> ApiKey | None:
+        db = Database(gw.db_url)
+        try:
+            async with db.session() as session:
+                found: ApiKey | None = await session.scalar(
+                    select(ApiKey).where(ApiKey.key_hash == hash_key(key))
+                )
+                return found
+        finally:
+            await db.dispose()
+
+    return run_sync(run())
+
+
+def _priced_model(gw: Gateway, fake: FakeOpenAI) -> str:
+    model = f"pg-priced-{uuid.uuid4().hex[:8]}"
+    gw.add_channel(fake, [model])
+    gw.op("PUT", f"/models/{model}", json={"input": "1000", "output": "2000"})
+    return model
+
+
+def _chat(gw: Gateway, key: str, model: str) -> httpx.Response:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with gw.http(key) as client:
+        return client.post("/v1/chat/completions", json=body)
+
+
+def test_the_key_endpoint_needs_the_csrf_token(gateway: Gateway) -> None:
+    _, browser = _user(gateway)
+    _csrf(browser)
+    assert browser.post(KEY).status_code == 403
+    assert browser.post(KEY, headers={"X-CSRF-Token": "not-the-token"}).status_code == 403
+    assert browser.post(KEY, data={"csrf_token": "not-the-token"}).status_code == 403
+    anonymous = httpx.Client(base_url=gateway.url, follow_redirects=False)
+    assert anonymous.post(KEY).status_code == 303  # to the sign-in page
+
+
+def test_a_playground_key_is_the_users_short_lived_and_replaces_the_last(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+
+    first = browser.post(KEY, headers={"X-CSRF-Token": token})
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-store"
+    key = first.json()["key"]
+    row = _key_row(gateway, key)
+    assert row is not None and row.user_id == user_id
+    assert row.purpose == "playground" and row.remark == "Playground" and not row.is_admin
+    assert row.expired_at is not None and row.expired_at <= utcnow() + timedelta(hours=4)
+    assert row.permissions is not None and model in row.permissions
+    assert "relaygate-echo" in row.permissions
+    assert _chat(gateway, key, model).status_code == 200
+
+    second = browser.post(KEY, headers={"X-CSRF-Token": token})
+    assert second.status_code == 200
+    assert _key_row(gateway, key) is None  # the previous playground key is deleted
+    refused = _chat(gateway, key, model)
+    assert refused.status_code == 401
+    assert _chat(gateway, second.json()["key"], model).status_code == 200
+
+
+def test_a_users_own_keys_survive_a_new_playground_key(gateway: Gateway) -> None:
+    user_id, browser = _user(gateway)
+    own = gateway.make_user_key(user_id=user_id, remark="Playground")
+    assert browser.post(KEY, headers={"X-CSRF-Token": _csrf(browser)}).status_code == 200
+    assert browser.post(KEY, headers={"X-CSRF-Token": _csrf(browser)}).status_code == 200
+    assert _key_row(gateway, own.key) is not None
+
+
+def test_the_charge_of_a_call_is_its_bill_line_and_only_its_users(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    _, browser = _user(gateway)
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    key = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    call = _chat(gateway, key, model)
+    assert call.status_code == 200
+    request_id = call.headers["x-request-id"]
+    usage = gateway.wait_for_usage(request_id)
+    assert usage["amount"] > 0
+
+    assert browser.get(CALLS + request_id).status_code == 403  # no CSRF header
+    line = browser.get(CALLS + request_id, headers={"X-CSRF-Token": token})
+    assert line.status_code == 200, line.text
+    assert line.headers["cache-control"] == "no-store"
+    found = line.json()
+    assert found["amount"] == format_money(usage["amount"])
+    assert found["prompt_tokens"] == usage["prompt_tokens"]
+    assert found["completion_tokens"] == usage["completion_tokens"]
+    assert found["request_id"] == request_id and found["model"] == model
+
+    _, other = _user(gateway)
+    stranger = other.get(CALLS + request_id, headers={"X-CSRF-Token": _csrf(other)})
+    assert stranger.status_code == 404
+    assert "text/html" in stranger.headers["content-type"]  # the console's 404 page
+    missing = browser.get(CALLS + "req_nothing", headers={"X-CSRF-Token": token})
+    assert missing.status_code == 404
+
+
+# ---------------------------------------------------------------- the page without script
+
+
+def _post_message(browser: httpx.Client, token: str, **fields: str) -> httpx.Response:
+    return browser.post("/console/playground", data={"csrf_token": token, **fields})
+
+
+def test_the_form_without_script_needs_the_csrf_token(gateway: Gateway) -> None:
+    _, browser = _user(gateway)
+    _csrf(browser)
+    refused = browser.post("/console/playground", data={"message": "hi", "model": "relaygate-echo"})
+    assert refused.status_code == 403
+
+
+def test_the_form_without_script_calls_the_relay_and_carries_the_conversation(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    first = _post_message(browser, token, model=model, system="Be brief.", message="hello")
+    assert first.status_code == 200, first.text
+    assert "Hello from the fake upstream." in first.text
+    sent = fake.requests_for("/chat/completions")[-1].body
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hello"},
+    ]
+    assert not sent.get("stream")
+    # the charge shown is the bill line's, for this user's playground key
+    usage = gateway.wait_for_records(user_id=user_id, model=model)[0]
+    assert f'data-field="amount">{format_money(usage["amount"])}<' in first.text
+    history = re.search(r'name="history" value="([^"]*)"', first.text)
+    assert history is not None
+    carried = history.group(1).replace("&#34;", '"').replace("&quot;", '"')
+
+    second = _post_message(
+        browser, token, model=model, system="Be brief.", message="more", history=carried
+    )
+    assert second.status_code == 200
+    roles = [m["role"] for m in fake.requests_for("/chat/completions")[-1].body["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_the_form_without_script_shows_a_refusal(gateway: Gateway, fake: FakeOpenAI) -> None:
+    _, browser = _user(gateway, credit="")
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    page = _post_message(browser, token, model=model, message="hello")
+    assert page.status_code == 200
+    assert 'role="alert">User balance is insufficient' in page.text
+    bad = _post_message(browser, token, model=model, message="hi", temperature="warm")
+    assert bad.status_code == 400 and "temperature" in bad.text
