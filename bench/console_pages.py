@@ -63,13 +63,24 @@ PAGES: tuple[Page, ...] = (
     Page("packages", "/console/packages"),
     Page("package: its calls (50)", "/console/packages/{package}"),
     Page("account", "/console/account"),
-    # pages of other branches: a page this build does not serve (404) is reported and skipped
+    # a page this build does not serve (404) is reported and skipped
     Page("keys", "/console/keys"),
     Page("a key", "/console/keys/{key}"),
     Page("operator: overview", "/console/admin/"),
     Page("operator: users", "/console/admin/users"),
     Page("operator: the heavy user", "/console/admin/users/1"),
     Page("operator: users, search", "/console/admin/users?q=user150"),
+    Page("invite", "/console/invite"),
+    Page("prices", "/console/prices"),
+    Page("playground", "/console/playground"),
+    Page("billing", "/console/billing"),
+    Page("apps", "/console/apps"),
+    Page("operator: channels", "/console/admin/channels"),
+    Page("operator: models and prices", "/console/admin/models"),
+    Page("operator: package types", "/console/admin/packages"),
+    Page("operator: orders", "/console/admin/orders"),
+    Page("operator: codes", "/console/admin/codes"),
+    Page("operator: settings", "/console/admin/settings"),
 )  # fmt: skip
 
 
