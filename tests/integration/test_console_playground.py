@@ -1,6 +1,7 @@
 """The playground's JSON endpoints over real HTTP (both databases): the key endpoint needs
-the session's CSRF token, makes a short-lived key of the signed-in user's that replaces
-the previous one, and the charge lookup finds the user's own calls only.
+the session's CSRF token, gives the signed-in user's one playground key a new short-lived
+secret (the same row, so the bills keep naming it; the keys lists leave it out), and the
+charge lookup finds the user's own calls only.
 
 The calls themselves go to the relay with the playground key, as the page's script makes
 them; the fake upstream serves a priced model so the charge is not zero.
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from relaygate.accounts.audit import AuditLine, AuditTrail
 from relaygate.accounts.models import ApiKey
 from relaygate.core.clock import utcnow
 from relaygate.core.ids import hash_key
@@ -64,6 +66,17 @@ def _key_row(gw: Gateway, key: str) -> ApiKey | None:
     return run_sync(run())
 
 
+def _audit(gw: Gateway, user_id: int) -> list[AuditLine]:
+    async def read() -> list[AuditLine]:
+        db = Database(gw.db_url)
+        try:
+            return list((await AuditTrail(db).list_for(user_id, limit=50)).lines)
+        finally:
+            await db.dispose()
+
+    return run_sync(read())
+
+
 def _priced_model(gw: Gateway, fake: FakeOpenAI) -> str:
     model = f"pg-priced-{uuid.uuid4().hex[:8]}"
     gw.add_channel(fake, [model])
@@ -92,7 +105,7 @@ def test_the_key_endpoint_needs_the_csrf_token(gateway: Gateway) -> None:
     assert anonymous.post(KEY).status_code == 303  # to the sign-in page
 
 
-def test_a_playground_key_is_the_users_short_lived_and_replaces_the_last(
+def test_a_playground_key_is_the_users_short_lived_and_rotated_in_place(
     gateway: Gateway, fake: FakeOpenAI
 ) -> None:
     user_id, browser = _user(gateway)
@@ -109,14 +122,53 @@ def test_a_playground_key_is_the_users_short_lived_and_replaces_the_last(
     assert row.expired_at is not None and row.expired_at <= utcnow() + timedelta(hours=4)
     assert row.permissions is not None and model in row.permissions
     assert "relaygate-echo" in row.permissions
-    assert _chat(gateway, key, model).status_code == 200
+    assert _chat(gateway, key, model).status_code == 200  # authenticated: now in the cache
 
     second = browser.post(KEY, headers={"X-CSRF-Token": token})
     assert second.status_code == 200
-    assert _key_row(gateway, key) is None  # the previous playground key is deleted
+    assert _key_row(gateway, key) is None  # the old secret is gone...
+    rotated = _key_row(gateway, second.json()["key"])
+    assert rotated is not None and rotated.id == row.id  # ...from the same row
+    assert rotated.hint == second.json()["hint"] != row.hint
+    assert rotated.expired_at is not None and rotated.expired_at >= row.expired_at
     refused = _chat(gateway, key, model)
-    assert refused.status_code == 401
+    assert refused.status_code == 401  # at once, though the cache had it
     assert _chat(gateway, second.json()["key"], model).status_code == 200
+
+    actions = [(a.action, a.detail.get("key_id")) for a in _audit(gateway, user_id)]
+    assert actions[:2] == [("key.rotate", row.id), ("key.create", row.id)]
+    assert "key.delete" not in [action for action, _ in actions]
+
+
+def test_the_playground_key_is_not_listed_but_its_calls_stay_named(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    own = gateway.make_user_key(user_id=user_id, remark="mine")
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    first = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    call = _chat(gateway, first, model)
+    gateway.wait_for_usage(call.headers["x-request-id"])
+    second = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    row = _key_row(gateway, second)
+    assert row is not None
+
+    keys_page = browser.get("/console/keys")
+    assert keys_page.status_code == 200
+    assert own.data["hint"] in keys_page.text and row.hint not in keys_page.text
+    assert browser.get(f"/console/keys/{row.id}").status_code == 404  # not edited by hand
+    listed = browser.post("/api/v1/user/admin/get-api-tokens", headers={"X-CSRF-Token": token})
+    assert [k["remark"] for k in listed.json()["data"]] == ["mine"]
+    operator_list = gateway.op("GET", f"/users/{user_id}/keys")
+    assert [k["id"] for k in operator_list] == [own.id]
+
+    bills = browser.get("/console/bills")
+    assert bills.status_code == 200
+    assert f'<option value="{row.id}"' in bills.text and "Playground (" in bills.text
+    assert '<span class="sub">Playground · /v1' in bills.text  # the line names the key
+    filtered = browser.get(f"/console/bills?key={row.id}")
+    assert filtered.status_code == 200 and model in filtered.text  # the call before rotation
 
 
 def test_a_users_own_keys_survive_a_new_playground_key(gateway: Gateway) -> None:

@@ -5,17 +5,19 @@ The call is not made by this module: the page's script (``playground.js``) calls
 the call takes the same path as any client's (authentication, limits, holds, billing)
 and shows in the bills like any other. The key:
 
-* ``POST /console/playground/key`` (session + CSRF) makes it: remark "Playground",
-  ``purpose`` "playground", expiring after :data:`KEY_TTL`, limited to the models the page
-  offers; the user's previous playground keys are deleted in the same transaction, so
-  they do not pile up. The secret goes to the page's script only (JSON, ``no-store``),
-  which keeps it in memory; the server keeps its digest, as for every key.
+* ``POST /console/playground/key`` (session + CSRF) gives it a new secret: each user has
+  one playground key (remark "Playground", ``purpose`` "playground", not listed on the
+  keys page), made at the first visit and rotated at every later one: a new secret, an
+  expiry :data:`KEY_TTL` away, the models the page offers; the old secret stops working
+  at once, and the bills keep naming the one key. The secret goes to the page's script
+  only (JSON, ``no-store``), which keeps it in memory; the server keeps its digest, as
+  for every key.
 * ``GET /console/playground/calls/<request id>`` (session + CSRF header) answers the
   call's tokens and exact charge from its bill line, found by the relay's
   ``x-request-id``; another user's call is a 404.
 
 Without JavaScript the same form posts to ``/console/playground`` (CSRF): the server
-makes one non-streamed call to its own relay with a fresh playground key
+makes one non-streamed call to its own relay with the playground key, rotated
 (web/playground_call.py; the secret never leaves the process and is not stored) and
 renders the page with the answer, its tokens and charge. The conversation so far rides in
 a hidden field. This POST answers with the page rather than a redirect: the answer is the
@@ -200,8 +202,8 @@ async def send_without_script(request: Request, user: CsrfDep, s: ServicesDep) -
 
 
 async def _new_key(s: ServicesDep, user_id: int, models: list[str]) -> NewKey:
-    """The user's playground key, replacing the last (module doc)."""
-    return await s.accounts.replace_playground_key(
+    """The user's playground key with a new secret (module doc)."""
+    return await s.accounts.rotate_playground_key(
         user_id,
         remark=KEY_REMARK,
         permissions=models,
