@@ -263,3 +263,48 @@ def test_the_form_without_script_shows_a_refusal(gateway: Gateway, fake: FakeOpe
     assert 'role="alert">User balance is insufficient' in page.text
     bad = _post_message(browser, token, model=model, message="hi", temperature="warm")
     assert bad.status_code == 400 and "temperature" in bad.text
+
+
+# ---------------------------------------------------------------- a call a package paid
+
+
+def _package(gw: Gateway, user_id: int, model: str) -> str:
+    name = f"Trial {uuid.uuid4().hex[:6]}"
+    body = {"name": name, "amount": "5", "scope_models": [model]}
+    type_id = int(gw.op("POST", "/package-types", json=body)["id"])
+    gw.op("POST", f"/users/{user_id}/packages", json={"type_id": type_id})
+    return name
+
+
+def test_a_call_a_package_paid_shows_the_package_not_a_zero_charge(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    name = _package(gateway, user_id, model)
+    key = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    call = _chat(gateway, key, model)
+    assert call.status_code == 200
+    usage = gateway.wait_for_usage(call.headers["x-request-id"])
+    assert usage["amount"] == 0 and usage["package_amount"] > 0
+
+    found = browser.get(CALLS + usage["request_id"], headers={"X-CSRF-Token": token}).json()
+    assert found["amount"] == "0.000000"
+    assert [(p["name"], p["amount"]) for p in found["packages"]] == [
+        (name, format_money(usage["package_amount"]))
+    ]
+
+    page = _post_message(browser, token, model=model, message="hello")
+    assert page.status_code == 200, page.text
+    records = gateway.usage(user_id=user_id, model=model)
+    (drawn,) = [r for r in records if r["request_id"] != usage["request_id"]]
+    assert drawn["amount"] == 0 and drawn["package_amount"] > 0
+    assert f"<dt>Package: {name}</dt>" in page.text
+    assert 'data-field="package" data-package-id="' in page.text
+    assert f">−{format_money(drawn['package_amount'])}</dd>" in page.text
+    assert '<dt>Charged to balance</dt><dd class="num" data-field="amount">0.000000<' in page.text
+    # the same in Chinese
+    browser.cookies.set("rg_lang", "zh")
+    zh = _post_message(browser, token, model=model, message="again")
+    assert f"<dt>资源包：{name}</dt>" in zh.text and "<dt>从余额扣费</dt>" in zh.text

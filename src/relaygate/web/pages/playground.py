@@ -14,7 +14,9 @@ and shows in the bills like any other. The key:
   for every key.
 * ``GET /console/playground/calls/<request id>`` (session + CSRF header) answers the
   call's tokens and exact charge from its bill line, found by the relay's
-  ``x-request-id``; another user's call is a 404.
+  ``x-request-id``, and what each resource package paid (by name: a call a package paid
+  costs the balance nothing, and "charged 0" alone would misread as free); another
+  user's call is a 404.
 
 Without JavaScript the same form posts to ``/console/playground`` (CSRF): the server
 makes one non-streamed call to its own relay with the playground key, rotated
@@ -37,7 +39,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from relaygate.accounts.service import NewKey
 from relaygate.accounts.sessions import ActiveSession
-from relaygate.billing.bills_view import BillRow
+from relaygate.billing.bills_view import BillRow, PackagePaid
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.core.money import format_money
@@ -71,6 +73,7 @@ class Turn:
     note: str = ""  # a msgid when the gateway gave no message of its own
     status: int = 0  # the HTTP status of a failed call
     bill: BillRow | None = None  # the answer's bill line
+    packages: tuple[PackagePaid, ...] = ()  # the packages that paid (part of) it
     carried: bool = True  # False: a refused message, shown but not sent again
 
 
@@ -170,7 +173,11 @@ async def _bill(s: ServicesDep, user_id: int, request_id: str | None) -> BillRow
 
 async def _reply_turn(s: ServicesDep, user_id: int, reply: Reply) -> Turn:
     if reply.ok:
-        return Turn("assistant", reply.text, bill=await _bill(s, user_id, reply.request_id))
+        bill = await _bill(s, user_id, reply.request_id)
+        if bill is None:
+            return Turn("assistant", reply.text)
+        paid = await s.console.bills.packages_paid(user_id, bill.request_id)
+        return Turn("assistant", reply.text, bill=bill, packages=paid)
     if reply.text:
         return Turn("error", reply.text)
     if reply.status:
@@ -227,6 +234,7 @@ async def new_key(user: CsrfDep, s: ServicesDep) -> JSONResponse:
 @router.get(PAGE + "/calls/{request_id}")
 async def call_charge(request_id: str, user: CsrfDep, s: ServicesDep) -> JSONResponse:
     row = await s.console.bills.by_request(user.user_id, request_id)
+    paid = await s.console.bills.packages_paid(user.user_id, request_id)
     body: dict[str, Any] = {
         "request_id": row.request_id,
         "model": row.model,
@@ -236,6 +244,10 @@ async def call_charge(request_id: str, user: CsrfDep, s: ServicesDep) -> JSONRes
         "amount": format_money(row.amount),
         "free_amount": format_money(row.free_amount),
         "package_amount": format_money(row.package_amount),
+        "packages": [
+            {"package_id": p.package_id, "name": p.name, "amount": format_money(p.amount)}
+            for p in paid
+        ],
         "bill_id": row.id,
     }
     return JSONResponse(body, headers=_NO_STORE)
