@@ -184,7 +184,7 @@ class BillsView:
         say the call was free. Read from the call's ``package_use`` ledger entries
         (unique index on kind, request id, package id); another user's call has none."""
         query = (
-            select(LedgerEntry.package_id, Package.name, LedgerEntry.package_amount)
+            select(Package.id, Package.name, LedgerEntry.package_amount)
             .join(Package, Package.id == LedgerEntry.package_id)
             .where(
                 LedgerEntry.kind == PACKAGE_USE,
