@@ -81,7 +81,13 @@ def test_the_operator_funds_and_manages_a_user(
     expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
     calls = page.locator(".tile", has=page.get_by_text("Calls in the last hour", exact=True))
     assert int(calls.locator(".value").inner_text().replace(",", "")) >= 3
-    expect(page.locator("svg.chart")).to_have_count(2)
+    expect(page.locator("svg.chart")).to_have_count(3)  # calls; spend and top-ups, a scale each
+    expect(
+        page.get_by_role("img", name=re.compile(r"^Spend per day over the last 30 days"))
+    ).to_be_visible()
+    expect(
+        page.get_by_role("img", name=re.compile(r"^Top-ups per day over the last 30 days"))
+    ).to_be_visible()
     expect(page.get_by_role("link", name=email)).to_be_visible()  # among the top users
     shot(page, "admin-overview")
     assert_accessible(page)

@@ -1,7 +1,8 @@
 """The playground in a real browser: a streamed answer from the echo model with a system
 prompt, the call's tokens and charge equal to its bill line, a second turn carrying the
-conversation, a slow upstream whose answer grows on the page before it ends, and a
-refusal (no balance) shown as a readable message. Screenshots, axe, weight, 360 px.
+conversation, a slow upstream whose answer grows on the page before it ends, a call a
+resource package paid (named, with what it paid), and a refusal (no balance) shown as a
+readable message. Screenshots, axe, weight, 360 px.
 """
 
 from __future__ import annotations
@@ -135,6 +136,27 @@ def test_a_slow_upstream_answer_grows_on_the_page_and_its_charge_is_exact(
     assert int(answer.get_attribute("data-events") or 0) >= len(words.split()) + 2
     usage = _assert_charge_is_the_bill_line(gateway, answer)
     assert usage["amount"] > 0 and usage["model"] == model
+
+
+def test_a_call_a_package_paid_names_the_package(
+    page: Page, sign_in: Callable[..., None], gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    model = _priced_model(gateway, fake)
+    user_id = _user(gateway, page, sign_in, credit="5")
+    name = f"Trial {uuid.uuid4().hex[:6]}"
+    kind = gateway.op("POST", "/package-types", json={"name": name, "amount": "5"})
+    gateway.op("POST", f"/users/{user_id}/packages", json={"type_id": kind["id"]})
+    page.goto(f"{PAGE}?model={model}")
+    _send(page, "on the package")
+    answer = page.locator(".msg-assistant").last
+    usage = _assert_charge_is_the_bill_line(gateway, answer)
+    assert usage["amount"] == 0 and usage["package_amount"] > 0
+    facts = answer.locator(".call-facts")
+    expect(facts.get_by_text(f"Package: {name}")).to_be_visible()
+    expect(facts.locator("[data-field=package]")).to_have_text(
+        "\u2212" + format_money(usage["package_amount"])
+    )
+    expect(facts.get_by_text("Charged to balance")).to_be_visible()
 
 
 def test_a_refused_call_reads_as_a_message(

@@ -265,7 +265,16 @@ class FakeStripe:
                 "status": "needs_response",
                 "metadata": {},
             }
-        return self.event("charge.dispute.created", dispute)
+            self.objects[dispute["id"]] = dispute
+        return self.event("charge.dispute.created", dict(dispute))
+
+    def dispute_closed_event(self, dispute_id: str, status: str) -> Delivery:
+        """``charge.dispute.closed`` for a dispute ``dispute_event`` made: ``status`` is
+        "won", "lost" or "warning_closed"."""
+        with self._lock:
+            dispute = self.objects[dispute_id]
+            dispute["status"] = status
+        return self.event("charge.dispute.closed", dict(dispute))
 
     def deliver(
         self,

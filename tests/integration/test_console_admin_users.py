@@ -19,6 +19,7 @@ import pytest
 from relaygate.accounts.audit import AuditLine, AuditTrail
 from relaygate.core.money import format_money
 from relaygate.db.engine import Database
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import Gateway, run_sync, start_gateway
 from tests.integration.console import csrf_token, new_browser, sign_in
 
@@ -145,6 +146,38 @@ def test_the_operator_sees_the_overview_and_finds_a_user(
     chinese = operator.get(f"/console/admin/users/{uid}", cookies={"rg_lang": "zh"})
     assert "修改余额" in chinese.text and "审计记录" in chinese.text
     assert "每分钟调用" in operator.get("/console/admin/", cookies={"rg_lang": "zh"}).text
+
+
+def _svg(html: str, label_start: str) -> str:
+    """The chart whose accessible name starts with ``label_start``."""
+    found = re.search(r'<svg[^>]*aria-label="' + re.escape(label_start) + r".*?</svg>", html, re.S)
+    assert found is not None, label_start
+    return found.group(0)
+
+
+def test_spend_and_top_ups_are_drawn_on_scales_of_their_own(
+    gw: Gateway, operator: httpx.Client, fake: FakeOpenAI
+) -> None:
+    model = f"overview-{uuid.uuid4().hex[:8]}"
+    gw.add_channel(fake, [model])
+    gw.op("PUT", f"/models/{model}", json={"input": "1000", "output": "2000"})
+    issued = gw.make_user_key()
+    gw.credit(issued.user_id, "900000")  # a top-up thousands of times today's spend
+    reply = gw.openai(issued.key).chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content
+    gw.wait_for_records(user_id=issued.user_id, model=model)
+
+    page = operator.get("/console/admin/").text
+    spend = _svg(page, "Spend per day over the last 30 days, at most ")
+    topups = _svg(page, "Top-ups per day over the last 30 days, at most ")
+    # today is each chart's peak, so its column fills its own chart's height (120)
+    assert re.search(r'class="bar series-spend"[^>]*height="120.0"', spend), spend[-600:]
+    assert re.search(r'class="bar series-topup"[^>]*height="120.0"', topups), topups[-600:]
+    assert "series-topup" not in spend and "series-spend" not in topups
+    assert page.count("Peak: ") == 3  # calls, spend, top-ups: each names its own peak
+    assert '<th scope="col" class="num">Top-ups</th>' in page  # the figures, as a table
 
 
 @pytest.mark.parametrize(

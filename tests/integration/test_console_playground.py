@@ -1,6 +1,7 @@
 """The playground's JSON endpoints over real HTTP (both databases): the key endpoint needs
-the session's CSRF token, makes a short-lived key of the signed-in user's that replaces
-the previous one, and the charge lookup finds the user's own calls only.
+the session's CSRF token, gives the signed-in user's one playground key a new short-lived
+secret (the same row, so the bills keep naming it; the keys lists leave it out), and the
+charge lookup finds the user's own calls only.
 
 The calls themselves go to the relay with the playground key, as the page's script makes
 them; the fake upstream serves a priced model so the charge is not zero.
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from relaygate.accounts.audit import AuditLine, AuditTrail
 from relaygate.accounts.models import ApiKey
 from relaygate.core.clock import utcnow
 from relaygate.core.ids import hash_key
@@ -64,6 +66,17 @@ def _key_row(gw: Gateway, key: str) -> ApiKey | None:
     return run_sync(run())
 
 
+def _audit(gw: Gateway, user_id: int) -> list[AuditLine]:
+    async def read() -> list[AuditLine]:
+        db = Database(gw.db_url)
+        try:
+            return list((await AuditTrail(db).list_for(user_id, limit=50)).lines)
+        finally:
+            await db.dispose()
+
+    return run_sync(read())
+
+
 def _priced_model(gw: Gateway, fake: FakeOpenAI) -> str:
     model = f"pg-priced-{uuid.uuid4().hex[:8]}"
     gw.add_channel(fake, [model])
@@ -92,7 +105,7 @@ def test_the_key_endpoint_needs_the_csrf_token(gateway: Gateway) -> None:
     assert anonymous.post(KEY).status_code == 303  # to the sign-in page
 
 
-def test_a_playground_key_is_the_users_short_lived_and_replaces_the_last(
+def test_a_playground_key_is_the_users_short_lived_and_rotated_in_place(
     gateway: Gateway, fake: FakeOpenAI
 ) -> None:
     user_id, browser = _user(gateway)
@@ -109,14 +122,53 @@ def test_a_playground_key_is_the_users_short_lived_and_replaces_the_last(
     assert row.expired_at is not None and row.expired_at <= utcnow() + timedelta(hours=4)
     assert row.permissions is not None and model in row.permissions
     assert "relaygate-echo" in row.permissions
-    assert _chat(gateway, key, model).status_code == 200
+    assert _chat(gateway, key, model).status_code == 200  # authenticated: now in the cache
 
     second = browser.post(KEY, headers={"X-CSRF-Token": token})
     assert second.status_code == 200
-    assert _key_row(gateway, key) is None  # the previous playground key is deleted
+    assert _key_row(gateway, key) is None  # the old secret is gone...
+    rotated = _key_row(gateway, second.json()["key"])
+    assert rotated is not None and rotated.id == row.id  # ...from the same row
+    assert rotated.hint == second.json()["hint"] != row.hint
+    assert rotated.expired_at is not None and rotated.expired_at >= row.expired_at
     refused = _chat(gateway, key, model)
-    assert refused.status_code == 401
+    assert refused.status_code == 401  # at once, though the cache had it
     assert _chat(gateway, second.json()["key"], model).status_code == 200
+
+    actions = [(a.action, a.detail.get("key_id")) for a in _audit(gateway, user_id)]
+    assert actions[:2] == [("key.rotate", row.id), ("key.create", row.id)]
+    assert "key.delete" not in [action for action, _ in actions]
+
+
+def test_the_playground_key_is_not_listed_but_its_calls_stay_named(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    own = gateway.make_user_key(user_id=user_id, remark="mine")
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    first = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    call = _chat(gateway, first, model)
+    gateway.wait_for_usage(call.headers["x-request-id"])
+    second = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    row = _key_row(gateway, second)
+    assert row is not None
+
+    keys_page = browser.get("/console/keys")
+    assert keys_page.status_code == 200
+    assert own.data["hint"] in keys_page.text and row.hint not in keys_page.text
+    assert browser.get(f"/console/keys/{row.id}").status_code == 404  # not edited by hand
+    listed = browser.post("/api/v1/user/admin/get-api-tokens", headers={"X-CSRF-Token": token})
+    assert [k["remark"] for k in listed.json()["data"]] == ["mine"]
+    operator_list = gateway.op("GET", f"/users/{user_id}/keys")
+    assert [k["id"] for k in operator_list] == [own.id]
+
+    bills = browser.get("/console/bills")
+    assert bills.status_code == 200
+    assert f'<option value="{row.id}"' in bills.text and "Playground (" in bills.text
+    assert '<span class="sub">Playground · /v1' in bills.text  # the line names the key
+    filtered = browser.get(f"/console/bills?key={row.id}")
+    assert filtered.status_code == 200 and model in filtered.text  # the call before rotation
 
 
 def test_a_users_own_keys_survive_a_new_playground_key(gateway: Gateway) -> None:
@@ -211,3 +263,48 @@ def test_the_form_without_script_shows_a_refusal(gateway: Gateway, fake: FakeOpe
     assert 'role="alert">User balance is insufficient' in page.text
     bad = _post_message(browser, token, model=model, message="hi", temperature="warm")
     assert bad.status_code == 400 and "temperature" in bad.text
+
+
+# ---------------------------------------------------------------- a call a package paid
+
+
+def _package(gw: Gateway, user_id: int, model: str) -> str:
+    name = f"Trial {uuid.uuid4().hex[:6]}"
+    body = {"name": name, "amount": "5", "scope_models": [model]}
+    type_id = int(gw.op("POST", "/package-types", json=body)["id"])
+    gw.op("POST", f"/users/{user_id}/packages", json={"type_id": type_id})
+    return name
+
+
+def test_a_call_a_package_paid_shows_the_package_not_a_zero_charge(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    user_id, browser = _user(gateway)
+    token = _csrf(browser)
+    model = _priced_model(gateway, fake)
+    name = _package(gateway, user_id, model)
+    key = browser.post(KEY, headers={"X-CSRF-Token": token}).json()["key"]
+    call = _chat(gateway, key, model)
+    assert call.status_code == 200
+    usage = gateway.wait_for_usage(call.headers["x-request-id"])
+    assert usage["amount"] == 0 and usage["package_amount"] > 0
+
+    found = browser.get(CALLS + usage["request_id"], headers={"X-CSRF-Token": token}).json()
+    assert found["amount"] == "0.000000"
+    assert [(p["name"], p["amount"]) for p in found["packages"]] == [
+        (name, format_money(usage["package_amount"]))
+    ]
+
+    page = _post_message(browser, token, model=model, message="hello")
+    assert page.status_code == 200, page.text
+    records = gateway.usage(user_id=user_id, model=model)
+    (drawn,) = [r for r in records if r["request_id"] != usage["request_id"]]
+    assert drawn["amount"] == 0 and drawn["package_amount"] > 0
+    assert f"<dt>Package: {name}</dt>" in page.text
+    assert 'data-field="package" data-package-id="' in page.text
+    assert f">−{format_money(drawn['package_amount'])}</dd>" in page.text
+    assert '<dt>Charged to balance</dt><dd class="num" data-field="amount">0.000000<' in page.text
+    # the same in Chinese
+    browser.cookies.set("rg_lang", "zh")
+    zh = _post_message(browser, token, model=model, message="again")
+    assert f"<dt>资源包：{name}</dt>" in zh.text and "<dt>从余额扣费</dt>" in zh.text

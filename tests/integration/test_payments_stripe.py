@@ -4,6 +4,7 @@ the ledger equal to the balance."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import DATABASES
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.fakes.stripe import FakeStripe
+from tests.fakes.stripe import Delivery, FakeStripe
 from tests.harness import (
     Gateway,
     IssuedKey,
@@ -351,3 +352,123 @@ def test_a_dispute_is_debited_once_as_a_ledger_entry(
     assert balance["balance"] == Decimal("0") and balance["topped_up_total"] == Decimal("0")
     ledger = paying.op("GET", f"/users/{manager.user_id}/ledger")["entries"]
     assert ledger[0]["kind"] == "dispute" and ledger[0]["amount"] == -20_000_000
+
+
+def _dispute_id(delivery: Delivery) -> str:
+    dispute_id: str = json.loads(delivery.payload)["data"]["object"]["id"]
+    return dispute_id
+
+
+def _outcome(stripe_fake: FakeStripe, delivery: Delivery) -> str:
+    answer = stripe_fake.deliver(delivery)
+    assert answer.status_code == 200, answer.text
+    outcome: str = answer.json()["data"]["outcome"]
+    return outcome
+
+
+def _ledger_kinds(gw: Gateway, user_id: int) -> list[tuple[str, int]]:
+    entries = gw.op("GET", f"/users/{user_id}/ledger")["entries"]
+    return [(e["kind"], e["amount"]) for e in reversed(entries)]  # oldest first
+
+
+def test_a_won_dispute_gives_the_money_back_once(paying: Gateway, stripe_fake: FakeStripe) -> None:
+    manager = _manager(paying)
+    order = _topup(paying, manager.key, "20")
+    stripe_fake.complete(order["provider_ref"])
+    paying.credit(manager.user_id, "-15", "adjustment")  # as if $15 had been spent
+    dispute = stripe_fake.dispute_event(order["provider_ref"], 2000)
+    assert _outcome(stripe_fake, dispute) == "applied"
+    balance = _balance(paying, manager.user_id)
+    assert balance == {"balance": Decimal("-15"), "topped_up_total": Decimal("0")}
+    assert _orders(paying, manager.key)[0]["state"] == "disputed"
+
+    won = stripe_fake.dispute_closed_event(_dispute_id(dispute), "won")
+    assert _outcome(stripe_fake, won) == "applied"
+    balance = _balance(paying, manager.user_id)
+    assert balance == {"balance": Decimal("5"), "topped_up_total": Decimal("20")}
+    assert _ledger_kinds(paying, manager.user_id)[-2:] == [
+        ("dispute", -20_000_000),
+        ("dispute_reversal", 20_000_000),
+    ]
+    (listed,) = _orders(paying, manager.key)
+    assert listed["state"] == "paid" and listed["refunded"] == Decimal("0")
+    assert _membership(paying, manager.key) == "vip"
+
+    # a replay, another event saying the same, and the dispute's own event again: no change
+    assert _outcome(stripe_fake, won) == "duplicate"
+    again = stripe_fake.dispute_closed_event(_dispute_id(dispute), "won")
+    assert _outcome(stripe_fake, again) == "already-reinstated"
+    reopened = stripe_fake.event(
+        "charge.dispute.created", json.loads(dispute.payload)["data"]["object"]
+    )
+    assert _outcome(stripe_fake, reopened) == "already-disputed"
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("5")
+
+
+def test_a_lost_dispute_changes_nothing_more(paying: Gateway, stripe_fake: FakeStripe) -> None:
+    manager = _manager(paying)
+    order = _topup(paying, manager.key, "20")
+    stripe_fake.complete(order["provider_ref"])
+    dispute = stripe_fake.dispute_event(order["provider_ref"], 1500)
+    assert _outcome(stripe_fake, dispute) == "applied"
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("5")
+    lost = stripe_fake.dispute_closed_event(_dispute_id(dispute), "lost")
+    assert _outcome(stripe_fake, lost) == "dispute-lost"
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("5")
+    (listed,) = _orders(paying, manager.key)
+    assert listed["state"] == "disputed" and listed["refunded"] == Decimal("15")
+    assert [kind for kind, _ in _ledger_kinds(paying, manager.user_id)] == ["topup", "dispute"]
+    inquiry = stripe_fake.dispute_closed_event(_dispute_id(dispute), "warning_closed")
+    assert _outcome(stripe_fake, inquiry) == "ignored"
+
+
+def test_a_dispute_won_before_it_is_seen_is_credited_once_after_it(
+    paying: Gateway, stripe_fake: FakeStripe
+) -> None:
+    manager = _manager(paying)
+    order = _topup(paying, manager.key, "20")
+    stripe_fake.complete(order["provider_ref"])
+    dispute = stripe_fake.dispute_event(order["provider_ref"], 2000)
+    won = stripe_fake.dispute_closed_event(_dispute_id(dispute), "won")
+    assert _outcome(stripe_fake, won) == "waiting"  # nothing taken yet: nothing to give back
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("20")
+    assert _outcome(stripe_fake, dispute) == "applied"  # taken, and given back with it
+    assert _balance(paying, manager.user_id) == {
+        "balance": Decimal("20"),
+        "topped_up_total": Decimal("20"),
+    }
+    assert [kind for kind, _ in _ledger_kinds(paying, manager.user_id)] == [
+        "topup",
+        "dispute",
+        "dispute_reversal",
+    ]
+    assert _outcome(stripe_fake, won) == "duplicate"
+    assert _outcome(stripe_fake, dispute) == "duplicate"
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("20")
+    assert _orders(paying, manager.key)[0]["state"] == "paid"
+
+
+def test_a_dispute_and_its_win_before_the_payment_settle_with_it(
+    paying: Gateway, stripe_fake: FakeStripe
+) -> None:
+    manager = _manager(paying)
+    order = _topup(paying, manager.key, "20")
+    paid = stripe_fake.pay(order["provider_ref"])
+    dispute = stripe_fake.dispute_event(order["provider_ref"], 2000)
+    won = stripe_fake.dispute_closed_event(_dispute_id(dispute), "won")
+    assert _outcome(stripe_fake, won) == "waiting"
+    assert _outcome(stripe_fake, dispute) == "waiting"
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("0")
+    assert _outcome(stripe_fake, paid) == "applied"
+    assert _balance(paying, manager.user_id) == {
+        "balance": Decimal("20"),
+        "topped_up_total": Decimal("20"),
+    }
+    assert sorted(kind for kind, _ in _ledger_kinds(paying, manager.user_id)) == [
+        "dispute",
+        "dispute_reversal",
+        "topup",
+    ]
+    for delivery in (won, dispute, paid):
+        assert _outcome(stripe_fake, delivery) == "duplicate"
+    assert _balance(paying, manager.user_id)["balance"] == Decimal("20")

@@ -54,8 +54,9 @@ class ApiKey(Base):
     tpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # what made the key: "" (a person or the API), "playground" (the console's, replaced
-    # at every playground visit; migration 0018)
+    # what made the key: "" (a person or the API), "playground" (the console's: one per
+    # user, its secret rotated at every playground visit; migration 0019). Lists of keys
+    # show only "" keys; the bills name every key.
     purpose: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 

@@ -193,7 +193,7 @@ class AccountService:
             stage(session, "key.create", actor_id=actor_id, subject_user_id=user_id, detail=detail)
         return NewKey(record=row, key=key)
 
-    async def replace_playground_key(
+    async def rotate_playground_key(
         self,
         user_id: int,
         *,
@@ -202,41 +202,54 @@ class AccountService:
         expired_at: datetime,
         actor_id: int | None = None,
     ) -> NewKey:
-        """A fresh key for the console playground, after deleting the user's previous
-        ones (``purpose`` "playground") in the same transaction: each visit makes one and
-        they would otherwise pile up. Both changes are on the audit trail."""
+        """The console playground's key with a fresh secret. Each user has one playground
+        key row (``purpose`` "playground"), made at the first visit; every later visit
+        gives that same row a new secret and expiry, so the calls made with it stay on
+        one key named in the bills, and the old secret stops working at once (the cache
+        forgets its digest). The audit trail says ``key.rotate``. A second row (two first
+        visits at once) is deleted."""
         key = new_api_key()
         async with self.db.session() as session, session.begin():
             repo = AccountRepository(session)
             if await repo.user(user_id) is None:
                 raise NotFound(f"No user with id {user_id}.")
-            old = [row for row in await repo.keys_of(user_id) if row.purpose == PLAYGROUND]
-            for gone in old:
-                await session.delete(gone)
-                detail = {"key_id": gone.id, "hint": gone.hint}
+            found = [row for row in await repo.keys_of(user_id) if row.purpose == PLAYGROUND]
+            old_hashes = [row.key_hash for row in found]
+            for extra in found[1:]:
+                await session.delete(extra)
+                detail = {"key_id": extra.id, "hint": extra.hint}
                 stage(
                     session, "key.delete", actor_id=actor_id, subject_user_id=user_id, detail=detail
                 )
-            row = self._key_row(
-                user_id,
-                key,
-                remark,
-                permissions=permissions,
-                expired_at=expired_at,
-                purpose=PLAYGROUND,
-            )
-            repo.add(row)
+            kept = found[0] if found else None
+            previous = kept.hint if kept is not None else None
+            row = kept or self._key_row(user_id, key, remark, purpose=PLAYGROUND)
+            row.key_hash, row.hint = hash_key(key), key_hint(key)
+            row.remark, row.permissions, row.expired_at = remark, permissions, expired_at
+            if kept is None:
+                repo.add(row)
             await session.flush()
             detail = {"key_id": row.id, "hint": row.hint, "remark": remark, "is_admin": False}
-            stage(session, "key.create", actor_id=actor_id, subject_user_id=user_id, detail=detail)
-        for deleted in old:
-            self.cache.invalidate(deleted.key_hash)
+            if previous is not None:
+                detail["previous_hint"] = previous
+            action = "key.create" if kept is None else "key.rotate"
+            stage(session, action, actor_id=actor_id, subject_user_id=user_id, detail=detail)
+        for digest in old_hashes:
+            self.cache.invalidate(digest)
         return NewKey(record=row, key=key)
 
     async def keys_of(self, user_id: int) -> list[ApiKey]:
         await self.user(user_id)
         async with self.db.session() as session:
             return await AccountRepository(session).keys_of(user_id)
+
+    async def personal_keys(self, user_id: int) -> list[ApiKey]:
+        """The keys to list to the user and to manage by hand: those a person made, not
+        the ones made for a purpose (the playground's, an OAuth grant's), which their
+        maker rotates and revokes. The bills still name every key (:meth:`keys_of`)."""
+        await self.user(user_id)
+        async with self.db.session() as session:
+            return await AccountRepository(session).personal_keys_of(user_id)
 
     async def update_user(
         self, user_id: int, changes: dict[str, Any], *, actor_id: int | None = None

@@ -19,14 +19,23 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from relaygate.accounts.models import ApiKey
-from relaygate.billing.models import UsageRecord
+from relaygate.billing.models import LedgerEntry, Package, UsageRecord
+from relaygate.billing.packages import PACKAGE_USE
 from relaygate.billing.repository import BillLine, UsageRepository
 from relaygate.billing.schemas import UsageQuery
 from relaygate.core.errors import NotFound
 from relaygate.core.pagination import Position
 from relaygate.db.engine import Database
 
-__all__ = ["NO_FILTERS", "BillFilters", "BillPage", "BillRow", "BillsView", "bill_row"]
+__all__ = [
+    "NO_FILTERS",
+    "BillFilters",
+    "BillPage",
+    "BillRow",
+    "BillsView",
+    "PackagePaid",
+    "bill_row",
+]
 
 MAX_PAGE = 500
 
@@ -83,6 +92,15 @@ class BillPage:
     rows: tuple[BillRow, ...]  # newest first
     next: Position | None  # the cursor of the next (older) page (None: the last page)
     prev: Position | None = None  # the cursor of the newer page (None: the first page)
+
+
+@dataclass(frozen=True, slots=True)
+class PackagePaid:
+    """What one resource package paid for a call, at official prices (micro-units, > 0)."""
+
+    package_id: int
+    name: str
+    amount: int
 
 
 def bill_row(line: BillLine) -> BillRow:
@@ -159,6 +177,25 @@ class BillsView:
         if not lines:
             raise NotFound(f"No bill line for request {request_id}.")
         return bill_row(lines[0])
+
+    async def packages_paid(self, user_id: int, request_id: str) -> tuple[PackagePaid, ...]:
+        """The packages that paid (part of) the call ``request_id``, by name: a call paid
+        by a package costs the balance nothing, and a page showing only ``amount`` would
+        say the call was free. Read from the call's ``package_use`` ledger entries
+        (unique index on kind, request id, package id); another user's call has none."""
+        query = (
+            select(Package.id, Package.name, LedgerEntry.package_amount)
+            .join(Package, Package.id == LedgerEntry.package_id)
+            .where(
+                LedgerEntry.kind == PACKAGE_USE,
+                LedgerEntry.request_id == request_id,
+                LedgerEntry.user_id == user_id,
+            )
+            .order_by(LedgerEntry.id)
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        return tuple(PackagePaid(int(pid), name, -int(amount)) for pid, name, amount in rows)
 
     async def record(self, user_id: int, usage_id: int) -> UsageRecord:
         """One of ``user_id``'s usage records; another user's id is :class:`NotFound`."""

@@ -26,6 +26,7 @@ __all__ = [
     "ADJUSTMENT",
     "CHARGE",
     "DISPUTE",
+    "DISPUTE_REVERSAL",
     "FREE_GRANT",
     "REDEEM",
     "REFUND",
@@ -43,6 +44,7 @@ ADJUSTMENT = "adjustment"
 CHARGE = "charge"
 REFUND = "refund"  # a paid top-up given back (payments): takes back what it counted
 DISPUTE = "dispute"  # a paid top-up disputed by the payer's bank (payments)
+DISPUTE_REVERSAL = "dispute_reversal"  # a dispute won: its amount given back (payments)
 _TAKES_BACK_TOPUP = (REFUND, DISPUTE)
 REDEEM = "redeem"  # a redemption code's money (billing/redemption.py)
 
@@ -107,7 +109,8 @@ async def post(
     """The wallet change, its ledger entry and its audit line, inside the caller's
     transaction: a service that changes its own rows with the money (a payment order
     turning paid) commits both or neither. A refund or dispute may take the balance
-    below zero and takes back from the cumulative top-up what it counted."""
+    below zero and takes back from the cumulative top-up what it counted; a dispute
+    reversal (the dispute won) counts it again."""
     wallet = await _wallet(session, user_id)
     free = amount if kind == FREE_GRANT else 0
     paid = amount - free
@@ -118,6 +121,8 @@ async def post(
         wallet.first_topup_at = wallet.first_topup_at or utcnow()
     elif kind in _TAKES_BACK_TOPUP:
         wallet.topped_up_total = max(0, wallet.topped_up_total + amount)
+    elif kind == DISPUTE_REVERSAL:  # the top-up counts again
+        wallet.topped_up_total += amount
     session.add(
         LedgerEntry(
             user_id=user_id,

@@ -50,7 +50,7 @@ class UserPage:
 class LedgerLine:
     id: int
     at: datetime
-    kind: str  # topup, free_grant, adjustment, charge, package_grant, package_use
+    kind: str  # topup, free_grant, adjustment, charge, package_grant, package_use, refund, ...
     amount: int  # change of the balance (micro-units; a charge is negative)
     free_amount: int  # change of the free balance
     package_id: int | None

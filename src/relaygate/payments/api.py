@@ -25,7 +25,7 @@ from relaygate.services import AccountsDep, PaymentsDep
 
 __all__ = ["order_out", "router"]
 
-State = Literal["created", "paid", "expired", "failed", "refunded"]
+State = Literal["created", "paid", "expired", "failed", "refunded", "disputed"]
 
 
 class TopUpIn(BaseModel):

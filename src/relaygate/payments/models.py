@@ -15,8 +15,9 @@ __all__ = ["Order", "WebhookEvent"]
 
 
 class Order(Base):
-    """One top-up. ``state`` moves created → paid | expired | failed, and paid → refunded;
-    the ledger is credited in the transaction that makes it paid, never elsewhere."""
+    """One top-up. ``state`` moves created → paid | expired | failed, paid → refunded |
+    disputed, and disputed → paid (or refunded) when the dispute is won (service.py); the
+    ledger changes only in the transactions that move it."""
 
     __tablename__ = "payment_orders"
     __table_args__ = (

@@ -13,6 +13,8 @@ from typing import Protocol
 
 __all__ = [
     "DISPUTED",
+    "DISPUTE_LOST",
+    "DISPUTE_WON",
     "EXPIRED",
     "FAILED",
     "IGNORED",
@@ -31,6 +33,8 @@ EXPIRED = "expired"
 FAILED = "failed"
 REFUNDED = "refunded"  # amount_minor: the cumulative amount refunded so far
 DISPUTED = "disputed"  # amount_minor: the amount disputed by this dispute
+DISPUTE_WON = "dispute_won"  # the dispute (dispute_ref) closed in the seller's favour
+DISPUTE_LOST = "dispute_lost"  # ...or in the payer's: the money stays taken back
 IGNORED = "ignored"
 
 
@@ -60,12 +64,13 @@ class PayPage:
 class PaymentEvent:
     event_id: str
     type: str  # the provider's own name, kept for the record
-    kind: str  # PAID, EXPIRED, FAILED, REFUNDED, DISPUTED or IGNORED
+    kind: str  # PAID, EXPIRED, FAILED, REFUNDED, DISPUTED, DISPUTE_WON, DISPUTE_LOST, IGNORED
     order_id: int | None = None  # from the metadata we put on the session or invoice
     provider_ref: str | None = None
     payment_ref: str | None = None  # the payment (intent) refunds and disputes name
     amount_minor: int = 0
     receipt_url: str = ""
+    dispute_ref: str | None = None  # the provider's id of the dispute (its events share it)
 
 
 class PaymentProvider(Protocol):

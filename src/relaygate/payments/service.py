@@ -1,11 +1,17 @@
 """Top-up orders and their state machine; the one place payments touch the ledger.
 
-created → paid | expired | failed, and paid → refunded. The ledger is credited (kind
-``topup``) in the transaction that makes an order paid, and a refund or dispute is debited
-in the transaction that records it, so an order's state and the balance never disagree.
-Each provider event is applied once: its id is inserted first in the same transaction
-(a replay or a concurrent duplicate fails that insert and changes nothing). A refund that
-arrives before its payment waits in the events table and is applied when the order is paid.
+created → paid | expired | failed; paid → refunded (a refund) or disputed (a dispute took
+the money back); disputed → paid (or refunded) again when the dispute is won, and stays
+disputed when it is lost. The ledger is credited (kind ``topup``) in the transaction that
+makes an order paid, and a refund or dispute is debited (a won dispute credited back, kind
+``dispute_reversal``) in the transaction that records it, so an order's state and the
+balance never disagree. Each provider event is applied once: its id is inserted first in
+the same transaction (a replay or a concurrent duplicate fails that insert and changes
+nothing). A refund or dispute that arrives before its payment waits in the events table
+and is applied when the order is paid; a dispute's closing that arrives before the dispute
+waits for it the same way (``waiting_for`` the dispute's id). A dispute's entries carry the
+dispute's id as their ``request_id``, so a second event about one dispute finds what the
+first did: a dispute is debited once and given back at most once.
 """
 
 from __future__ import annotations
@@ -19,14 +25,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relaygate.billing.ledger import DISPUTE, REFUND, TOPUP, post
+from relaygate.billing.ledger import DISPUTE, DISPUTE_REVERSAL, REFUND, TOPUP, post
+from relaygate.billing.models import LedgerEntry
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound, RelaygateError
 from relaygate.db.engine import Database
-from relaygate.payments.amounts import TopUpLimits, from_minor
+from relaygate.payments.amounts import TopUpLimits, from_minor, minor_units
 from relaygate.payments.errors import PaymentsNotConfigured
 from relaygate.payments.models import Order, WebhookEvent
 from relaygate.payments.provider import (
+    DISPUTE_LOST,
+    DISPUTE_WON,
     DISPUTED,
     EXPIRED,
     FAILED,
@@ -41,7 +50,9 @@ from relaygate.payments.provider import (
 __all__ = ["METHODS", "STATES", "OrderView", "PaymentService", "PaymentURLs"]
 
 METHODS = ("checkout", "invoice")
-STATES = ("created", "paid", "expired", "failed", "refunded")
+STATES = ("created", "paid", "expired", "failed", "refunded", "disputed")
+_PAID = ("paid", "refunded", "disputed")  # the money arrived (some may have left again)
+_TAKE_BACK = (REFUNDED, DISPUTED, DISPUTE_WON, DISPUTE_LOST)  # events about a payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,8 +253,8 @@ class PaymentService:
         if order is None or (
             event.provider_ref and order.provider_ref not in (None, event.provider_ref)
         ):
-            if event.kind in (REFUNDED, DISPUTED) and event.payment_ref:
-                return self._wait(row, event)
+            if event.kind in _TAKE_BACK and event.payment_ref:
+                return self._wait(row, event, event.payment_ref)
             return "unknown-order"
         row.order_id = order.id
         if event.kind == PAID:
@@ -253,19 +264,34 @@ class PaymentService:
                 return "late"
             order.state, order.updated_at = event.kind, utcnow()
             return "applied"
-        if order.state not in ("paid", "refunded"):
-            return self._wait(row, event)
-        return await self._take_back(session, order, event, touched)
+        if order.state not in _PAID:
+            return self._wait(row, event, event.payment_ref)
+        return await self._after_payment(session, order, event, row, touched)
 
-    def _wait(self, row: WebhookEvent, event: PaymentEvent) -> str:
-        row.waiting_for = event.payment_ref
+    def _wait(self, row: WebhookEvent, event: PaymentEvent, for_ref: str | None) -> str:
+        row.waiting_for = for_ref
         row.detail = dataclasses.asdict(event)
         return "waiting"
+
+    async def _after_payment(
+        self,
+        session: AsyncSession,
+        order: Order,
+        event: PaymentEvent,
+        row: WebhookEvent,
+        touched: list[int],
+    ) -> str:
+        """A refund or a dispute's event, for an order whose payment is recorded."""
+        if event.kind == REFUNDED:
+            return await self._refund(session, order, event, touched)
+        if event.kind == DISPUTED:
+            return await self._dispute(session, order, event, touched)
+        return await self._dispute_closed(session, order, event, row, touched)
 
     async def _paid(
         self, session: AsyncSession, order: Order, event: PaymentEvent, touched: list[int]
     ) -> str:
-        if order.state in ("paid", "refunded"):
+        if order.state in _PAID:
             return "already-paid"
         if event.amount_minor and event.amount_minor != order.amount_minor:
             return "amount-mismatch"  # never credit what was not paid as ordered
@@ -282,43 +308,102 @@ class PaymentService:
         )
         touched.append(order.user_id)
         if order.payment_ref:
-            await self._release_waiting(session, order, touched)
+            await self._release_waiting(session, order, order.payment_ref, touched)
         return "applied"
 
     async def _release_waiting(
-        self, session: AsyncSession, order: Order, touched: list[int]
+        self, session: AsyncSession, order: Order, ref: str, touched: list[int]
     ) -> None:
-        """The refunds and disputes that came before the payment, applied now."""
+        """The events that waited for ``ref`` (the payment, or a dispute), applied now."""
+        await session.flush()  # a row released just before may wait again, for a dispute
         waiting = await session.scalars(
             select(WebhookEvent)
-            .where(
-                WebhookEvent.provider == order.provider,
-                WebhookEvent.waiting_for == order.payment_ref,
-            )
+            .where(WebhookEvent.provider == order.provider, WebhookEvent.waiting_for == ref)
             .order_by(WebhookEvent.received_at)
         )
         for row in list(waiting):
             event = PaymentEvent(**row.detail)
             row.waiting_for, row.order_id = None, order.id
-            row.outcome = "applied-late:" + await self._take_back(session, order, event, touched)
+            outcome = await self._after_payment(session, order, event, row, touched)
+            row.outcome = ("applied-late:" + outcome)[:32]
 
-    async def _take_back(
+    async def _refund(
         self, session: AsyncSession, order: Order, event: PaymentEvent, touched: list[int]
     ) -> str:
-        if event.kind == REFUNDED:
-            delta = min(event.amount_minor, order.amount_minor) - order.refunded_minor
-            if delta <= 0:
-                return "already-refunded"
-            order.refunded_minor += delta
-            order.state = "refunded"
-            kind, memo = REFUND, f"Refund of top-up order #{order.id}"
-        else:
-            delta = min(event.amount_minor, order.amount_minor - order.disputed_minor)
-            if delta <= 0:
-                return "nothing-disputed"
-            order.disputed_minor += delta
-            kind, memo = DISPUTE, f"Dispute of top-up order #{order.id}"
-        order.updated_at = utcnow()
-        await post(session, order.user_id, -from_minor(delta, order.currency), kind, memo)
+        delta = min(event.amount_minor, order.amount_minor) - order.refunded_minor
+        if delta <= 0:
+            return "already-refunded"
+        order.refunded_minor += delta
+        order.state = "disputed" if order.state == "disputed" else "refunded"
+        memo = f"Refund of top-up order #{order.id}"
+        await self._post(session, order, -from_minor(delta, order.currency), REFUND, memo, None)
         touched.append(order.user_id)
         return "applied"
+
+    async def _dispute(
+        self, session: AsyncSession, order: Order, event: PaymentEvent, touched: list[int]
+    ) -> str:
+        ref = event.dispute_ref
+        if ref and await _entry(session, order, DISPUTE, ref) is not None:
+            return "already-disputed"  # another event about the same dispute
+        delta = min(event.amount_minor, order.amount_minor - order.disputed_minor)
+        if delta <= 0:
+            return "nothing-disputed"
+        order.disputed_minor += delta
+        order.state = "disputed"
+        memo = f"Dispute of top-up order #{order.id}"
+        await self._post(session, order, -from_minor(delta, order.currency), DISPUTE, memo, ref)
+        touched.append(order.user_id)
+        if ref:
+            await self._release_waiting(session, order, ref, touched)
+        return "applied"
+
+    async def _dispute_closed(
+        self,
+        session: AsyncSession,
+        order: Order,
+        event: PaymentEvent,
+        row: WebhookEvent,
+        touched: list[int],
+    ) -> str:
+        """A dispute closed: won, what it took comes back once (kind
+        ``dispute_reversal``, the exact amount of its ``dispute`` entry); lost, nothing
+        changes. Before its dispute was debited, it waits for it."""
+        ref = event.dispute_ref
+        if not ref:
+            return "ignored"
+        taken = await _entry(session, order, DISPUTE, ref)
+        if taken is None:
+            return self._wait(row, event, ref)
+        if event.kind == DISPUTE_LOST:
+            return "dispute-lost"
+        if await _entry(session, order, DISPUTE_REVERSAL, ref) is not None:
+            return "already-reinstated"
+        order.disputed_minor = max(
+            0, order.disputed_minor - minor_units(-taken.amount, order.currency)
+        )
+        if order.state == "disputed" and not order.disputed_minor:
+            order.state = "refunded" if order.refunded_minor else "paid"
+        memo = f"Dispute won: top-up order #{order.id}"
+        await self._post(session, order, -taken.amount, DISPUTE_REVERSAL, memo, ref)
+        touched.append(order.user_id)
+        return "applied"
+
+    @staticmethod
+    async def _post(
+        session: AsyncSession, order: Order, amount: int, kind: str, memo: str, ref: str | None
+    ) -> None:
+        order.updated_at = utcnow()
+        await post(session, order.user_id, amount, kind, memo, ref)
+
+
+async def _entry(session: AsyncSession, order: Order, kind: str, ref: str) -> LedgerEntry | None:
+    """The order's user's ledger entry of ``kind`` for the dispute ``ref``, if written."""
+    found: LedgerEntry | None = await session.scalar(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == kind,
+            LedgerEntry.request_id == ref,
+            LedgerEntry.user_id == order.user_id,
+        )
+    )
+    return found

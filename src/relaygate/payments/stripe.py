@@ -7,6 +7,7 @@ and the payment intent, so every event names the order it is about.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,8 @@ import stripe as sdk
 
 from relaygate.core.errors import UpstreamUnavailable
 from relaygate.payments.provider import (
+    DISPUTE_LOST,
+    DISPUTE_WON,
     DISPUTED,
     EXPIRED,
     FAILED,
@@ -104,7 +107,20 @@ def _dispute(event_id: str, type_: str, obj: dict[str, Any]) -> PaymentEvent:
         order_id=_order_id(obj),
         payment_ref=_ref(obj.get("payment_intent")),
         amount_minor=_int(obj.get("amount")) or 0,
+        dispute_ref=_ref(obj.get("id")),
     )
+
+
+_CLOSED = {"won": DISPUTE_WON, "lost": DISPUTE_LOST}
+
+
+def _dispute_closed(event_id: str, type_: str, obj: dict[str, Any]) -> PaymentEvent:
+    """``charge.dispute.closed``: "won" gives the money back, "lost" keeps it taken; any
+    other status (an inquiry's ``warning_closed``) took nothing and changes nothing."""
+    kind = _CLOSED.get(str(obj.get("status") or ""), IGNORED)
+    if kind == IGNORED:
+        return PaymentEvent(event_id, type_, IGNORED)
+    return dataclasses.replace(_dispute(event_id, type_, obj), kind=kind)
 
 
 _PARSERS: dict[str, Callable[[str, str, dict[str, Any]], PaymentEvent]] = {
@@ -117,6 +133,7 @@ _PARSERS: dict[str, Callable[[str, str, dict[str, Any]], PaymentEvent]] = {
     "invoice.marked_uncollectible": _invoice(FAILED),
     "charge.refunded": _refund,
     "charge.dispute.created": _dispute,
+    "charge.dispute.closed": _dispute_closed,
 }
 
 

@@ -7,7 +7,8 @@ classes for colour, since the console's CSP forbids inline style. Two shapes:
 
 - ``column_chart``: the operator overview's compact strip, no scale, stretched to its box;
   series stacked (parts of one whole: calls that succeeded and failed) or side by side
-  (two things to compare: spend and top-ups); the peak fills the box.
+  (two things of one size to compare); the peak fills the box. Amounts of very different
+  sizes get a chart each, so each fills its own box (the overview's spend and top-ups).
 - ``bar_chart``: the dashboard's single series with a value axis whose top is a "nice"
   value (1, 2 or 5 times a power of ten, in the values' own integer unit: micro-units for
   money) so the grid lines read as round amounts, and a category label every few bars.

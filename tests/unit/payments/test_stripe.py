@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from relaygate.payments.provider import IGNORED, PAID, REFUNDED, WebhookRefused
+from relaygate.payments.provider import (
+    DISPUTE_LOST,
+    DISPUTE_WON,
+    DISPUTED,
+    IGNORED,
+    PAID,
+    REFUNDED,
+    WebhookRefused,
+)
 from relaygate.payments.stripe import StripeProvider
 from tests.fakes.stripe import signature
 
@@ -59,6 +67,24 @@ def test_a_refund_carries_the_cumulative_amount() -> None:
     )
     event = _provider().parse_webhook(body, signature(SECRET, body, int(time.time())))
     assert (event.kind, event.payment_ref, event.amount_minor) == (REFUNDED, "pi_1", 500)
+
+
+@pytest.mark.parametrize(
+    ("type_", "status", "kind"),
+    [
+        ("charge.dispute.created", "needs_response", DISPUTED),
+        ("charge.dispute.closed", "won", DISPUTE_WON),
+        ("charge.dispute.closed", "lost", DISPUTE_LOST),
+        ("charge.dispute.closed", "warning_closed", IGNORED),
+    ],
+)
+def test_a_dispute_and_its_close_name_the_dispute(type_: str, status: str, kind: str) -> None:
+    obj = {"id": "du_1", "amount": 1500, "payment_intent": "pi_1", "status": status}
+    body = _body(type_, obj)
+    event = _provider().parse_webhook(body, signature(SECRET, body, int(time.time())))
+    assert event.kind == kind
+    if kind != IGNORED:
+        assert (event.dispute_ref, event.payment_ref, event.amount_minor) == ("du_1", "pi_1", 1500)
 
 
 @pytest.mark.parametrize(("secret", "age"), [("whsec_other", 0), (SECRET, 3600), ("", 0)])

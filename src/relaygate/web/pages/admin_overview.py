@@ -1,9 +1,11 @@
 """``/console/admin/``: the operator's overview, "is the platform healthy and who pays".
 
 Calls per minute over the last hour and the error rates (1 h, 24 h), spend and top-ups
-per day over 30 days, the top users and models, and the channels in trouble: all from
-the console's read models (billing/overview.py); the charts are drawn on the server
-(web/charts.py). Operators only: anyone else gets the 404 page.
+per day over 30 days (two charts, each on its own scale: a month's spend is often a small
+fraction of one top-up, and on one scale its columns would be flat), the top users and
+models, and the channels in trouble: all from the console's read models
+(billing/overview.py); the charts are drawn on the server (web/charts.py). Operators
+only: anyone else gets the 404 page.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ BREAKERS = {"closed": N_("closed"), "open": N_("open"), "half_open": N_("half-op
 class OverviewPage:
     overview: Overview
     calls_chart: Chart  # per minute: succeeded and failed, stacked
-    money_chart: Chart  # per day: spend and top-ups side by side
+    spend_chart: Chart  # per day, on its own scale...
+    topup_chart: Chart  # ...and top-ups on theirs: one large top-up would flatten spend
     calls_last_hour: int
     error_pct_hour: Decimal  # percent, two places
     error_pct_day: Decimal
@@ -60,17 +63,13 @@ def _page(overview: Overview, trouble: tuple[ChannelTrouble, ...]) -> OverviewPa
         ],
         stacked=True,
     )
-    money = column_chart(
-        [
-            Series("series-spend", [d.spend for d in days]),
-            Series("series-topup", [d.topped_up for d in days]),
-        ],
-        stacked=False,
-    )
+    spend = column_chart([Series("series-spend", [d.spend for d in days])], stacked=True)
+    topups = column_chart([Series("series-topup", [d.topped_up for d in days])], stacked=True)
     return OverviewPage(
         overview=overview,
         calls_chart=calls,
-        money_chart=money,
+        spend_chart=spend,
+        topup_chart=topups,
         calls_last_hour=sum(m.calls for m in minutes),
         error_pct_hour=_percent(overview.errors_last_hour),
         error_pct_day=_percent(overview.errors_last_day),

@@ -51,6 +51,9 @@ LEDGER_KINDS = {
     "charge": N_("Charge"),
     "package_grant": N_("Package grant"),
     "package_use": N_("Package use"),
+    "refund": N_("Refund"),
+    "dispute": N_("Dispute"),
+    "dispute_reversal": N_("Dispute won"),
 }
 MEMBERSHIP = {"free": N_("Free"), "vip": N_("VIP"), "premium": N_("Premium")}
 DONE = {

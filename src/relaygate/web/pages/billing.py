@@ -39,6 +39,7 @@ STATES = {
     "expired": N_("Expired"),
     "failed": N_("Failed"),
     "refunded": N_("Refunded"),
+    "disputed": N_("Disputed"),
 }
 METHODS = {"checkout": N_("Card (Stripe Checkout)"), "invoice": N_("Invoice (pay later)")}
 NOTICES = {

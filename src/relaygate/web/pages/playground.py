@@ -5,17 +5,21 @@ The call is not made by this module: the page's script (``playground.js``) calls
 the call takes the same path as any client's (authentication, limits, holds, billing)
 and shows in the bills like any other. The key:
 
-* ``POST /console/playground/key`` (session + CSRF) makes it: remark "Playground",
-  ``purpose`` "playground", expiring after :data:`KEY_TTL`, limited to the models the page
-  offers; the user's previous playground keys are deleted in the same transaction, so
-  they do not pile up. The secret goes to the page's script only (JSON, ``no-store``),
-  which keeps it in memory; the server keeps its digest, as for every key.
+* ``POST /console/playground/key`` (session + CSRF) gives it a new secret: each user has
+  one playground key (remark "Playground", ``purpose`` "playground", not listed on the
+  keys page), made at the first visit and rotated at every later one: a new secret, an
+  expiry :data:`KEY_TTL` away, the models the page offers; the old secret stops working
+  at once, and the bills keep naming the one key. The secret goes to the page's script
+  only (JSON, ``no-store``), which keeps it in memory; the server keeps its digest, as
+  for every key.
 * ``GET /console/playground/calls/<request id>`` (session + CSRF header) answers the
   call's tokens and exact charge from its bill line, found by the relay's
-  ``x-request-id``; another user's call is a 404.
+  ``x-request-id``, and what each resource package paid (by name: a call a package paid
+  costs the balance nothing, and "charged 0" alone would misread as free); another
+  user's call is a 404.
 
 Without JavaScript the same form posts to ``/console/playground`` (CSRF): the server
-makes one non-streamed call to its own relay with a fresh playground key
+makes one non-streamed call to its own relay with the playground key, rotated
 (web/playground_call.py; the secret never leaves the process and is not stored) and
 renders the page with the answer, its tokens and charge. The conversation so far rides in
 a hidden field. This POST answers with the page rather than a redirect: the answer is the
@@ -35,7 +39,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from relaygate.accounts.service import NewKey
 from relaygate.accounts.sessions import ActiveSession
-from relaygate.billing.bills_view import BillRow
+from relaygate.billing.bills_view import BillRow, PackagePaid
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.core.money import format_money
@@ -69,6 +73,7 @@ class Turn:
     note: str = ""  # a msgid when the gateway gave no message of its own
     status: int = 0  # the HTTP status of a failed call
     bill: BillRow | None = None  # the answer's bill line
+    packages: tuple[PackagePaid, ...] = ()  # the packages that paid (part of) it
     carried: bool = True  # False: a refused message, shown but not sent again
 
 
@@ -168,7 +173,11 @@ async def _bill(s: ServicesDep, user_id: int, request_id: str | None) -> BillRow
 
 async def _reply_turn(s: ServicesDep, user_id: int, reply: Reply) -> Turn:
     if reply.ok:
-        return Turn("assistant", reply.text, bill=await _bill(s, user_id, reply.request_id))
+        bill = await _bill(s, user_id, reply.request_id)
+        if bill is None:
+            return Turn("assistant", reply.text)
+        paid = await s.console.bills.packages_paid(user_id, bill.request_id)
+        return Turn("assistant", reply.text, bill=bill, packages=paid)
     if reply.text:
         return Turn("error", reply.text)
     if reply.status:
@@ -200,8 +209,8 @@ async def send_without_script(request: Request, user: CsrfDep, s: ServicesDep) -
 
 
 async def _new_key(s: ServicesDep, user_id: int, models: list[str]) -> NewKey:
-    """The user's playground key, replacing the last (module doc)."""
-    return await s.accounts.replace_playground_key(
+    """The user's playground key with a new secret (module doc)."""
+    return await s.accounts.rotate_playground_key(
         user_id,
         remark=KEY_REMARK,
         permissions=models,
@@ -225,6 +234,7 @@ async def new_key(user: CsrfDep, s: ServicesDep) -> JSONResponse:
 @router.get(PAGE + "/calls/{request_id}")
 async def call_charge(request_id: str, user: CsrfDep, s: ServicesDep) -> JSONResponse:
     row = await s.console.bills.by_request(user.user_id, request_id)
+    paid = await s.console.bills.packages_paid(user.user_id, request_id)
     body: dict[str, Any] = {
         "request_id": row.request_id,
         "model": row.model,
@@ -234,6 +244,10 @@ async def call_charge(request_id: str, user: CsrfDep, s: ServicesDep) -> JSONRes
         "amount": format_money(row.amount),
         "free_amount": format_money(row.free_amount),
         "package_amount": format_money(row.package_amount),
+        "packages": [
+            {"package_id": p.package_id, "name": p.name, "amount": format_money(p.amount)}
+            for p in paid
+        ],
         "bill_id": row.id,
     }
     return JSONResponse(body, headers=_NO_STORE)

@@ -2,7 +2,8 @@
 // The page's script calls the relay itself (/v1/chat/completions, streaming) with a
 // playground key the console makes for this page (POST /console/playground/key); the key
 // lives in this script's memory only. When a call ends, its tokens and exact charge come
-// from its bill line (GET /console/playground/calls/<x-request-id>).
+// from its bill line (GET /console/playground/calls/<x-request-id>): what each resource
+// package paid, then what the balance paid.
 "use strict";
 (() => {
   const form = document.getElementById("playground");
@@ -147,7 +148,11 @@
         facts.className = "call-facts";
         fact(facts, t.tPrompt, number(line.prompt_tokens), "prompt_tokens");
         fact(facts, t.tCompletion, number(line.completion_tokens), "completion_tokens");
-        fact(facts, t.tCharged, line.amount, "amount");
+        const packages = line.packages || [];
+        for (const paid of packages) { // what a package paid costs the balance nothing
+          fact(facts, t.tPackage.replace("{name}", paid.name), "\u2212" + paid.amount, "package");
+        }
+        fact(facts, packages.length ? t.tChargedBalance : t.tCharged, line.amount, "amount");
         const link = document.createElement("a");
         link.href = t.billsUrl;
         link.textContent = t.tBills;
