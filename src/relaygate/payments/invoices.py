@@ -41,6 +41,10 @@ from relaygate.payments.models import Invoice, InvoiceCounter, InvoiceFile, Invo
 
 __all__ = [
     "INVOICE_STATES",
+    "ISSUER_NOT_SET",
+    "NOT_REQUESTED",
+    "ORDER_INVOICED",
+    "ORDER_REFUNDED",
     "MAX_ORDERS",
     "Buyer",
     "InvoiceFileOut",
@@ -50,6 +54,11 @@ __all__ = [
     "Invoiceable",
 ]
 
+# the codes of the refusals (409), so a page can say each in the reader's language
+ISSUER_NOT_SET = "invoice_issuer_not_set"
+NOT_REQUESTED = "invoice_not_requested"
+ORDER_INVOICED = "order_already_invoiced"
+ORDER_REFUNDED = "order_refunded"
 INVOICE_STATES = ("requested", "issued", "rejected", "cancelled")
 MAX_ORDERS = 100  # orders on one invoice (one request), to keep the document readable
 _ACTIONS = {"cancelled": "invoice.cancel", "rejected": "invoice.reject"}  # audit lines
@@ -251,7 +260,9 @@ class InvoiceService:
                 )
         except IntegrityError:  # a concurrent request took one of the orders first
             raise Conflict(
-                "One of these orders is already on an invoice.", param="order_ids"
+                "One of these orders is already on an invoice.",
+                param="order_ids",
+                code=ORDER_INVOICED,
             ) from None
         return await self.invoice(row.id)
 
@@ -276,7 +287,11 @@ class InvoiceService:
                     param="order_ids",
                 )
             if order_id in taken:
-                raise Conflict(f"Order #{order_id} is already on an invoice.", param="order_ids")
+                raise Conflict(
+                    f"Order #{order_id} is already on an invoice.",
+                    param="order_ids",
+                    code=ORDER_INVOICED,
+                )
         currencies = {orders[i].currency for i in wanted}
         if len(currencies) > 1:
             raise InvalidRequest(
@@ -368,14 +383,20 @@ class InvoiceService:
         )
         row = await self._find(session, invoice_id, user_id)
         if done.rowcount != 1:
-            raise Conflict(f"This invoice is {row.state}, no longer requested.", param="invoice_id")
+            raise Conflict(
+                f"This invoice is {row.state}, no longer requested.",
+                param="invoice_id",
+                code=NOT_REQUESTED,
+            )
         return row
 
     async def issue(self, invoice_id: int, *, actor_id: int | None) -> InvoiceView:
         """Number the invoice, draw its PDF and store both, in one transaction."""
         if not self.issuer.name:
             raise Conflict(
-                "Set invoice_issuer_name before issuing invoices.", param="invoice_issuer_name"
+                "Set invoice_issuer_name before issuing invoices.",
+                param="invoice_issuer_name",
+                code=ISSUER_NOT_SET,
             )
         async with self.db.session() as session, session.begin():
             row = await self._decide(session, invoice_id, None, "issued", actor_id, "")
@@ -404,6 +425,7 @@ class InvoiceService:
                     f"Order #{order.id} was refunded or disputed since the request: "
                     "reject this invoice.",
                     param="invoice_id",
+                    code=ORDER_REFUNDED,
                 )
 
     async def _next_number(self, session: AsyncSession, year: int) -> str:
