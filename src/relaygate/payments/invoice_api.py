@@ -26,6 +26,7 @@ from relaygate.services import InvoicesDep
 __all__ = ["invoice_out", "pdf_response", "router"]
 
 State = Literal["requested", "issued", "rejected", "cancelled"]
+_TEXT = r"\S"  # some text, not only spaces
 _NOT_FOUND = error_responses(404)
 _CONFLICT = error_responses(409)
 _PDF: dict[int | str, dict[str, Any]] = {
@@ -44,8 +45,12 @@ class InvoiceIn(BaseModel):
         max_length=MAX_ORDERS,
         description="Your paid top-up orders to invoice (see /api/v1/user/invoices/orders).",
     )
-    organisation: str = Field(min_length=1, max_length=200, description="The buyer's name.")
-    tax_id: str = Field(min_length=1, max_length=64, description="The buyer's tax id.")
+    organisation: str = Field(
+        min_length=1, max_length=200, pattern=_TEXT, description="The buyer's name."
+    )
+    tax_id: str = Field(
+        min_length=1, max_length=64, pattern=_TEXT, description="The buyer's tax id."
+    )
     address: str = Field(default="", max_length=300, description="Printed in the remarks.")
     bank_name: str = Field(default="", max_length=200, description="Printed in the remarks.")
     bank_account: str = Field(default="", max_length=64, description="Printed in the remarks.")
@@ -54,7 +59,9 @@ class InvoiceIn(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500, description="Shown to the user.")
+    reason: str = Field(
+        min_length=1, max_length=500, pattern=_TEXT, description="Shown to the user."
+    )
 
 
 def _iso(moment: Any) -> str | None:
