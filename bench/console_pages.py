@@ -74,11 +74,13 @@ PAGES: tuple[Page, ...] = (
     Page("prices", "/console/prices"),
     Page("playground", "/console/playground"),
     Page("billing", "/console/billing"),
+    Page("invoices", "/console/invoices"),
     Page("apps", "/console/apps"),
     Page("operator: channels", "/console/admin/channels"),
     Page("operator: models and prices", "/console/admin/models"),
     Page("operator: package types", "/console/admin/packages"),
     Page("operator: orders", "/console/admin/orders"),
+    Page("operator: invoices", "/console/admin/invoices"),
     Page("operator: codes", "/console/admin/codes"),
     Page("operator: settings", "/console/admin/settings"),
 )  # fmt: skip

@@ -31,6 +31,7 @@ from relaygate.channels.api import router as channels_router
 from relaygate.core.ids import new_request_id
 from relaygate.oauth.api import router as oauth_router
 from relaygate.payments.api import router as payments_router
+from relaygate.payments.invoice_api import router as invoices_router
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.services import SERVICES, Services
@@ -177,6 +178,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         state_router,
         oauth_router,
         payments_router,
+        invoices_router,
     )
     for router in routers:
         app.include_router(router)

@@ -46,6 +46,8 @@ from relaygate.limits.policy import tiers_from_units
 from relaygate.limits.service import RateLimiter
 from relaygate.oauth.service import oauth_service
 from relaygate.payments.amounts import TopUpLimits
+from relaygate.payments.invoice_pdf import Issuer
+from relaygate.payments.invoices import InvoiceService
 from relaygate.payments.service import PaymentService, PaymentURLs
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
@@ -133,6 +135,15 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         settings=settings,
         payments=_payments(settings, db, billing.charging),
+        invoices=InvoiceService(
+            db,
+            Issuer(
+                name=settings.invoice_issuer_name.strip(),
+                address=settings.invoice_issuer_address.strip(),
+                tax_id=settings.invoice_issuer_tax_id.strip(),
+            ),
+            settings.invoice_prefix,
+        ),
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 

@@ -34,6 +34,7 @@ from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.kv.protocols import KV
 from relaygate.oauth.service import OAuthService
+from relaygate.payments.invoices import InvoiceService
 from relaygate.payments.service import PaymentService
 from relaygate.relay.background import BackgroundRuns
 from relaygate.relay.keyring import KeyRing
@@ -53,6 +54,7 @@ __all__ = [
     "ChannelsDep",
     "ChargingDep",
     "ConsoleReadsDep",
+    "InvoicesDep",
     "KVDep",
     "KeyRingDep",
     "LedgerDep",
@@ -103,6 +105,7 @@ class Services:
     console: ConsoleReads  # the console pages' read models
     oauth: OAuthService  # third-party apps: registry, grants, charges (docs/oauth.md)
     payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
+    invoices: InvoiceService  # invoices on paid top-ups (docs/invoices.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -199,6 +202,10 @@ def _payments(s: ServicesDep) -> PaymentService:
     return s.payments
 
 
+def _invoices(s: ServicesDep) -> InvoiceService:
+    return s.invoices
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -220,3 +227,4 @@ AuditDep = Annotated[AuditTrail, Depends(_audit)]
 ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 PaymentsDep = Annotated[PaymentService, Depends(_payments)]
+InvoicesDep = Annotated[InvoiceService, Depends(_invoices)]

@@ -215,6 +215,12 @@ class Settings(BaseModel):
     payments_max_amount: str = "10000"
     payments_success_url: str = ""
     payments_cancel_url: str = ""
+    # invoices on paid top-ups (docs/invoices.md): the issuer printed on every PDF (issuing
+    # is refused until the name is set) and the numbers' prefix: <prefix>-<year>-<000001>
+    invoice_issuer_name: str = Field(default="", max_length=200)
+    invoice_issuer_address: str = Field(default="", max_length=500)
+    invoice_issuer_tax_id: str = Field(default="", max_length=64)
+    invoice_prefix: str = Field(default="INV", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

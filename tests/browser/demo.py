@@ -20,7 +20,11 @@ from typing import Any
 
 from relaygate.billing.usage_row import UsageRow
 from relaygate.billing.writer import Bill, BillWriter
+from relaygate.core.clock import utcnow
 from relaygate.db.engine import Database
+from relaygate.payments.invoice_pdf import Issuer
+from relaygate.payments.invoices import Buyer, InvoiceService
+from relaygate.payments.models import Order
 from tests.fakes.openai_payloads import Behaviour
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import Gateway, run_sync, start_gateway
@@ -123,6 +127,37 @@ def _history(gateway: Gateway, user_id: int, key_ids: list[int]) -> None:
     run_sync(write())
 
 
+def _invoices(gateway: Gateway, user_id: int) -> None:
+    """Three paid top-ups (written paid, as the webhook leaves them): one invoiced and
+    issued, one waiting in the operator's queue, one free to invoice."""
+
+    async def write() -> None:
+        db = Database(gateway.db_url)
+        try:
+            ids = []
+            async with db.session() as session, session.begin():
+                for amount in (20, 50, 10):
+                    now = utcnow()
+                    order = Order(
+                        user_id=user_id, provider="stripe", method="checkout",
+                        amount=amount * 1_000_000, amount_minor=amount * 100, currency="usd",
+                        state="paid", pay_url="", receipt_url="", refunded_minor=0,
+                        disputed_minor=0, created_at=now, updated_at=now, paid_at=now,
+                    )  # fmt: skip
+                    session.add(order)
+                    await session.flush()
+                    ids.append(order.id)
+            invoices = InvoiceService(db, Issuer("Demo Operator Ltd", "1 Gateway Road", "GB1"))
+            buyer = Buyer("Lovelace Analytics Ltd", "GB987654321", "12 Engine Street, London")
+            issued = await invoices.request(user_id, [ids[0]], buyer)
+            await invoices.issue(issued.id, actor_id=None)
+            await invoices.request(user_id, [ids[1]], buyer)
+        finally:
+            await db.dispose()
+
+    run_sync(write())
+
+
 def _relay_calls(gateway: Gateway, upstream: FakeOpenAI, keys: list[str]) -> None:
     upstream.default = Behaviour(
         text="A relay gateway stands between your code and the model providers: one key, "
@@ -168,6 +203,7 @@ def start_demo(directory: Path, **settings: Any) -> Demo:
     ci = gateway.make_user_key(user_id=user_id, remark="ci runner")
     _history(gateway, user_id, [laptop.id, ci.id])
     _relay_calls(gateway, upstream, [laptop.key, ci.key])
+    _invoices(gateway, user_id)
     records = gateway.wait_for_records(user_id=user_id, model=ECHO)
     return Demo(
         gateway=gateway,

@@ -38,6 +38,7 @@ PAGES = (
     "/console/playground",
     "/console/account",
     "/console/billing",
+    "/console/invoices",
     "/console/admin/",
     "/console/admin/users",
     "/console/admin/users/{user}",
@@ -47,6 +48,7 @@ PAGES = (
     "/console/admin/models",
     "/console/admin/packages",
     "/console/admin/orders",
+    "/console/admin/invoices",
     "/console/admin/codes",
     "/console/admin/settings",
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from relaygate.core.errors import InvalidRequest
 from relaygate.core.money import MICRO, format_money
 
-__all__ = ["TopUpLimits", "from_minor", "minor_units"]
+__all__ = ["TopUpLimits", "from_minor", "minor_units", "show_amount"]
 
 # ISO 4217 currencies Stripe charges without minor units, and with three decimals
 _ZERO_DECIMAL = frozenset(
@@ -59,6 +59,16 @@ def minor_units(amount: int, currency: str) -> int:
 
 def from_minor(minor: int, currency: str) -> int:
     return minor * _micro_per_minor(currency)
+
+
+def show_amount(amount: int, currency: str) -> str:
+    """``amount`` micro-units with the currency's own decimals (``"20.00"``, ``"500"`` yen),
+    for documents such as an invoice; a finer remainder (never left by a top-up) is kept."""
+    places = {MICRO: 0, MICRO // 1000: 3}.get(_micro_per_minor(currency), 2)
+    text = format_money(amount)
+    whole, _, fraction = text.partition(".")
+    kept = fraction[:places] + fraction[places:].rstrip("0")
+    return whole + ("." + kept if kept else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/bills", N_("Bills")),
     NavItem("/console/packages", N_("Packages")),
     NavItem("/console/billing", N_("Billing")),
+    NavItem("/console/invoices", N_("Invoices")),
     NavItem("/console/prices", N_("Prices")),
     NavItem("/console/playground", N_("Playground")),
     NavItem("/console/invite", N_("Invite")),
@@ -45,6 +46,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/admin/models", N_("Models and prices"), operator=True),
     NavItem("/console/admin/packages", N_("Package types"), operator=True),
     NavItem("/console/admin/orders", N_("Orders"), operator=True),
+    NavItem("/console/admin/invoices", N_("Invoice requests"), operator=True),
     NavItem("/console/admin/codes", N_("Codes"), operator=True),
     NavItem("/console/admin/settings", N_("Settings"), operator=True),
 )

@@ -12,6 +12,7 @@ from relaygate.web.pages import (
     account,
     admin_channels,
     admin_codes,
+    admin_invoices,
     admin_models,
     admin_orders,
     admin_overview,
@@ -26,6 +27,7 @@ from relaygate.web.pages import (
     dashboard,
     invite,
     invite_landing,
+    invoices,
     keys,
     landing,
     oauth_consent,
@@ -62,4 +64,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     billing.router,
     admin_orders.router,
     admin_codes.router,
+    invoices.router,
+    admin_invoices.router,
 )
