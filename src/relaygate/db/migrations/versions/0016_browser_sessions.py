@@ -7,7 +7,7 @@ forms until the next sign-in), and a short ``user_agent`` and ``ip`` so a user c
 their sessions apart before revoking one. Revoking deletes the row.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 import sqlalchemy as sa
