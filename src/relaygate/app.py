@@ -33,6 +33,7 @@ from relaygate.oauth.api import router as oauth_router
 from relaygate.payments.api import router as payments_router
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
+from relaygate.rules.api import router as rules_router
 from relaygate.services import SERVICES, Services
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
@@ -177,6 +178,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         state_router,
         oauth_router,
         payments_router,
+        rules_router,
     )
     for router in routers:
         app.include_router(router)

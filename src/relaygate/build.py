@@ -28,7 +28,7 @@ from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
-from relaygate.billing.membership import MembershipTier
+from relaygate.billing.membership import MembershipTier, membership
 from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedeemLimits, RedemptionService
 from relaygate.billing.referrals import ReferralRules, ReferralService
@@ -36,6 +36,7 @@ from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
+from relaygate.core.clock import utcnow
 from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
@@ -61,6 +62,9 @@ from relaygate.relay.routing import Router
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.transport import HTTPClient
+from relaygate.rules.limits import LimitConfig
+from relaygate.rules.schema import MAX_ACTIONS
+from relaygate.rules.service import RuleService
 from relaygate.services import Services
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
@@ -133,6 +137,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         settings=settings,
         payments=_payments(settings, db, billing.charging),
+        rules=_rules(settings, db, billing),
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -222,6 +227,25 @@ def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentSe
         cancel=settings.payments_cancel_url or billing + "?done=cancelled",
     )
     return PaymentService(db, provider, limits, urls, charging.forget)
+
+
+def _rules(settings: Settings, db: Database, billing: _Billing) -> RuleService:
+    """The users' override rules, limited by membership tier (the billing side knows a
+    user's membership; the rules package may not import it)."""
+    limits = LimitConfig(
+        max_rules=settings.rules_max_per_user,
+        max_actions=settings.rules_max_actions,
+        max_rules_by_tier=dict(settings.rules_max_per_user_by_tier),
+        max_actions_by_tier=dict(settings.rules_max_actions_by_tier),
+        ceiling_actions=MAX_ACTIONS,
+    )
+    tiers = billing.charging.membership_tiers
+
+    async def tier_of(user_id: int) -> str:
+        wallet = await billing.ledger.balance(user_id)
+        return membership(wallet.topped_up_total, wallet.first_topup_at, utcnow(), tiers).level
+
+    return RuleService(db, limits, tier_of)
 
 
 def _redemptions(settings: Settings, db: Database, kv: KV, charging: Charging) -> RedemptionService:

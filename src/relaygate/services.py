@@ -41,6 +41,7 @@ from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.probe import ChannelProber
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
+from relaygate.rules.service import RuleService
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
 
@@ -63,6 +64,7 @@ __all__ = [
     "PaymentsDep",
     "PricesDep",
     "ReferralsDep",
+    "RulesDep",
     "Services",
     "ServicesDep",
     "SessionsDep",
@@ -103,6 +105,7 @@ class Services:
     console: ConsoleReads  # the console pages' read models
     oauth: OAuthService  # third-party apps: registry, grants, charges (docs/oauth.md)
     payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
+    rules: RuleService  # the users' override rules (docs/rules.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -199,6 +202,10 @@ def _payments(s: ServicesDep) -> PaymentService:
     return s.payments
 
 
+def _rules(s: ServicesDep) -> RuleService:
+    return s.rules
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -220,3 +227,4 @@ AuditDep = Annotated[AuditTrail, Depends(_audit)]
 ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 PaymentsDep = Annotated[PaymentService, Depends(_payments)]
+RulesDep = Annotated[RuleService, Depends(_rules)]

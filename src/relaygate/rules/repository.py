@@ -68,7 +68,7 @@ class RuleRepository:
     async def names(self, user_id: int) -> dict[str, int]:
         """Name -> id of the user's rules."""
         query = select(OverrideRule.name, OverrideRule.id).where(OverrideRule.user_id == user_id)
-        return {name: rule_id for name, rule_id in (await self.session.execute(query)).all()}
+        return {row.name: row.id for row in (await self.session.execute(query)).all()}
 
     async def own_key_ids(self, user_id: int, key_ids: Collection[int]) -> set[int]:
         if not key_ids:

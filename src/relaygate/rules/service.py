@@ -27,6 +27,7 @@ from relaygate.accounts.audit import stage
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import Conflict, InvalidRequest, NotFound
 from relaygate.db.engine import Database
+from relaygate.rules.dry_run import DryRun, Sample, dry_run
 from relaygate.rules.errors import invalid_rule
 from relaygate.rules.limits import LimitConfig, RuleLimits
 from relaygate.rules.models import OverrideRule
@@ -41,7 +42,9 @@ __all__ = [
     "RuleService",
     "RuleStats",
     "document_of",
+    "name_problem",
     "rule_doc",
+    "wire",
 ]
 
 ImportMode = Literal["skip", "overwrite"]
@@ -49,7 +52,8 @@ OnChange = Callable[[int], Awaitable[None]]
 TierOf = Callable[[int], Awaitable[str]]
 NAME_TAKEN = "rule_name_taken"
 LIMIT_REACHED = "rule_limit_reached"
-_COPY = re.compile(r"^(.*?) \(copy(?: \d+)?\)$")
+DEFAULT_LIMITS = LimitConfig()
+_COPY = re.compile(r"^(.*?) copy(?: \d+)?$")
 
 
 async def _free_tier(_user_id: int) -> str:
@@ -138,6 +142,20 @@ def validate(data: Mapping[str, Any], prefix: str = "") -> RuleDoc:
         raise invalid_rule(exc.errors(), ACTION_TYPES, prefix) from None
 
 
+_PROBE = {"type": "remove", "path": "/x"}
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a rule (the rule document's own check), or None."""
+    try:
+        RuleDoc.model_validate({"name": name, "actions": [_PROBE]})
+    except ValidationError as exc:
+        for error in exc.errors():
+            if tuple(error["loc"]) == ("name",):
+                return str(error["msg"]).removeprefix("Value error, ")
+    return None
+
+
 def _lets_through(row: OverrideRule, model: str) -> bool:
     match = row.document.get("match", {})
     globs, pattern = match.get("models"), match.get("model_regex")
@@ -159,10 +177,11 @@ def _filtered(rows: list[OverrideRule], query: RuleQuery) -> list[OverrideRule]:
 
 
 def copy_name(name: str, taken: Collection[str]) -> str:
-    """``x (copy)``, then ``x (copy 2)``…, cut to the 64 characters a name may have."""
+    """``x copy``, then ``x copy 2``…, cut to the 64 characters a name may have (a name
+    may not hold brackets, so not ``x (copy)``)."""
     base = _COPY.sub(r"\1", name)
     for n in range(1, 10_000):
-        suffix = " (copy)" if n == 1 else f" (copy {n})"
+        suffix = " copy" if n == 1 else f" copy {n}"
         candidate = base[: 64 - len(suffix)].rstrip() + suffix
         if candidate not in taken:
             return candidate
@@ -173,7 +192,7 @@ class RuleService:
     def __init__(
         self,
         db: Database,
-        limits: LimitConfig = LimitConfig(),
+        limits: LimitConfig = DEFAULT_LIMITS,
         tier_of: TierOf = _free_tier,
         on_change: OnChange | None = None,
     ) -> None:
@@ -209,6 +228,12 @@ class RuleService:
             hits = await repo.totals(user_id, since) if page else {}
         return RulePage(page, len(rows), hits)
 
+    async def hits_of(self, user_id: int, rule_id: int) -> HitTotal | None:
+        """The rule's hits of the last 30 days and its last hit."""
+        since = (utcnow() - timedelta(days=29)).date()
+        async with self.db.session() as session:
+            return (await RuleRepository(session).totals(user_id, since)).get(rule_id)
+
     async def count(self, user_id: int) -> int:
         async with self.db.session() as session:
             return await RuleRepository(session).count(user_id)
@@ -232,6 +257,19 @@ class RuleService:
             rows = await _own_all(RuleRepository(session), user_id, ids)
         rows.sort(key=lambda row: (row.priority, row.id))
         return [(row.id, rule_doc(row)) for row in rows]
+
+    async def dry_run(
+        self, user_id: int, sample: Sample, rule: RuleDoc | None, ids: Sequence[int] | None
+    ) -> DryRun:
+        """``rule`` alone (unsaved: id 0), else the rules of ``ids`` (enabled or not), else
+        the user's enabled rules: through the relay's engine, no upstream, no charge."""
+        if rule is not None:
+            rules = [(0, rule)]
+        elif ids:
+            rules = await self.selected(user_id, ids)
+        else:
+            rules = await self.enabled_rules(user_id)
+        return dry_run(rules, sample)
 
     async def export(self, user_id: int, ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Rule documents (no ids: they are this account's), in the order they run."""
