@@ -93,7 +93,11 @@ def test_create_get_update_list_and_delete(rules: Rules) -> None:
     assert rules.ok("get", {"id": made["id"]}) == made
     other = rules.ok(
         "create",
-        rule("temp", match={"model_regex": "^claude"}, actions=[{"type": "remove", "path": "/temperature"}]),
+        rule(
+            "temp",
+            match={"model_regex": "^claude"},
+            actions=[{"type": "remove", "path": "/temperature"}],
+        ),
     )
     changed = rules.ok("update", {"id": made["id"], "enabled": False, "priority": 50})
     assert (changed["enabled"], changed["priority"], changed["name"]) == (False, 50, "pin")
@@ -115,18 +119,47 @@ def test_create_get_update_list_and_delete(rules: Rules) -> None:
 @pytest.mark.parametrize(
     ("verb", "body", "field"),
     [
-        ("create", rule(actions=[{"type": "remove", "path": "/a"}, {"type": "set", "path": "nope", "value": 1}]), "actions[1].path"),  # fmt: skip
+        (
+            "create",
+            rule(
+                actions=[
+                    {"type": "remove", "path": "/a"},
+                    {"type": "set", "path": "nope", "value": 1},
+                ]
+            ),
+            "actions[1].path",
+        ),
         ("create", rule(match={"model_regex": "("}), "match.model_regex"),
-        ("create", rule(actions=[{"type": "set_header", "name": "Authorization", "value": "x"}]), "actions[0].name"),  # fmt: skip
-        ("create", rule(actions=[{"type": "set", "path": "/model", "value": "x"}]), "actions[0].path"),  # fmt: skip
+        (
+            "create",
+            rule(actions=[{"type": "set_header", "name": "Authorization", "value": "x"}]),
+            "actions[0].name",
+        ),
+        (
+            "create",
+            rule(actions=[{"type": "set", "path": "/model", "value": "x"}]),
+            "actions[0].path",
+        ),
         ("create", rule(actions=[{"type": "explode"}]), "actions[0]"),
         ("create", rule(name="bad/name"), "name"),
         ("create", rule(priority=10_001), "priority"),
         ("create", rule(actions=[]), "actions"),
         ("create", rule(surprise=1), "surprise"),
-        ("create", rule(match={"conditions": [{"path": "/n", "op": "gt", "value": "x"}]}), "match.conditions[0].value"),  # fmt: skip
-        ("import", {"rules": [rule(), rule(actions=[{"type": "clamp", "path": "/max_tokens"}])]}, "rules[1].actions[0].min"),  # fmt: skip
-        ("test", {"sample": {"body": {}}, "rule": rule(match={"endpoints": ["fax"]})}, "rule.match.endpoints[0]"),  # fmt: skip
+        (
+            "create",
+            rule(match={"conditions": [{"path": "/n", "op": "gt", "value": "x"}]}),
+            "match.conditions[0].value",
+        ),
+        (
+            "import",
+            {"rules": [rule(), rule(actions=[{"type": "clamp", "path": "/max_tokens"}])]},
+            "rules[1].actions[0].min",
+        ),
+        (
+            "test",
+            {"sample": {"body": {}}, "rule": rule(match={"endpoints": ["fax"]})},
+            "rule.match.endpoints[0]",
+        ),
     ],
 )
 def test_an_invalid_rule_is_a_400_naming_the_field(
