@@ -11,6 +11,7 @@ stack to stop whatever was started before it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,6 +63,8 @@ from relaygate.relay.routing import Router
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.transport import HTTPClient
+from relaygate.rules.cache import RuleCache
+from relaygate.rules.enabled import users_with_rules
 from relaygate.rules.limits import LimitConfig
 from relaygate.rules.schema import MAX_ACTIONS
 from relaygate.rules.service import RuleService
@@ -97,7 +100,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     keepalive = _keepalive(settings, stack)
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
-    relay = _relay(settings, kv, billing.charging, routing)
+    rules = _rules(settings, db, billing)
+    relay = _relay(settings, kv, billing.charging, routing, await _rule_cache(stack, db, kv, rules))
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
     services = Services(
@@ -137,7 +141,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         settings=settings,
         payments=_payments(settings, db, billing.charging),
-        rules=_rules(settings, db, billing),
+        rules=rules,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -246,6 +250,16 @@ def _rules(settings: Settings, db: Database, billing: _Billing) -> RuleService:
         return membership(wallet.topped_up_total, wallet.first_topup_at, utcnow(), tiers).level
 
     return RuleService(db, limits, tier_of)
+
+
+async def _rule_cache(stack: AsyncExitStack, db: Database, kv: KV, rules: RuleService) -> RuleCache:
+    """The relay's compiled rules per user; every committed change of a user's rules
+    reaches it at once here, and the other replicas within a second (rules/cache.py)."""
+    cache = RuleCache(rules.enabled_rules, kv.counters, functools.partial(users_with_rules, db))
+    rules.on_change(cache.changed)
+    await cache.start()
+    stack.push_async_callback(cache.close)
+    return cache
 
 
 def _redemptions(settings: Settings, db: Database, kv: KV, charging: Charging) -> RedemptionService:
@@ -407,8 +421,10 @@ async def _state(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV
     return state
 
 
-def _relay(settings: Settings, kv: KV, charging: Charging, routing: _Routing) -> RelayService:
-    """The data plane's service: admission, limits, routing, failover and billing."""
+def _relay(
+    settings: Settings, kv: KV, charging: Charging, routing: _Routing, rules: RuleCache
+) -> RelayService:
+    """The data plane's service: admission, rules, limits, routing, failover and billing."""
     return RelayService(
         routing.router,
         routing.providers,
@@ -420,6 +436,7 @@ def _relay(settings: Settings, kv: KV, charging: Charging, routing: _Routing) ->
         routing.keys,
         CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
         first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
+        rules=rules,
     )
 
 
