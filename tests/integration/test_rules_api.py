@@ -358,3 +358,29 @@ def test_a_plain_key_or_no_key_is_refused(gateway: Gateway) -> None:
         assert http.post(f"{BASE}/list", json={}).status_code == 403
     with gateway.http() as http:
         assert http.post(f"{BASE}/list", json={}).status_code == 401
+
+
+def test_stats_count_the_calls_a_rule_changed(gateway: Gateway, rules: Rules) -> None:
+    """A real call through the echo channel: the rule's hit lands in the statistics (the
+    bill writer's batch), with the day and the last hit; a rule that did not match has
+    none."""
+    hit = rules.ok(
+        "create",
+        rule(
+            "echo",
+            match={"models": ["relaygate-echo"]},
+            actions=[{"type": "remove", "path": "/top_p"}],
+        ),
+    )
+    rules.ok("create", rule("idle"))
+    client = gateway.openai(rules.http.headers["authorization"].removeprefix("Bearer "))
+    raw = client.chat.completions.with_raw_response.create(
+        model="relaygate-echo", messages=[{"role": "user", "content": "hi"}], top_p=0.5
+    )
+    gateway.wait_for_usage(raw.headers["x-request-id"])
+    stats = rules.ok("stats", {})
+    by_name = {r["name"]: r for r in stats["hits_by_rule"]}
+    assert (stats["hits"], by_name["echo"]["hits"], by_name["idle"]["hits"]) == (1, 1, 0)
+    assert by_name["echo"]["last_hit_at"] and len(by_name["echo"]["daily"]) == 1
+    assert by_name["echo"]["daily"][0]["hits"] == 1
+    assert rules.ok("get", {"id": hit["id"]})["hits_30d"] == 1
