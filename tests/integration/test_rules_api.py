@@ -93,7 +93,11 @@ def test_create_get_update_list_and_delete(rules: Rules) -> None:
     assert rules.ok("get", {"id": made["id"]}) == made
     other = rules.ok(
         "create",
-        rule("temp", match={"model_regex": "^claude"}, actions=[{"type": "remove", "path": "/temperature"}]),
+        rule(
+            "temp",
+            match={"model_regex": "^claude"},
+            actions=[{"type": "remove", "path": "/temperature"}],
+        ),
     )
     changed = rules.ok("update", {"id": made["id"], "enabled": False, "priority": 50})
     assert (changed["enabled"], changed["priority"], changed["name"]) == (False, 50, "pin")
@@ -115,18 +119,47 @@ def test_create_get_update_list_and_delete(rules: Rules) -> None:
 @pytest.mark.parametrize(
     ("verb", "body", "field"),
     [
-        ("create", rule(actions=[{"type": "remove", "path": "/a"}, {"type": "set", "path": "nope", "value": 1}]), "actions[1].path"),  # fmt: skip
+        (
+            "create",
+            rule(
+                actions=[
+                    {"type": "remove", "path": "/a"},
+                    {"type": "set", "path": "nope", "value": 1},
+                ]
+            ),
+            "actions[1].path",
+        ),
         ("create", rule(match={"model_regex": "("}), "match.model_regex"),
-        ("create", rule(actions=[{"type": "set_header", "name": "Authorization", "value": "x"}]), "actions[0].name"),  # fmt: skip
-        ("create", rule(actions=[{"type": "set", "path": "/model", "value": "x"}]), "actions[0].path"),  # fmt: skip
+        (
+            "create",
+            rule(actions=[{"type": "set_header", "name": "Authorization", "value": "x"}]),
+            "actions[0].name",
+        ),
+        (
+            "create",
+            rule(actions=[{"type": "set", "path": "/model", "value": "x"}]),
+            "actions[0].path",
+        ),
         ("create", rule(actions=[{"type": "explode"}]), "actions[0]"),
         ("create", rule(name="bad/name"), "name"),
         ("create", rule(priority=10_001), "priority"),
         ("create", rule(actions=[]), "actions"),
         ("create", rule(surprise=1), "surprise"),
-        ("create", rule(match={"conditions": [{"path": "/n", "op": "gt", "value": "x"}]}), "match.conditions[0].value"),  # fmt: skip
-        ("import", {"rules": [rule(), rule(actions=[{"type": "clamp", "path": "/max_tokens"}])]}, "rules[1].actions[0].min"),  # fmt: skip
-        ("test", {"sample": {"body": {}}, "rule": rule(match={"endpoints": ["fax"]})}, "rule.match.endpoints[0]"),  # fmt: skip
+        (
+            "create",
+            rule(match={"conditions": [{"path": "/n", "op": "gt", "value": "x"}]}),
+            "match.conditions[0].value",
+        ),
+        (
+            "import",
+            {"rules": [rule(), rule(actions=[{"type": "clamp", "path": "/max_tokens"}])]},
+            "rules[1].actions[0].min",
+        ),
+        (
+            "test",
+            {"sample": {"body": {}}, "rule": rule(match={"endpoints": ["fax"]})},
+            "rule.match.endpoints[0]",
+        ),
     ],
 )
 def test_an_invalid_rule_is_a_400_naming_the_field(
@@ -325,3 +358,29 @@ def test_a_plain_key_or_no_key_is_refused(gateway: Gateway) -> None:
         assert http.post(f"{BASE}/list", json={}).status_code == 403
     with gateway.http() as http:
         assert http.post(f"{BASE}/list", json={}).status_code == 401
+
+
+def test_stats_count_the_calls_a_rule_changed(gateway: Gateway, rules: Rules) -> None:
+    """A real call through the echo channel: the rule's hit lands in the statistics (the
+    bill writer's batch), with the day and the last hit; a rule that did not match has
+    none."""
+    hit = rules.ok(
+        "create",
+        rule(
+            "echo",
+            match={"models": ["relaygate-echo"]},
+            actions=[{"type": "remove", "path": "/top_p"}],
+        ),
+    )
+    rules.ok("create", rule("idle"))
+    client = gateway.openai(rules.http.headers["authorization"].removeprefix("Bearer "))
+    raw = client.chat.completions.with_raw_response.create(
+        model="relaygate-echo", messages=[{"role": "user", "content": "hi"}], top_p=0.5
+    )
+    gateway.wait_for_usage(raw.headers["x-request-id"])
+    stats = rules.ok("stats", {})
+    by_name = {r["name"]: r for r in stats["hits_by_rule"]}
+    assert (stats["hits"], by_name["echo"]["hits"], by_name["idle"]["hits"]) == (1, 1, 0)
+    assert by_name["echo"]["last_hit_at"] and len(by_name["echo"]["daily"]) == 1
+    assert by_name["echo"]["daily"][0]["hits"] == 1
+    assert rules.ok("get", {"id": hit["id"]})["hits_30d"] == 1

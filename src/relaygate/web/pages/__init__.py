@@ -33,6 +33,7 @@ from relaygate.web.pages import (
     passkeys,
     playground,
     prices,
+    rules,
 )
 
 __all__ = ["ROUTERS"]
@@ -62,4 +63,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     billing.router,
     admin_orders.router,
     admin_codes.router,
+    rules.router,
 )
