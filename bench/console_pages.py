@@ -66,6 +66,8 @@ PAGES: tuple[Page, ...] = (
     # a page this build does not serve (404) is reported and skipped
     Page("keys", "/console/keys"),
     Page("a key", "/console/keys/{key}"),
+    Page("rules", "/console/rules"),
+    Page("a new rule (editor and dry run)", "/console/rules/new"),
     Page("operator: overview", "/console/admin/"),
     Page("operator: users", "/console/admin/users"),
     Page("operator: the heavy user", "/console/admin/users/1"),

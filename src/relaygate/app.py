@@ -34,6 +34,7 @@ from relaygate.payments.api import router as payments_router
 from relaygate.payments.invoice_api import router as invoices_router
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
+from relaygate.rules.api import router as rules_router
 from relaygate.services import SERVICES, Services
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
@@ -179,6 +180,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         oauth_router,
         payments_router,
         invoices_router,
+        rules_router,
     )
     for router in routers:
         app.include_router(router)

@@ -11,6 +11,7 @@ stack to stop whatever was started before it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +29,7 @@ from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
-from relaygate.billing.membership import MembershipTier
+from relaygate.billing.membership import MembershipTier, membership
 from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedeemLimits, RedemptionService
 from relaygate.billing.referrals import ReferralRules, ReferralService
@@ -36,6 +37,7 @@ from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
+from relaygate.core.clock import utcnow
 from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
@@ -63,6 +65,11 @@ from relaygate.relay.routing import Router
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
 from relaygate.relay.transport import HTTPClient
+from relaygate.rules.cache import RuleCache
+from relaygate.rules.enabled import users_with_rules
+from relaygate.rules.limits import LimitConfig
+from relaygate.rules.schema import MAX_ACTIONS
+from relaygate.rules.service import RuleService
 from relaygate.services import Services
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
@@ -95,7 +102,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     keepalive = _keepalive(settings, stack)
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
-    relay = _relay(settings, kv, billing.charging, routing)
+    rules = _rules(settings, db, billing)
+    relay = _relay(settings, kv, billing.charging, routing, await _rule_cache(stack, db, kv, rules))
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
     services = Services(
@@ -144,6 +152,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             ),
             settings.invoice_prefix,
         ),
+        rules=rules,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -233,6 +242,35 @@ def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentSe
         cancel=settings.payments_cancel_url or billing + "?done=cancelled",
     )
     return PaymentService(db, provider, limits, urls, charging.forget)
+
+
+def _rules(settings: Settings, db: Database, billing: _Billing) -> RuleService:
+    """The users' override rules, limited by membership tier (the billing side knows a
+    user's membership; the rules package may not import it)."""
+    limits = LimitConfig(
+        max_rules=settings.rules_max_per_user,
+        max_actions=settings.rules_max_actions,
+        max_rules_by_tier=dict(settings.rules_max_per_user_by_tier),
+        max_actions_by_tier=dict(settings.rules_max_actions_by_tier),
+        ceiling_actions=MAX_ACTIONS,
+    )
+    tiers = billing.charging.membership_tiers
+
+    async def tier_of(user_id: int) -> str:
+        wallet = await billing.ledger.balance(user_id)
+        return membership(wallet.topped_up_total, wallet.first_topup_at, utcnow(), tiers).level
+
+    return RuleService(db, limits, tier_of)
+
+
+async def _rule_cache(stack: AsyncExitStack, db: Database, kv: KV, rules: RuleService) -> RuleCache:
+    """The relay's compiled rules per user; every committed change of a user's rules
+    reaches it at once here, and the other replicas within a second (rules/cache.py)."""
+    cache = RuleCache(rules.enabled_rules, kv.counters, functools.partial(users_with_rules, db))
+    rules.on_change(cache.changed)
+    await cache.start()
+    stack.push_async_callback(cache.close)
+    return cache
 
 
 def _redemptions(settings: Settings, db: Database, kv: KV, charging: Charging) -> RedemptionService:
@@ -394,8 +432,10 @@ async def _state(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV
     return state
 
 
-def _relay(settings: Settings, kv: KV, charging: Charging, routing: _Routing) -> RelayService:
-    """The data plane's service: admission, limits, routing, failover and billing."""
+def _relay(
+    settings: Settings, kv: KV, charging: Charging, routing: _Routing, rules: RuleCache
+) -> RelayService:
+    """The data plane's service: admission, rules, limits, routing, failover and billing."""
     return RelayService(
         routing.router,
         routing.providers,
@@ -407,6 +447,7 @@ def _relay(settings: Settings, kv: KV, charging: Charging, routing: _Routing) ->
         routing.keys,
         CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
         first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
+        rules=rules,
     )
 
 

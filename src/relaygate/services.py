@@ -42,6 +42,7 @@ from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.probe import ChannelProber
 from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
+from relaygate.rules.service import RuleService
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
 
@@ -65,6 +66,7 @@ __all__ = [
     "PaymentsDep",
     "PricesDep",
     "ReferralsDep",
+    "RulesDep",
     "Services",
     "ServicesDep",
     "SessionsDep",
@@ -106,6 +108,7 @@ class Services:
     oauth: OAuthService  # third-party apps: registry, grants, charges (docs/oauth.md)
     payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
     invoices: InvoiceService  # invoices on paid top-ups (docs/invoices.md)
+    rules: RuleService  # the users' override rules (docs/rules.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -206,6 +209,10 @@ def _invoices(s: ServicesDep) -> InvoiceService:
     return s.invoices
 
 
+def _rules(s: ServicesDep) -> RuleService:
+    return s.rules
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -228,3 +235,4 @@ ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 PaymentsDep = Annotated[PaymentService, Depends(_payments)]
 InvoicesDep = Annotated[InvoiceService, Depends(_invoices)]
+RulesDep = Annotated[RuleService, Depends(_rules)]

@@ -182,6 +182,14 @@ class Settings(BaseModel):
     # operator's commission on what apps charge users (a percentage, exact)
     oauth_code_seconds: int = Field(default=300, ge=60, le=600)
     oauth_commission_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    # override rules (docs/rules.md): the rules a user may keep and the actions a rule may
+    # hold; per membership tier ("free", "vip", "premium") where the tables name one
+    rules_max_per_user: int = Field(default=50, ge=0, le=100_000)
+    rules_max_actions: int = Field(default=20, ge=1, le=20)
+    rules_max_per_user_by_tier: dict[str, int] = Field(
+        default_factory=lambda: {"vip": 200, "premium": 500}
+    )
+    rules_max_actions_by_tier: dict[str, int] = Field(default_factory=dict)
 
     # state the gateway owns: stored responses, conversations, chat completions (docs/state.md)
     state_max_item_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

@@ -29,6 +29,8 @@ PAGES = (
     "/console/keys",
     "/console/keys/new",
     "/console/keys/{key}",
+    "/console/rules",
+    "/console/rules/new",
     "/console/bills",
     "/console/bills/{bill}",
     "/console/packages",

@@ -99,6 +99,13 @@ BUSINESS_400 = {
     "GET /v1/chat/completions": "an unknown `after` id",
     "GET /api/v1/ai/openai/cc-omg/v1/chat/completions": "an unknown `after` id",
     "GET /api/v1/ai/openai/codex-omg/v1/chat/completions": "an unknown `after` id",
+    # an override rule the document's own checks refuse (a JSON pointer, a header name, a
+    # regular expression, a name's characters) or naming an API key that is not the caller's
+    "POST /api/v1/user/override-rules/create": "a rule field no schema can check",
+    "POST /api/v1/user/override-rules/update": "a rule field no schema can check",
+    "POST /api/v1/user/override-rules/copy": "a copy's name no schema can check",
+    "POST /api/v1/user/override-rules/test": "a rule field no schema can check",
+    "POST /api/v1/user/override-rules/import": "a rule field no schema can check",
     # Not a business rule but a limit of the generator: schemathesis sends a binary field
     # as a multipart part without a `filename`, and the gateway (like OpenAI) takes only a
     # part with a filename as an uploaded image, so its `image` is "missing".

@@ -89,6 +89,8 @@ class UsageRecord(Base):
     images: Mapped[int] = mapped_column(Integer, default=0)
     characters: Mapped[int] = mapped_column(Integer, default=0)
     audio_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # the override rules that fired for the call, as ids "12,15" (docs/rules.md); NULL: none
+    rules: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Wallet(Base):

@@ -12,13 +12,16 @@ the rows' locks in the same order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from relaygate.billing.usage_row import UsageRow
 
 __all__ = [
     "DAILY_SQL",
+    "RULE_HITS_SQL",
+    "rule_hit_rows",
     "day_window",
     "LEVEL_MODEL_ALL_USERS",
     "LEVEL_USER",
@@ -45,6 +48,13 @@ DAILY_SQL = (
     f"VALUES ({', '.join('?' for _ in range(4 + len(_SUMS)))}) "
     "ON CONFLICT (level, user_id, day, model) DO UPDATE SET "
     + ", ".join(f"{name} = usage_daily.{name} + excluded.{name}" for name in _SUMS)
+)
+
+# override rule hits per rule and UTC day (docs/rules.md), from the bills' ``rules`` column
+RULE_HITS_SQL = (
+    "INSERT INTO override_rule_hits (rule_id, day, user_id, hits, last_hit_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (rule_id, day) DO UPDATE SET "
+    "hits = override_rule_hits.hits + excluded.hits, last_hit_at = excluded.last_hit_at"
 )
 
 _Group = tuple[str, int | None, str]  # (day, user id, model)
@@ -88,6 +98,30 @@ def daily_rows(rows: Iterable[UsageRow]) -> list[tuple[int | str, ...]]:
             _fold(levels, (LEVEL_USER_MODEL, user_id, day, model), sums)
             _fold(levels, (LEVEL_USER, user_id, day, ""), sums)
     return [(*key, *values) for key, values in sorted(levels.items())]
+
+
+def rule_hit_rows(
+    rows: Iterable[UsageRow], day: Callable[[date], Any], moment: Callable[[datetime], Any]
+) -> list[tuple[Any, ...]]:
+    """The rule hits' upsert parameters for ``rows`` (those a rule fired for), sorted by
+    (rule, day) so concurrent writers lock in one order; ``day``/``moment``: the
+    database's own forms of a date and a time."""
+    hits: dict[tuple[int, date], list[Any]] = {}  # -> [user id, hits, last hit]
+    for row in rows:
+        if not row.rules or row.user_id is None:
+            continue
+        on = row.created_at.astimezone(UTC).date()
+        for rule_id in row.rules.split(","):
+            found = hits.get((int(rule_id), on))
+            if found is None:
+                hits[(int(rule_id), on)] = [row.user_id, 1, row.created_at]
+            else:
+                found[1] += 1
+                found[2] = max(found[2], row.created_at)
+    return [
+        (rule_id, day(on), user_id, count, moment(last))
+        for (rule_id, on), (user_id, count, last) in sorted(hits.items())
+    ]
 
 
 def day_window(now: datetime, days: int) -> tuple[date, ...]:

@@ -78,6 +78,11 @@ class UsageOut(BaseModel):
     images: int
     characters: int
     audio_ms: int
+    rules: str | None = Field(
+        default=None,
+        description="The ids of the override rules that rewrote the call, comma-separated "
+        '("12,15"); null when none fired. `model` is the model after their renames.',
+    )
 
 
 Money = Amount  # core/bounds.py: exact to the micro-unit, and the schema says what parses

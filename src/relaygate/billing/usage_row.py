@@ -59,6 +59,7 @@ class UsageRow:
     route_multiplier: str
     tier_multiplier: str
     group_multiplier: str
+    rules: str | None = None  # the override rules that fired, "12,15" (docs/rules.md)
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRow))

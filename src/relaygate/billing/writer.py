@@ -2,7 +2,8 @@
 
 A finished call submits its :class:`Bill` (no I/O). One writer task commits whatever has
 accumulated in a single transaction: the usage rows, a ledger entry per charged call, one
-wallet update per user, one counter update per key and the daily roll-up (rollup.py), so
+wallet update per user, one counter update per key, the daily roll-up and the override
+rules' daily hits (rollup.py), so
 many calls share a commit and the money and its record are never apart. A charged call
 awaits the commit of its batch before its last byte is sent (a completed call is never
 left unbilled); when the writer is idle a lone bill is committed at once. A failed
@@ -20,13 +21,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
 from relaygate.billing.bill_sinks import Sink, Statements, sink_for
 from relaygate.billing.ledger import Split
-from relaygate.billing.rollup import DAILY_SQL, daily_rows
+from relaygate.billing.rollup import DAILY_SQL, RULE_HITS_SQL, daily_rows, rule_hit_rows
 from relaygate.billing.usage_row import USAGE_COLUMNS, UsageRow
 from relaygate.core.clock import utcnow
 from relaygate.core.tasks import cancel_and_wait
@@ -60,6 +61,7 @@ _SQL = {
     "key": "UPDATE api_keys SET used_fee = used_fee + ?, used_times = used_times + ?, "
     "used_at = ? WHERE id = ?",
     "daily": DAILY_SQL,
+    "rule_hits": RULE_HITS_SQL,
 }
 
 
@@ -70,6 +72,10 @@ def _in_style(sql: str, paramstyle: str) -> str:
         raise ValueError(f"unsupported DB-API parameter style {paramstyle!r}")
     parts = sql.split("?")
     return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+
+def _same_day(day: date) -> date:
+    return day
 
 
 @dataclass(slots=True)
@@ -116,6 +122,7 @@ class BillWriter:
         style = db.engine.dialect.paramstyle
         self._sql = {name: _in_style(sql, style) for name, sql in _SQL.items()}
         self._sink: Sink = sink_for(db)
+        self._day: Callable[[date], Any] = date.isoformat if db.is_sqlite else _same_day
         self._pending: list[Bill] = []
         self._busy = False  # the writer task is draining (committing or running reads)
         self._wallets: set[int] = set()  # users whose wallet row is known to exist
@@ -258,6 +265,7 @@ class BillWriter:
             (sql["package"], [(-amt, pid) for _, pid, amt, _, _ in uses]),
             (sql["key"], [(k.fee, k.times, stamp, kid) for kid, k in keys.items()]),
             (sql["daily"], daily_rows(b.row for b in batch)),
+            (sql["rule_hits"], rule_hit_rows((b.row for b in batch), self._day, convert)),
         ]
 
     def _statement_list(self, batch: list[Bill]) -> Statements:

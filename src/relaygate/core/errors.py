@@ -12,6 +12,7 @@ envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body
     │   ├── ModelNotPermitted           401 model_not_permitted
     │   ├── InsufficientBalance         402
     │   ├── PermissionDenied            403
+    │   │   └── BlockedByRule           403 blocked_by_rule (the user's override rule)
     │   ├── NotFound                    404
     │   │   └── ModelNotFound           404 model_not_found
     │   ├── Conflict                    409
@@ -35,6 +36,7 @@ from typing import ClassVar
 __all__ = [
     "AnswerOffSchema",
     "AuthenticationFailed",
+    "BlockedByRule",
     "ClientError",
     "Conflict",
     "HeadersTooLarge",
@@ -107,6 +109,13 @@ class PermissionDenied(ClientError):
     status = 403
     type = "permission_error"
     anthropic_type = "permission_error"
+
+
+class BlockedByRule(PermissionDenied):
+    """One of the caller's own override rules refused the call (docs/rules.md); the
+    message is the rule's."""
+
+    default_code = "blocked_by_rule"
 
 
 class NotFound(ClientError):

@@ -36,7 +36,7 @@ from relaygate.relay.asgi import (
     respond_error,
 )
 from relaygate.relay.background import BackgroundRuns, Call
-from relaygate.relay.call import CallLifecycle, estimate_prompt_tokens
+from relaygate.relay.call import CallLifecycle, Request, estimate_prompt_tokens
 from relaygate.relay.canonical import Usage
 from relaygate.relay.compact_answer import CompactAnswers, compacts
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
@@ -205,7 +205,8 @@ class RelayApp:
         upload_started = time.perf_counter()
         body = await read_body(receive, headers.content_length, self.max_body_bytes)
         ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
-        payload = self.relay.parse(body)
+        request = await call.apply_rules(Request(self.relay.parse(body), body), wire)
+        payload, body = request.payload, request.body
         facts = call.admit(payload, wire)
         plan, payload = await self._planned(wire, endpoint, headers, principal, payload)
         await call.limit(estimate_prompt_tokens(body), wire.rate_limit_headers)

@@ -7,7 +7,8 @@ another. Now each path does::
 
     async with relay.call(ctx) as call:
         call.identify(principal)           # from here the call leaves a usage row
-        facts = call.admit(payload, wire)  # the key may use the model
+        request = await call.apply_rules(request, wire)  # the user's override rules
+        facts = call.admit(request.payload, wire)  # the key may use the (rewritten) model
         await call.limit(tokens, style)    # RPM/TPM (429 with the rate-limit headers)
         await call.reserve(payload, body, wire)  # 402, or the hold
         async with call.slot():            # the key's concurrency slot
@@ -29,16 +30,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
 from typing import Any
+
+import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging, Reservation
 from relaygate.billing.writer import Bill
 from relaygate.channels.health import ChannelHealth
 from relaygate.core.clock import utcnow
+from relaygate.core.errors import BlockedByRule
 from relaygate.limits.errors import refusal
 from relaygate.limits.policy import Tier, tier_rpm
 from relaygate.limits.service import RateLimiter
@@ -48,11 +53,44 @@ from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
 from relaygate.relay.dialects.registry import OPENAI_CHAT
 from relaygate.relay.output_cap import CapSlack, OutputBudget
+from relaygate.relay.providers.base import HeaderEdits
+from relaygate.rules.cache import RuleCache
+from relaygate.rules.engine import RuleCall, RuleSet
+from relaygate.rules.schema import DEFAULT_ROUTE_GROUP
 
-__all__ = ["CallLifecycle", "Calls", "estimate_prompt_tokens"]
+__all__ = ["RULE_ENDPOINTS", "CallLifecycle", "Calls", "Request", "estimate_prompt_tokens"]
+
+# the relay's endpoints by the names rules use for them (rules.schema.ENDPOINT_KINDS)
+RULE_ENDPOINTS: Mapping[str, str] = MappingProxyType(
+    {
+        "chat/completions": "chat",
+        "completions": "completions",
+        "embeddings": "embeddings",
+        "moderations": "moderations",
+        "messages": "messages",
+        "messages/count_tokens": "count_tokens",
+        "complete": "completions",
+        "responses": "responses",
+        "responses/compact": "responses",
+        "images/generations": "images",
+        "images/edits": "images",
+        "audio/speech": "audio",
+        "audio/transcriptions": "audio",
+        "audio/translations": "audio",
+    }
+)
 
 _NOTHING_USED = Usage()  # what a call that reported no usage is priced for (never mutated)
 _NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A call's body: as parsed (``payload``) and as bytes (``body``, what a same-dialect
+    upstream is sent when nothing else changes it)."""
+
+    payload: Any
+    body: bytes
 
 
 def estimate_prompt_tokens(body: bytes) -> int:
@@ -76,6 +114,7 @@ class Calls:
         default_output_estimate: int,
         cap_slack: CapSlack,
         health: ChannelHealth,
+        rules: RuleCache | None = None,
     ) -> None:
         self.charging = charging
         self.limiter = limiter
@@ -83,6 +122,7 @@ class Calls:
         self.default_output_estimate = default_output_estimate
         self.cap_slack = cap_slack
         self.health = health
+        self.rules = rules  # the users' override rules, compiled (None: no rules at all)
         self.in_flight = 0  # relay calls between their start and their usage record
 
     def call(self, ctx: CallContext) -> CallLifecycle:
@@ -167,6 +207,44 @@ class CallLifecycle:
         """The caller is authenticated: from here the call leaves a usage row."""
         self.principal = principal
         self.ctx.user_id, self.ctx.key_id = principal.user_id, principal.key_id
+
+    async def apply_rules(self, request: Request, wire: Dialect) -> Request:
+        """The request as the caller's override rules leave it (docs/rules.md), before
+        :meth:`admit`: so the key's model permission, the limits, the hold and the price
+        all see the model the upstream will be asked for. A rule's block is a 403 in the
+        caller's dialect; the upstream is never called and nothing is charged. A user
+        without rules costs one set lookup here."""
+        cache, principal = self._calls.rules, self._principal()
+        if cache is None:
+            return request
+        ruleset = cache.cached(principal.user_id)
+        if ruleset is None:
+            ruleset = await cache.load(principal.user_id)
+        if not ruleset or not isinstance(request.payload, dict):
+            return request
+        return self._rewritten(ruleset, request, wire)
+
+    def _rewritten(self, ruleset: RuleSet, request: Request, wire: Dialect) -> Request:
+        ctx, payload = self.ctx, request.payload
+        model = payload.get("model")
+        done = ruleset.apply(
+            RuleCall(
+                dialect=wire.name,
+                endpoint=RULE_ENDPOINTS.get(ctx.endpoint, ctx.endpoint),
+                route_group=ctx.route_group or DEFAULT_ROUTE_GROUP,
+                key_id=self._principal().key_id,
+                model=model if isinstance(model, str) else "",
+                body=payload,
+            )
+        )
+        ctx.rules = done.fired
+        if done.blocked is not None:
+            raise BlockedByRule(done.blocked)
+        if done.set_headers or done.remove_headers:
+            ctx.header_edits = HeaderEdits(tuple(done.set_headers.items()), done.remove_headers)
+        if done.body is payload:
+            return request
+        return Request(done.body, orjson.dumps(done.body))
 
     def admit(self, payload: Any, wire: Dialect) -> RequestFacts:
         """What the call asks for, and whether the caller's key may use the model."""

@@ -19,6 +19,7 @@ from relaygate.core.redact import redact
 from relaygate.relay.canonical import Usage
 from relaygate.relay.masking import channel_secrets
 from relaygate.relay.output_cap import OutputBudget
+from relaygate.relay.providers.base import HeaderEdits
 
 __all__ = ["CallContext"]
 
@@ -57,6 +58,8 @@ class CallContext:
     key_tpm: int | None = None  # the key's tokens-per-minute limit, when it has one
     tokens_counted: int = 0  # tokens admission already counted against it
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # x-request-id and limits
+    rules: tuple[int, ...] = ()  # the caller's override rules that fired (docs/rules.md)
+    header_edits: HeaderEdits | None = None  # what those rules do to the upstream headers
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -112,6 +115,7 @@ class CallContext:
             route_multiplier=_exact(rates.route),
             tier_multiplier=_exact(rates.tier),
             group_multiplier=_exact(rates.group),
+            rules=",".join(map(str, self.rules)) if self.rules else None,
         )
 
 

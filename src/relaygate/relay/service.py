@@ -54,6 +54,7 @@ from relaygate.relay.output_cap import CapSlack
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Route, Router
 from relaygate.relay.structured import check_answer, strict_schema
+from relaygate.rules.cache import RuleCache
 
 __all__ = [
     "PASSTHROUGH_STATUSES",
@@ -154,6 +155,7 @@ class RelayService:
         keys: KeyRing | None = None,
         cap_slack: CapSlack | None = None,
         first_byte_timeout: float = 600.0,
+        rules: RuleCache | None = None,
     ) -> None:
         self.router = router
         # seconds for an upstream's first event, unless its channel sets its own (the
@@ -165,7 +167,7 @@ class RelayService:
         # admission, limits, holds, the in-flight count and the bill: relay/call.py
         self.calls = Calls(
             charging, limiter, tiers, default_output_estimate, cap_slack or CapSlack(),
-            self.health,
+            self.health, rules,
         )  # fmt: skip
         self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
 
@@ -268,6 +270,7 @@ class RelayService:
         if encode is not None:  # a media upload: the same dialect, written as it came
             call.body, call.content_type = encode(call.payload)
         call.headers = headers if upstream == client else ()
+        call.header_edits = ctx.header_edits  # the caller's rules', whatever the dialect
         try:
             sent = time.monotonic()
             reply = await self._send(ctx, route.channel, call)

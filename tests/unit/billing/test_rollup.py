@@ -10,6 +10,7 @@ from relaygate.billing.rollup import (
     LEVEL_USER_MODEL,
     daily_rows,
     day_window,
+    rule_hit_rows,
 )
 from relaygate.billing.usage_row import UsageRow
 
@@ -54,3 +55,19 @@ def test_day_window_ends_today_in_utc() -> None:
     east = datetime(2026, 12, 8, 1, tzinfo=UTC).astimezone()  # any zone: UTC day counts
     days = day_window(east, 30)
     assert len(days) == 30 and days[-1] == date(2026, 12, 8) and days[0] == date(2026, 11, 9)
+
+
+def test_rule_hits_per_rule_and_utc_day() -> None:
+    late = NOON.replace(hour=23, minute=59)
+    rows = [_row(1, "a", NOON), _row(1, "a", late), _row(1, "a", late + timedelta(minutes=2))]
+    rows += [_row(2, "a", NOON), _row(None, "a", NOON)]
+    rows[0].rules, rows[1].rules, rows[2].rules = "12,15", "12", "12"
+    rows[3].rules, rows[4].rules = "20", "99"  # no user: never counted
+    iso = date.isoformat
+    assert rule_hit_rows(rows, iso, datetime.isoformat) == [
+        (12, "2026-12-07", 1, 2, late.isoformat()),
+        (12, "2026-12-08", 1, 1, (late + timedelta(minutes=2)).isoformat()),
+        (15, "2026-12-07", 1, 1, NOON.isoformat()),
+        (20, "2026-12-07", 2, 1, NOON.isoformat()),
+    ]
+    assert rule_hit_rows(rows[3:3], iso, datetime.isoformat) == []

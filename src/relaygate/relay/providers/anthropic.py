@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from relaygate.channels.spec import ChannelSpec
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
 from relaygate.relay.providers.call_options import ChannelCallOptions
-from relaygate.relay.providers.http import HTTPReply, clean_header_line, upstream_failure
+from relaygate.relay.providers.http import (
+    HTTPReply,
+    clean_header_line,
+    edit_headers,
+    upstream_failure,
+)
 from relaygate.relay.transport import HTTPClient, TransportError
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicProvider", "endpoint_url"]
@@ -125,6 +130,8 @@ class AnthropicProvider:
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
         prepared = self._prepared_for(channel, call.key_index)
         headers = _with_call_headers(prepared, call.headers) if call.headers else prepared.head
+        if call.header_edits is not None:
+            headers = edit_headers(headers, call.header_edits)
         try:
             url = prepared.prefix + call.endpoint
             response = await self.client.post(url, headers, call.body, self._options(channel))

@@ -15,7 +15,17 @@ from typing import Any, Protocol
 
 from relaygate.channels.spec import ChannelSpec
 
-__all__ = ["Provider", "UpstreamCall", "UpstreamReply"]
+__all__ = ["HeaderEdits", "Provider", "UpstreamCall", "UpstreamReply"]
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderEdits:
+    """The caller's override rules' changes to a call's upstream headers (lower-case
+    names). Applied last, to the request as the provider built it, by
+    ``providers.http.edit_headers``, which never lets them touch authentication or framing."""
+
+    set: tuple[tuple[str, str], ...] = ()
+    remove: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -34,6 +44,8 @@ class UpstreamCall:
     # The caller's strict response schema, which a whole translated answer must validate
     # against before it is relayed (relay/structured.py); None: nothing to check.
     answer_schema: dict[str, Any] | None = None
+    # the caller's override rules' header changes (docs/rules.md); None: none
+    header_edits: HeaderEdits | None = None
 
 
 class UpstreamReply(Protocol):

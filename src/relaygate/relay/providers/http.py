@@ -16,9 +16,30 @@ from relaygate.core.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from relaygate.relay.providers.base import HeaderEdits
 from relaygate.relay.transport import ConnectFailed, ReadTimedOut, Response, TransportError
 
-__all__ = ["HTTPReply", "clean_header_line", "upstream_failure"]
+__all__ = ["HTTPReply", "clean_header_line", "edit_headers", "upstream_failure"]
+
+# What a rule may never set or remove, whatever its document says (the schema refuses
+# them too): the channel's credentials and the HTTP framing are not the caller's.
+_PROTECTED = frozenset(
+    {
+        b"authorization",
+        b"proxy-authorization",
+        b"x-api-key",
+        b"api-key",
+        b"x-goog-api-key",
+        b"cookie",
+        b"host",
+        b"content-length",
+        b"content-type",
+        b"transfer-encoding",
+        b"connection",
+        b"te",
+        b"upgrade",
+    }
+)
 
 
 def upstream_failure(exc: TransportError) -> UpstreamFailure:
@@ -34,6 +55,26 @@ def clean_header_line(name: str, value: str) -> bytes:
     """One ``Name: value`` request line with CR/LF removed, so no value can inject a header."""
     line = f"{name}: {value}".replace("\r", "").replace("\n", "")
     return line.encode("latin-1", errors="replace") + b"\r\n"
+
+
+def edit_headers(lines: bytes, edits: HeaderEdits) -> bytes:
+    """``lines`` (``Name: value\\r\\n`` each) with the rules' edits applied: a set header
+    replaces any line of that name, a removed one is dropped; protected headers stay as
+    the provider wrote them."""
+    gone = {name.encode() for name in edits.remove}
+    gone.update(name.encode() for name, _ in edits.set)
+    gone -= _PROTECTED
+    kept = [
+        line + b"\r\n"
+        for line in lines.split(b"\r\n")
+        if line and line.partition(b":")[0].strip().lower() not in gone
+    ]
+    kept.extend(
+        clean_header_line(name, value)
+        for name, value in edits.set
+        if name.encode() not in _PROTECTED
+    )
+    return b"".join(kept)
 
 
 class HTTPReply:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from relaygate.channels.spec import ChannelSpec
 from relaygate.relay.providers.base import UpstreamCall, UpstreamReply
 from relaygate.relay.providers.call_options import ChannelCallOptions
-from relaygate.relay.providers.http import HTTPReply, clean_header_line, upstream_failure
+from relaygate.relay.providers.http import (
+    HTTPReply,
+    clean_header_line,
+    edit_headers,
+    upstream_failure,
+)
 from relaygate.relay.transport import HTTPClient, TransportError
 
 __all__ = ["OpenAIProvider", "upstream_failure"]
@@ -57,6 +62,8 @@ class OpenAIProvider:
             headers = self._headers_for(channel, call.key_index)
             if call.content_type != "application/json":
                 headers = _with_content_type(headers, call.content_type)
+            if call.header_edits is not None:
+                headers = edit_headers(headers, call.header_edits)
             response = await self.client.post(url, headers, call.body, self._options(channel))
         except TransportError as exc:
             raise upstream_failure(exc) from exc

@@ -35,6 +35,7 @@ from relaygate.web.pages import (
     passkeys,
     playground,
     prices,
+    rules,
 )
 
 __all__ = ["ROUTERS"]
@@ -66,4 +67,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin_codes.router,
     invoices.router,
     admin_invoices.router,
+    rules.router,
 )
