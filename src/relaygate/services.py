@@ -30,6 +30,7 @@ from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedemptionService
 from relaygate.billing.referrals import ReferralService
 from relaygate.billing.service import UsageService
+from relaygate.billing.tier_config import TierConfig
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.kv.protocols import KV
@@ -68,6 +69,7 @@ __all__ = [
     "SessionsDep",
     "SignupDep",
     "StateDep",
+    "TiersDep",
     "UsageDep",
 ]
 
@@ -103,6 +105,7 @@ class Services:
     console: ConsoleReads  # the console pages' read models
     oauth: OAuthService  # third-party apps: registry, grants, charges (docs/oauth.md)
     payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
+    tiers: TierConfig  # membership, RPM and referral tables: settings or operator's
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -220,3 +223,10 @@ AuditDep = Annotated[AuditTrail, Depends(_audit)]
 ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 PaymentsDep = Annotated[PaymentService, Depends(_payments)]
+
+
+def _tiers(s: ServicesDep) -> TierConfig:
+    return s.tiers
+
+
+TiersDep = Annotated[TierConfig, Depends(_tiers)]
