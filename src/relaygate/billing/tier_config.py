@@ -206,9 +206,9 @@ class TierConfig:
 
     async def _check_package_type(self, name: str) -> None:
         if await self.packages.type_named(name) is None:
+            param = f"{REFERRAL}.package_type"
             raise InvalidRequest(
-                f"No package type named {name!r}: create it first.",
-                param=f"{REFERRAL}.package_type",
+                f"'{param}': no package type is named {name!r}; create it first.", param=param
             )
 
     async def _changed(self) -> TierTables:
