@@ -78,6 +78,7 @@ PAGES: tuple[Page, ...] = (
     Page("operator: channels", "/console/admin/channels"),
     Page("operator: models and prices", "/console/admin/models"),
     Page("operator: package types", "/console/admin/packages"),
+    Page("operator: tiers and referrals", "/console/admin/tiers"),
     Page("operator: orders", "/console/admin/orders"),
     Page("operator: codes", "/console/admin/codes"),
     Page("operator: settings", "/console/admin/settings"),

@@ -46,6 +46,7 @@ PAGES = (
     "/console/admin/channels/{channel}",
     "/console/admin/models",
     "/console/admin/packages",
+    "/console/admin/tiers",
     "/console/admin/orders",
     "/console/admin/codes",
     "/console/admin/settings",

@@ -136,11 +136,18 @@ def _read_rows(form: dict[str, Any], section: Section) -> tuple[list[dict[str, s
     return kept, where
 
 
+def _next_to_field(err: InvalidRequest) -> str:
+    """The message without the leading ``'<param>'`` the JSON route needs: shown next to
+    its field, the field is named already (and rows are counted from 1 there, not 0)."""
+    text = err.message.removeprefix(f"'{err.param}'").lstrip(" :")
+    return text[:1].upper() + text[1:] if text != err.message else err.message
+
+
 def _row_errors(err: InvalidRequest, section: Section) -> dict[str, str]:
     """The refusal on its row's field (rows re-numbered as the kept rows are shown)."""
     found = _ERROR_AT.match(err.param or "")
     if found and found.group(1) == section:
-        return {f"{found.group(3)}_{found.group(2)}": err.message}
+        return {f"{found.group(3)}_{found.group(2)}": _next_to_field(err)}
     return {"form": err.message}
 
 
@@ -174,8 +181,8 @@ async def _save_referral(request: Request, user: ActiveSession, s: ServicesDep) 
         await s.tiers.save({REFERRAL: terms}, actor_id=user.user_id)
     except InvalidRequest as err:
         name = (err.param or "").removeprefix(REFERRAL + ".")
-        where = name if name in typed else "form"
-        posted = Posted(REFERRAL, referral=typed, errors={where: err.message})
+        shown = {name: _next_to_field(err)} if name in typed else {"form": err.message}
+        posted = Posted(REFERRAL, referral=typed, errors=shown)
         return await _page(request, user, s, posted)
     return RedirectResponse(f"{PAGE}?done=referral#referral", status_code=303)
 
