@@ -34,7 +34,7 @@ from relaygate.billing.ledger import Balance, LedgerService, Split
 from relaygate.billing.membership import MembershipTier, membership
 from relaygate.billing.packages import PackageService, PackageView, split_official
 from relaygate.billing.pricing import Multipliers, charge, official_cost
-from relaygate.billing.tier_rules import FixedTiers, TierSource
+from relaygate.billing.tier_rules import DEFAULT_SOURCE, TierSource
 from relaygate.billing.writer import Bill, BillWriter
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InsufficientBalance, PermissionDenied
@@ -112,7 +112,7 @@ class Charging:
         holds: Counter,
         balance_ttl: float,
         packages: PackageService,
-        tiers: TierSource = FixedTiers(),
+        tiers: TierSource = DEFAULT_SOURCE,
     ) -> None:
         self.tiers = tiers  # the membership tiers, read at each use (tier_config.py)
         self.packages = packages

@@ -21,7 +21,7 @@ from relaygate.accounts.models import User
 from relaygate.billing.membership import membership
 from relaygate.billing.models import Package, UsageDaily, Wallet
 from relaygate.billing.rollup import LEVEL_USER, LEVEL_USER_MODEL, day_window
-from relaygate.billing.tier_rules import FixedTiers, TierSource
+from relaygate.billing.tier_rules import DEFAULT_SOURCE, TierSource
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import NotFound
 from relaygate.db.engine import Database
@@ -123,7 +123,7 @@ class DashboardQueries:
     def __init__(
         self,
         db: Database,
-        tiers: TierSource = FixedTiers(),
+        tiers: TierSource = DEFAULT_SOURCE,
     ) -> None:
         self.db = db
         self.tiers = tiers  # read at each dashboard: the operator's edits show at once

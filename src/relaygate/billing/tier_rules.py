@@ -28,6 +28,7 @@ from relaygate.core.money import MoneyError, format_money, parse_money
 
 __all__ = [
     "DEFAULT_REFERRAL",
+    "DEFAULT_SOURCE",
     "DEFAULT_RPM",
     "DEFAULT_TABLES",
     "LEVELS",
@@ -116,6 +117,9 @@ class FixedTiers:
     """A source that never changes (tests, benchmarks, a service built on its own)."""
 
     current: TierTables = DEFAULT_TABLES
+
+
+DEFAULT_SOURCE = FixedTiers()  # the settings' own defaults, for a consumer built without one
 
 
 def _fail(param: str, message: str) -> InvalidRequest:
