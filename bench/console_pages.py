@@ -81,6 +81,7 @@ PAGES: tuple[Page, ...] = (
     Page("operator: channels", "/console/admin/channels"),
     Page("operator: models and prices", "/console/admin/models"),
     Page("operator: package types", "/console/admin/packages"),
+    Page("operator: tiers and referrals", "/console/admin/tiers"),
     Page("operator: orders", "/console/admin/orders"),
     Page("operator: invoices", "/console/admin/invoices"),
     Page("operator: codes", "/console/admin/codes"),

@@ -27,9 +27,8 @@ from relaygate.billing.bills_view import BillFilters, BillsView
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charge_explain import explain
 from relaygate.billing.console_reads import ConsoleReads, console_reads
-from relaygate.billing.membership import DEFAULT_TIERS as MEMBERSHIP
+from relaygate.billing.tier_rules import FixedTiers
 from relaygate.db.engine import Database
-from relaygate.limits.policy import DEFAULT_TIERS
 
 HEAVY, LIGHT = 1, 150
 
@@ -117,7 +116,7 @@ async def _main(url: str, repeat: int) -> None:
     db = Database(url)
     catalogue = Catalogue({"cc-omg": Decimal("0.2"), "codex-omg": Decimal("0.2")}, Decimal("0.5"))
     await CatalogueService(db, catalogue).publish()
-    reads = console_reads(db, catalogue, DEFAULT_TIERS, MEMBERSHIP)
+    reads = console_reads(db, catalogue, FixedTiers())
     cases = _cases(reads, reads.bills, AuditTrail(db), catalogue)
     await cases.pop("_prepare")()
     print(f"{platform.machine()}, Python {platform.python_version()}, {url.split(':')[0]}")

@@ -26,6 +26,7 @@ from relaygate.billing.bills_api import router as bills_router
 from relaygate.billing.package_api import router as packages_router
 from relaygate.billing.redemption_api import router as redemption_router
 from relaygate.billing.referral_api import router as referral_router
+from relaygate.billing.tier_api import router as tiers_router
 from relaygate.build import build
 from relaygate.channels.api import router as channels_router
 from relaygate.core.ids import new_request_id
@@ -171,6 +172,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         channels_router,
         usage_router,
         packages_router,
+        tiers_router,
         redemption_router,
         bills_router,
         signup_router,

@@ -29,11 +29,13 @@ from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import console_reads
 from relaygate.billing.ledger import LedgerService
-from relaygate.billing.membership import MembershipTier, membership
+from relaygate.billing.membership import membership
 from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedeemLimits, RedemptionService
-from relaygate.billing.referrals import ReferralRules, ReferralService
+from relaygate.billing.referrals import ReferralService
 from relaygate.billing.service import UsageService
+from relaygate.billing.tier_config import TierConfig
+from relaygate.billing.tier_rules import TierTables, default_tables
 from relaygate.billing.writer import BillWriter
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
@@ -44,7 +46,6 @@ from relaygate.db.engine import Database
 from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
-from relaygate.limits.policy import tiers_from_units
 from relaygate.limits.service import RateLimiter
 from relaygate.oauth.service import oauth_service
 from relaygate.payments.amounts import TopUpLimits
@@ -74,7 +75,7 @@ from relaygate.services import Services
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
 
-__all__ = ["Built", "build"]
+__all__ = ["Built", "build", "default_tiers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +94,9 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     client = _http_client(settings, stack)
     kv = _kv(settings, stack)
     billing = _billing(settings, stack, db, kv)
+    await _tier_timer(settings, stack, billing.tiers)
     accounts = AccountService(db, settings.key_cache_ttl)
-    signup, referrals = _signup(settings, db, kv, billing.packages, billing.charging)
+    signup, referrals = _signup(settings, db, kv, billing)
     stack.push_async_callback(signup.aclose)  # the sign-in mails still being sent
     passkeys = PasskeyService(db, kv.counters, relying_party(settings))
     routing = _routing(settings, db, client)
@@ -103,7 +105,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
     rules = _rules(settings, db, billing)
-    relay = _relay(settings, kv, billing.charging, routing, await _rule_cache(stack, db, kv, rules))
+    relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules))
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
     services = Services(
@@ -129,12 +131,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         keepalive=keepalive,
         webhooks=webhooks,
         audit=AuditTrail(db),
-        console=console_reads(
-            db,
-            billing.charging.catalogue,
-            tiers_from_units(settings.rate_limit_tiers),
-            billing.charging.membership_tiers,
-        ),
+        console=console_reads(db, billing.charging.catalogue, billing.tiers),
+        tiers=billing.tiers,
         oauth=oauth_service(
             db,
             settings.oauth_code_seconds,
@@ -187,6 +185,21 @@ class _Billing:
     packages: PackageService
     charging: Charging
     usage: UsageService
+    tiers: TierConfig  # membership, RPM and referral tables: every consumer reads these
+
+
+def default_tiers(settings: Settings) -> TierTables:
+    """The settings' tier tables: the defaults until the operator saves an override."""
+    return default_tables(
+        settings.membership_tiers,
+        settings.rate_limit_tiers,
+        {
+            "package_type": settings.referral_package_type,
+            "allowed_domains": list(settings.referral_allowed_domains),
+            "denied_domains": list(settings.referral_denied_domains),
+            "redeem_days": settings.referral_redeem_days,
+        },
+    )
 
 
 def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) -> _Billing:
@@ -199,7 +212,7 @@ def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) ->
     )
     ledger = LedgerService(db)
     packages = PackageService(db)
-    tiers = [MembershipTier(n, parse_money(t), m) for n, t, m in settings.membership_tiers]
+    tiers = TierConfig(db, kv.counters, default_tiers(settings), packages)
     charging = Charging(
         ledger, catalogue, writer, kv.counters, settings.balance_ttl, packages, tiers
     )
@@ -209,7 +222,16 @@ def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) ->
         packages=packages,
         charging=charging,
         usage=UsageService(db),
+        tiers=tiers,
     )
+
+
+async def _tier_timer(settings: Settings, stack: AsyncExitStack, tiers: TierConfig) -> None:
+    """The operator's stored tables read before serving, then the check for other
+    replicas' edits (a kv counter, once per ``tier_refresh_interval``)."""
+    await tiers.load()
+    refresher = asyncio.create_task(tiers.refresh_every(settings.tier_refresh_interval))
+    stack.push_async_callback(cancel_and_wait, refresher)
 
 
 def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentService:
@@ -254,10 +276,12 @@ def _rules(settings: Settings, db: Database, billing: _Billing) -> RuleService:
         max_actions_by_tier=dict(settings.rules_max_actions_by_tier),
         ceiling_actions=MAX_ACTIONS,
     )
-    tiers = billing.charging.membership_tiers
+    charging = billing.charging
 
     async def tier_of(user_id: int) -> str:
+        # the tables of this moment: the operator may have edited them (tier_config.py)
         wallet = await billing.ledger.balance(user_id)
+        tiers = charging.membership_tiers
         return membership(wallet.topped_up_total, wallet.first_topup_at, utcnow(), tiers).level
 
     return RuleService(db, limits, tier_of)
@@ -322,7 +346,7 @@ def relying_party(settings: Settings) -> RelyingParty:
 
 
 def _signup(
-    settings: Settings, db: Database, kv: KV, packages: PackageService, charging: Charging
+    settings: Settings, db: Database, kv: KV, billing: _Billing
 ) -> tuple[SignupService, ReferralService]:
     """Email sign-in and its referral rewards; billing listens for accounts' new users."""
     sessions = BrowserSessions(
@@ -345,13 +369,9 @@ def _signup(
         ),
         site=settings.site_name,
     )
-    rules = ReferralRules(
-        package_type=settings.referral_package_type,
-        allowed_domains=list(settings.referral_allowed_domains),
-        denied_domains=list(settings.referral_denied_domains),
-        redeem_window=timedelta(days=settings.referral_redeem_days),
+    referrals = ReferralService(
+        db, billing.packages, signup, billing.tiers, billing.charging.forget
     )
-    referrals = ReferralService(db, packages, signup, rules, charging.forget)
     signup.on_new_user(referrals.on_signup)
     return signup, referrals
 
@@ -433,15 +453,15 @@ async def _state(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV
 
 
 def _relay(
-    settings: Settings, kv: KV, charging: Charging, routing: _Routing, rules: RuleCache
+    settings: Settings, kv: KV, billing: _Billing, routing: _Routing, rules: RuleCache
 ) -> RelayService:
     """The data plane's service: admission, rules, limits, routing, failover and billing."""
     return RelayService(
         routing.router,
         routing.providers,
-        charging,
+        billing.charging,
         RateLimiter(kv.rates, kv.counters),
-        tiers_from_units(settings.rate_limit_tiers),
+        billing.tiers,
         settings.default_output_estimate,
         routing.health,
         routing.keys,

@@ -30,6 +30,7 @@ from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedemptionService
 from relaygate.billing.referrals import ReferralService
 from relaygate.billing.service import UsageService
+from relaygate.billing.tier_config import TierConfig
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.kv.protocols import KV
@@ -72,6 +73,7 @@ __all__ = [
     "SessionsDep",
     "SignupDep",
     "StateDep",
+    "TiersDep",
     "UsageDep",
 ]
 
@@ -109,6 +111,7 @@ class Services:
     payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
     invoices: InvoiceService  # invoices on paid top-ups (docs/invoices.md)
     rules: RuleService  # the users' override rules (docs/rules.md)
+    tiers: TierConfig  # membership, RPM and referral tables: settings or operator's
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -236,3 +239,10 @@ OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 PaymentsDep = Annotated[PaymentService, Depends(_payments)]
 InvoicesDep = Annotated[InvoiceService, Depends(_invoices)]
 RulesDep = Annotated[RuleService, Depends(_rules)]
+
+
+def _tiers(s: ServicesDep) -> TierConfig:
+    return s.tiers
+
+
+TiersDep = Annotated[TierConfig, Depends(_tiers)]

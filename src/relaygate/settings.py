@@ -137,6 +137,9 @@ class Settings(BaseModel):
     rate_limit_tiers: list[tuple[Decimal, int]] = Field(
         default_factory=lambda: [(Decimal(0), 60), (Decimal(20), 1000), (Decimal(300), 10000)]
     )
+    # the two tables above and referral_* are defaults: the operator's saved values win
+    # (docs/console.md); other replicas see a save within this many seconds
+    tier_refresh_interval: float = Field(default=1.0, gt=0)
 
     # sign-in by email and referral rewards (docs/signup-referral.md)
     login_token_minutes: int = Field(default=15, ge=1)

@@ -36,6 +36,7 @@ PAGES = (
     "/console/admin/channels/new",
     "/console/admin/models",
     "/console/admin/packages",
+    "/console/admin/tiers",
     "/console/admin/settings",
 )
 
@@ -188,8 +189,45 @@ def test_operator_creates_a_package_type(page: Page, sign_in: Callable[..., None
     row.get_by_role("button", name="Disable Browser pack").click()
     expect(page.get_by_role("status").first).to_contain_text("Package type disabled")
     expect(page.get_by_role("row").filter(has_text="Browser pack")).to_contain_text("Disabled")
-    expect(page.get_by_role("heading", name="RPM tiers")).to_be_visible()
+    expect(
+        page.get_by_role("link", name="Referral rewards, membership and RPM tiers")
+    ).to_be_visible()
     shot(page, "admin-packages")
+
+
+def test_operator_edits_the_rpm_tiers_and_resets_them(
+    page: Page, sign_in: Callable[..., None], gateway: Gateway
+) -> None:
+    _operator(page, sign_in)
+    page.goto("/console/admin/tiers")
+    rpm = page.locator("section", has=page.get_by_role("heading", name="RPM tiers"))
+    expect(rpm).to_contain_text("Default")
+    rpm.get_by_label("Cumulative top-up (row 4)").fill("500")
+    rpm.get_by_label("Requests per minute (row 4)").fill("20000")
+    rpm.get_by_label("Remove (row 2)").check()
+    rpm.get_by_role("button", name="Save RPM tiers").click()
+    expect(page.get_by_role("status").first).to_contain_text("RPM tiers saved")
+    rpm = page.locator("section", has=page.get_by_role("heading", name="RPM tiers"))
+    expect(rpm).to_contain_text("Saved here")
+    stored = gateway.op("GET", "/tiers")["rate_limit_tiers"]
+    assert [t["rpm"] for t in stored] == [60, 10000, 20000]
+    # a threshold below the row before it: refused on its row, nothing stored
+    rpm.get_by_label("Cumulative top-up (row 3)").fill("100")
+    rpm.get_by_role("button", name="Save RPM tiers").click()
+    expect(page.get_by_role("alert").first).to_contain_text("Not saved")
+    expect(page.get_by_label("Cumulative top-up (row 3)").last).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert [t["rpm"] for t in gateway.op("GET", "/tiers")["rate_limit_tiers"]] == [60, 10000, 20000]
+    shot(page, "admin-tiers-error")
+    page.goto("/console/admin/settings")
+    row = page.get_by_role("row").filter(has_text="rate_limit_tiers")
+    expect(row).to_contain_text("from the database")
+    page.goto("/console/admin/tiers")
+    page.get_by_role("button", name="Reset to the configuration file (RPM tiers)").click()
+    expect(page.get_by_role("status").first).to_contain_text("Reset")
+    assert gateway.op("GET", "/tiers")["sources"]["rate_limit_tiers"]["source"] == "settings"
+    shot(page, "admin-tiers")
 
 
 def test_settings_page_masks_secrets(page: Page, sign_in: Callable[..., None]) -> None:

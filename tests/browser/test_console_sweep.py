@@ -49,6 +49,7 @@ PAGES = (
     "/console/admin/channels/{channel}",
     "/console/admin/models",
     "/console/admin/packages",
+    "/console/admin/tiers",
     "/console/admin/orders",
     "/console/admin/invoices",
     "/console/admin/codes",

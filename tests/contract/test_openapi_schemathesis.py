@@ -80,6 +80,8 @@ BUSINESS_400 = {
     "POST /api/v1/operator/channels/{channel_id}/test": "a model the channel does not serve",
     # a cursor this listing did not hand out (opaque: no pattern tells one from another)
     "GET /api/v1/operator/usage": "a cursor the listing did not return",
+    # tier thresholds out of order, an RPM table not from 0, a package type not defined
+    "PUT /api/v1/operator/tiers": "thresholds that do not increase, an unknown package type",
     # an expiry already past (redemption codes), which a date format cannot rule out
     "POST /api/v1/operator/redemption-batches": "an expiry in the past",
     # a redemption code that does not exist, is used up, expired or disabled

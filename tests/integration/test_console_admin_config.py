@@ -26,6 +26,7 @@ GET_PAGES = (
     "/console/admin/packages",
     "/console/admin/packages/{type}",
     "/console/admin/settings",
+    "/console/admin/tiers",
 )
 POSTS = (
     "/console/admin/channels/new",
@@ -39,6 +40,10 @@ POSTS = (
     "/console/admin/packages",
     "/console/admin/packages/{type}",
     "/console/admin/packages/{type}/active",
+    "/console/admin/tiers/membership",
+    "/console/admin/tiers/rate-limits",
+    "/console/admin/tiers/referral",
+    "/console/admin/tiers/rate_limit_tiers/reset",
 )
 
 

@@ -28,7 +28,6 @@ from relaygate.billing.users_view import UsersView
 from relaygate.core.errors import NotFound
 from relaygate.core.money import parse_money
 from relaygate.db.engine import Database
-from relaygate.limits.policy import DEFAULT_TIERS
 from relaygate.relay.groups import ROUTE_GROUPS
 from tests.fakes.openai_payloads import Behaviour
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -75,7 +74,7 @@ def _world(gw: Gateway, fake: FakeOpenAI) -> tuple[IssuedKey, str, str, list[dic
 
 def test_dashboard_sums_the_calls_of_the_month(gateway: Gateway, fake: FakeOpenAI) -> None:
     key, model, other, records = _world(gateway, fake)
-    board = _on_db(gateway, lambda db: DashboardQueries(db, DEFAULT_TIERS).for_user(key.user_id))
+    board = _on_db(gateway, lambda db: DashboardQueries(db).for_user(key.user_id))
     spent = sum(r["amount"] for r in records)
     assert len(board.spend_per_day) == 30
     assert board.spend_per_day[-1].day == datetime.now(UTC).date()
@@ -93,7 +92,7 @@ def test_dashboard_sums_the_calls_of_the_month(gateway: Gateway, fake: FakeOpenA
     assert board.rpm.rpm == 1000 and board.rpm.next_rpm == 10000
     assert board.rpm.topup_to_next == parse_money("200")
     with pytest.raises(NotFound):
-        _on_db(gateway, lambda db: DashboardQueries(db, DEFAULT_TIERS).for_user(2_000_000_000))
+        _on_db(gateway, lambda db: DashboardQueries(db).for_user(2_000_000_000))
 
 
 def test_bills_page_filters_and_keyset(gateway: Gateway, fake: FakeOpenAI) -> None:

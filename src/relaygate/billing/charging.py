@@ -31,9 +31,10 @@ from typing import Any
 from relaygate.accounts.principal import Principal
 from relaygate.billing.catalogue import Catalogue, Rated
 from relaygate.billing.ledger import Balance, LedgerService, Split
-from relaygate.billing.membership import DEFAULT_TIERS, MembershipTier, membership
+from relaygate.billing.membership import MembershipTier, membership
 from relaygate.billing.packages import PackageService, PackageView, split_official
 from relaygate.billing.pricing import Multipliers, charge, official_cost
+from relaygate.billing.tier_rules import DEFAULT_SOURCE, TierSource
 from relaygate.billing.writer import Bill, BillWriter
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import InsufficientBalance, PermissionDenied
@@ -111,9 +112,9 @@ class Charging:
         holds: Counter,
         balance_ttl: float,
         packages: PackageService,
-        membership_tiers: Sequence[MembershipTier] = DEFAULT_TIERS,
+        tiers: TierSource = DEFAULT_SOURCE,
     ) -> None:
-        self.membership_tiers = membership_tiers
+        self.tiers = tiers  # the membership tiers, read at each use (tier_config.py)
         self.packages = packages
         self._package_pending: dict[int, int] = {}  # spent from a package, not committed
         self.ledger = ledger
@@ -250,6 +251,10 @@ class Charging:
                 return False
         reservation.hold += extra
         return True
+
+    @property
+    def membership_tiers(self) -> Sequence[MembershipTier]:
+        return self.tiers.current.membership
 
     def _level(self, view: _View) -> str:
         balance = view.balance

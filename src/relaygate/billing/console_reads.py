@@ -8,17 +8,16 @@ trail (accounts/audit.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relaygate.billing.bills_view import BillsView
 from relaygate.billing.catalogue import Catalogue
-from relaygate.billing.dashboard import DashboardQueries, RateTier
+from relaygate.billing.dashboard import DashboardQueries
 from relaygate.billing.invites_view import InvitesView
-from relaygate.billing.membership import MembershipTier
 from relaygate.billing.overview import OverviewQueries
 from relaygate.billing.packages_view import PackagesView
 from relaygate.billing.prices_view import PricesView
+from relaygate.billing.tier_rules import TierSource
 from relaygate.billing.users_view import UsersView
 from relaygate.db.engine import Database
 
@@ -39,11 +38,10 @@ class ConsoleReads:
 def console_reads(
     db: Database,
     catalogue: Catalogue,
-    rate_tiers: Sequence[RateTier],
-    membership_tiers: Sequence[MembershipTier],
+    tiers: TierSource,
 ) -> ConsoleReads:
     return ConsoleReads(
-        dashboard=DashboardQueries(db, rate_tiers, membership_tiers),
+        dashboard=DashboardQueries(db, tiers),
         overview=OverviewQueries(db),
         bills=BillsView(db),
         packages=PackagesView(db),

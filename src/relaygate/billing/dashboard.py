@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.models import User
-from relaygate.billing.membership import DEFAULT_TIERS, MembershipTier, membership
+from relaygate.billing.membership import membership
 from relaygate.billing.models import Package, UsageDaily, Wallet
 from relaygate.billing.rollup import LEVEL_USER, LEVEL_USER_MODEL, day_window
+from relaygate.billing.tier_rules import DEFAULT_SOURCE, TierSource
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import NotFound
 from relaygate.db.engine import Database
@@ -122,12 +123,10 @@ class DashboardQueries:
     def __init__(
         self,
         db: Database,
-        rate_tiers: Sequence[RateTier],
-        membership_tiers: Sequence[MembershipTier] = DEFAULT_TIERS,
+        tiers: TierSource = DEFAULT_SOURCE,
     ) -> None:
         self.db = db
-        self.rate_tiers = tuple(rate_tiers)
-        self.membership_tiers = tuple(membership_tiers)
+        self.tiers = tiers  # read at each dashboard: the operator's edits show at once
 
     async def for_user(self, user_id: int, now: datetime | None = None) -> Dashboard:
         """The dashboard of ``user_id`` as of ``now`` (default: the clock); an unknown
@@ -158,7 +157,8 @@ class DashboardQueries:
             if wallet is not None
             else (0, 0, 0, None)
         )
-        level = membership(total, first, now, self.membership_tiers)
+        tables = self.tiers.current
+        level = membership(total, first, now, tables.membership)
         series = tuple(DaySpend(d, *by_day.get(d.isoformat(), (0, 0))) for d in days)
         return Dashboard(
             user_id=user_id,
@@ -167,7 +167,7 @@ class DashboardQueries:
             topped_up_total=total,
             membership=level.level,
             membership_expires_at=level.expire_at,
-            rpm=rpm_standing(total, self.rate_tiers),
+            rpm=rpm_standing(total, tables.rpm),
             spend_per_day=series,
             by_model=models,
             packages=active,

@@ -28,6 +28,7 @@ __all__ = [
     "ModelPrice",
     "Package",
     "PackageType",
+    "PlatformConfig",
     "Redemption",
     "RedemptionBatch",
     "RedemptionCode",
@@ -262,3 +263,17 @@ class Redemption(Base):
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     package_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlatformConfig(Base):
+    """An operator's override of a settings default, by name (billing/tier_config.py):
+    ``membership_tiers``, ``rate_limit_tiers``, ``referral``. No row: the settings apply."""
+
+    __tablename__ = "platform_config"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )

@@ -5,7 +5,7 @@ It lives in billing, not accounts, because granting a package is a billing act a
 sits above accounts; accounts tells this service about new users through
 ``SignupService.on_new_user``. Rules, in order: the code must exist and its owner be
 active (else 400); nobody may invite themselves, by account or by mailbox (400); a code can
-be redeemed only within ``redeem_window`` of sign-up (400), so old accounts cannot farm
+be redeemed only within the terms' ``redeem_days`` of sign-up (400), so old accounts cannot farm
 rewards from each other; an invitee has at most one referral (the unique ``invitee_id``,
 400 on a second); an address whose domain is not eligible (allow/deny lists, e.g.
 disposable mail) is recorded but not rewarded (200, ``rewarded: false``); and a mailbox
@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -38,28 +37,25 @@ from relaygate.accounts.signup import (
     same_mailbox,
 )
 from relaygate.billing.packages import REFERRAL_SOURCE, PackageService
+from relaygate.billing.tier_rules import DEFAULT_REFERRAL, ReferralTerms, TierSource
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import ClientError, InvalidRequest, NotFound
 from relaygate.db.engine import Database
 
-__all__ = ["DEFAULT_PACKAGE", "ReferralOffer", "ReferralRules", "ReferralService", "Redeemed"]
+__all__ = ["DEFAULT_PACKAGE", "NewTypeTerms", "ReferralOffer", "ReferralService", "Redeemed"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PACKAGE = "$20 Claude Code"
+DEFAULT_PACKAGE = DEFAULT_REFERRAL.package_type
 SOURCE = REFERRAL_SOURCE
 MAILBOX_REWARDED = "this mailbox has already earned a referral reward"
 
 
 @dataclass(frozen=True, slots=True)
-class ReferralRules:
-    """The operator's settings; the package type is created on first use if missing."""
+class NewTypeTerms:
+    """The terms of the reward's package type when it has to be created: the settings'
+    default type does not exist until the first reward (or the operator makes it)."""
 
-    package_type: str = DEFAULT_PACKAGE
-    allowed_domains: list[str] = field(default_factory=list)
-    denied_domains: list[str] = field(default_factory=list)
-    redeem_window: timedelta = timedelta(days=7)
-    # used only when the type has to be created
     amount: int = 20_000_000  # micro-units: 20 currency units
     scope_routes: tuple[str, ...] = ("cc-omg", "codex-omg")
     validity_days: int = 30
@@ -96,16 +92,23 @@ class ReferralService:
         db: Database,
         packages: PackageService,
         signup: SignupService,
-        rules: ReferralRules,
+        tiers: TierSource,
         on_granted: Callable[[int], None] = lambda _user_id: None,
+        new_type: NewTypeTerms = NewTypeTerms(),
     ) -> None:
         """``on_granted(user_id)`` runs after each grant (the composition root passes
-        ``Charging.forget``, so the next call sees the new package)."""
+        ``Charging.forget``, so the next call sees the new package). The terms are read
+        from ``tiers`` at each use: what the operator saved applies to the next code."""
         self.db = db
         self.packages = packages
         self.signup = signup
-        self.rules = rules
+        self.tiers = tiers
+        self.new_type = new_type
         self.on_granted = on_granted
+
+    @property
+    def rules(self) -> ReferralTerms:
+        return self.tiers.current.referral
 
     async def on_signup(self, new: NewUser) -> None:
         """Listener for new users: the link has already signed them in, so a code that no
@@ -123,19 +126,20 @@ class ReferralService:
         invitee = await self._user(invitee_id)
         if inviter.id == invitee.id or same_mailbox(inviter.email, invitee.email):
             raise InvalidRequest("You cannot use your own invite code.", param="code")
-        if utcnow() - invitee.created_at > self.rules.redeem_window:
-            days = self.rules.redeem_window.days
+        rules = self.rules
+        if utcnow() - invitee.created_at > rules.redeem_window:
             raise InvalidRequest(
-                f"Invite codes can be entered only in the first {days} days.", param="code"
+                f"Invite codes can be entered only in the first {rules.redeem_days} days.",
+                param="code",
             )
         reason = email_disqualification(
-            invitee.email, self.rules.allowed_domains, self.rules.denied_domains
+            invitee.email, list(rules.allowed_domains), list(rules.denied_domains)
         )
         box = None if reason is not None else mailbox(invitee.email)
         claim = await self._claim(inviter.id, invitee.id, box)
         if not claim.rewardable:
             return Redeemed(False, reason or MAILBOX_REWARDED)
-        type_id = await self._package_type_id()
+        type_id = await self._package_type_id(rules.package_type)
         for user_id in (inviter.id, invitee.id):
             await self.packages.grant(user_id, type_id, source=SOURCE)
             self.on_granted(user_id)
@@ -182,17 +186,17 @@ class ReferralService:
 
     async def offer(self) -> ReferralOffer:
         """The reward's terms: the package type as stored, or as it will be created."""
-        rules = self.rules
+        rules, new = self.rules, self.new_type
         found = await self.packages.type_named(rules.package_type)
         limited = bool(rules.allowed_domains or rules.denied_domains)
         if found is None:
             return ReferralOffer(
                 rules.package_type,
-                rules.amount,
-                rules.validity_days,
-                rules.scope_routes,
+                new.amount,
+                new.validity_days,
+                new.scope_routes,
                 (),
-                rules.redeem_window.days,
+                rules.redeem_days,
                 limited,
             )
         return ReferralOffer(
@@ -201,22 +205,21 @@ class ReferralService:
             found.validity_days,
             tuple(str(r) for r in found.scope_routes),
             tuple(str(m) for m in found.scope_models),
-            rules.redeem_window.days,
+            rules.redeem_days,
             limited,
         )
 
-    async def _package_type_id(self) -> int:
+    async def _package_type_id(self, name: str) -> int:
         """The reward's package type, created with the default terms if it is missing."""
-        name = self.rules.package_type
         found = await self.packages.type_named(name)
         if found is not None:
             return found.id
         fields = {
             "name": name,
-            "amount": self.rules.amount,
-            "scope_routes": list(self.rules.scope_routes),
+            "amount": self.new_type.amount,
+            "scope_routes": list(self.new_type.scope_routes),
             "scope_models": [],
-            "validity_days": self.rules.validity_days,
+            "validity_days": self.new_type.validity_days,
         }
         try:
             return (await self.packages.create_type(fields)).id

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from relaygate.core.money import parse_money
 from relaygate.kv.protocols import RateHit, WindowCount
@@ -25,6 +25,7 @@ __all__ = [
     "LimitCheck",
     "Quota",
     "Tier",
+    "TierLike",
     "concurrency_key",
     "decide",
     "plan_request",
@@ -37,6 +38,16 @@ WINDOW_S = 60
 
 LimitKind = Literal["requests", "tokens"]
 Scope = Literal["user", "key"]
+
+
+class TierLike(Protocol):
+    """A tier as its owner keeps it (``Tier`` here, ``billing.tier_rules.RpmTier``)."""
+
+    @property
+    def min_topup(self) -> int: ...
+
+    @property
+    def rpm(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ def tiers_from_units(table: Sequence[tuple[Decimal | int | str, int]]) -> tuple[
     return tuple(tiers)
 
 
-def tier_rpm(cumulative_topup: int, tiers: Sequence[Tier] = DEFAULT_TIERS) -> int:
+def tier_rpm(cumulative_topup: int, tiers: Sequence[TierLike] = DEFAULT_TIERS) -> int:
     """The RPM of the highest tier whose threshold ``cumulative_topup`` reaches."""
     reached = [tier for tier in tiers if cumulative_topup >= tier.min_topup]
     if not reached:

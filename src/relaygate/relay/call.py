@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
@@ -40,12 +40,13 @@ import orjson
 
 from relaygate.accounts.principal import Principal
 from relaygate.billing.charging import Charging, Reservation
+from relaygate.billing.tier_rules import TierSource
 from relaygate.billing.writer import Bill
 from relaygate.channels.health import ChannelHealth
 from relaygate.core.clock import utcnow
 from relaygate.core.errors import BlockedByRule
 from relaygate.limits.errors import refusal
-from relaygate.limits.policy import Tier, tier_rpm
+from relaygate.limits.policy import tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
@@ -110,7 +111,7 @@ class Calls:
         self,
         charging: Charging,
         limiter: RateLimiter,
-        tiers: Sequence[Tier],
+        tiers: TierSource,
         default_output_estimate: int,
         cap_slack: CapSlack,
         health: ChannelHealth,
@@ -118,7 +119,7 @@ class Calls:
     ) -> None:
         self.charging = charging
         self.limiter = limiter
-        self.tiers = tiers
+        self.tiers = tiers  # the RPM tiers: read at each call, swapped whole on an edit
         self.default_output_estimate = default_output_estimate
         self.cap_slack = cap_slack
         self.health = health
@@ -268,7 +269,8 @@ class CallLifecycle:
         principal, ctx, calls = self._principal(), self.ctx, self._calls
         if principal.is_operator:
             return
-        rpm = tier_rpm(await calls.charging.topped_up(principal.user_id), calls.tiers)
+        topped_up = await calls.charging.topped_up(principal.user_id)
+        rpm = tier_rpm(topped_up, calls.tiers.current.rpm)
         decision = await calls.limiter.check_request(
             principal.user_id,
             principal.key_id,

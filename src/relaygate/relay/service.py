@@ -10,13 +10,14 @@ upstream 5xx) becomes a clean 502/503/504 without upstream details.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from relaygate.billing.charging import Charging
+from relaygate.billing.tier_rules import TierSource
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.spec import ChannelSpec
 from relaygate.core.errors import (
@@ -31,7 +32,6 @@ from relaygate.core.errors import (
     UpstreamUnavailable,
 )
 from relaygate.core.redact import redact_json
-from relaygate.limits.policy import Tier
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.call import CallLifecycle, Calls
@@ -149,7 +149,7 @@ class RelayService:
         providers: dict[str, Provider],
         charging: Charging,
         limiter: RateLimiter,
-        tiers: Sequence[Tier],
+        tiers: TierSource,
         default_output_estimate: int,
         health: ChannelHealth | None = None,
         keys: KeyRing | None = None,

@@ -46,6 +46,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/admin/channels", N_("Channels"), operator=True),
     NavItem("/console/admin/models", N_("Models and prices"), operator=True),
     NavItem("/console/admin/packages", N_("Package types"), operator=True),
+    NavItem("/console/admin/tiers", N_("Tiers and referrals"), operator=True),
     NavItem("/console/admin/orders", N_("Orders"), operator=True),
     NavItem("/console/admin/invoices", N_("Invoice requests"), operator=True),
     NavItem("/console/admin/codes", N_("Codes"), operator=True),

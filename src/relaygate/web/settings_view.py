@@ -5,12 +5,16 @@ A value is masked when its setting is a ``SecretStr``, when its name (or a key i
 mapping) speaks of a key, secret, password, token or DSN, or when it is a URL carrying a
 password (``postgresql://user:pw@host/db`` shows as ``postgresql://user:***@host/db``).
 The page shows what the gateway runs with; it is changed where it is configured (the TOML
-file or ``RELAYGATE_*`` environment variables), never here.
+file or ``RELAYGATE_*`` environment variables), never here. The tier tables and the
+referral terms are defaults the operator may replace on the tiers page: where one is
+replaced, its line shows the effective value and says it comes from the database.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -46,7 +50,7 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         N_("Billing and limits"),
         ("balance_ttl", "default_output", "stream_cap", "route_multipliers", "flex_multiplier")
         + ("group_multipliers", "membership_tiers", "rate_limit_tiers", "usage_batch")
-        + ("key_cache_ttl", "models"),
+        + ("key_cache_ttl", "models", "tier_refresh_interval"),
     ),
     (N_("Console and sign-in"), ("login_", "session_", "passkey_")),
     (N_("Mail"), ("smtp_",)),
@@ -62,6 +66,7 @@ class SettingLine:
     name: str
     value: str  # as shown: secrets already masked
     masked: bool
+    stored: bool = False  # the operator's saved value replaces the setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +154,18 @@ def _group_of(name: str) -> str:
     return _OTHER
 
 
-def settings_groups(settings: Settings) -> tuple[SettingsGroup, ...]:
-    """Every field of ``settings``, masked, in its capability's group (declared order)."""
+def settings_groups(
+    settings: Settings, stored: Mapping[str, Any] | None = None
+) -> tuple[SettingsGroup, ...]:
+    """Every field of ``settings``, masked, in its capability's group (declared order);
+    a name in ``stored`` shows that effective value instead, marked as stored."""
+    stored = stored or {}
     lines: dict[str, list[SettingLine]] = {}
     for name in type(settings).model_fields:
-        lines.setdefault(_group_of(name), []).append(_line(name, getattr(settings, name)))
+        if name in stored:
+            line = dataclasses.replace(_line(name, stored[name]), stored=True)
+        else:
+            line = _line(name, getattr(settings, name))
+        lines.setdefault(_group_of(name), []).append(line)
     order = [title for title, _ in _GROUPS] + [_OTHER]
     return tuple(SettingsGroup(t, tuple(lines[t])) for t in order if t in lines)

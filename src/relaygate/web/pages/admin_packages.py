@@ -1,12 +1,10 @@
-"""``/console/admin/packages``: resource package types (list, create, edit) and, read
-only, the referral rules, membership tiers and RPM tiers.
+"""``/console/admin/packages``: resource package types (list, create, edit).
 
 Package types change through ``PackageService`` (with audit lines), checked by the
-package API's own model (``PackageTypeIn``). The referral, membership and RPM settings
-have no service that changes them: they come from the settings (the TOML file or
-``RELAYGATE_*`` variables), so this page shows them and says where they are set.
-A disabled type is no longer granted by the operator (console or API); packages granted
-from it are untouched.
+package API's own model (``PackageTypeIn``). Which type the referral reward grants is
+edited with the tiers (``/console/admin/tiers``: web/pages/admin_tiers.py), which this
+page names. A disabled type is no longer granted by the operator (console or API);
+packages granted from it are untouched.
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ NOTICES = {
     "disabled": N_("Package type disabled: it can no longer be granted."),
     "enabled": N_("Package type enabled."),
 }
-MEMBERSHIP = {"vip": N_("VIP"), "premium": N_("Premium"), "free": N_("Free")}
 
 
 def _lines(text: str) -> list[str]:
@@ -88,22 +85,13 @@ async def _page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    settings = s.settings
     context = {
         "types": await s.packages.types(),
         "editing": editing,
         "form": form or _form_values(editing),
         "errors": errors or {},
         "notice": NOTICES.get(request.query_params.get("done", "")),
-        "referral": {
-            "package_type": settings.referral_package_type,
-            "allowed": settings.referral_allowed_domains,
-            "denied": settings.referral_denied_domains,
-            "redeem_days": settings.referral_redeem_days,
-        },
-        "membership_tiers": settings.membership_tiers,
-        "rate_tiers": settings.rate_limit_tiers,
-        "MEMBERSHIP": MEMBERSHIP,
+        "referral_type": s.tiers.current.referral.package_type,
     }
     return render(request, "admin/packages.html", context, user=user, status=status)
 
