@@ -36,6 +36,7 @@ from relaygate.relay.asgi import Receive, Scope, Send
 from relaygate.services import SERVICES, Services
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
+from relaygate.storage.api import router as files_router
 from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
 from relaygate.web.docs import router as docs_router
@@ -177,6 +178,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         state_router,
         oauth_router,
         payments_router,
+        files_router,
     )
     for router in routers:
         app.include_router(router)

@@ -27,8 +27,8 @@ from relaygate.accounts.signup import LoginLimits, SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import console_reads
-from relaygate.billing.ledger import LedgerService
-from relaygate.billing.membership import MembershipTier
+from relaygate.billing.ledger import STORAGE, LedgerService
+from relaygate.billing.membership import MembershipTier, membership
 from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedeemLimits, RedemptionService
 from relaygate.billing.referrals import ReferralRules, ReferralService
@@ -36,6 +36,7 @@ from relaygate.billing.service import UsageService
 from relaygate.billing.writer import BillWriter
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
+from relaygate.core.clock import utcnow
 from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
@@ -64,6 +65,8 @@ from relaygate.relay.transport import HTTPClient
 from relaygate.services import Services
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
+from relaygate.storage.factory import open_blobs
+from relaygate.storage.service import FileLimits, FileService, StoragePrice
 
 __all__ = ["Built", "build"]
 
@@ -96,6 +99,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     relay = _relay(settings, kv, billing.charging, routing)
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
+    files = await _files(settings, stack, db, kv, billing)
     services = Services(
         kv=kv,
         accounts=accounts,
@@ -133,6 +137,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         settings=settings,
         payments=_payments(settings, db, billing.charging),
+        files=files,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -190,6 +195,50 @@ def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) ->
         charging=charging,
         usage=UsageService(db),
     )
+
+
+async def _files(
+    settings: Settings, stack: AsyncExitStack, db: Database, kv: KV, billing: _Billing
+) -> FileService:
+    """Stored files: the blob store of ``blob_url``, limits by membership tier, the
+    expiry sweep (and, when priced, the daily storage charge) on one replica per round."""
+    secret = settings.blob_secret_access_key
+    blobs = await open_blobs(
+        settings.effective_blob_url,
+        access_key_id=settings.blob_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else "",
+        region=settings.blob_region,
+    )
+    ledger, charging = billing.ledger, billing.charging
+    tiers = charging.membership_tiers
+
+    async def tier_of(user_id: int) -> str:
+        balance = await ledger.balance(user_id)
+        return membership(balance.topped_up_total, balance.first_topup_at, utcnow(), tiers).level
+
+    async def charge(user_id: int, amount: int, request_id: str, memo: str) -> bool:
+        done = await ledger.charge_once(user_id, amount, STORAGE, request_id, memo)
+        if done:
+            charging.forget(user_id)
+        return done
+
+    files = FileService(
+        db,
+        blobs,
+        FileLimits(
+            settings.files_max_bytes,
+            settings.files_quota_bytes,
+            dict(settings.files_max_bytes_by_tier),
+            dict(settings.files_quota_bytes_by_tier),
+        ),
+        tier_of,
+        leases=kv.counters,
+        charge=charge,
+        price=StoragePrice(parse_money(settings.files_price_per_gb_day)),
+    )
+    stack.push_async_callback(files.close)
+    await files.start(settings.files_sweep_interval)
+    return files
 
 
 def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentService:

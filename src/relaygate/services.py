@@ -43,6 +43,7 @@ from relaygate.relay.service import RelayService
 from relaygate.relay.streaming import KeepAlive
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
+from relaygate.storage.service import FileService
 
 __all__ = [
     "SERVICES",
@@ -53,6 +54,7 @@ __all__ = [
     "ChannelsDep",
     "ChargingDep",
     "ConsoleReadsDep",
+    "FilesDep",
     "KVDep",
     "KeyRingDep",
     "LedgerDep",
@@ -103,6 +105,7 @@ class Services:
     console: ConsoleReads  # the console pages' read models
     oauth: OAuthService  # third-party apps: registry, grants, charges (docs/oauth.md)
     payments: PaymentService  # top-up orders (off, saying so, without a Stripe key)
+    files: FileService  # stored files and their blob store (docs/storage.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -199,6 +202,10 @@ def _payments(s: ServicesDep) -> PaymentService:
     return s.payments
 
 
+def _files(s: ServicesDep) -> FileService:
+    return s.files
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -220,3 +227,4 @@ AuditDep = Annotated[AuditTrail, Depends(_audit)]
 ConsoleReadsDep = Annotated[ConsoleReads, Depends(_console)]
 OAuthDep = Annotated[OAuthService, Depends(_oauth)]
 PaymentsDep = Annotated[PaymentService, Depends(_payments)]
+FilesDep = Annotated[FileService, Depends(_files)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.audit import stage
@@ -29,6 +30,7 @@ __all__ = [
     "FREE_GRANT",
     "REDEEM",
     "REFUND",
+    "STORAGE",
     "TOPUP",
     "Balance",
     "LedgerService",
@@ -45,6 +47,7 @@ REFUND = "refund"  # a paid top-up given back (payments): takes back what it cou
 DISPUTE = "dispute"  # a paid top-up disputed by the payer's bank (payments)
 _TAKES_BACK_TOPUP = (REFUND, DISPUTE)
 REDEEM = "redeem"  # a redemption code's money (billing/redemption.py)
+STORAGE = "storage"  # the daily charge for stored files (storage/service.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,19 @@ class LedgerService:
             raise InvalidRequest("A top-up must be positive.", param="amount")
         async with self.db.session() as session, session.begin():
             return await post(session, user_id, amount, kind, memo, request_id, actor_id=actor_id)
+
+    async def charge_once(
+        self, user_id: int, amount: int, kind: str, request_id: str, memo: str = ""
+    ) -> bool:
+        """Take ``amount`` (micro-units) from the balance unless an entry of ``kind`` with
+        ``request_id`` exists: a periodic charge (file storage, per user and day) that two
+        replicas or a retried round may both attempt is made once. False: made before."""
+        try:
+            async with self.db.session() as session, session.begin():
+                await post(session, user_id, -amount, kind, memo, request_id)
+        except IntegrityError:
+            return False
+        return True
 
     async def entries(self, user_id: int, limit: int = 100) -> list[LedgerEntry]:
         async with self.db.session() as session:

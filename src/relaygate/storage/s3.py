@@ -129,9 +129,7 @@ class S3BlobStore:
             raise
         return size
 
-    async def _part(
-        self, key: str, upload_id: str, number: int, data: bytearray
-    ) -> dict[str, Any]:
+    async def _part(self, key: str, upload_id: str, number: int, data: bytearray) -> dict[str, Any]:
         answer = await self.client.upload_part(
             Bucket=self.location.bucket,
             Key=key,
