@@ -427,7 +427,8 @@ def test_a_file_over_the_tier_limit_is_a_413(small: Gateway) -> None:
     boundary = "lim"
 
     def chunked() -> Iterator[bytes]:
-        yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b"\r\n\r\n'.encode()
+        yield f"--{boundary}\r\n".encode()
+        yield b'Content-Disposition: form-data; name="file"; filename="b"\r\n\r\n'
         for _ in range(40):
             yield b"y" * 4096
         yield f"\r\n--{boundary}--\r\n".encode()

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.audit import stage
@@ -176,12 +175,18 @@ class LedgerService:
     ) -> bool:
         """Take ``amount`` (micro-units) from the balance unless an entry of ``kind`` with
         ``request_id`` exists: a periodic charge (file storage, per user and day) that two
-        replicas or a retried round may both attempt is made once. False: made before."""
-        try:
-            async with self.db.session() as session, session.begin():
-                await post(session, user_id, -amount, kind, memo, request_id)
-        except IntegrityError:
-            return False
+        replicas or a retried round may both attempt is made once. The wallet's row lock
+        orders the attempts, so the second sees the first's entry. False: made before."""
+        async with self.db.session() as session, session.begin():
+            await _wallet(session, user_id)
+            done = await session.scalar(
+                select(LedgerEntry.id).where(
+                    LedgerEntry.kind == kind, LedgerEntry.request_id == request_id
+                )
+            )
+            if done is not None:
+                return False
+            await post(session, user_id, -amount, kind, memo, request_id)
         return True
 
     async def entries(self, user_id: int, limit: int = 100) -> list[LedgerEntry]:
