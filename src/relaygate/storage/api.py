@@ -90,10 +90,10 @@ class DeleteIn(BaseModel):
         },
     )
 
-    fileUniqueIds: list[FileId] | None = Field(  # noqa: N815
-        default=None, validation_alias=_MANY_IDS, max_length=1000
+    fileUniqueIds: list[FileId] = omittable(  # noqa: N815
+        validation_alias=_MANY_IDS, min_length=1, max_length=1000
     )
-    fileUniqueId: FileId | None = Field(default=None, validation_alias=_ONE_ID)  # noqa: N815
+    fileUniqueId: FileId = omittable(validation_alias=_ONE_ID)  # noqa: N815
 
 
 class MetadataIn(BaseModel):
@@ -332,7 +332,11 @@ async def upload(request: Request, principal: KeyOrSessionDep, svc: FilesDep) ->
     "/api/v1/user/files/update",
     summary="Change a file's name, purpose, visibility, tags or expiry",
     response_model=Enveloped[Affected],
-    responses={**_USER_ERRORS, **_NOT_FOUND, **refused_when("an expiry in the past")},
+    responses={
+        **_USER_ERRORS,
+        **_NOT_FOUND,
+        **refused_when("an expiry in the past, or both expires_at and unset_expires_at"),
+    },
 )
 async def update(body: UpdateIn, principal: KeyOrSessionDep, svc: FilesDep) -> dict[str, Any]:
     sent = body.model_fields_set
@@ -408,7 +412,7 @@ _DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     206: {"content": _BYTES, "description": "The one byte range asked for (`content-range`)"},
     304: {"description": "`If-None-Match` names the file's ETag: unchanged"},
     **_NOT_FOUND,
-    **error_responses(416, 500),
+    **error_responses(400, 416, 500),
 }
 FilePath = Annotated[str, Path(min_length=1, max_length=64)]
 

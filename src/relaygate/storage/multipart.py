@@ -31,7 +31,7 @@ OVERHEAD_BYTES = MAX_FIELDS * (MAX_FIELD_BYTES + 1024) + 64 * 1024
 
 @dataclass(slots=True)
 class _Part:
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, bytes] = field(default_factory=dict)
     name: str = ""
     filename: str | None = None
     content_type: str = ""
@@ -112,17 +112,17 @@ class UploadForm:
 
     def _header_end(self) -> None:
         name = self._header_name.decode("latin-1").strip().lower()
-        self._part.headers[name] = _text(bytes(self._header_value)).strip()
+        self._part.headers[name] = bytes(self._header_value).strip()
         self._header_name.clear()
         self._header_value.clear()
 
     def _headers_finished(self) -> None:
         part = self._part
-        _, params = parse_options_header(part.headers.get("content-disposition", ""))
+        _, params = parse_options_header(part.headers.get("content-disposition", b""))
         part.name = _text(params.get(b"name", b""))
         raw_filename = params.get(b"filename")
         part.filename = None if raw_filename is None else _text(raw_filename)
-        part.content_type = part.headers.get("content-type", "")
+        part.content_type = _text(part.headers.get("content-type", b""))
         if part.name == self.file_field:
             if self.has_file:
                 raise InvalidRequest("Send one 'file' part per upload.", param="file")
