@@ -51,6 +51,7 @@ class GatewayPool:
                 # (test_sign_in_mail.py checks it on gateways of its own)
                 self._gateways[kind] = start_gateway(
                     self.database_url(kind),
+                    blob_url=f"file://{self._tmp.mktemp('files')}",
                     login_per_ip_per_minute=0,
                     login_per_ip_per_hour=0,
                     redeem_per_ip_per_minute=0,  # test_redemption.py: its own gateways

@@ -39,6 +39,7 @@ from relaygate.rules.api import router as rules_router
 from relaygate.services import SERVICES, Services
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
+from relaygate.storage.api import router as files_router
 from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
 from relaygate.web.docs import router as docs_router
@@ -183,6 +184,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         payments_router,
         invoices_router,
         rules_router,
+        files_router,
     )
     for router in routers:
         app.include_router(router)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +29,7 @@ from relaygate.accounts.signup import LoginLimits, SignupService
 from relaygate.billing.catalogue import Catalogue, CatalogueService
 from relaygate.billing.charging import Charging
 from relaygate.billing.console_reads import console_reads
-from relaygate.billing.ledger import LedgerService
+from relaygate.billing.ledger import STORAGE, LedgerService
 from relaygate.billing.membership import membership
 from relaygate.billing.packages import PackageService
 from relaygate.billing.redemption import RedeemLimits, RedemptionService
@@ -74,6 +75,8 @@ from relaygate.rules.service import RuleService
 from relaygate.services import Services
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
+from relaygate.storage.factory import open_blobs
+from relaygate.storage.service import FileLimits, FileService, StoragePrice
 
 __all__ = ["Built", "build", "default_tiers"]
 
@@ -108,6 +111,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules))
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
+    files = await _files(settings, stack, db, kv, billing)
     services = Services(
         kv=kv,
         accounts=accounts,
@@ -151,6 +155,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             settings.invoice_prefix,
         ),
         rules=rules,
+        files=files,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -234,6 +239,59 @@ async def _tier_timer(settings: Settings, stack: AsyncExitStack, tiers: TierConf
     stack.push_async_callback(cancel_and_wait, refresher)
 
 
+async def _files(
+    settings: Settings, stack: AsyncExitStack, db: Database, kv: KV, billing: _Billing
+) -> FileService:
+    """Stored files: the blob store of ``blob_url``, limits by membership tier, the
+    expiry sweep (and, when priced, the daily storage charge) on one replica per round."""
+    secret = settings.blob_secret_access_key
+    blobs = await open_blobs(
+        settings.effective_blob_url,
+        access_key_id=settings.blob_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else "",
+        region=settings.blob_region,
+    )
+    ledger, charging = billing.ledger, billing.charging
+
+    async def charge(user_id: int, amount: int, request_id: str, memo: str) -> bool:
+        done = await ledger.charge_once(user_id, amount, STORAGE, request_id, memo)
+        if done:
+            charging.forget(user_id)
+        return done
+
+    files = FileService(
+        db,
+        blobs,
+        FileLimits(
+            settings.files_max_bytes,
+            settings.files_quota_bytes,
+            dict(settings.files_max_bytes_by_tier),
+            dict(settings.files_quota_bytes_by_tier),
+        ),
+        _membership_level(billing),
+        leases=kv.counters,
+        charge=charge,
+        price=StoragePrice(parse_money(settings.files_price_per_gb_day)),
+    )
+    stack.push_async_callback(files.close)
+    await files.start(settings.files_sweep_interval)
+    return files
+
+
+def _membership_level(billing: _Billing) -> Callable[[int], Awaitable[str]]:
+    """A user's membership level now, for the capabilities whose limits go by tier (rules,
+    files) and which may not import billing's membership rule themselves. It reads the
+    tables of the moment: the operator may have edited them (billing/tier_config.py)."""
+    ledger, charging = billing.ledger, billing.charging
+
+    async def level(user_id: int) -> str:
+        wallet = await ledger.balance(user_id)
+        tiers = charging.membership_tiers
+        return membership(wallet.topped_up_total, wallet.first_topup_at, utcnow(), tiers).level
+
+    return level
+
+
 def _payments(settings: Settings, db: Database, charging: Charging) -> PaymentService:
     """Top-up orders through Stripe; without its secret key the service says payments are
     off (every payment route answers 404 ``payments_not_configured``)."""
@@ -276,15 +334,7 @@ def _rules(settings: Settings, db: Database, billing: _Billing) -> RuleService:
         max_actions_by_tier=dict(settings.rules_max_actions_by_tier),
         ceiling_actions=MAX_ACTIONS,
     )
-    charging = billing.charging
-
-    async def tier_of(user_id: int) -> str:
-        # the tables of this moment: the operator may have edited them (tier_config.py)
-        wallet = await billing.ledger.balance(user_id)
-        tiers = charging.membership_tiers
-        return membership(wallet.topped_up_total, wallet.first_topup_at, utcnow(), tiers).level
-
-    return RuleService(db, limits, tier_of)
+    return RuleService(db, limits, _membership_level(billing))
 
 
 async def _rule_cache(stack: AsyncExitStack, db: Database, kv: KV, rules: RuleService) -> RuleCache:

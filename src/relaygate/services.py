@@ -46,6 +46,7 @@ from relaygate.relay.streaming import KeepAlive
 from relaygate.rules.service import RuleService
 from relaygate.settings import Settings
 from relaygate.state.service import StateService
+from relaygate.storage.service import FileService
 
 __all__ = [
     "SERVICES",
@@ -57,6 +58,7 @@ __all__ = [
     "ChargingDep",
     "ConsoleReadsDep",
     "InvoicesDep",
+    "FilesDep",
     "KVDep",
     "KeyRingDep",
     "LedgerDep",
@@ -112,6 +114,7 @@ class Services:
     invoices: InvoiceService  # invoices on paid top-ups (docs/invoices.md)
     rules: RuleService  # the users' override rules (docs/rules.md)
     tiers: TierConfig  # membership, RPM and referral tables: settings or operator's
+    files: FileService  # stored files and their blob store (docs/storage.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
 
 
@@ -216,6 +219,10 @@ def _rules(s: ServicesDep) -> RuleService:
     return s.rules
 
 
+def _files(s: ServicesDep) -> FileService:
+    return s.files
+
+
 KVDep = Annotated[KV, Depends(_kv)]
 AccountsDep = Annotated[AccountService, Depends(_accounts)]
 SignupDep = Annotated[SignupService, Depends(_signup)]
@@ -246,3 +253,4 @@ def _tiers(s: ServicesDep) -> TierConfig:
 
 
 TiersDep = Annotated[TierConfig, Depends(_tiers)]
+FilesDep = Annotated[FileService, Depends(_files)]

@@ -233,12 +233,44 @@ class Settings(BaseModel):
     invoice_issuer_tax_id: str = Field(default="", max_length=64)
     invoice_prefix: str = Field(default="INV", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 
+    # files (docs/storage.md): where their bytes live (file://dir or s3://bucket/prefix?
+    # endpoint=...&region=...; empty: a "files" directory beside the SQLite database, or
+    # ./files), the S3 credentials (empty: botocore's own chain), bytes per file and per
+    # user by membership tier (free, vip, premium; a tier not listed gets the plain value),
+    # the price per GB-day (currency units; 0: free) and the expiry sweep's period
+    blob_url: str = ""
+    blob_access_key_id: str = ""
+    blob_secret_access_key: SecretStr | None = None
+    blob_region: str = ""
+    files_max_bytes: int = Field(default=100 * 1024**2, ge=0)
+    files_max_bytes_by_tier: dict[str, int] = Field(
+        default_factory=lambda: {"vip": 1024**3, "premium": 5 * 1024**3}
+    )
+    files_quota_bytes: int = Field(default=1024**3, ge=0)
+    files_quota_bytes_by_tier: dict[str, int] = Field(
+        default_factory=lambda: {"vip": 20 * 1024**3, "premium": 100 * 1024**3}
+    )
+    files_price_per_gb_day: Decimal = Field(default=Decimal(0), ge=0)
+    files_sweep_interval: float = Field(default=60.0, gt=0)
+
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def effective_blob_url(self) -> str:
+        """``blob_url``, or by default a ``files`` directory beside the SQLite database
+        (``make run``: ./files), or ./files beside a PostgreSQL deployment's process."""
+        if self.blob_url:
+            return self.blob_url
+        scheme, _, rest = self.database_url.partition("://")
+        path = rest.removeprefix("/") if scheme.startswith("sqlite") else ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return f"file://{Path(path).parent / 'files'}"
+        return "file://files"
 
 
 def _resolve_key_env(channel: dict[str, Any]) -> dict[str, Any]:

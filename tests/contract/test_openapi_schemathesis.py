@@ -84,6 +84,9 @@ BUSINESS_400 = {
     "PUT /api/v1/operator/tiers": "thresholds that do not increase, an unknown package type",
     # an expiry already past (redemption codes), which a date format cannot rule out
     "POST /api/v1/operator/redemption-batches": "an expiry in the past",
+    # a file's expiry in the past (or both an expiry and unset_expires_at)
+    "POST /api/v1/user/files/upload": "an expiry in the past",
+    "POST /api/v1/user/files/update": "an expiry in the past",
     # a redemption code that does not exist, is used up, expired or disabled
     "POST /api/v1/user/redeem": "an unknown redemption code",
     # an invite code nobody owns

@@ -44,7 +44,14 @@ from relaygate.core.forms import (
 from relaygate.core.money import format_money, parse_money
 from relaygate.services import AccountsDep, KVDep, SessionsDep
 
-__all__ = ["MANAGER_ERRORS", "MAX_KEYS_PER_USER", "ManagerDep", "router", "throttle"]
+__all__ = [
+    "MANAGER_ERRORS",
+    "MAX_KEYS_PER_USER",
+    "KeyOrSessionDep",
+    "ManagerDep",
+    "router",
+    "throttle",
+]
 
 MAX_KEYS_PER_USER = 5000
 
@@ -118,6 +125,22 @@ async def _session_principal(request: Request, sessions: BrowserSessions, cookie
 
 
 ManagerDep = Annotated[Principal, Depends(require_manager)]
+
+
+async def require_key_or_session(
+    request: Request, accounts: AccountsDep, sessions: SessionsDep
+) -> Principal:
+    """Any of the user's API keys (not only a management key), or the signed-in console
+    session with its CSRF token on state-changing requests: the routes of a user's own
+    data that an ordinary key's programs use too (files)."""
+    presented = presented_key(request)
+    cookie = request.cookies.get(COOKIE)
+    if presented is None and cookie:
+        return await _session_principal(request, sessions, cookie)
+    return await accounts.authenticate(presented, time.time())
+
+
+KeyOrSessionDep = Annotated[Principal, Depends(require_key_or_session)]
 
 
 def throttle(per_second: int, route: str) -> Any:

@@ -30,6 +30,7 @@ __all__ = [
     "FREE_GRANT",
     "REDEEM",
     "REFUND",
+    "STORAGE",
     "TOPUP",
     "Balance",
     "LedgerService",
@@ -47,6 +48,7 @@ DISPUTE = "dispute"  # a paid top-up disputed by the payer's bank (payments)
 DISPUTE_REVERSAL = "dispute_reversal"  # a dispute won: its amount given back (payments)
 _TAKES_BACK_TOPUP = (REFUND, DISPUTE)
 REDEEM = "redeem"  # a redemption code's money (billing/redemption.py)
+STORAGE = "storage"  # the daily charge for stored files (storage/service.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,25 @@ class LedgerService:
             raise InvalidRequest("A top-up must be positive.", param="amount")
         async with self.db.session() as session, session.begin():
             return await post(session, user_id, amount, kind, memo, request_id, actor_id=actor_id)
+
+    async def charge_once(
+        self, user_id: int, amount: int, kind: str, request_id: str, memo: str = ""
+    ) -> bool:
+        """Take ``amount`` (micro-units) from the balance unless an entry of ``kind`` with
+        ``request_id`` exists: a periodic charge (file storage, per user and day) that two
+        replicas or a retried round may both attempt is made once. The wallet's row lock
+        orders the attempts, so the second sees the first's entry. False: made before."""
+        async with self.db.session() as session, session.begin():
+            await _wallet(session, user_id)
+            done = await session.scalar(
+                select(LedgerEntry.id).where(
+                    LedgerEntry.kind == kind, LedgerEntry.request_id == request_id
+                )
+            )
+            if done is not None:
+                return False
+            await post(session, user_id, -amount, kind, memo, request_id)
+        return True
 
     async def entries(self, user_id: int, limit: int = 100) -> list[LedgerEntry]:
         async with self.db.session() as session:

@@ -45,6 +45,8 @@ _WHY = {
     403: "This key may not use this route",
     404: "No such object (or not yours)",
     409: "Conflicts with an existing object",
+    413: "Too large for the limit that applies",
+    416: "The `Range` starts past the end; `content-range` gives the size",
     429: "Too many requests; retry after `retry-after` seconds",
     500: "A bug in Relaygate; the server closes the connection after this answer",
     503: "A service Relaygate depends on (an upstream, the payment provider) did not answer",

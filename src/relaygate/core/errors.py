@@ -17,6 +17,7 @@ envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body
     │   │   └── ModelNotFound           404 model_not_found
     │   ├── Conflict                    409
     │   ├── PayloadTooLarge             413
+    │   ├── RangeNotSatisfiable         416
     │   ├── RateLimited                 429
     │   └── HeadersTooLarge             431
     └── UpstreamFailure                 5xx, an upstream channel failed us
@@ -47,6 +48,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "RangeNotSatisfiable",
     "RateLimited",
     "RelaygateError",
     "UpstreamBadResponse",
@@ -138,6 +140,14 @@ class PayloadTooLarge(ClientError):
     status = 413
     anthropic_type = "request_too_large"
     default_code = "request_too_large"
+
+
+class RangeNotSatisfiable(ClientError):
+    """A ``Range`` that starts past the end of a download (its ``content-range`` header
+    gives the size)."""
+
+    status = 416
+    default_code = "range_not_satisfiable"
 
 
 class RateLimited(ClientError):
