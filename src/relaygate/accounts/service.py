@@ -24,13 +24,14 @@ from relaygate.core.errors import AuthenticationFailed, InvalidRequest, NotFound
 from relaygate.core.ids import hash_key, key_hint, new_api_key
 from relaygate.db.engine import Database
 
-__all__ = ["PLAYGROUND", "AccountService", "Bootstrap", "NewKey"]
+__all__ = ["OAUTH", "PLAYGROUND", "AccountService", "Bootstrap", "NewKey"]
 
 MISSING_KEY = (
     "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' or 'x-api-key'."
 )
 UNKNOWN_KEY = "Incorrect API key provided."
 PLAYGROUND = "playground"  # ApiKey.purpose of the console playground's keys
+OAUTH = "oauth"  # ApiKey.purpose of the keys an OAuth app holds (oauth/grants.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +234,13 @@ class AccountService:
             self.cache.invalidate(deleted.key_hash)
         return NewKey(record=row, key=key)
 
-    async def keys_of(self, user_id: int) -> list[ApiKey]:
+    async def keys_of(self, user_id: int, *, every: bool = False) -> list[ApiKey]:
+        """The keys the user made and manages (``purpose`` ""); ``every``: also the
+        playground's and those an OAuth app holds (the operator's views, bill labels)."""
         await self.user(user_id)
         async with self.db.session() as session:
-            return await AccountRepository(session).keys_of(user_id)
+            rows = await AccountRepository(session).keys_of(user_id)
+        return rows if every else [row for row in rows if not row.purpose]
 
     async def update_user(
         self, user_id: int, changes: dict[str, Any], *, actor_id: int | None = None
@@ -263,11 +267,13 @@ class AccountService:
         async with self.db.session() as session:
             return await AccountRepository(session).key_count(user_id)
 
-    async def own_key(self, user_id: int, presented: str) -> ApiKey:
-        """The key ``presented`` if ``user_id`` owns it; another user's key is "not found"."""
+    async def own_key(self, user_id: int, presented: str, *, every: bool = False) -> ApiKey:
+        """The key ``presented`` if ``user_id`` owns it; another user's key is "not found",
+        and so is a key an OAuth app holds unless ``every`` (its app's grant owns it: a
+        revoked token's key must not be re-enabled through the key routes)."""
         async with self.db.session() as session:
             row = await AccountRepository(session).key_by_hash(hash_key(presented))
-        if row is None or row.user_id != user_id:
+        if row is None or row.user_id != user_id or (row.purpose == OAUTH and not every):
             raise NotFound("No such API key.", param="key")
         return row
 
@@ -278,7 +284,7 @@ class AccountService:
             raise NotFound("No such API key.")
         async with self.db.session() as session:
             row = await AccountRepository(session).key(key_id)
-        if row is None or row.user_id != user_id:
+        if row is None or row.user_id != user_id or row.purpose == OAUTH:
             raise NotFound("No such API key.")
         return row
 
