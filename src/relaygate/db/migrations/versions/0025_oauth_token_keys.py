@@ -75,7 +75,7 @@ def _backfill() -> None:
     for token_id, digest, user_id, scope, created_at, name in live:
         if "general_api_access" not in str(scope).split():
             continue
-        inserted = bind.execute(
+        bind.execute(
             sa.insert(_KEYS).values(
                 user_id=user_id,
                 key_hash=digest,
@@ -90,7 +90,7 @@ def _backfill() -> None:
                 purpose="oauth",
             )
         )
-        key_id = inserted.inserted_primary_key[0]  # type: ignore[index]
+        key_id = bind.execute(sa.select(_KEYS.c.id).where(_KEYS.c.key_hash == digest)).scalar_one()
         bind.execute(sa.update(_TOKENS).where(_TOKENS.c.id == token_id).values(api_key_id=key_id))
 
 
