@@ -233,3 +233,17 @@ def test_the_admin_token_is_made_once_rotated_and_revoked(gateway: Gateway) -> N
     revoke(gateway, grant, app)
     with gateway.http(rotated["key"]) as http:
         assert http.post(BALANCE).status_code == 401
+
+
+def test_the_consent_page_names_what_the_scope_allows(gateway: Gateway) -> None:
+    from tests.integration.oauth_kit import signed_in_user
+
+    person, _ = signed_in_user(gateway)
+    for scope, management in (("general_api_access", False), (BOTH, True)):
+        app = register(gateway, scope=scope)
+        oauth = client(gateway, app, pkce=True, scope=scope)
+        url, _ = oauth.create_authorization_url("/next/v1/oauth", code_verifier="v" * 64)
+        page = person.get(url)
+        assert page.status_code == 200, page.text
+        assert "billed to your balance" in page.text
+        assert ("management key of your account" in page.text) is management
