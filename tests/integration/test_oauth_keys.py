@@ -6,6 +6,7 @@ stop the token on the very next call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -213,7 +214,9 @@ def _admin(grant: Grant, gw: Gateway, path: str) -> dict[str, Any]:
 
 def test_the_admin_token_is_made_once_rotated_and_revoked(gateway: Gateway) -> None:
     app = register(gateway, scope=BOTH)
-    grant = authorized(gateway, app, scope=BOTH)
+    grant = authorized(gateway, app, scope="admin_token general_api_access")  # any order
+    with gateway.http(grant.token) as http:
+        assert http.post("/api/v1/user/oauth/user-info").json()["data"]["scope"] == BOTH
     first = _admin(grant, gateway, "get-admin-token")
     assert first["created"] and first["key"].startswith("sk-")
     with gateway.http(first["key"]) as http:
@@ -247,3 +250,24 @@ def test_the_consent_page_names_what_the_scope_allows(gateway: Gateway) -> None:
         assert page.status_code == 200, page.text
         assert "billed to your balance" in page.text
         assert ("management key of your account" in page.text) is management
+
+
+def test_the_operators_account_hands_no_management_key(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
+    from tests.integration.oauth_kit import approve, browser
+    from tests.integration.test_console_sessions import sign_in
+
+    gateway = gateway_factory(operator_email="oauth-operator@example.test")
+    app = register(gateway, scope=BOTH)
+    operator = browser(gateway)
+    sign_in(gateway, operator, "oauth-operator@example.test")
+    oauth = client(gateway, app, pkce=True, scope=BOTH)
+    url, _ = oauth.create_authorization_url("/next/v1/oauth", code_verifier="v" * 64)
+    location = approve(operator, url).headers["location"]
+    token = oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier="v" * 64)
+    with gateway.http(token["access_token"]) as http:
+        refused = http.post("/api/v1/user/oauth/get-admin-token")
+        operator_api = http.get("/api/v1/operator/users")
+    assert refused.status_code == 403 and "operator" in refused.json()["message"]
+    assert operator_api.status_code == 403  # the token is no management key either

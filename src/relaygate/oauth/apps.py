@@ -14,7 +14,7 @@ from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.db.engine import Database
 from relaygate.oauth.models import OAuthApp, OAuthCharge
 from relaygate.oauth.records import AppView, NewApp
-from relaygate.oauth.scopes import normalise
+from relaygate.oauth.scopes import SCOPES, normalise
 from relaygate.oauth.secrets import digest, new_client_id, new_secret
 
 __all__ = ["AppRegistry", "check_app", "view"]
@@ -22,8 +22,9 @@ __all__ = ["AppRegistry", "check_app", "view"]
 # one label, and a host name of labels (what the OpenAPI document states, api.py)
 LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 HOST = f"{LABEL}(\\.{LABEL})*"
-# one or more scope names separated by spaces (oauth/scopes.py checks they are known)
-SCOPE = "^[A-Za-z0-9_.:-]+( +[A-Za-z0-9_.:-]+)* *$"
+# one or more known scope names separated by spaces (oauth/scopes.py)
+_NAME = "(" + "|".join(SCOPES) + ")"
+SCOPE = f"^ *{_NAME}( +{_NAME})* *$"
 URL = "^https?://[^\\s/]+"
 _DOMAIN = re.compile(f"^{HOST}$")
 

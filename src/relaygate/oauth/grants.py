@@ -100,7 +100,7 @@ class Grants:
                     app_id=app.id,
                     user_id=user_id,
                     redirect_uri=req.redirect_uri,
-                    scope=req.scope,
+                    scope=app.scope,  # the stored form (the request may order it otherwise)
                     challenge=req.code_challenge,
                     expires_at=utcnow() + timedelta(seconds=self.code_seconds),
                 )
