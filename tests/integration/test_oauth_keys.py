@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 from sqlalchemy import select
@@ -107,6 +108,19 @@ def test_the_token_is_an_openai_key_billed_to_the_user(gateway: Gateway, fake: F
         assert hidden.status_code == 404
     listed = gateway.op("GET", f"/users/{grant.user_id}/keys")
     assert key.id in [k["id"] for k in listed]
+
+
+def test_the_token_is_an_anthropic_key_on_the_claude_code_route(
+    gateway: Gateway, fake: FakeOpenAI
+) -> None:
+    model = priced_model(gateway, fake, input="1", output="1")
+    grant = authorized(gateway, register(gateway))
+    sdk = anthropic.Anthropic(
+        base_url=gateway.url + "/api/v1/ai/openai/cc-omg", api_key=grant.token, max_retries=0
+    )
+    answer = sdk.messages.with_raw_response.create(model=model, max_tokens=16, messages=USER)
+    record = gateway.wait_for_usage(answer.headers["x-request-id"])
+    assert record["user_id"] == grant.user_id and record["route_group"] == "cc-omg"
 
 
 def test_the_token_works_on_a_platform_route_taking_a_users_key(gateway: Gateway) -> None:
