@@ -99,7 +99,7 @@ def test_the_token_is_an_openai_key_billed_to_the_user(gateway: Gateway, fake: F
         balance = http.post("/api/v1/user/oauth/balance").json()["data"]["balance"]
     assert Decimal(balance) == Decimal(10) - Decimal(record["amount"]) / 1_000_000
     ledger_matches(gateway, grant.user_id)
-    # not one of the keys the user manages; the operator sees it
+    # not one of the keys the user manages
     manager = gateway.make_user_key(user_id=grant.user_id, is_admin=True)
     with gateway.http(manager.key) as http:
         mine = http.post("/api/v1/user/admin/get-api-tokens").json()["data"]
@@ -107,7 +107,7 @@ def test_the_token_is_an_openai_key_billed_to_the_user(gateway: Gateway, fake: F
         hidden = http.post("/api/v1/user/admin/update-api-token", data={"key": grant.token})
         assert hidden.status_code == 404
     listed = gateway.op("GET", f"/users/{grant.user_id}/keys")
-    assert key.id in [k["id"] for k in listed]
+    assert key.id not in [k["id"] for k in listed]  # the operator's list is the person's too
 
 
 def test_the_token_is_an_anthropic_key_on_the_claude_code_route(

@@ -129,7 +129,7 @@ async def issue_key(
     responses=error_responses(404),
 )
 async def list_keys(user_id: RowId, _: OperatorDep, svc: AccountsDep) -> dict[str, Any]:
-    keys = await svc.keys_of(user_id, every=True)
+    keys = await svc.personal_keys(user_id)
     return envelope([KeyOut.model_validate(k).model_dump(mode="json") for k in keys])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relaygate.accounts.models import ApiKey, User
@@ -52,6 +52,16 @@ class AccountRepository:
     async def keys_of(self, user_id: int) -> list[ApiKey]:
         rows = await self.session.scalars(
             select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)
+        )
+        return list(rows)
+
+    async def personal_keys_of(self, user_id: int) -> list[ApiKey]:
+        """The keys a person made (``purpose`` empty), not those the console or an OAuth
+        grant made for itself."""
+        rows = await self.session.scalars(
+            select(ApiKey)
+            .where(ApiKey.user_id == user_id, or_(ApiKey.purpose == "", ApiKey.purpose.is_(None)))
+            .order_by(ApiKey.id)
         )
         return list(rows)
 

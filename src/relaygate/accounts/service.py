@@ -234,13 +234,18 @@ class AccountService:
             self.cache.invalidate(deleted.key_hash)
         return NewKey(record=row, key=key)
 
-    async def keys_of(self, user_id: int, *, every: bool = False) -> list[ApiKey]:
-        """The keys the user made and manages (``purpose`` ""); ``every``: also the
-        playground's and those an OAuth app holds (the operator's views, bill labels)."""
+    async def keys_of(self, user_id: int) -> list[ApiKey]:
         await self.user(user_id)
         async with self.db.session() as session:
-            rows = await AccountRepository(session).keys_of(user_id)
-        return rows if every else [row for row in rows if not row.purpose]
+            return await AccountRepository(session).keys_of(user_id)
+
+    async def personal_keys(self, user_id: int) -> list[ApiKey]:
+        """The keys to list to the user and to manage by hand: those a person made, not
+        the ones made for a purpose (the playground's, an OAuth grant's), which their
+        maker rotates and revokes. The bills still name every key (:meth:`keys_of`)."""
+        await self.user(user_id)
+        async with self.db.session() as session:
+            return await AccountRepository(session).personal_keys_of(user_id)
 
     async def update_user(
         self, user_id: int, changes: dict[str, Any], *, actor_id: int | None = None
@@ -284,7 +289,7 @@ class AccountService:
             raise NotFound("No such API key.")
         async with self.db.session() as session:
             row = await AccountRepository(session).key(key_id)
-        if row is None or row.user_id != user_id or row.purpose == OAUTH:
+        if row is None or row.user_id != user_id:
             raise NotFound("No such API key.")
         return row
 

@@ -286,7 +286,7 @@ async def update_api_token(
     "/get-api-tokens", summary="List the user's API keys", dependencies=[throttle(1, "list")]
 )
 async def get_api_tokens(principal: ManagerDep, svc: AccountsDep) -> dict[str, Any]:
-    keys = await svc.keys_of(principal.user_id)
+    keys = await svc.personal_keys(principal.user_id)
     return envelope([_key_out(k) for k in keys], f"Get API keys success, total keys: {len(keys)}")
 
 

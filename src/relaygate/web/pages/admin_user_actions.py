@@ -131,7 +131,7 @@ async def enable(user_id: RowId, operator: OperatorCsrfDep, s: ServicesDep) -> R
 
 async def _set_key(s: ServicesDep, user_id: int, key_id: int, disabled: bool, actor: int) -> None:
     """Only a key of this user: any other id is the 404 page, as on every console form."""
-    if key_id not in {key.id for key in await s.accounts.keys_of(user_id, every=True)}:
+    if key_id not in {key.id for key in await s.accounts.keys_of(user_id)}:
         raise NotFound(f"No API key with id {key_id}.")
     await s.accounts.update_key(key_id, {"is_disabled": disabled}, actor_id=actor)
 

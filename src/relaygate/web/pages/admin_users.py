@@ -113,7 +113,7 @@ async def user_detail(s: Services, user_id: int, ledger: str, audit: str) -> Use
         money=await s.console.dashboard.for_user(user_id),
         ledger=await s.console.users.ledger(user_id, limit=LEDGER_PAGE, after=_after(ledger)),
         ledger_cursor=ledger,
-        keys=await s.accounts.keys_of(user_id, every=True),
+        keys=await s.accounts.keys_of(user_id),
         bills=await s.console.bills.page(user_id, limit=RECENT_BILLS),
         packages=await s.console.packages.packages(user_id),
         audit=await s.audit.list_for(user_id, limit=AUDIT_PAGE, after=_after(audit)),

@@ -100,7 +100,7 @@ async def bills(
         after=query.after_position,
         before=query.before_position,
     )
-    mine = await accounts.keys_of(user.user_id, every=True)
+    mine = await accounts.keys_of(user.user_id)
     paged = bool(query.cursor or query.before)
     view = BillsPage(
         query=query,
@@ -158,8 +158,7 @@ async def bill_line(
 ) -> HTMLResponse:
     query = bill_query(query_params(request.query_params.multi_items()))  # the way back
     record = await console.bills.record(user.user_id, _line_id(line_id))
-    mine = await accounts.keys_of(user.user_id, every=True)
-    labels = {key.id: key.label for key in _key_options(mine)}
+    labels = {key.id: key.label for key in _key_options(await accounts.keys_of(user.user_id))}
     view = LinePage(
         row=bill_row(BillLine(record, None)),
         key_label=labels.get(record.key_id) if record.key_id is not None else None,

@@ -22,7 +22,7 @@ from relaygate.accounts.models import ApiKey
 from relaygate.accounts.sessions import ActiveSession
 from relaygate.accounts.user_api import MAX_KEYS_PER_USER
 from relaygate.core.clock import utcnow
-from relaygate.core.errors import PermissionDenied
+from relaygate.core.errors import NotFound, PermissionDenied
 from relaygate.services import ServicesDep
 from relaygate.web.forms import page_form, page_form_list
 from relaygate.web.i18n import N_
@@ -63,6 +63,8 @@ async def _models(s: ServicesDep, user_id: int, also: list[str] | None = None) -
 
 async def _own(s: ServicesDep, user: ActiveSession, key_id: int) -> ApiKey:
     row = await s.accounts.user_key(user.user_id, key_id)
+    if row.purpose:  # the playground's or an OAuth grant's: not listed, not edited here
+        raise NotFound("No such API key.")
     if row.is_admin:
         raise PermissionDenied(MANAGEMENT_KEY)
     return row
@@ -70,7 +72,7 @@ async def _own(s: ServicesDep, user: ActiveSession, key_id: int) -> ApiKey:
 
 @router.get(PAGE, response_class=HTMLResponse)
 async def keys(request: Request, user: ConsoleUserDep, s: ServicesDep, done: str = "") -> Response:
-    rows = await s.accounts.keys_of(user.user_id)
+    rows = await s.accounts.personal_keys(user.user_id)
     now = utcnow()
     lines = [{"key": row, "status": key_status(row, now)} for row in rows]
     context = {"lines": lines, "notice": NOTICES.get(done, "")}
