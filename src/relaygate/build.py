@@ -142,6 +142,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
             settings.oauth_code_seconds,
             settings.oauth_commission_percent,
             billing.charging.forget,
+            accounts.cache.invalidate,
         ),
         settings=settings,
         payments=_payments(settings, db, billing.charging),

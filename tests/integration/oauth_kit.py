@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from relaygate.accounts.models import User
 from relaygate.billing.models import LedgerEntry, Wallet
 from relaygate.db.engine import Database
+from relaygate.oauth.models import OAuthApp
 from tests.harness import Gateway, run_sync
 from tests.integration.test_console_sessions import sign_in
 
@@ -114,11 +115,18 @@ def _unwrap(response: httpx.Response) -> httpx.Response:
     return httpx.Response(response.status_code, json=error, request=response.request)
 
 
-def client(gw: Gateway, app: App, *, pkce: bool, secret: str | None = None) -> OAuth2Client:
+def client(
+    gw: Gateway,
+    app: App,
+    *,
+    pkce: bool,
+    secret: str | None = None,
+    scope: str = "general_api_access",
+) -> OAuth2Client:
     oauth = OAuth2Client(
         client_id=app.client_id,
         client_secret=app.client_secret if secret is None else secret,
-        scope="general_api_access",
+        scope=scope,
         redirect_uri=REDIRECT,
         token_endpoint_auth_method="client_secret_post",
         code_challenge_method="S256" if pkce else None,
@@ -127,6 +135,51 @@ def client(gw: Gateway, app: App, *, pkce: bool, secret: str | None = None) -> O
     )
     oauth.register_compliance_hook("access_token_response", _unwrap)
     return oauth
+
+
+@dataclass
+class Grant:
+    token: str
+    user_id: int
+    person: httpx.Client  # the user, signed in
+    location: str  # the callback URL the code came back on
+
+
+def authorized(
+    gw: Gateway, app: App, *, scope: str = "general_api_access", amount: str = "10"
+) -> Grant:
+    """A new user (credited ``amount``) approves ``app``; Authlib exchanges the code (PKCE)."""
+    person, uid = signed_in_user(gw, amount)
+    oauth = client(gw, app, pkce=True, scope=scope)
+    verifier = "v" * 64
+    url, _ = oauth.create_authorization_url("/next/v1/oauth", code_verifier=verifier)
+    done = approve(person, url)
+    assert done.status_code == 303, done.text
+    location = done.headers["location"]
+    token = oauth.fetch_token(TOKEN_URL, authorization_response=location, code_verifier=verifier)
+    return Grant(token["access_token"], uid, person, location)
+
+
+def app_id_of(gw: Gateway, client_id: str) -> int:
+    async def find() -> int:
+        db = Database(gw.db_url)
+        try:
+            async with db.session() as session:
+                found = await session.scalar(
+                    select(OAuthApp.id).where(OAuthApp.client_id == client_id)
+                )
+                return int(found or 0)
+        finally:
+            await db.dispose()
+
+    return run_sync(find())
+
+
+def revoke(gw: Gateway, grant: Grant, app: App) -> None:
+    """The user revokes the app on the console's authorised-apps page."""
+    url = f"/console/apps/authorized/{app_id_of(gw, app.client_id)}/revoke"
+    done = grant.person.post(url, headers={"X-CSRF-Token": csrf_of(grant.person)})
+    assert done.status_code == 303, done.text
 
 
 def ledger_matches(gw: Gateway, *user_ids: int) -> None:

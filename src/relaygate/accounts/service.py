@@ -24,13 +24,14 @@ from relaygate.core.errors import AuthenticationFailed, InvalidRequest, NotFound
 from relaygate.core.ids import hash_key, key_hint, new_api_key
 from relaygate.db.engine import Database
 
-__all__ = ["PLAYGROUND", "AccountService", "Bootstrap", "NewKey"]
+__all__ = ["OAUTH", "PLAYGROUND", "AccountService", "Bootstrap", "NewKey"]
 
 MISSING_KEY = (
     "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' or 'x-api-key'."
 )
 UNKNOWN_KEY = "Incorrect API key provided."
 PLAYGROUND = "playground"  # ApiKey.purpose of the console playground's keys
+OAUTH = "oauth"  # ApiKey.purpose of the keys an OAuth app holds (oauth/grants.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,11 +277,13 @@ class AccountService:
         async with self.db.session() as session:
             return await AccountRepository(session).key_count(user_id)
 
-    async def own_key(self, user_id: int, presented: str) -> ApiKey:
-        """The key ``presented`` if ``user_id`` owns it; another user's key is "not found"."""
+    async def own_key(self, user_id: int, presented: str, *, every: bool = False) -> ApiKey:
+        """The key ``presented`` if ``user_id`` owns it; another user's key is "not found",
+        and so is a key an OAuth app holds unless ``every`` (its app's grant owns it: a
+        revoked token's key must not be re-enabled through the key routes)."""
         async with self.db.session() as session:
             row = await AccountRepository(session).key_by_hash(hash_key(presented))
-        if row is None or row.user_id != user_id:
+        if row is None or row.user_id != user_id or (row.purpose == OAUTH and not every):
             raise NotFound("No such API key.", param="key")
         return row
 

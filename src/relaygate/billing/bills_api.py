@@ -121,7 +121,7 @@ async def my_bills(
     """``key`` is one of your keys (the whole key), to see only its calls."""
     key_id = None
     if key:
-        key_id = (await accounts.own_key(principal.user_id, key)).id
+        key_id = (await accounts.own_key(principal.user_id, key, every=True)).id
     query = UsageQuery(
         user_id=principal.user_id,
         key_id=key_id,

@@ -1,9 +1,11 @@
-"""The OAuth open API's JSON routes (platform-api.md §5.4–5.8; docs/oauth.md).
+"""The OAuth open API's JSON routes (platform-api.md §5.4–5.11; docs/oauth.md).
 
 ``/api/v1/user/oauth/*``: form-urlencoded (or JSON) bodies and the platform envelope.
 ``issue-token`` authenticates the app by its client credentials; the token routes by
-``Authorization: Bearer omg-oat-v1-…``; the developer's app routes (``apps``, inferred:
-the spec has only the console) by the account's management key or console session.
+``Authorization: Bearer omg-oat-v1-…``, each within the app's scope (oauth/scopes.py);
+the developer's app routes (``apps``, inferred: the spec has only the console) by the
+account's management key or console session. The Stripe top-up routes of a token live
+with the payments (payments/api.py), which sit above this package.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from relaygate.core.forms import BOOL_JSON, BOOL_TEXT, MONEY_TEXT, form_body, pa
 from relaygate.core.money import format_money, parse_money
 from relaygate.oauth.apps import HOST, SCOPE, URL
 from relaygate.oauth.charges import ChargeRequest
+from relaygate.oauth.keys import AdminToken
 from relaygate.oauth.records import AppView, NewApp, TokenOwner
+from relaygate.oauth.scopes import ADMIN_TOKEN, GENERAL
 from relaygate.services import AccountsDep, LedgerDep, OAuthDep
 
-__all__ = ["router", "token_owner"]
+__all__ = ["GeneralDep", "TOKEN_ERRORS", "router", "token_owner"]
 
 _TEXT = {"type": "string", "maxLength": 200}
 _ISSUE_BODY = form_body(
@@ -64,13 +68,20 @@ _APP_BODY = form_body(
             "pattern": f"^{HOST}([ ,]+{HOST}){{0,9}}[ ,]*$",
             "description": "1-10 host names, separated by commas or spaces (app.example.com).",
         },
-        "scope": {"type": "string", "pattern": SCOPE, "description": "e.g. general_api_access"},
+        "scope": {
+            "type": "string",
+            "maxLength": 200,
+            "pattern": SCOPE,
+            "description": "Space-separated scopes: general_api_access, admin_token.",
+        },
         "public": {**BOOL_TEXT, "description": "A public client (no secret kept): PKCE required."},
     },
     {"public": BOOL_JSON},
     required=("name", "redirect_domains", "scope"),
 )
 _TOKEN_ERRORS = error_responses(400, 401, 500)
+# a token route that needs a scope: 403 ``insufficient_scope`` when the app lacks it
+TOKEN_ERRORS = {**_TOKEN_ERRORS, **error_responses(403)}
 
 
 async def token_owner(request: Request, oauth: OAuthDep) -> TokenOwner:
@@ -78,7 +89,17 @@ async def token_owner(request: Request, oauth: OAuthDep) -> TokenOwner:
     return await oauth.grants.authenticate(presented_key(request))
 
 
-TokenDep = Annotated[TokenOwner, Depends(token_owner)]
+async def _general(who: Annotated[TokenOwner, Depends(token_owner)]) -> TokenOwner:
+    return who.require(GENERAL)
+
+
+async def _admin_scope(who: Annotated[TokenOwner, Depends(token_owner)]) -> TokenOwner:
+    return who.require(ADMIN_TOKEN)
+
+
+TokenDep = Annotated[TokenOwner, Depends(token_owner)]  # any scope (user-info)
+GeneralDep = Annotated[TokenOwner, Depends(_general)]
+AdminScopeDep = Annotated[TokenOwner, Depends(_admin_scope)]
 router = APIRouter(prefix="/api/v1/user/oauth", tags=["oauth"], responses=_TOKEN_ERRORS)
 
 
@@ -122,8 +143,8 @@ async def user_info(who: TokenDep, accounts: AccountsDep) -> dict[str, Any]:
     return envelope(data, "get user info success")
 
 
-@router.post("/balance", summary="The authorising user's balance")
-async def balance(who: TokenDep, ledger: LedgerDep) -> dict[str, Any]:
+@router.post("/balance", summary="The authorising user's balance", responses=error_responses(403))
+async def balance(who: GeneralDep, ledger: LedgerDep) -> dict[str, Any]:
     got = await ledger.balance(who.user_id)
     data = {"balance": format_money(got.balance), "free_balance": format_money(got.free_balance)}
     return envelope(data, "get user balance success")
@@ -133,9 +154,9 @@ async def balance(who: TokenDep, ledger: LedgerDep) -> dict[str, Any]:
     "/charge",
     summary="Charge the user a fee, paid to the app's owner",
     openapi_extra=_CHARGE_BODY,
-    responses={**error_responses(402), **refused_when("a zero amount")},
+    responses={**error_responses(402, 403), **refused_when("a zero amount")},
 )
-async def charge(request: Request, who: TokenDep, oauth: OAuthDep) -> dict[str, Any]:
+async def charge(request: Request, who: GeneralDep, oauth: OAuthDep) -> dict[str, Any]:
     body = await _body(request)
     req = ChargeRequest(
         parse_money(body.get("amount", ""), "amount"),
@@ -151,6 +172,32 @@ async def charge(request: Request, who: TokenDep, oauth: OAuthDep) -> dict[str, 
         "replayed": done.replayed,
     }
     return envelope(data, "Charge replayed" if done.replayed else "Charge success")
+
+
+def _admin_out(got: AdminToken) -> dict[str, Any]:
+    return {"key": got.key, "key_id": got.key_id, "hint": got.hint, "created": got.created}
+
+
+@router.post(
+    "/get-admin-token",
+    summary="The app's management key for the user (the secret only when made now)",
+    responses=error_responses(403),
+)
+async def get_admin_token(who: AdminScopeDep, oauth: OAuthDep) -> dict[str, Any]:
+    got = await oauth.keys.admin_token(who, rotate=False)
+    message = "Admin token created" if got.created else "Admin token exists: rotate for a new one"
+    return envelope(_admin_out(got), message)
+
+
+@router.post(
+    "/update-admin-token",
+    summary="A new management key for the app (the old one stops working)",
+    responses=error_responses(403),
+)
+async def update_admin_token(who: AdminScopeDep, oauth: OAuthDep) -> dict[str, Any]:
+    return envelope(
+        _admin_out(await oauth.keys.admin_token(who, rotate=True)), "Admin token updated"
+    )
 
 
 def _app_out(app: AppView) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.db.engine import Database
 from relaygate.oauth.models import OAuthApp, OAuthCharge
 from relaygate.oauth.records import AppView, NewApp
+from relaygate.oauth.scopes import SCOPES, normalise
 from relaygate.oauth.secrets import digest, new_client_id, new_secret
 
 __all__ = ["AppRegistry", "check_app", "view"]
@@ -21,10 +22,11 @@ __all__ = ["AppRegistry", "check_app", "view"]
 # one label, and a host name of labels (what the OpenAPI document states, api.py)
 LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 HOST = f"{LABEL}(\\.{LABEL})*"
-SCOPE = "^[A-Za-z0-9_.:-]{1,100}$"
+# one or more known scope names separated by spaces (oauth/scopes.py)
+_NAME = "(" + "|".join(SCOPES) + ")"
+SCOPE = f"^ *{_NAME}( +{_NAME})* *$"
 URL = "^https?://[^\\s/]+"
 _DOMAIN = re.compile(f"^{HOST}$")
-_SCOPE = re.compile(SCOPE)
 
 
 def _url(value: str, field: str) -> str:
@@ -47,13 +49,10 @@ def check_app(app: NewApp) -> NewApp:
             "'redirect_domains' must be 1 to 10 host names such as app.example.com.",
             param="redirect_domains",
         )
-    if not _SCOPE.match(app.scope):
-        raise InvalidRequest(
-            "'scope' must be a scope name such as general_api_access.", param="scope"
-        )
     return replace(
         app,
         name=name,
+        scope=normalise(app.scope),
         logo_url=_url(app.logo_url, "logo_url"),
         homepage=_url(app.homepage, "homepage"),
         redirect_domains=domains,

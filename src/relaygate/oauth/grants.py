@@ -7,6 +7,7 @@ issued (RFC 6749 §4.1.2: the code has leaked)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.db.engine import Database
 from relaygate.oauth.apps import view
+from relaygate.oauth.keys import relay_key, revoke_tokens
 from relaygate.oauth.models import OAuthApp, OAuthCharge, OAuthCode, OAuthToken
 from relaygate.oauth.records import (
     TOKEN_INVALID_MESSAGE,
@@ -28,6 +30,7 @@ from relaygate.oauth.records import (
     OAuthTokenInvalid,
     TokenOwner,
 )
+from relaygate.oauth.scopes import GENERAL, scope_set
 from relaygate.oauth.secrets import TOKEN_PREFIX, digest, new_code, new_token, pkce_matches
 
 __all__ = ["AuthorizeRequest", "Grants"]
@@ -56,9 +59,10 @@ def _host(uri: str) -> str | None:
 
 
 class Grants:
-    def __init__(self, db: Database, code_seconds: int) -> None:
+    def __init__(self, db: Database, code_seconds: int, forget: Callable[[str], None]) -> None:
         self.db = db
         self.code_seconds = code_seconds
+        self.forget = forget  # AccountService.cache.invalidate: a revoked token's keys
 
     async def check(self, req: AuthorizeRequest) -> AppView:
         """The app the request is for, when every parameter checks out; else an error the
@@ -73,8 +77,8 @@ class Grants:
             raise InvalidRequest(
                 "redirect_uri is not on a domain this app registered.", param="redirect_uri"
             )
-        if req.scope != row.scope:
-            raise InvalidRequest("scope must equal the app's scope.", param="scope")
+        if not req.scope.strip() or scope_set(req.scope) != scope_set(row.scope):
+            raise InvalidRequest("scope must list exactly the app's scope.", param="scope")
         if req.code_challenge or req.code_challenge_method:
             if req.code_challenge_method != "S256" or not 43 <= len(req.code_challenge) <= 128:
                 raise InvalidRequest(
@@ -96,7 +100,7 @@ class Grants:
                     app_id=app.id,
                     user_id=user_id,
                     redirect_uri=req.redirect_uri,
-                    scope=req.scope,
+                    scope=app.scope,  # the stored form (the request may order it otherwise)
                     challenge=req.code_challenge,
                     expires_at=utcnow() + timedelta(seconds=self.code_seconds),
                 )
@@ -142,6 +146,11 @@ class Grants:
             if won.rowcount != 1:  # type: ignore[attr-defined]
                 raise refused
             token = new_token()
+            key = None
+            if GENERAL in scope_set(found.scope):  # the token is an API key too (keys.py)
+                key = relay_key(token, found.user_id, app.name)
+                session.add(key)
+                await session.flush()
             session.add(
                 OAuthToken(
                     token_hash=digest(token),
@@ -149,19 +158,18 @@ class Grants:
                     user_id=found.user_id,
                     code_id=found.id,
                     scope=found.scope,
+                    api_key_id=None if key is None else key.id,
                 )
             )
         return GrantedToken(found.user_id, app.client_id, token)
 
     async def _burn(self, code_id: int) -> None:
-        """A used code presented again: the tokens it issued are revoked (own transaction,
-        committed although the exchange itself is refused)."""
+        """A used code presented again: the tokens it issued are revoked, their keys
+        disabled (own transaction, committed although the exchange itself is refused)."""
         async with self.db.session() as session, session.begin():
-            await session.execute(
-                update(OAuthToken)
-                .where(OAuthToken.code_id == code_id, OAuthToken.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
+            done = await revoke_tokens(session, OAuthToken.code_id == code_id)
+        for key_hash in done.key_hashes:
+            self.forget(key_hash)
 
     async def authenticate(self, presented: str | None) -> TokenOwner:
         """Who a Bearer ``omg-oat-v1-…`` acts for; read on every call, so a revoked
@@ -183,28 +191,24 @@ class Grants:
         return TokenOwner(token.id, token.user_id, token.app_id, int(row[1]), token.scope)
 
     async def revoke_app(self, user_id: int, app_id: int) -> int:
-        """Every live token the user gave this app, revoked; 404 when there is none."""
+        """Every live token the user gave this app, revoked, and their keys disabled (this
+        process's key cache forgets them now); 404 when there is none."""
         async with self.db.session() as session, session.begin():
-            done = await session.execute(
-                update(OAuthToken)
-                .where(
-                    OAuthToken.user_id == user_id,
-                    OAuthToken.app_id == app_id,
-                    OAuthToken.revoked_at.is_(None),
-                )
-                .values(revoked_at=utcnow())
+            done = await revoke_tokens(
+                session, OAuthToken.user_id == user_id, OAuthToken.app_id == app_id
             )
-            count = int(done.rowcount)  # type: ignore[attr-defined]
-            if count == 0:
+            if done.tokens == 0:
                 raise NotFound("No such authorised app.")
             stage(
                 session,
                 "oauth.revoked",
                 actor_id=user_id,
                 subject_user_id=user_id,
-                detail={"app_id": app_id, "tokens": count},
+                detail={"app_id": app_id, "tokens": done.tokens, "keys": len(done.key_hashes)},
             )
-        return count
+        for key_hash in done.key_hashes:
+            self.forget(key_hash)
+        return done.tokens
 
     async def authorized(self, user_id: int) -> list[AuthorizedApp]:
         """The apps holding a live token of the user, with what each charged them."""

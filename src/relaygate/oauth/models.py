@@ -54,7 +54,12 @@ class OAuthCode(Base):
 
 
 class OAuthToken(Base):
-    """An access token ``omg-oat-v1-…`` (kept as its SHA-256); no expiry (§5.1), revocable."""
+    """An access token ``omg-oat-v1-…`` (kept as its SHA-256); no expiry (§5.1), revocable.
+
+    ``api_key_id``: the API key (``purpose`` "oauth", the same digest) that makes the token
+    work on the relay and the key routes, when the scope has ``general_api_access``;
+    ``admin_key_id``: the management key handed to the app (``admin_token`` scope).
+    Revoking the token disables both in the same transaction (migration 0025)."""
 
     __tablename__ = "oauth_tokens"
     __table_args__ = {"sqlite_autoincrement": True}
@@ -67,6 +72,8 @@ class OAuthToken(Base):
     scope: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    api_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    admin_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
 
 class OAuthCharge(Base):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from relaygate.core.errors import AuthenticationFailed
+from relaygate.oauth.scopes import InsufficientScope, scope_set
 
 __all__ = [
     "AppView",
@@ -72,6 +73,12 @@ class TokenOwner:
     app_id: int
     owner_id: int
     scope: str
+
+    def require(self, name: str) -> TokenOwner:
+        """This caller, when the app's scope has ``name``; 403 ``insufficient_scope``."""
+        if name not in scope_set(self.scope):
+            raise InsufficientScope(name)
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,9 +128,19 @@ class PaymentService:
             raise PaymentsNotConfigured()
         return self.provider
 
-    async def create_topup(self, user_id: int, email: str, amount: int, method: str) -> OrderView:
-        """An order and the provider's page to pay it (Checkout) or its invoice."""
+    async def create_topup(
+        self,
+        user_id: int,
+        email: str,
+        amount: int,
+        method: str,
+        urls: PaymentURLs | None = None,
+    ) -> OrderView:
+        """An order and the provider's page to pay it (Checkout) or its invoice.
+        ``urls``: where Checkout sends the payer back (an OAuth app's own pages); None:
+        the operator's (the console's billing page)."""
         provider = self._provider()
+        back = urls or self.urls
         if method not in METHODS:
             raise InvalidRequest("'method' must be 'checkout' or 'invoice'.", param="method")
         minor = self.limits.check(amount)
@@ -161,8 +171,8 @@ class PaymentService:
             amount_minor=minor,
             currency=self.limits.currency,
             description=f"Top-up #{order.id}",
-            success_url=self.urls.success,
-            cancel_url=self.urls.cancel,
+            success_url=back.success,
+            cancel_url=back.cancel,
         )
         try:
             page = await (provider.checkout if method == "checkout" else provider.invoice)(request)

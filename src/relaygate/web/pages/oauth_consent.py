@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from relaygate.core.errors import InvalidRequest
 from relaygate.oauth.grants import AuthorizeRequest
 from relaygate.oauth.records import AppView
+from relaygate.oauth.scopes import scope_set
 from relaygate.services import OAuthDep
 from relaygate.web.forms import page_form
 from relaygate.web.i18n import N_
@@ -81,7 +82,7 @@ async def consent(request: Request, user: ConsoleUserDep, oauth: OAuthDep) -> Re
         app, _ = await _checked(oauth, asked)
     except InvalidRequest as err:
         return _refused(request, err, user)
-    context = {"app": app, "asked": asked.values}
+    context = {"app": app, "asked": asked.values, "scopes": scope_set(app.scope)}
     return render(request, "oauth/consent.html", context, user=user)
 
 

@@ -3,14 +3,14 @@ orders each covers (an order on at most one live invoice: a partial unique index
 yearly number counter and the issued PDFs.
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
