@@ -54,6 +54,7 @@ from relaygate.payments.invoice_pdf import Issuer
 from relaygate.payments.invoices import InvoiceService
 from relaygate.payments.service import PaymentService, PaymentURLs
 from relaygate.relay.background import BackgroundRuns
+from relaygate.relay.file_inputs import FileInputs
 from relaygate.relay.keyring import KeyRing
 from relaygate.relay.media.webhook import WebhookSender
 from relaygate.relay.output_cap import CapSlack
@@ -108,10 +109,10 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
     rules = _rules(settings, db, billing)
-    relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules))
+    files = await _files(settings, stack, db, kv, billing)
+    relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules), files)
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
-    files = await _files(settings, stack, db, kv, billing)
     services = Services(
         kv=kv,
         accounts=accounts,
@@ -504,9 +505,15 @@ async def _state(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV
 
 
 def _relay(
-    settings: Settings, kv: KV, billing: _Billing, routing: _Routing, rules: RuleCache
+    settings: Settings,
+    kv: KV,
+    billing: _Billing,
+    routing: _Routing,
+    rules: RuleCache,
+    files: FileService,
 ) -> RelayService:
-    """The data plane's service: admission, rules, limits, routing, failover and billing."""
+    """The data plane's service: admission, rules, stored files as inputs, limits,
+    routing, failover and billing."""
     return RelayService(
         routing.router,
         routing.providers,
@@ -519,6 +526,9 @@ def _relay(
         CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
         first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
         rules=rules,
+        files=FileInputs(
+            files, settings.files_input_max_bytes, settings.files_input_max_total_bytes
+        ),
     )
 
 

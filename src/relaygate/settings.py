@@ -252,6 +252,10 @@ class Settings(BaseModel):
     )
     files_price_per_gb_day: Decimal = Field(default=Decimal(0), ge=0)
     files_sweep_interval: float = Field(default=60.0, gt=0)
+    # stored files as model inputs (docs/storage.md#files-as-model-inputs): bytes per file,
+    # and per call in all; they are read whole and sent inline
+    files_input_max_bytes: int = Field(default=20 * 1024**2, ge=0)
+    files_input_max_total_bytes: int = Field(default=50 * 1024**2, ge=0)
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

@@ -206,8 +206,9 @@ class RelayApp:
         body = await read_body(receive, headers.content_length, self.max_body_bytes)
         ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
         request = await call.apply_rules(Request(self.relay.parse(body), body), wire)
+        facts = call.admit(request.payload, wire)
+        request = await call.attach_files(request, wire)  # files named by id, inline
         payload, body = request.payload, request.body
-        facts = call.admit(payload, wire)
         plan, payload = await self._planned(wire, endpoint, headers, principal, payload)
         await call.limit(estimate_prompt_tokens(body), wire.rate_limit_headers)
         if endpoint != COUNT_TOKENS:  # counting is free

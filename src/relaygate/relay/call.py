@@ -9,6 +9,7 @@ another. Now each path does::
         call.identify(principal)           # from here the call leaves a usage row
         request = await call.apply_rules(request, wire)  # the user's override rules
         facts = call.admit(request.payload, wire)  # the key may use the (rewritten) model
+        request = await call.attach_files(request, wire)  # stored files named, inline
         await call.limit(tokens, style)    # RPM/TPM (429 with the rate-limit headers)
         await call.reserve(payload, body, wire)  # 402, or the hold
         async with call.slot():            # the key's concurrency slot
@@ -50,9 +51,11 @@ from relaygate.limits.policy import tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.dialects.file_inputs import mentions_files
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
 from relaygate.relay.dialects.registry import OPENAI_CHAT
+from relaygate.relay.file_inputs import FileInputs
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import HeaderEdits
 from relaygate.rules.cache import RuleCache
@@ -116,6 +119,7 @@ class Calls:
         cap_slack: CapSlack,
         health: ChannelHealth,
         rules: RuleCache | None = None,
+        files: FileInputs | None = None,
     ) -> None:
         self.charging = charging
         self.limiter = limiter
@@ -124,6 +128,7 @@ class Calls:
         self.cap_slack = cap_slack
         self.health = health
         self.rules = rules  # the users' override rules, compiled (None: no rules at all)
+        self.files = files  # stored files as model inputs (None: no file store)
         self.in_flight = 0  # relay calls between their start and their usage record
 
     def call(self, ctx: CallContext) -> CallLifecycle:
@@ -246,6 +251,21 @@ class CallLifecycle:
         if done.body is payload:
             return request
         return Request(done.body, orjson.dumps(done.body))
+
+    async def attach_files(self, request: Request, wire: Dialect) -> Request:
+        """The request with the caller's stored files it names filled in inline
+        (relay/file_inputs.py), after :meth:`admit`: a refused key or model reads no file.
+        A body that mentions no file costs two substring searches here; one that does,
+        one database read for all its files. Another user's id, or a missing one, is a
+        400 in the caller's dialect naming it."""
+        inputs, payload = self._calls.files, request.payload
+        if inputs is None or not isinstance(payload, dict) or not mentions_files(request.body):
+            return request
+        wanted = wire.file_inputs(self.ctx.endpoint, payload)
+        if not wanted:
+            return request
+        await inputs.attach(self._principal().user_id, wanted)
+        return Request(payload, orjson.dumps(payload))
 
     def admit(self, payload: Any, wire: Dialect) -> RequestFacts:
         """What the call asks for, and whether the caller's key may use the model."""

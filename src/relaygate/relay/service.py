@@ -48,6 +48,7 @@ from relaygate.relay.dialects import OPENAI
 from relaygate.relay.dialects.anthropic_messages.request import COUNT_TOKENS
 from relaygate.relay.dialects.openai_chat.request import EMBEDDINGS, RequestFacts
 from relaygate.relay.dialects.registry import dialect_of, for_call
+from relaygate.relay.file_inputs import FileInputs
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
 from relaygate.relay.output_cap import CapSlack
@@ -156,6 +157,7 @@ class RelayService:
         cap_slack: CapSlack | None = None,
         first_byte_timeout: float = 600.0,
         rules: RuleCache | None = None,
+        files: FileInputs | None = None,
     ) -> None:
         self.router = router
         # seconds for an upstream's first event, unless its channel sets its own (the
@@ -167,7 +169,7 @@ class RelayService:
         # admission, limits, holds, the in-flight count and the bill: relay/call.py
         self.calls = Calls(
             charging, limiter, tiers, default_output_estimate, cap_slack or CapSlack(),
-            self.health, rules,
+            self.health, rules, files,
         )  # fmt: skip
         self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
 

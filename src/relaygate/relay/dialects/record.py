@@ -30,6 +30,7 @@ from relaygate.relay.canonical.messages import Request, Response
 from relaygate.relay.canonical.stream import StreamEvent
 from relaygate.relay.dialects import DialectName
 from relaygate.relay.dialects.decoding import StreamDecoder
+from relaygate.relay.dialects.file_inputs import FileInput, no_file_inputs
 from relaygate.relay.dialects.openai_chat.capabilities import ModelCapabilities
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.openings import OpeningTest
@@ -222,6 +223,9 @@ class Dialect:
     # the choices a caller gets (the ``n`` each of which ends when a stream is stopped)
     choices_returned: Callable[[dict[str, Any]], int] = one_choice
     stores_turns: bool = False  # a call continues (and is stored as) a stored turn
+    # the content parts of a call (endpoint, body) that name a stored file of the caller's,
+    # each with how it is filled inline (relay/dialects/file_inputs.py)
+    file_inputs: Callable[[str, dict[str, Any]], list[FileInput]] = no_file_inputs
     asks_usage_chunk: bool = False  # a passthrough stream is asked for its usage chunk
     overloaded_529: bool = False  # an upstream 529 is this dialect's "overloaded" error
     # A model the key may not use. OpenAI callers get the documented 401; Anthropic callers

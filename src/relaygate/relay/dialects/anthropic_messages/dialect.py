@@ -11,6 +11,7 @@ from relaygate.limits.headers import anthropic_headers
 from relaygate.relay.dialects import DialectName
 from relaygate.relay.dialects.anthropic_messages import errors, request
 from relaygate.relay.dialects.anthropic_messages.count import estimate_input_tokens
+from relaygate.relay.dialects.anthropic_messages.file_inputs import file_inputs
 from relaygate.relay.dialects.anthropic_messages.model_list import model_entry, model_list
 from relaygate.relay.dialects.anthropic_messages.request import MESSAGES
 from relaygate.relay.dialects.anthropic_messages.usage import read_usage
@@ -105,6 +106,7 @@ DIALECT = Dialect(
     probe=_probe,
     final_text=final_text,
     codec=_codec,
+    file_inputs=file_inputs,
     counts_tokens=True,
     count_estimate=estimate_input_tokens,
     overloaded_529=True,

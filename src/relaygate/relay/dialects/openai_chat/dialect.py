@@ -12,6 +12,7 @@ from relaygate.relay.dialects import DialectName
 from relaygate.relay.dialects.anthropic_messages.request import MESSAGES
 from relaygate.relay.dialects.openai_chat import errors, limits
 from relaygate.relay.dialects.openai_chat.channel_capabilities import model_capabilities
+from relaygate.relay.dialects.openai_chat.file_inputs import file_inputs
 from relaygate.relay.dialects.openai_chat.model_list import model_entry, model_list
 from relaygate.relay.dialects.openai_chat.request import CHAT, EMBEDDINGS, inspect
 from relaygate.relay.dialects.openai_chat.usage import read_usage
@@ -107,6 +108,7 @@ DIALECT = Dialect(
     probe=_probe,
     final_text=final_text,
     codec=_codec,
+    file_inputs=file_inputs,
     asks_usage_chunk=True,
     choices_returned=limits.choices_returned,
 )

@@ -18,6 +18,7 @@ from relaygate.relay.dialects.openai_chat import errors
 from relaygate.relay.dialects.openai_chat.capabilities import UNKNOWN, ModelCapabilities
 from relaygate.relay.dialects.openai_chat.model_list import model_entry, model_list
 from relaygate.relay.dialects.openai_responses import request
+from relaygate.relay.dialects.openai_responses.file_inputs import file_inputs
 from relaygate.relay.dialects.openai_responses.native import native_body
 from relaygate.relay.dialects.openai_responses.output import read_usage
 from relaygate.relay.dialects.openings import responses_opening
@@ -89,5 +90,6 @@ DIALECT = Dialect(
     probe=_probe,
     final_text=_no_final_text,
     codec=_codec,
+    file_inputs=file_inputs,
     stores_turns=True,
 )
