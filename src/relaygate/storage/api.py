@@ -13,7 +13,7 @@ strong ETag (``If-None-Match`` → 304), and one byte range (206, or 416 past th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -22,7 +22,6 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
-from relaygate.accounts.principal import Principal
 from relaygate.accounts.user_api import KeyOrSessionDep
 from relaygate.core.envelope import ErrorEnvelope, envelope, error_responses, refused_when
 from relaygate.core.errors import ClientError, InvalidRequest, RangeNotSatisfiable
@@ -45,7 +44,7 @@ from relaygate.storage.multipart import MAX_FIELD_BYTES, OVERHEAD_BYTES, UploadF
 from relaygate.storage.repository import FileFilter
 from relaygate.storage.service import MAX_TAGS, FileChanges, FileService, NewFile
 
-__all__ = ["file_out", "router"]
+__all__ = ["describe_upload", "file_out", "router", "stream_upload"]
 
 _DRAIN_BYTES = 16 * 1024 * 1024  # read (and drop) after a refusal, so the client sees it
 
@@ -262,7 +261,7 @@ class _Body:
                 return
 
 
-def _describe(form: UploadForm) -> NewFile:
+def describe_upload(form: UploadForm) -> NewFile:
     """The upload's metadata from its text fields (read once the body is in)."""
     filename = form.value("filename") or form.filename
     if not filename:
@@ -285,9 +284,34 @@ def _describe(form: UploadForm) -> NewFile:
     )
 
 
-async def _upload(request: Request, principal: Principal, svc: FileService) -> StoredFile:
+async def _guarded(
+    form: UploadForm, chunks: AsyncIterator[bytes], guard: Callable[[UploadForm], None]
+) -> AsyncIterator[bytes]:
+    """The file's bytes, ``guard`` run on the fields sent before them (before the first
+    byte is stored; at the end for an empty file)."""
+    guarded = False
+    async for chunk in chunks:
+        if not guarded:
+            guard(form)
+            guarded = True
+        yield chunk
+    if not guarded:
+        guard(form)
+
+
+async def stream_upload(
+    request: Request,
+    user_id: int,
+    svc: FileService,
+    describe: Callable[[UploadForm], NewFile] = describe_upload,
+    guard: Callable[[UploadForm], None] | None = None,
+) -> StoredFile:
+    """Store the request's multipart upload as a file of ``user_id``, streamed (the API's
+    route and the console's form both): ``describe`` reads its metadata from the fields,
+    ``guard`` (the console's CSRF check) vets the fields sent before the file's bytes. A
+    refusal reads and drops the rest of a small body, so the client sees the answer."""
     body = _Body(request)
-    allowance = await svc.allowance(principal.user_id)
+    allowance = await svc.allowance(user_id)
     try:
         declared = int(request.headers.get("content-length", ""))
     except ValueError:
@@ -295,10 +319,11 @@ async def _upload(request: Request, principal: Principal, svc: FileService) -> S
     if declared is not None and declared - OVERHEAD_BYTES > allowance.room:
         allowance.check(declared - OVERHEAD_BYTES)  # refused before a byte is read
     form = UploadForm(body.chunks(), request.headers.get("content-type", ""))
+    chunks = form.file_chunks()
+    if guard is not None:
+        chunks = _guarded(form, chunks, guard)
     try:
-        return await svc.upload(
-            principal.user_id, form.file_chunks(), lambda: _describe(form), allowance
-        )
+        return await svc.upload(user_id, chunks, lambda: describe(form), allowance)
     except ClientError:
         if declared is None or declared <= _DRAIN_BYTES + MAX_FIELD_BYTES:
             await body.drain(_DRAIN_BYTES)
@@ -321,7 +346,7 @@ async def _upload(request: Request, principal: Principal, svc: FileService) -> S
     },
 )
 async def upload(request: Request, principal: KeyOrSessionDep, svc: FilesDep) -> dict[str, Any]:
-    row = await _upload(request, principal, svc)
+    row = await stream_upload(request, principal.user_id, svc)
     return envelope({"fileUniqueID": row.uid, **file_out(row)}, "File Upload Success")
 
 

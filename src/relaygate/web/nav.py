@@ -32,6 +32,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/console/", N_("Dashboard")),
     NavItem("/console/keys", N_("Keys")),
     NavItem("/console/rules", N_("Rules")),
+    NavItem("/console/files", N_("Files")),
     NavItem("/console/bills", N_("Bills")),
     NavItem("/console/packages", N_("Packages")),
     NavItem("/console/billing", N_("Billing")),

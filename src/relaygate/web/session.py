@@ -38,6 +38,7 @@ from relaygate.web.i18n import N_
 
 __all__ = [
     "COOKIE",
+    "CSRF_REFUSED",
     "ConsoleOperatorDep",
     "ConsoleUserDep",
     "CsrfDep",

@@ -67,6 +67,7 @@ CONSOLE_ASSETS = MappingProxyType(
     {
         "console.css": _CSS,
         "console.js": _JS,
+        "files.js": _JS,  # the files page: drag and drop onto the upload form
         "passkeys.js": _JS,  # the login and account pages
         "playground.js": _JS,  # the playground page
     }

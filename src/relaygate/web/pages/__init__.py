@@ -26,6 +26,7 @@ from relaygate.web.pages import (
     billing,
     bills,
     dashboard,
+    files,
     invite,
     invite_landing,
     invoices,
@@ -70,4 +71,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     invoices.router,
     admin_invoices.router,
     rules.router,
+    files.router,
 )
