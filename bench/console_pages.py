@@ -68,6 +68,7 @@ PAGES: tuple[Page, ...] = (
     Page("a key", "/console/keys/{key}"),
     Page("rules", "/console/rules"),
     Page("a new rule (editor and dry run)", "/console/rules/new"),
+    Page("files", "/console/files"),
     Page("operator: overview", "/console/admin/"),
     Page("operator: users", "/console/admin/users"),
     Page("operator: the heavy user", "/console/admin/users/1"),

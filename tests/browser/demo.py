@@ -173,6 +173,22 @@ def _relay_calls(gateway: Gateway, upstream: FakeOpenAI, keys: list[str]) -> Non
         )
 
 
+def _files(gateway: Gateway, key: str) -> None:
+    """Two stored files, one public (its link and copy button on the files page)."""
+    files = (
+        ("q4-report.pdf", b"%PDF-1.7\n" + bytes(4000), "application/pdf", "false", "work"),
+        ("team-photo.png", b"\x89PNG\r\n\x1a\n" + bytes(20000), "image/png", "true", "team"),
+    )
+    with gateway.http(key) as http:
+        for name, data, mime, public, tag in files:
+            sent = http.post(
+                "/api/v1/user/files/upload",
+                files={"file": (name, data, mime)},
+                data={"purpose": "2", "is_public": public, "tags": tag},
+            )
+            assert sent.status_code == 200, sent.text
+
+
 def start_demo(directory: Path, **settings: Any) -> Demo:
     """Start the demo gateway (SQLite under ``directory``) and fill it."""
     stack = ExitStack()
@@ -204,6 +220,7 @@ def start_demo(directory: Path, **settings: Any) -> Demo:
     _history(gateway, user_id, [laptop.id, ci.id])
     _relay_calls(gateway, upstream, [laptop.key, ci.key])
     _invoices(gateway, user_id)
+    _files(gateway, laptop.key)
     records = gateway.wait_for_records(user_id=user_id, model=ECHO)
     return Demo(
         gateway=gateway,

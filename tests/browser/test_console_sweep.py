@@ -31,6 +31,7 @@ PAGES = (
     "/console/keys/{key}",
     "/console/rules",
     "/console/rules/new",
+    "/console/files",
     "/console/bills",
     "/console/bills/{bill}",
     "/console/packages",
