@@ -158,6 +158,16 @@ _FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+_STORED_FILES = (
+    "A content part may name one of the caller's stored files by its `fileUniqueID` "
+    '(docs/storage.md, "Files as model inputs"): an image URL or file URL '
+    "`relaygate-file://<id>`, or a `file_id` (Chat `file` parts, Responses `input_image` "
+    "and `input_file`, Messages `image` and `document` blocks with a `file` source). "
+    "Relaygate sends the upstream the file inline. Another user's, an unknown or an "
+    "expired id is a 400 naming it."
+)
+
+
 def _post(
     summary: str, shape: str, required: list[str], streams: bool, tag: str = _OPENAI_TAG
 ) -> dict[str, Any]:
@@ -248,6 +258,8 @@ def relay_paths() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         ["model"],
         False,
     )
+    for stored_files in (chat, responses, messages):
+        stored_files["post"]["description"] = _STORED_FILES
     paths = {
         "/v1/chat/completions": chat,
         "/v1/responses": responses,
