@@ -118,6 +118,16 @@ def test_rename_and_strip_temperature_for_one_key_only(gateway: Gateway, fake: F
     assert sent["model"] == cheap and "temperature" not in sent and sent["stream"] is True
 
     assert rule_call(gateway, pinned, "get", {"id": rule["id"]})["hits_30d"] == 2
+    manager = gateway.make_user_key(user_id=pinned.user_id, is_admin=True).key
+    with gateway.http(manager) as http:
+        lines = http.get("/api/v1/user/bills").json()["data"]
+        exported = http.get("/api/v1/user/bills", params={"format": "csv"}).text
+    assert sorted((line["model"], line["rules"]) for line in lines) == [
+        (dear, None),
+        (cheap, str(rule["id"])),
+        (cheap, str(rule["id"])),
+    ]
+    assert exported.splitlines()[0].endswith(",keyRemark,rules")
 
 
 def test_key_permissions_apply_to_the_model_the_rules_chose(

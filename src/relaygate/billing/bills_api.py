@@ -8,8 +8,10 @@ media units the call was billed for (``images``, ``characters``, ``audioMs``;
 docs/media.md); how it was priced: ``routeGroup`` (``cc-omg``, ``codex-omg``, or ``""``
 for ``/v1``), each multiplier applied as an exact decimal string (``modelMultiplier``,
 ``routeMultiplier``, ``tierMultiplier``, ``groupMultiplier``) and ``packagePaid`` (a
-resource package paid some of it); and ``keyRemark``, the key's remark, read from the
-key at listing time (null, an empty CSV cell, when the key was deleted).
+resource package paid some of it); ``keyRemark``, the key's remark, read from the
+key at listing time (null, an empty CSV cell, when the key was deleted); and ``rules``,
+the ids of the user's override rules that rewrote the call ("12,15"; null, an empty CSV
+cell, when none did: docs/rules.md).
 
 The CSV writes booleans as ``true``/``false``, as the JSON does.
 """
@@ -39,7 +41,7 @@ COLUMNS = (
     "time", "requestId", "keyId", "model", "endpoint", "status", "stream", "promptTokens",
     "completionTokens", "cachedTokens", "RURT", "TPS", "Free", "amount", "packageAmount",
     "attempts", "images", "characters", "audioMs", "routeGroup", "modelMultiplier",
-    "routeMultiplier", "tierMultiplier", "groupMultiplier", "packagePaid", "keyRemark",
+    "routeMultiplier", "tierMultiplier", "groupMultiplier", "packagePaid", "keyRemark", "rules",
 )  # fmt: skip
 
 router = APIRouter(tags=["billing: bills"])
@@ -74,6 +76,7 @@ def _row(line: BillLine) -> dict[str, Any]:
         "groupMultiplier": record.group_multiplier,
         "packagePaid": record.package_amount > 0,
         "keyRemark": line.key_remark,
+        "rules": record.rules,
     }
 
 

@@ -8,7 +8,7 @@ another. Now each path does::
     async with relay.call(ctx) as call:
         call.identify(principal)           # from here the call leaves a usage row
         request = await call.apply_rules(request, wire)  # the user's override rules
-        facts = call.admit(payload, wire)  # the key may use the (rewritten) model
+        facts = call.admit(request.payload, wire)  # the key may use the (rewritten) model
         await call.limit(tokens, style)    # RPM/TPM (429 with the rate-limit headers)
         await call.reserve(payload, body, wire)  # 402, or the hold
         async with call.slot():            # the key's concurrency slot

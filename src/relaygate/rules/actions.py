@@ -65,6 +65,8 @@ def _child(node: Any, token: str) -> Any:
 
 
 def get(body: dict[str, Any], tokens: tuple[str, ...]) -> Any:
+    if len(tokens) == 1:  # a top-level field: the common case
+        return body.get(tokens[0], MISSING)
     node: Any = body
     for token in tokens:
         node = _child(node, token)
@@ -113,6 +115,8 @@ class Work:
         """The writable container of the pointer's last token, or None when the path runs
         through something that is not a container (or is missing and ``create`` is off)."""
         node: Any = self.root()
+        if len(tokens) == 1:
+            return node
         for token in tokens[:-1]:
             child = _child(node, token)
             if child is MISSING:
