@@ -243,6 +243,14 @@ class RuleService:
             found = await RuleRepository(session).by_name(user_id, name)
         return found is None or found.id == exclude_id
 
+    async def names_of(self, user_id: int, ids: Collection[int]) -> dict[int, str]:
+        """The names of the user's rules among ``ids``, for pages that name the rules a
+        bill line records (a rule deleted since is absent: shown by its id)."""
+        if not ids:
+            return {}
+        async with self.db.session() as session:
+            return await RuleRepository(session).names_of(user_id, ids)
+
     async def enabled_rules(self, user_id: int) -> list[tuple[int, RuleDoc]]:
         """The user's enabled rules in the order they run (the relay's rule cache loads
         these)."""
