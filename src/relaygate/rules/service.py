@@ -269,8 +269,10 @@ class RuleService:
     async def dry_run(
         self, user_id: int, sample: Sample, rule: RuleDoc | None, ids: Sequence[int] | None
     ) -> DryRun:
-        """``rule`` alone (unsaved: id 0), else the rules of ``ids`` (enabled or not), else
-        the user's enabled rules: through the relay's engine, no upstream, no charge."""
+        """``rule`` alone (unsaved: id 0), else the rules of ``ids``, each run whatever its
+        ``enabled`` flag (a draft is tried before it is switched on), else the user's
+        enabled rules (what real calls run): through the relay's engine, no upstream, no
+        charge."""
         if rule is not None:
             rules = [(0, rule)]
         elif ids:
