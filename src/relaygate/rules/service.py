@@ -384,8 +384,8 @@ class RuleService:
     async def copy(
         self, user_id: int, rule_id: int, name: str | None, *, actor_id: int | None
     ) -> OverrideRule:
-        """A disabled copy (two live copies would apply twice), named ``x (copy)``
-        unless a name is given."""
+        """A disabled copy (two live copies would apply twice), named ``x copy`` (then
+        ``x copy 2``…) unless a name is given."""
         limits = await self.limits(user_id)
         async with self.db.session() as session, session.begin():
             repo = RuleRepository(session)
