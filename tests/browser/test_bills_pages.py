@@ -19,6 +19,7 @@ from tests.fakes.openai_payloads import Behaviour
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import Gateway
 from tests.integration.test_money import chat, priced_model, record_of
+from tests.integration.test_rules_relay import create_rule
 
 AMOUNT = "0.009000"  # 1000 input × 2.00 + 500 output × 8.00 per million, × 1.5
 ROWS = "table.bills tbody tr"
@@ -60,11 +61,17 @@ def test_bills_filter_explain_export_and_paginate(
     fake.default = Behaviour(prompt_tokens=1000, completion_tokens=500)
     main = gateway.make_user_key(user_id=user_id, remark="laptop")
     spare = gateway.make_user_key(user_id=user_id, remark="ci runner")
+    cool = {"type": "set", "path": "/temperature", "value": 0}
+    rule = create_rule(
+        gateway, spare, {"name": "ci cool", "match": {"key_ids": [spare.id]}, "actions": [cool]}
+    )
     made = _calls(gateway, main.key, model, 3) + _calls(gateway, spare.key, other_model, 1)
 
     page.goto("/console/bills")
     expect(page.locator(ROWS)).to_have_count(4)
     expect(page.locator(ROWS).first).to_contain_text(other_model)
+    named = page.locator(ROWS).first.get_by_role("link", name="ci cool")  # the rule that fired
+    expect(named).to_have_attribute("href", f"/console/rules/{rule['id']}")
     expect(page.locator(ROWS).nth(1)).to_contain_text(AMOUNT)
     shot(page, "console-bills")
     assert_accessible(page)
@@ -112,6 +119,7 @@ def test_bills_filter_explain_export_and_paginate(
     assert [r["requestId"] for r in rows] == [r["request_id"] for r in reversed(made)]
     assert [r["amount"] for r in rows[1:]] == [AMOUNT] * 3
     assert rows[0]["amount"] == "0.001500" and rows[0]["keyRemark"] == "ci runner"
+    assert (rows[0]["rules"], rows[1]["rules"]) == (str(rule["id"]), "")
 
     # small pages, older then newer
     page.goto("/console/bills?limit=2")

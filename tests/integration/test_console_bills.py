@@ -27,6 +27,7 @@ from tests.fakes.openai_upstream import FakeOpenAI
 from tests.harness import Gateway, IssuedKey
 from tests.integration.console import new_browser, new_email, sign_in
 from tests.integration.test_money import USER, chat, priced_model, record_of
+from tests.integration.test_rules_relay import create_rule, rule_call
 
 LINE = re.compile(r'href="/console/bills/(\d+)')
 AMOUNT = "0.009000"  # 1000 input × 2.00 + 500 output × 8.00 per million = 0.006, × 1.5
@@ -162,6 +163,45 @@ def test_a_bill_line_explains_its_charge_and_leads_back_to_the_same_page(
     assert ">1.5<" in text  # the model multiplier and the product
     assert "The worked-out amount equals the billed amount." in text
     assert f'href="/console/bills?model={me.model}&amp;limit=5"' in text
+
+
+def test_a_line_names_the_rules_that_rewrote_it(sqlite_gateway: Gateway, fake: FakeOpenAI) -> None:
+    gw = sqlite_gateway
+    me = _person(gw, fake)
+    kept = create_rule(
+        gw,
+        me.key,
+        {
+            "name": "cool temperature",
+            "actions": [{"type": "set", "path": "/temperature", "value": 0}],
+        },
+    )
+    gone = create_rule(
+        gw,
+        me.key,
+        {"name": "tag", "actions": [{"type": "set_header", "name": "x-t", "value": "1"}]},
+    )
+    [ruled] = _calls(gw, me.key.key, me.model, 1)
+    rule_call(gw, me.key, "delete", {"id": gone["id"]})
+    later = record_of(gw, chat(gw, me.other_key.key, me.model))  # the kept rule alone
+    assert (ruled["rules"], later["rules"]) == (f"{kept['id']},{gone['id']}", str(kept["id"]))
+
+    named = f'<a href="/console/rules/{kept["id"]}">cool temperature</a>'
+    deleted = f"rule #{gone['id']} (deleted)"
+    page = me.browser.get("/console/bills")
+    assert page.text.count(named) == 2 and page.text.count(deleted) == 1
+    line = me.browser.get(f"/console/bills/{ruled['id']}")
+    assert line.status_code == 200, line.text
+    assert "First, your override rules rewrote the call" in line.text
+    assert named in line.text and deleted in line.text
+    chinese = me.browser.get(f"/console/bills/{ruled['id']}", headers={"accept-language": "zh-CN"})
+    assert "首先，你的覆盖规则改写了这次调用" in chinese.text
+    assert f"规则 #{gone['id']}（已删除）" in chinese.text
+
+    rule_call(gw, me.key, "delete", {"id": kept["id"]})
+    unruled = record_of(gw, chat(gw, me.key.key, me.model))
+    line = me.browser.get(f"/console/bills/{unruled['id']}")
+    assert "First, your override rules rewrote the call" not in line.text
 
 
 def test_a_line_priced_before_a_price_change_starts_from_the_recorded_cost(

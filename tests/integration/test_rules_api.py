@@ -344,6 +344,40 @@ def test_the_dry_run_shows_the_rewrite_and_every_verdict(rules: Rules) -> None:
     assert rules.ok("list", {})["total"] == 2  # the unsaved rule stays unsaved
 
 
+def test_a_dry_run_of_a_draft_or_selected_rules_runs_them_even_disabled(
+    sqlite_gateway: Gateway,
+) -> None:
+    rules = Rules(sqlite_gateway)
+    on = rules.ok("create", rule("on", priority=1))
+    off = rules.ok(
+        "create",
+        rule(
+            "off",
+            enabled=False,
+            priority=2,
+            actions=[{"type": "set", "path": "/temperature", "value": 0}],
+        ),
+    )
+    sample = {"body": {"model": "gpt-4", "messages": []}}
+
+    every = rules.ok("test", {"sample": sample})  # all my rules: the enabled ones only
+    assert (every["fired"], every["disabled"]) == ([on["id"]], [])
+    assert [(v["id"], v["enabled"]) for v in every["rules"]] == [(on["id"], True)]
+    assert "temperature" not in every["rewritten_request"]["body"]
+
+    chosen = rules.ok("test", {"ids": [off["id"], on["id"]], "sample": sample})
+    assert (chosen["fired"], chosen["disabled"]) == ([on["id"], off["id"]], [off["id"]])
+    assert [(v["id"], v["enabled"], v["matched"]) for v in chosen["rules"]] == [
+        (on["id"], True, True),
+        (off["id"], False, True),
+    ]
+    assert chosen["rewritten_request"]["body"]["temperature"] == 0
+
+    draft = rule("draft", enabled=False, actions=[{"type": "block", "message": "not yet"}])
+    tried = rules.ok("test", {"rule": draft, "sample": sample})
+    assert (tried["blocked"], tried["disabled"], tried["rules"][0]["enabled"]) == (True, [0], False)
+
+
 def test_stats_and_limits_answer_for_a_new_user(rules: Rules) -> None:
     rules.ok("create", rule("a"))
     stats = rules.ok("stats", {"days": 7})

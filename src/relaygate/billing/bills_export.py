@@ -4,7 +4,8 @@ An async iterator of text chunks (the header row, then one chunk per page of row
 response streams it as it comes, and memory holds one page (``PAGE`` rows) whatever the
 range, since each page is a keyset read continuing below the last (bills_view.py).
 Money is exact (``core.money.format_money``: six decimals), booleans are ``true`` and
-``false`` as in the JSON, times are ISO 8601 UTC with ``Z``.
+``false`` as in the JSON, times are ISO 8601 UTC with ``Z``; ``rules`` is the ids of the
+override rules that rewrote the call ("12,15"), as in the bills API's CSV.
 
 CSV injection: a spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@``
 (and some also with a tab or a carriage return) as a formula, and a model name, a key's
@@ -30,6 +31,7 @@ COLUMNS = (
     "time", "requestId", "keyId", "keyRemark", "model", "endpoint", "status", "stream",
     "promptTokens", "completionTokens", "cachedTokens", "RURT", "TPS", "Free", "amount",
     "freeAmount", "officialCost", "packageAmount", "packageUsed", "routeGroup", "multiplier",
+    "rules",
 )  # fmt: skip
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -67,6 +69,7 @@ def _cells(row: BillRow) -> list[Any]:
         row.package_used,
         row.route_group,
         row.multiplier,
+        ",".join(map(str, row.rules)),  # the override rules that fired (docs/rules.md)
     ]
 
 

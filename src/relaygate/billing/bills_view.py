@@ -85,6 +85,7 @@ class BillRow:
     package_used: bool
     route_group: str  # "" for /v1
     multiplier: str  # the product applied, exact decimal text
+    rules: tuple[int, ...] = ()  # the override rules that rewrote the call, in run order
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ def bill_row(line: BillLine) -> BillRow:
         package_used=r.package_amount > 0,
         route_group=r.route_group,
         multiplier=r.multiplier,
+        rules=r.rule_ids,
     )
 
 

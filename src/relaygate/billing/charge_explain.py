@@ -5,7 +5,9 @@ Derived from the stored usage row and the pricing code (pricing.py), the same st
 the ``official_cost`` the row stores; what resource packages covered, taken first at
 official prices; the rest × the multiplier (model × route group × service tier (flex) ×
 user group; the row stores each), rounded once, half up, never below zero; the free
-balance pays first out of that amount.
+balance pays first out of that amount. The user's override rules ran before all of it
+(docs/rules.md): the model and the units are those the rules left, and ``rules`` names
+the rules that fired.
 
 The derivation is exact when the packages covered anything (the row holds everything it
 needs). When they covered nothing, the multiplier applies to the *exact* official cost,
@@ -60,6 +62,7 @@ class ChargeExplanation:
     billed_amount: int  # what the line says was charged
     free_amount: int  # of billed_amount, paid by the free balance
     paid_amount: int  # of billed_amount, paid by the balance
+    rules: tuple[int, ...] = ()  # the override rules that rewrote the call before pricing
 
     @property
     def exact(self) -> bool:
@@ -113,4 +116,5 @@ def explain(row: UsageRecord, price: Price) -> ChargeExplanation:
         billed_amount=row.amount,
         free_amount=row.free_amount,
         paid_amount=row.amount - row.free_amount,
+        rules=row.rule_ids,
     )

@@ -93,6 +93,14 @@ class UsageRecord(Base):
     # the override rules that fired for the call, as ids "12,15" (docs/rules.md); NULL: none
     rules: Mapped[str | None] = mapped_column(Text, nullable=True)
 
+    @property
+    def rule_ids(self) -> tuple[int, ...]:
+        """The ids of ``rules``, in the order the rules ran (empty when none fired)."""
+        text = self.rules
+        if not text:
+            return ()
+        return tuple(int(part) for part in text.split(",") if part.isascii() and part.isdigit())
+
 
 class Wallet(Base):
     """A user's money. Changed only together with a ledger entry, in one transaction."""

@@ -216,10 +216,12 @@ class CallLifecycle:
 
     async def apply_rules(self, request: Request, wire: Dialect) -> Request:
         """The request as the caller's override rules leave it (docs/rules.md), before
-        :meth:`admit`: so the key's model permission, the limits, the hold and the price
-        all see the model the upstream will be asked for. A rule's block is a 403 in the
-        caller's dialect; the upstream is never called and nothing is charged. A user
-        without rules costs one set lookup here."""
+        :meth:`admit`; every relay route calls it (the JSON routes and the media routes,
+        whose multipart forms it sees as objects of text fields): so the key's model
+        permission, the limits, the hold and the price all see the model the upstream will
+        be asked for. A rule's block is a 403 in the caller's dialect; the upstream is
+        never called and nothing is charged. A user without rules costs one set lookup
+        here."""
         cache, principal = self._calls.rules, self._principal()
         if cache is None:
             return request

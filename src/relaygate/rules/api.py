@@ -124,8 +124,9 @@ class SampleIn(_Body):
 
 
 class TestIn(_Body):
-    """``rule`` (an unsaved rule), else ``ids`` (saved rules, enabled or not), else every
-    enabled rule of yours."""
+    """``rule`` (an unsaved rule), else ``ids`` (saved rules), else every enabled rule of
+    yours. A rule given or selected runs whatever its ``enabled`` flag (the answer's
+    ``disabled`` lists those that are off, which real calls skip)."""
 
     rule: RuleDoc | None = None
     ids: Annotated[list[RowId], Field(max_length=MAX_BATCH)] | None = None
@@ -190,8 +191,15 @@ def dry_run_out(done: DryRun) -> dict[str, Any]:
             "set_headers": dict(done.set_headers),
             "remove_headers": sorted(done.remove_headers),
         },
+        "disabled": sorted(done.disabled),
         "rules": [
-            {"id": v.id, "name": v.name, "matched": v.matched, "reason": v.reason}
+            {
+                "id": v.id,
+                "name": v.name,
+                "enabled": v.id not in done.disabled,
+                "matched": v.matched,
+                "reason": v.reason,
+            }
             for v in done.verdicts
         ],
     }

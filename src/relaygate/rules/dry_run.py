@@ -1,6 +1,11 @@
 """The ``test`` route's dry run: a sample request through a set of rules, with no upstream
 call and no charge. The very engine the relay runs (``rules.engine``) applies the rules
-and explains, rule by rule, why each one matched or not. Pure."""
+and explains, rule by rule, why each one matched or not. Pure.
+
+The caller chose the rules (``RuleService.dry_run``: a draft, selected ids, or the
+enabled ones), so every rule given runs here whatever its ``enabled`` flag: a user
+drafting a rule they have not switched on yet must be able to try it. ``disabled``
+says which of them the relay would skip today."""
 
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ class DryRun:
     remove_headers: frozenset[str]
     blocked: str | None
     verdicts: list[RuleVerdict]
+    disabled: frozenset[int] = frozenset()  # ids of the rules run that are switched off
 
 
 def dry_run(rules: Sequence[tuple[int, RuleDoc]], sample: Sample) -> DryRun:
@@ -57,7 +63,7 @@ def dry_run(rules: Sequence[tuple[int, RuleDoc]], sample: Sample) -> DryRun:
         model=model,
         body=sample.body,
     )
-    ruleset = compile_rules(rules)
+    ruleset = compile_rules(rules, include_disabled=True)
     done = ruleset.apply(call)
     body = done.body
     if "model" in body and body["model"] != done.model:  # a rename shows in the body sent
@@ -70,4 +76,5 @@ def dry_run(rules: Sequence[tuple[int, RuleDoc]], sample: Sample) -> DryRun:
         remove_headers=done.remove_headers,
         blocked=done.blocked,
         verdicts=list(ruleset.explain(call)),
+        disabled=frozenset(rule_id for rule_id, doc in rules if not doc.enabled),
     )

@@ -59,6 +59,15 @@ class RuleRepository:
         )
         return {row.id: row for row in await self.session.scalars(query)}
 
+    async def names_of(self, user_id: int, ids: Collection[int]) -> dict[int, str]:
+        """Id -> name of the user's rules among ``ids`` (a deleted one is absent)."""
+        if not ids:
+            return {}
+        query = select(OverrideRule.id, OverrideRule.name).where(
+            OverrideRule.user_id == user_id, OverrideRule.id.in_(list(ids))
+        )
+        return {row.id: row.name for row in (await self.session.execute(query)).all()}
+
     async def by_name(self, user_id: int, name: str) -> OverrideRule | None:
         query = select(OverrideRule).where(
             OverrideRule.user_id == user_id, OverrideRule.name == name

@@ -243,6 +243,14 @@ class RuleService:
             found = await RuleRepository(session).by_name(user_id, name)
         return found is None or found.id == exclude_id
 
+    async def names_of(self, user_id: int, ids: Collection[int]) -> dict[int, str]:
+        """The names of the user's rules among ``ids``, for pages that name the rules a
+        bill line records (a rule deleted since is absent: shown by its id)."""
+        if not ids:
+            return {}
+        async with self.db.session() as session:
+            return await RuleRepository(session).names_of(user_id, ids)
+
     async def enabled_rules(self, user_id: int) -> list[tuple[int, RuleDoc]]:
         """The user's enabled rules in the order they run (the relay's rule cache loads
         these)."""
@@ -261,8 +269,10 @@ class RuleService:
     async def dry_run(
         self, user_id: int, sample: Sample, rule: RuleDoc | None, ids: Sequence[int] | None
     ) -> DryRun:
-        """``rule`` alone (unsaved: id 0), else the rules of ``ids`` (enabled or not), else
-        the user's enabled rules: through the relay's engine, no upstream, no charge."""
+        """``rule`` alone (unsaved: id 0), else the rules of ``ids``, each run whatever its
+        ``enabled`` flag (a draft is tried before it is switched on), else the user's
+        enabled rules (what real calls run): through the relay's engine, no upstream, no
+        charge."""
         if rule is not None:
             rules = [(0, rule)]
         elif ids:
@@ -374,8 +384,8 @@ class RuleService:
     async def copy(
         self, user_id: int, rule_id: int, name: str | None, *, actor_id: int | None
     ) -> OverrideRule:
-        """A disabled copy (two live copies would apply twice), named ``x (copy)``
-        unless a name is given."""
+        """A disabled copy (two live copies would apply twice), named ``x copy`` (then
+        ``x copy 2``…) unless a name is given."""
         limits = await self.limits(user_id)
         async with self.db.session() as session, session.begin():
             repo = RuleRepository(session)

@@ -26,9 +26,10 @@ def test_csv_rows_have_the_header_and_exact_money() -> None:
         endpoint="chat/completions", status=200, stream=True, prompt_tokens=3,
         completion_tokens=4, cached_tokens=0, rurt_ms=5, tps=Decimal("1.5"), free=False,
         free_amount=0, amount=1_234_567, official_cost=2, package_amount=0,
-        package_used=False, route_group="cc-omg", multiplier="0.2",
+        package_used=False, route_group="cc-omg", multiplier="0.2", rules=(12, 15),
     )  # fmt: skip
     [parsed] = list(csv.DictReader(io.StringIO(csv_rows([row], header=True))))
     assert tuple(parsed) == COLUMNS
     assert parsed["amount"] == "1.234567" and parsed["requestId"] == "'=cmd"
     assert parsed["time"] == "2026-12-07T12:00:00Z" and parsed["TPS"] == "1.5"
+    assert parsed["rules"] == "12,15"

@@ -1,6 +1,8 @@
 """Properties of the rules engine over generated rule sets and calls in the three dialects:
 deterministic, never fires a disabled rule, stops at a block, never mutates the caller's
-body, and leaves a body its dialect still accepts."""
+body, and leaves a body its dialect still accepts: read back through the dialect's own
+admission and parse (the canonical request), its conversation unchanged and the system
+prompt a rule wrote where the dialect reads it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from relaygate.relay.canonical.messages import Message, Request
 from relaygate.relay.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from relaygate.rules.engine import RuleCall, compile_rules
 from relaygate.rules.schema import RuleDoc
@@ -158,6 +161,25 @@ rule_docs = st.builds(
 )
 rule_lists = st.lists(rule_docs, max_size=8).map(lambda docs: list(enumerate(docs, start=1)))
 
+# rules that mostly match and mostly write system prompts: what the validity property
+# needs to see often (the lists above fire a system prompt in about one call in six)
+prompts = st.builds(
+    lambda m, t: {"type": "system_prompt", "mode": m, "text": t},
+    st.sampled_from(["prepend", "append", "replace"]),
+    texts,
+)
+busy_docs = st.builds(
+    lambda priority, match, acts: RuleDoc.model_validate(
+        {"name": "r", "priority": priority, "match": match, "actions": acts}
+    ),
+    st.integers(0, 3),
+    st.just({}) | matches,
+    st.lists(prompts | actions, min_size=1, max_size=4),
+)
+busy_lists = st.lists(busy_docs, min_size=1, max_size=5).map(
+    lambda docs: list(enumerate(docs, start=1))
+)
+
 
 @st.composite
 def calls(draw: st.DrawFn) -> RuleCall:
@@ -213,20 +235,65 @@ def test_a_block_is_the_last_thing_that_happens(
     assert tuple(v.id for v in verdicts if v.matched) == out.fired
 
 
-@PROPERTY
-@given(rule_lists, calls())
+def _last_prompt(docs: list[tuple[int, RuleDoc]], fired: tuple[int, ...]) -> str | None:
+    """The text of the last ``system_prompt`` action that ran (none after a block)."""
+    by_id, last = dict(docs), None
+    for rule_id in fired:
+        for action in by_id[rule_id].actions:
+            if action.type == "block":
+                return last
+            if action.type == "system_prompt":
+                last = action.text
+    return last
+
+
+def _turns(request: Request) -> list[Message]:
+    return [m for m in request.messages if m.role != "system"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_lists | busy_lists, calls())
 def test_the_output_is_valid_for_its_dialect(
     docs: list[tuple[int, RuleDoc]], call: RuleCall
 ) -> None:
+    """What the relay and translation read of the rewritten body, through the dialect's
+    own code: admission (``inspect``) and the full parse into the canonical request
+    (``codec().parse_request``, what a translated call renders from), after a JSON round
+    trip (the bytes the upstream is sent). The conversation itself is untouched, and the
+    last system prompt a rule wrote is in the system prompt the dialect reads."""
     out = compile_rules(docs).apply(call)
-    assert out.body["model"] == out.model
-    facts = WIRES[call.dialect].inspect(RELAY_ENDPOINTS[call.dialect], copy.deepcopy(out.body))
-    assert facts.model == out.model
+    wire = WIRES[call.dialect]
+    sent = orjson.loads(orjson.dumps(out.body))
+    assert sent["model"] == out.model
+    assert wire.inspect(RELAY_ENDPOINTS[call.dialect], copy.deepcopy(sent)).model == out.model
+    before = wire.codec().parse_request(copy.deepcopy(call.body), [])
+    after = wire.codec().parse_request(sent, [])
+    assert after.model == out.model
+    assert _turns(after) == _turns(before)  # rules write system prompts, never turns
+    text = _last_prompt(docs, out.fired)
+    if text is not None:
+        assert text in "\n\n".join(part.text for part in after.system)
     assert not {"authorization", "x-api-key"} & (set(out.set_headers) | out.remove_headers)
-    if call.dialect == "openai":  # the turns are untouched; system messages stay in front
+    if call.dialect == "openai":  # system messages stay in front
         roles = [m["role"] for m in out.body["messages"]]
         lead = len(roles) - len(list(dropwhile(SYSTEM_ROLES.__contains__, roles)))
         assert not SYSTEM_ROLES & set(roles[lead:])
         assert out.body["messages"][lead:] == [
             m for m in call.body["messages"] if m["role"] not in SYSTEM_ROLES
         ]
+    elif call.dialect == "anthropic":  # a string, or text blocks (cache marks kept)
+        system = sent.get("system")
+        assert (
+            system is None
+            or isinstance(system, str)
+            or all(
+                block.get("type") == "text" and isinstance(block.get("text"), str)
+                for block in system
+            )
+        )
+    else:  # instructions a string; the non-system input items as they were
+        assert isinstance(sent.get("instructions", ""), str)
+        if isinstance(call.body["input"], list):
+            assert [i for i in sent["input"] if i["role"] not in SYSTEM_ROLES] == [
+                i for i in call.body["input"] if i["role"] not in SYSTEM_ROLES
+            ]

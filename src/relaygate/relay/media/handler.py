@@ -2,7 +2,8 @@
 
 The steps are the JSON pipeline's (``relay/api.py``), through the same
 :class:`~relaygate.relay.service.RelayService`: authenticate, read the body, check it
-(:mod:`.request`), the key's model permission, the rate limits, a hold for the units
+(:mod:`.request`), the user's override rules (``CallLifecycle.apply_rules``, as every
+relay call), the key's model permission, the rate limits, a hold for the units
 asked for (:mod:`.units`), routing with failover (uploads re-encoded per channel), then
 the answer and the durable bill before its last byte. What differs is the body forms,
 the units, and the answers: a whole JSON (or text) answer is passed on as it came; audio
@@ -46,7 +47,7 @@ from relaygate.relay.asgi import (
     respond,
     respond_error,
 )
-from relaygate.relay.call import CallLifecycle
+from relaygate.relay.call import CallLifecycle, Request
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.registry import OPENAI_CHAT
@@ -59,6 +60,7 @@ from relaygate.relay.media.request import (
     SPEECH,
     MediaCall,
     parse_call,
+    rewritten,
 )
 from relaygate.relay.media.units import StreamMeter, estimate, reply_usage, stream_usage
 from relaygate.relay.media.webhook import WebhookSender, failure_body, success_body
@@ -189,7 +191,11 @@ class MediaRelay:
         upload_started = time.perf_counter()
         body = await read_body(receive, headers.content_length, self.max_body_bytes)
         ctx.rurt_ms = int((time.perf_counter() - upload_started) * 1000)
-        media = state.media = parse_call(ctx.endpoint, body, _content_type(scope))
+        media = parse_call(ctx.endpoint, body, _content_type(scope))
+        ruled = await call.apply_rules(Request(media.payload, media.body), MEDIA_WIRE)
+        if ruled.payload is not media.payload:
+            media = rewritten(media, ruled.payload, ruled.body)
+        state.media = media
         facts = call.admit(media.payload, MEDIA_WIRE)
         units = estimate(media, call.default_output_estimate)
         await call.limit(units.prompt_tokens, MEDIA_WIRE.rate_limit_headers)

@@ -11,6 +11,7 @@ uploads and go upstream as multipart again (:meth:`MediaCall.encode`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ __all__ = [
     "UPLOADS",
     "MediaCall",
     "parse_call",
+    "rewritten",
 ]
 
 UPLOADS = frozenset({IMAGE_EDITS, TRANSCRIPTIONS, TRANSLATIONS})
@@ -234,10 +236,38 @@ def parse_call(endpoint: str, body: bytes, content_type: str) -> MediaCall:
         payload["model"], changed = _DEFAULT_MODELS[endpoint], True
     upload = endpoint in UPLOADS
     _check_types(payload, upload)
-    stream = payload.get("stream", False)
-    stream = _coerce("stream", stream) if isinstance(stream, str) else bool(stream)
-    call = MediaCall(endpoint, payload, body, stream, webhook, files)
+    call = MediaCall(endpoint, payload, body, _streams(payload), webhook, files)
     _check_fields(call)
     if not upload and changed:
         call.body = orjson.dumps(payload)
     return call
+
+
+def rewritten(call: MediaCall, payload: dict[str, Any], body: bytes) -> MediaCall:
+    """The call as the user's override rules left it (``payload`` and its JSON ``body``),
+    checked again: a rule may remove or retype a field the gateway reads (``prompt``,
+    ``n``), and the hold and the bill must count what the upstream is asked for.
+
+    An upload's fields stay form text (docs/rules.md "Media routes"): a value a rule
+    wrote is sent as its text, a number or boolean as JSON writes it (``2``, ``true``).
+    """
+    upload = call.upload
+    if upload:
+        payload = {name: _as_form(value) for name, value in payload.items()}
+    _check_types(payload, upload)
+    changed = dataclasses.replace(
+        call, payload=payload, body=call.body if upload else body, stream=_streams(payload)
+    )
+    _check_fields(changed)
+    return changed
+
+
+def _as_form(value: Any) -> Any:
+    if isinstance(value, list):
+        return [item if isinstance(item, str) else _form_text(item) for item in value]
+    return value if isinstance(value, str) else _form_text(value)
+
+
+def _streams(payload: dict[str, Any]) -> bool:
+    stream = payload.get("stream", False)
+    return bool(_coerce("stream", stream) if isinstance(stream, str) else stream)

@@ -3,7 +3,9 @@
 The user's calls newest first with the platform's columns (time, model, promptTokens,
 completionTokens, RURT, TPS, Free, amount) plus package use and route group; filters and
 the page position live in the query string (bill_query.py); each line opens
-``/console/bills/<id>``, the charge step by step (billing/charge_explain.py); and
+``/console/bills/<id>``, the charge step by step (billing/charge_explain.py); a line
+the user's override rules rewrote names them (a link to each rule's page, or its id once
+deleted), in the table and in its explanation; and
 ``/console/bills.csv`` streams the same filtered range as CSV (billing/bills_export.py),
 a page of rows at a time, whatever its length.
 
@@ -29,7 +31,7 @@ from relaygate.core.clock import utcnow
 from relaygate.core.errors import NotFound
 from relaygate.core.money import format_exact
 from relaygate.core.pagination import MAX_ID, encode_cursor
-from relaygate.services import AccountsDep, ConsoleReadsDep, PricesDep
+from relaygate.services import AccountsDep, ConsoleReadsDep, PricesDep, RulesDep
 from relaygate.web.pages.bill_query import (
     GROUPS,
     STATUSES,
@@ -67,6 +69,7 @@ class BillsPage:
     newest: str | None
     csv: str
     clear: str
+    rule_names: dict[int, str]  # the page's fired rules that still exist, by id
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class LinePage:
     key_label: str | None
     explanation: ChargeExplanation
     back: str
+    rule_names: dict[int, str]
 
 
 def _key_options(keys: Sequence[ApiKey]) -> tuple[KeyOption, ...]:
@@ -90,7 +94,11 @@ def _suffix(query: BillQuery) -> str:
 
 @router.get(PAGE, response_class=HTMLResponse)
 async def bills(
-    request: Request, user: ConsoleUserDep, console: ConsoleReadsDep, accounts: AccountsDep
+    request: Request,
+    user: ConsoleUserDep,
+    console: ConsoleReadsDep,
+    accounts: AccountsDep,
+    rules: RulesDep,
 ) -> HTMLResponse:
     query = bill_query(query_params(request.query_params.multi_items()))
     page = await console.bills.page(
@@ -115,6 +123,7 @@ async def bills(
         newest=query.link(PAGE) if paged and page.prev else None,
         csv=query.link(CSV, limit=""),
         clear=PAGE,
+        rule_names=await rules.names_of(user.user_id, {i for row in page.rows for i in row.rules}),
     )
     return render(request, "bills/index.html", {"view": view}, user=user)
 
@@ -155,6 +164,7 @@ async def bill_line(
     console: ConsoleReadsDep,
     prices: PricesDep,
     accounts: AccountsDep,
+    rules: RulesDep,
 ) -> HTMLResponse:
     query = bill_query(query_params(request.query_params.multi_items()))  # the way back
     record = await console.bills.record(user.user_id, _line_id(line_id))
@@ -164,6 +174,7 @@ async def bill_line(
         key_label=labels.get(record.key_id) if record.key_id is not None else None,
         explanation=explain(record, prices.catalogue.rated(record.model).price),
         back=query.link(PAGE, paging=True),
+        rule_names=await rules.names_of(user.user_id, record.rule_ids),
     )
     context = {"view": view, "exact": format_exact}
     return render(request, "bills/line.html", context, user=user)

@@ -26,6 +26,7 @@ from relaygate.relay.media.request import (
     SPEECH,
     TRANSCRIPTIONS,
     parse_call,
+    rewritten,
 )
 
 BINARY = bytes(range(256)) * 4 + b"\r\n--not-a-boundary\r\n" + os.urandom(512)
@@ -235,3 +236,34 @@ def test_multipart_parts_and_files_are_capped() -> None:
     with pytest.raises(InvalidRequest) as refused:
         parse_multipart(*_parts(150_000, 0))
     assert refused.value.message == f"The request body has more than {MAX_PARTS} multipart parts."
+
+
+def test_a_rewritten_call_is_checked_again_and_an_upload_stays_form_text() -> None:
+    """The override rules' changes (docs/rules.md "Media routes"): a removed ``prompt``
+    is a 400 as if the caller had left it out; values written into an upload's form are
+    sent as their text, and ``stream`` is read from the rewritten body."""
+    raw = b'{"model":"m","prompt":"x","n":2}'
+    call = parse_call(IMAGES, raw, "application/json")
+    with pytest.raises(InvalidRequest) as refused:
+        rewritten(call, {"model": "m", "n": 2}, b'{"model":"m","n":2}')
+    assert refused.value.param == "prompt"
+    streamed = {"model": "m2", "prompt": "x", "n": 1, "stream": True}
+    changed = rewritten(call, streamed, orjson.dumps(streamed))
+    assert (changed.images, changed.stream, changed.body) == (1, True, orjson.dumps(streamed))
+    assert call.payload["model"] == "m"  # the caller's call is untouched
+
+    body, content_type = _httpx_multipart(
+        {"model": "m", "prompt": "p"}, [("image", ("a.png", b"png", "image/png"))]
+    )
+    upload = parse_call(IMAGE_EDITS, body, content_type)
+    ruled = {**upload.payload, "n": 3, "stream": False, "extra": {"a": [1]}, "tags": ["x", 2]}
+    changed = rewritten(upload, ruled, b"ignored")
+    assert changed.payload == {
+        "model": "m",
+        "prompt": "p",
+        "n": "3",
+        "stream": "false",
+        "extra": '{"a":[1]}',
+        "tags": ["x", "2"],
+    }
+    assert (changed.images, changed.stream, changed.body) == (3, False, body)
