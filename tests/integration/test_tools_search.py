@@ -253,3 +253,11 @@ def test_a_tool_is_not_a_chat_model(gw: Gateway, serper: FakeSerper) -> None:
             json={"model": "serper-search", "messages": [{"role": "user", "content": "hi"}]},
         )
     assert chat.status_code == 400 and serper.seen == []
+
+
+def test_a_channel_test_sends_one_small_search(gw: Gateway, serper: FakeSerper) -> None:
+    channel = tool_channel(gw, "serper", serper.base_url, ["serper-key", "wrong"])
+    result = gw.op("POST", f"/channels/{channel['id']}/test")
+    assert [k["ok"] for k in result["keys"]] == [True, False] and result["ok"] is True
+    assert [s.json for s in serper.seen] == [{"q": "relaygate", "num": 1}] * 2
+    assert "wrong" not in str(result)
