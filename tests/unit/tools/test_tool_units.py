@@ -94,3 +94,18 @@ def test_params_check_types_ranges_and_names() -> None:
                 {"num": "1"}, {"q": "x", "fresh": "maybe"}, {"q": 5}):  # fmt: skip
         with pytest.raises(InvalidRequest):
             read_params(params, bad)
+
+
+def test_tool_channels_get_their_defaults_from_the_toml_file_as_from_the_api() -> None:
+    from relaygate.channels.schemas import ChannelCreate
+    from relaygate.settings import ChannelConfig
+
+    declared = ChannelConfig(name="g", type="google_search", options={"cx": "e"})
+    assert declared.base_url == "https://www.googleapis.com"
+    assert declared.models == {"google-search": "google-search"}
+    speech = ChannelCreate(name="s", type="azure_speech", options={"region": "westeurope"})
+    assert speech.base_url == "https://westeurope.tts.speech.microsoft.com"
+    with pytest.raises(ValueError, match="base_url"):
+        ChannelCreate(name="s", type="azure_speech")  # neither a base URL nor a region
+    mapped = ChannelCreate(name="x", type="serper", base_url="http://proxy.test", models=["own"])
+    assert (mapped.base_url, mapped.models) == ("http://proxy.test", {"own": "own"})
