@@ -3,7 +3,8 @@ Search JSON API, Serper, and Azure Speech (synthesis and the voice list).
 
 Each checks its key where the real service takes it (Google: the ``key`` query
 parameter; Serper: ``X-API-KEY``; Azure: ``Ocp-Apim-Subscription-Key``) and refuses a
-wrong one as the real service would (403, 403, 401), and answers by default in the
+wrong one as the real service would (Google 400 ``API_KEY_INVALID``, Serper 403, Azure
+401), and answers by default in the
 service's own shape; tests script anything else (errors, cuts, held streams).
 """
 
@@ -52,9 +53,14 @@ class FakeGoogle(ScriptedServer):
         return await self.answer(request, self._default)
 
     def _default(self, seen: Seen) -> Step:
-        if seen.query.get("key") != self.api_key:
-            error = {"code": 403, "message": "Requests from this API key are blocked."}
-            return Step(status=403, json={"error": error})
+        if seen.query.get("key") != self.api_key:  # as Google answers it: a 400
+            error = {
+                "code": 400,
+                "message": "API key not valid. Please pass a valid API key.",
+                "status": "INVALID_ARGUMENT",
+                "details": [{"reason": "API_KEY_INVALID", "domain": "googleapis.com"}],
+            }
+            return Step(status=400, json={"error": error})
         q = seen.query.get("q", "")
         items = [
             {"title": f"{q} result {n}", "link": f"https://example.test/{n}",

@@ -151,7 +151,7 @@ def test_a_refused_key_rotates_to_the_channels_next_key(gw: Gateway, google: Fak
     for _ in range(2):
         assert _search(gw, key.key, q="keys").status_code == 200
         statuses = [seen.answered for seen in google.seen]
-    assert 403 in statuses and statuses[-1] == 200
+    assert 400 in statuses and statuses[-1] == 200  # Google's "API key not valid"
     assert wallet(gw, key.user_id) == (START - 2 * GOOGLE_PRICE, 0)
 
 

@@ -13,7 +13,7 @@ the ``model`` the relay writes into every payload, which no tool upstream takes)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -78,7 +78,42 @@ def _base(channel: ChannelSpec) -> str:
     return channel.base_url.rstrip("/")
 
 
+class _Read:
+    """An upstream reply already read whole, under the status it really means."""
+
+    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+        self.status, self.content_type, self._body = status, content_type, body
+
+    async def read(self) -> bytes:
+        return self._body
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self._body
+
+    def close(self) -> None:
+        return None
+
+    def header(self, name: bytes) -> bytes | None:
+        return None
+
+
+# how Google says the key itself is wrong, in a 400 (its reason and its message)
+_GOOGLE_BAD_KEY = (b"API_KEY_INVALID", b"keyInvalid", b"API key not valid")
+
+
 class GoogleSearchProvider(_ToolProvider):
+    """Google answers an invalid key with ``400``, the status of a caller's mistake: that
+    answer is reported as the ``401`` it means, so the channel's next key is tried (and
+    the caller never sees the operator's key problem)."""
+
+    async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
+        reply = await super().send(channel, call)
+        if reply.status != 400:
+            return reply
+        body = await reply.read()
+        status = 401 if any(mark in body for mark in _GOOGLE_BAD_KEY) else 400
+        return _Read(status, reply.content_type, body)
+
     def request(self, channel: ChannelSpec, call: UpstreamCall, key: str) -> UpstreamRequest:
         params = _params(call)
         cx = params.pop("cx", None) or channel.cx
