@@ -40,6 +40,8 @@ from relaygate.services import SERVICES, Services
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
 from relaygate.storage.api import router as files_router
+from relaygate.tools.cache import SearchCache
+from relaygate.tools.routes import ToolsApp
 from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
 from relaygate.web.docs import router as docs_router
@@ -55,6 +57,7 @@ __all__ = ["Gateway", "create_app"]
 log = logging.getLogger("relaygate")
 
 RELAY = "relay"  # the key of the relay routes in the lifespan state (services.py: SERVICES)
+TOOLS = "tools"  # the key of the tool routes (docs/tools.md)
 _NO_STATE: Mapping[str, Any] = {}  # a server without lifespan state: no relay routes
 
 
@@ -79,9 +82,13 @@ class Gateway:
                 if scope["method"] == "OPTIONS" and await self.cors.preflight(scope, origin, send):
                     return
                 send = self.cors.wrap(scope, origin, send)
-            relay: RelayApp | None = scope.get("state", _NO_STATE).get(RELAY)
+            state = scope.get("state", _NO_STATE)
+            relay: RelayApp | None = state.get(RELAY)
             if relay is not None:
                 handler = relay.route(scope)
+                tools: ToolsApp | None = state.get(TOOLS) if handler is None else None
+                if tools is not None:
+                    handler = tools.route(scope)
                 if handler is not None:
                     await handler(scope, receive, send)
                     return
@@ -125,12 +132,13 @@ async def _lifespan(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     async with AsyncExitStack() as stack:
         built = await build(settings, stack)
         relay = _relay_routes(settings, built.services)
+        tools = _tool_routes(settings, built.services)
         # Everything built so far lives as long as the process: keep the collector from
         # scanning it again and again (full collections of a big heap stall every call).
         gc.collect()
         gc.freeze()
         _announce(settings, built.admin_key, built.operator_link)
-        yield {SERVICES: built.services, RELAY: relay}
+        yield {SERVICES: built.services, RELAY: relay, TOOLS: tools}
 
 
 def _relay_routes(settings: Settings, services: Services) -> RelayApp:
@@ -142,6 +150,22 @@ def _relay_routes(settings: Settings, services: Services) -> RelayApp:
         services.state,
         services.background,
         services.webhooks,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
+
+
+def _tool_routes(settings: Settings, services: Services) -> ToolsApp:
+    """The raw ASGI handlers of the search and speech tools (docs/tools.md)."""
+    search_cache = SearchCache(
+        services.kv.cache, settings.search_cache_seconds, settings.search_cache_hit_billing
+    )
+    return ToolsApp(
+        services.relay,
+        services.accounts,
+        services.kv.cache,
+        search_cache,
+        voices_seconds=settings.tts_voices_cache_seconds,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
     )

@@ -78,6 +78,7 @@ from relaygate.settings import Settings
 from relaygate.state.service import StateService
 from relaygate.storage.factory import open_blobs
 from relaygate.storage.service import FileLimits, FileService, StoragePrice
+from relaygate.tools.providers import TOOL_PROBES, tool_providers
 
 __all__ = ["Built", "build", "default_tiers"]
 
@@ -449,9 +450,10 @@ def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
         "azure_openai": AzureOpenAIProvider(client),
         "anthropic": AnthropicProvider(client),
         "echo": EchoProvider(),
+        **tool_providers(client),  # search and speech (docs/tools.md)
     }
     health = ChannelHealth(settings.breaker_threshold, settings.breaker_cooldown)
-    prober = ChannelProber(providers, health)
+    prober = ChannelProber(providers, health, TOOL_PROBES)
     channels.on_change(router.load)
     channels.on_change(prober.load)
     keys = KeyRing(settings.key_bench_seconds)

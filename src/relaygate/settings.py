@@ -17,9 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from relaygate.channels.options import ChannelOptions, ChannelType, join_keys
+from relaygate.channels.options import (
+    ChannelOptions,
+    ChannelType,
+    join_keys,
+    with_tool_defaults,
+)
 
 __all__ = ["ChannelConfig", "ModelPriceConfig", "Settings", "load_settings"]
 
@@ -48,6 +53,14 @@ class ChannelConfig(BaseModel):
         if isinstance(value, list):
             return {str(name): str(name) for name in value}
         return value
+
+    @model_validator(mode="after")
+    def _tool_defaults(self) -> ChannelConfig:
+        """A tool channel's default base URL and tool (docs/tools.md), as in the API."""
+        self.base_url, self.models = with_tool_defaults(
+            self.type, self.base_url, self.models, self.options.region
+        )
+        return self
 
 
 class ModelPriceConfig(BaseModel):
@@ -256,6 +269,15 @@ class Settings(BaseModel):
     # and per call in all; they are read whole and sent inline
     files_input_max_bytes: int = Field(default=20 * 1024**2, ge=0)
     files_input_max_total_bytes: int = Field(default=50 * 1024**2, ge=0)
+
+    # the tools (docs/tools.md): seconds an identical search is answered from the search
+    # cache (0: never), what a cached answer costs ("full", "free", or a percent of the
+    # search's price such as "25"), and seconds the Azure voice list is kept
+    search_cache_seconds: float = Field(default=0.0, ge=0, le=30 * 86400)
+    search_cache_hit_billing: str = Field(
+        default="full", pattern=r"^(full|free|100(\.0+)?%?|[1-9]?[0-9](\.[0-9]+)?%?)$"
+    )
+    tts_voices_cache_seconds: float = Field(default=3600.0, gt=0, le=30 * 86400)
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

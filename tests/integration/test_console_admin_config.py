@@ -312,3 +312,33 @@ def test_a_bad_row_is_shown_on_its_row_and_a_good_one_is_audited(
     assert line["input"] == "1.250000"
     edits = [a for a in _audit(gateway) if a.action == "price.edit" and a.detail["model"] == model]
     assert edits and edits[0].actor_id is not None
+
+
+def test_the_channel_form_offers_the_tool_channels_with_their_options(
+    gateway: Gateway, signed_in: dict[str, httpx.Client]
+) -> None:
+    operator = _browser(gateway, OPERATOR, signed_in)
+    form = operator.get("/console/admin/channels/new").text
+    for kind in ("google_search", "serper", "azure_speech"):
+        assert f'<option value="{kind}"' in form
+    assert "region (Azure Speech)" in form  # the options box names the tools' options
+    token = csrf_token(operator, "/console/admin/channels/new")
+    name = f"speech-{uuid.uuid4().hex[:8]}"
+    created = operator.post(
+        "/console/admin/channels/new",
+        data={
+            "csrf_token": token,
+            "name": name,
+            "type": "azure_speech",
+            "base_url": "",  # the region gives it
+            "api_key": "azure-speech-key",
+            "options": '{"region": "eastus"}',
+            "enabled": "on",
+        },
+    )
+    assert created.status_code == 303, created.text
+    stored = next(row for row in gateway.op("GET", "/channels") if row["name"] == name)
+    assert stored["base_url"] == "https://eastus.tts.speech.microsoft.com"
+    assert stored["models"] == {"azure-tts": "azure-tts"}
+    assert stored["options"]["region"] == "eastus"
+    gateway.op("DELETE", f"/channels/{stored['id']}")

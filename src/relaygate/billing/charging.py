@@ -48,6 +48,7 @@ INSUFFICIENT_BALANCE = (
 )
 KEY_CAP_REACHED = "This API key has reached its spending limit (max_fee)."
 _HOLD_TTL = 900.0  # seconds: the longest a hold outlives a process that died holding it
+_WHOLE = Fraction(1)
 
 
 @dataclass(slots=True)
@@ -62,6 +63,9 @@ class Reservation:
     key_id: int = 0
     key_capped: bool = False
     max_fee: int = 0  # the key's cap (0: none), for a hold that grows mid-stream
+    # The part of the official price the call is billed at: 1, except for a search
+    # answered from the cache, billed as the operator decided (docs/tools.md)
+    share: Fraction = _WHOLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +199,14 @@ class Charging:
         route: str,
         service_tier: str | None,
         estimate: Usage,
+        share: Fraction = _WHOLE,
     ) -> Reservation:
         rated = self.catalogue.rated(model)
         multipliers = self.catalogue.multipliers(model, route, service_tier, principal.group)
         reservation = Reservation(
-            principal.user_id, principal.is_operator, rated, multipliers, route=route, model=model
-        )
+            principal.user_id, principal.is_operator, rated, multipliers, route=route, model=model,
+            share=share,
+        )  # fmt: skip
         if reservation.house:
             return reservation
         spendable = await self.spendable(principal.user_id)
@@ -209,7 +215,8 @@ class Charging:
         view = self._views[principal.user_id]
         if rated.vip_only and self._level(view) == "free":
             raise PermissionDenied(f"The model '{model}' needs a VIP or Premium membership.")
-        hold = charge(official_cost(rated.price, _worst(rated, estimate)), multipliers.total)
+        official = official_cost(rated.price, _worst(rated, estimate))
+        hold = charge(official if share == 1 else official * share, multipliers.total)
         await self._hold_key_budget(principal, hold)
         applied, _ = await self.holds.add(
             _hold_key(principal.user_id), hold, ceiling=spendable + hold - 1, ttl_s=_HOLD_TTL
@@ -293,6 +300,8 @@ class Charging:
         calls in this process cannot spend the same package amount twice.
         """
         official = official_cost(reservation.rated.price, tokens)
+        if reservation.share != 1:  # a cached answer, billed at the operator's share
+            official *= reservation.share
         multiplier = reservation.multipliers.total
         rounded = charge(official, Decimal(1))
         if reservation.house:  # metered at its price, charged to nobody

@@ -7,6 +7,7 @@ Kept in one small typed model so the operator API, the TOML file and the relay's
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -14,9 +15,65 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from relaygate.core.bounds import PositiveCount
 
-__all__ = ["ChannelOptions", "ChannelType", "ModelCapabilityOptions", "join_keys", "split_keys"]
+__all__ = [
+    "TOOL_CHANNEL_TYPES",
+    "ChannelOptions",
+    "ChannelType",
+    "ModelCapabilityOptions",
+    "ToolChannelDefaults",
+    "azure_speech_url",
+    "join_keys",
+    "split_keys",
+    "tool_defaults",
+    "with_tool_defaults",
+]
 
-ChannelType = Literal["openai", "azure_openai", "anthropic", "echo"]
+ChannelType = Literal[
+    "openai", "azure_openai", "anthropic", "echo", "google_search", "serper", "azure_speech"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChannelDefaults:
+    """What a tool channel (docs/tools.md) is given when the operator leaves it out: the
+    upstream's public base URL (none for Azure Speech, whose URL names the region) and
+    the tool it serves."""
+
+    base_url: str
+    tool: str
+
+
+# Channel types that serve a tool (search, speech) rather than a model's dialect: the
+# relay's dialect routes never call them, and the tool routes call nothing else.
+_TOOL_DEFAULTS: dict[str, ToolChannelDefaults] = {
+    "google_search": ToolChannelDefaults("https://www.googleapis.com", "google-search"),
+    "serper": ToolChannelDefaults("https://google.serper.dev", "serper-search"),
+    "azure_speech": ToolChannelDefaults("", "azure-tts"),
+}
+TOOL_CHANNEL_TYPES = frozenset(_TOOL_DEFAULTS)
+
+
+def tool_defaults(channel_type: str) -> ToolChannelDefaults | None:
+    return _TOOL_DEFAULTS.get(channel_type)
+
+
+def azure_speech_url(region: str) -> str:
+    """The Speech service's text-to-speech host of an Azure region (``eastus``)."""
+    return f"https://{region}.tts.speech.microsoft.com"
+
+
+def with_tool_defaults(
+    channel_type: str, base_url: str, models: dict[str, str], region: str
+) -> tuple[str, dict[str, str]]:
+    """A tool channel's base URL and models, the defaults filling what was left empty
+    (the API and the TOML file agree on them); any other channel's as given."""
+    defaults = _TOOL_DEFAULTS.get(channel_type)
+    if defaults is None:
+        return base_url, models
+    if not base_url:
+        base_url = defaults.base_url or (azure_speech_url(region) if region else "")
+    return base_url, models or {defaults.tool: defaults.tool}
+
 
 _KEY_SEPARATORS = re.compile(r"[\n,]")
 
@@ -95,6 +152,12 @@ class ChannelOptions(BaseModel):
     connect_timeout: float | None = Field(default=None, gt=0, le=600)
     first_byte_timeout: float | None = Field(default=None, gt=0, le=3600)
     idle_timeout: float | None = Field(default=None, gt=0, le=3600)
+    # google_search channels: the Programmable Search Engine id (``cx``) calls use when
+    # the caller names none
+    cx: str = Field(default="", max_length=200, pattern="^[A-Za-z0-9:_-]*$")
+    # azure_speech channels: the Speech resource's region (``eastus``); with no base_url,
+    # the channel calls https://{region}.tts.speech.microsoft.com
+    region: str = Field(default="", max_length=64, pattern="^[a-z0-9-]*$")
     # An HTTP proxy the channel's calls go through (CONNECT for https upstreams).
     proxy_url: str = Field(
         default="",

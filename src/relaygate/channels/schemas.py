@@ -8,7 +8,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from relaygate.channels.options import ChannelOptions, ChannelType, join_keys, split_keys
+from relaygate.channels.options import (
+    ChannelOptions,
+    ChannelType,
+    join_keys,
+    split_keys,
+    with_tool_defaults,
+)
 from relaygate.core.bounds import Int32, PositiveCount
 from relaygate.core.patch import omittable
 
@@ -44,10 +50,20 @@ def _as_mapping(value: Any) -> Any:
     return value
 
 
-# What _needs_base_url checks, in the schema: an echo channel, or an http(s) base_url.
+# What _needs_base_url checks, in the schema: an echo channel, a search channel (its
+# upstream's public URL by default), an Azure Speech channel naming its region, or an
+# http(s) base_url.
 _BASE_URL_RULE: dict[str, Any] = {
     "anyOf": [
         {"required": ["type"], "properties": {"type": {"const": "echo"}}},
+        {"required": ["type"], "properties": {"type": {"enum": ["google_search", "serper"]}}},
+        {
+            "required": ["type", "options"],
+            "properties": {
+                "type": {"const": "azure_speech"},
+                "options": {"required": ["region"], "properties": {"region": {"minLength": 1}}},
+            },
+        },
         {"required": ["base_url"], "properties": {"base_url": {"pattern": "^https?://"}}},
     ]
 }
@@ -72,6 +88,9 @@ class ChannelCreate(BaseModel):
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ChannelCreate:
+        self.base_url, self.models = with_tool_defaults(
+            self.type, self.base_url, self.models, self.options.region
+        )
         if self.type != "echo" and not self.base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http(s) URL for this channel type")
         _no_masked_secret(self.options)

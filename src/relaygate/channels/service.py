@@ -58,6 +58,8 @@ def _spec(row: Channel) -> ChannelSpec:
             ModelOverride(pattern, **entry.model_dump())
             for pattern, entry in options.model_capabilities.items()
         ),
+        cx=options.cx,
+        region=options.region,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from relaygate.channels.options import TOOL_CHANNEL_TYPES as _TOOL_TYPES
+
 __all__ = ["ChannelSpec", "ModelOverride"]
 
 
@@ -51,3 +53,10 @@ class ChannelSpec:
     idle_timeout: float | None = None  # the longest silence between two body chunks
     proxy_url: str = ""  # http://[user:pass@]host:port, for upstreams reached through a proxy
     model_overrides: tuple[ModelOverride, ...] = ()  # see ChannelOptions.model_capabilities
+    cx: str = ""  # google_search: the search engine id calls use when the caller names none
+    region: str = ""  # azure_speech: the Speech resource's region
+
+    @property
+    def tool(self) -> bool:
+        """A tool channel (search, speech: docs/tools.md), never called by a dialect route."""
+        return self.type in _TOOL_TYPES

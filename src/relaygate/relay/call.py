@@ -34,6 +34,7 @@ import dataclasses
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from fractions import Fraction
 from types import MappingProxyType, TracebackType
 from typing import Any
 
@@ -84,6 +85,7 @@ RULE_ENDPOINTS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+_WHOLE = Fraction(1)  # a call billed at its whole price
 _NOTHING_USED = Usage()  # what a call that reported no usage is priced for (never mutated)
 _NO_SLOT = contextlib.nullcontext()  # stateless, so one serves every call
 
@@ -321,12 +323,16 @@ class CallLifecycle:
         if held and not reservation.house:
             ctx.budget = OutputBudget(held, 0 if limit else held)
 
-    async def hold(self, estimate: Usage, service_tier: str | None = None) -> Reservation:
+    async def hold(
+        self, estimate: Usage, service_tier: str | None = None, share: Fraction = _WHOLE
+    ) -> Reservation:
         """Hold ``estimate``'s worst-case cost (402 when the balance cannot cover it); the
-        media routes, which count units rather than tokens, hold their estimate as is."""
+        media and tool routes, which count units rather than tokens, hold their estimate
+        as is. ``share``: the part of the official price the call is billed at (a search
+        answered from the cache: docs/tools.md), for the hold and the bill alike."""
         ctx = self.ctx
         reservation = ctx.reservation = await self._calls.charging.reserve(
-            self._principal(), ctx.model, ctx.route_group, service_tier, estimate
+            self._principal(), ctx.model, ctx.route_group, service_tier, estimate, share
         )
         return reservation
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ from relaygate.relay.dialects.registry import for_channel
 from relaygate.relay.masking import channel_secrets
 from relaygate.relay.providers.base import Provider, UpstreamCall
 
-__all__ = ["ChannelProber"]
+__all__ = ["ChannelProber", "ProbeCall"]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,21 @@ def _scrub(text: str, channel: ChannelSpec) -> str:
     return redact(text[: _EXCERPT * 4], channel_secrets(channel, "", ""))[:_EXCERPT]
 
 
+# A channel type's own cheapest call, by the model (tool) to test: for the types no
+# dialect describes (the tools' channels, docs/tools.md)
+ProbeCall = Callable[[str], UpstreamCall]
+
+
 class ChannelProber:
-    def __init__(self, providers: dict[str, Provider], health: ChannelHealth) -> None:
+    def __init__(
+        self,
+        providers: dict[str, Provider],
+        health: ChannelHealth,
+        probes: Mapping[str, ProbeCall] | None = None,
+    ) -> None:
         self.providers = providers
         self.health = health
+        self.probes = probes or {}
         self._channels: list[ChannelSpec] = []
 
     def load(self, channels: list[ChannelSpec]) -> None:
@@ -84,7 +96,8 @@ class ChannelProber:
         }
 
     async def _try_key(self, channel: ChannelSpec, model: str, index: int) -> dict[str, Any]:
-        call = _probe_call(channel, model)
+        own = self.probes.get(channel.type)
+        call = own(model) if own is not None else _probe_call(channel, model)
         call.key_index = index
         started = time.perf_counter()
         status, text = 0, ""

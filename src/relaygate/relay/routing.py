@@ -43,6 +43,7 @@ class _Group:
 class _Choice:
     groups: tuple[_Group, ...]  # best priority first
     created: int
+    tool: bool  # served by tool channels only (docs/tools.md): not a model of /v1/models
 
 
 class Router:
@@ -62,7 +63,8 @@ class Router:
                 members = [c for c in candidates if c.priority == priority]
                 routes = tuple(Route(c, c.models[model] or model) for c in members)
                 groups.append(_Group(routes, tuple(c.weight for c in members)))
-            index[model] = _Choice(tuple(groups), min(c.created for c in candidates))
+            created = min(c.created for c in candidates)
+            index[model] = _Choice(tuple(groups), created, all(c.tool for c in candidates))
         self._index = index
 
     def routes(self, model: str) -> list[Route]:
@@ -80,5 +82,11 @@ class Router:
         return routes[0] if routes else None
 
     def models(self) -> list[tuple[str, int]]:
-        """Every public model some enabled channel serves, with its ``created`` time."""
-        return sorted((name, choice.created) for name, choice in self._index.items())
+        """Every public model some enabled channel serves, with its ``created`` time (the
+        tools, which no dialect route calls, left out)."""
+        return sorted((n, choice.created) for n, choice in self._index.items() if not choice.tool)
+
+    def names(self) -> list[str]:
+        """Every public name some enabled channel serves, tools included: what a key's
+        permissions and the price list offer."""
+        return sorted(self._index)

@@ -197,9 +197,11 @@ class RelayService:
         headers: tuple[tuple[str, str], ...] = (),
         history: list[dict[str, Any]] | None = None,
         encode: Encoder | None = None,
+        serves: Callable[[ChannelSpec], bool] | None = None,
     ) -> Opened:
         """Call the upstream and return its answer (``endpoint``: the call to make, when it
-        is not the recorded one, as for the legacy Complete route).
+        is not the recorded one, as for the legacy Complete route; ``serves``: which
+        channels can take a call no dialect describes, a tool's: docs/tools.md).
 
         Channels are tried in the router's order until one answers with anything but a
         connection failure, a 429 or a 5xx; nothing has reached the client yet, so a
@@ -214,7 +216,11 @@ class RelayService:
             )
         endpoint = endpoint or ctx.endpoint
         last_error: UpstreamFailure | None = None
-        attempts = [r for r in routes if self._serves(client, endpoint, r.channel)]
+        attempts = [
+            r
+            for r in routes
+            if (serves(r.channel) if serves else self._serves(client, endpoint, r.channel))
+        ]
         if not attempts:
             raise InvalidRequest(
                 f"The model '{facts.model}' does not support this endpoint.", param="model"
@@ -399,6 +405,8 @@ class RelayService:
 
     @staticmethod
     def _serves(client: str, endpoint: str, channel: ChannelSpec) -> bool:
+        if channel.tool:  # a search or speech channel speaks no dialect
+            return False
         upstream = for_call(channel, client).name
         return counts_locally(endpoint, upstream) or (
             upstream_endpoint(client, endpoint, upstream) is not None

@@ -337,6 +337,17 @@ class HTTPClient:
     ) -> Response:
         """POST ``body``; ``headers`` are ready-made ``Name: value\\r\\n`` lines;
         ``options`` the channel's timeouts and proxy (None: the client's defaults)."""
+        return await self.request(b"POST", url, headers, body, options)
+
+    async def request(
+        self,
+        method: bytes,
+        url: str,
+        headers: bytes,
+        body: bytes = b"",
+        options: CallOptions | None = None,
+    ) -> Response:
+        """:meth:`post` with another method (a tool's ``GET``: docs/tools.md)."""
         origin, path = self._split(url)
         opts = options or self._defaults
         key: _PoolKey = origin
@@ -346,7 +357,8 @@ class HTTPClient:
             if origin.scheme == "http":  # absolute form, sent to the proxy itself
                 target = b"http://%s%s" % (origin.host_header, target)
                 headers += opts.proxy.authorization
-        head = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n%s\r\n" % (
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n%s\r\n" % (
+            method,
             target,
             origin.host_header,
             len(body),

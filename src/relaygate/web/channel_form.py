@@ -11,13 +11,13 @@ operator changed it (sending the mask back is refused by the schema).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from pydantic import ValidationError
 
 from relaygate.channels.models import Channel
-from relaygate.channels.options import split_keys
+from relaygate.channels.options import ChannelType, split_keys
 from relaygate.channels.schemas import ChannelCreate, ChannelOut, ChannelPatch
 from relaygate.web.forms import FormErrors, schema_errors
 
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 NAMED = ("base_url", "options", "api_key")  # fields a whole-model check may be about
-CHANNEL_TYPES = ("openai", "azure_openai", "anthropic", "echo")
+CHANNEL_TYPES: tuple[str, ...] = get_args(ChannelType)  # the models' types, then the tools'
 
 
 @dataclass(slots=True)

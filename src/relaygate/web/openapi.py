@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from relaygate.relay.openapi import group_paths, group_tags, relay_paths
+from relaygate.tools.openapi import tool_paths
 
 __all__ = ["build_openapi"]
 
@@ -30,6 +31,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
     paths, schemas, security = relay_paths()
+    paths.update(tool_paths())  # the search and speech tools (docs/tools.md)
     for path, operations in schema.get("paths", {}).items():  # GET and POST may share
         paths.setdefault(path, {}).update(operations)
     schema["tags"] = [*_tags_in_order(paths), *group_tags()]  # the groups' copies last

@@ -56,7 +56,7 @@ def _reveal_slot(user: ActiveSession, key_id: int) -> str:
 async def _models(s: ServicesDep, user_id: int, also: list[str] | None = None) -> list[str]:
     """The models the user may call (those some channel serves), plus any a key already
     names, so editing a key never drops a model silently."""
-    served = [name for name, _ in s.relay.router.models()]
+    served = s.relay.router.names()  # the tools too: a key may allow or deny each
     lines = await s.console.prices.for_user(user_id, served=served)
     return sorted({line.model for line in lines} | set(also or ()))
 

@@ -104,7 +104,7 @@ def _matching(lines: tuple[ModelPriceLine, ...], q: str) -> set[str]:
 async def prices(
     request: Request, user: ConsoleUserDep, s: ServicesDep, q: str = "", sort: str = "model"
 ) -> HTMLResponse:
-    served = {name for name, _created in s.relay.router.models()}
+    served = set(s.relay.router.names())  # the tools too (docs/tools.md)
     lines = await s.console.prices.for_user(user.user_id, served=served)
     routes = tuple(lines[0].effective) if lines else ("",)  # "" (/v1) first
     names = {line.model for line in lines}
