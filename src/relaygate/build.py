@@ -49,6 +49,7 @@ from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
 from relaygate.limits.service import RateLimiter
 from relaygate.oauth.service import oauth_service
+from relaygate.ops.metrics import ChannelReading, Metrics, Readings
 from relaygate.payments.amounts import TopUpLimits
 from relaygate.payments.invoice_pdf import Issuer
 from relaygate.payments.invoices import InvoiceService
@@ -96,7 +97,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     db = await _database(settings, stack)
     client = _http_client(settings, stack)
     kv = _kv(settings, stack)
-    billing = _billing(settings, stack, db, kv)
+    metrics = Metrics() if settings.metrics_enabled else None
+    billing = _billing(settings, stack, db, kv, metrics)
     await _tier_timer(settings, stack, billing.tiers)
     accounts = AccountService(db, settings.key_cache_ttl)
     signup, referrals = _signup(settings, db, kv, billing)
@@ -108,7 +110,9 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
     rules = _rules(settings, db, billing)
-    relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules))
+    relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules), metrics)
+    if metrics is not None:
+        _metrics_readings(metrics, routing, billing.charging, relay)
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
     files = await _files(settings, stack, db, kv, billing)
@@ -157,6 +161,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         rules=rules,
         files=files,
+        metrics=metrics,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -208,9 +213,13 @@ def default_tiers(settings: Settings) -> TierTables:
     )
 
 
-def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) -> _Billing:
+def _billing(
+    settings: Settings, stack: AsyncExitStack, db: Database, kv: KV, metrics: Metrics | None
+) -> _Billing:
     """Wallets, prices, packages and the bill writer (started: it drains at the close)."""
-    writer = BillWriter(db, settings.usage_batch_size)
+    writer = BillWriter(
+        db, settings.usage_batch_size, metrics.committed if metrics is not None else None
+    )
     writer.start()
     stack.push_async_callback(writer.close)
     catalogue = Catalogue(
@@ -504,7 +513,12 @@ async def _state(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV
 
 
 def _relay(
-    settings: Settings, kv: KV, billing: _Billing, routing: _Routing, rules: RuleCache
+    settings: Settings,
+    kv: KV,
+    billing: _Billing,
+    routing: _Routing,
+    rules: RuleCache,
+    metrics: Metrics | None,
 ) -> RelayService:
     """The data plane's service: admission, rules, limits, routing, failover and billing."""
     return RelayService(
@@ -519,7 +533,36 @@ def _relay(
         CapSlack(settings.stream_cap_slack_percent, settings.stream_cap_slack_tokens),
         first_byte_timeout=settings.upstream_read_timeout,  # the HTTP client's default too
         rules=rules,
+        metrics=metrics,
     )
+
+
+def _metrics_readings(
+    metrics: Metrics, routing: _Routing, charging: Charging, relay: RelayService
+) -> None:
+    """What a scrape reads (ops/metrics.py): the breakers of the channels of the latest
+    snapshot, the holds, the calls in flight and the bill queue. Read at scrape time, so
+    the relay's hot path pays nothing for them."""
+    health, table = routing.health, routing.channels
+
+    def read() -> Readings:
+        channels = []
+        for spec in table.snapshot:
+            breaker = health.reading(spec.id)
+            channels.append(
+                ChannelReading(
+                    spec.id, spec.name, spec.type, breaker.state, breaker.calls, breaker.errors
+                )
+            )
+        return Readings(
+            in_flight=relay.calls.in_flight,
+            holds=charging.holding,
+            held=charging.held,
+            bills_pending=charging.writer.pending,
+            channels=channels,
+        )
+
+    metrics.read_from(read)
 
 
 def _webhooks(settings: Settings, stack: AsyncExitStack) -> WebhookSender:
