@@ -167,7 +167,7 @@ class Metrics:
     def __init__(self) -> None:
         # no ``*_created`` twin of every counter and histogram: half the series, and the
         # scrape's own timestamps serve (a process-wide switch of prometheus-client)
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         registry = self.registry = CollectorRegistry()
         self.requests = Counter(
             "relaygate_requests", "Requests by route template, method, status and model.",
