@@ -32,7 +32,7 @@ def _serve(args: argparse.Namespace) -> None:
     from relaygate.web.static import AssetsMissing
 
     settings = _settings(args)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.call_log)
     try:
         app = create_app(settings)
     except AssetsMissing as err:

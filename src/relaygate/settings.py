@@ -114,6 +114,7 @@ class Settings(BaseModel):
     log_level: str = "info"
     # "text" (readable, the default) or "json" (one object per line, for production)
     log_format: Literal["text", "json"] = "text"
+    call_log: bool = True  # one info line per relay call (docs/observability.md)
     access_log: bool = False
     # Prometheus /metrics (docs/observability.md): served when enabled, to callers on the
     # metrics_allow networks, or anywhere with ``Authorization: Bearer <metrics_token>``

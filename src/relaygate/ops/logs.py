@@ -24,9 +24,18 @@ from typing import Any, Literal
 
 import orjson
 
-__all__ = ["CALL_FIELDS", "REQUEST_ID", "JSONFormatter", "TextFormatter", "configure", "scrub"]
+__all__ = [
+    "CALLS_LOGGER",
+    "CALL_FIELDS",
+    "REQUEST_ID",
+    "JSONFormatter",
+    "TextFormatter",
+    "configure",
+    "scrub",
+]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("relaygate_request_id", default=None)
+CALLS_LOGGER = "relaygate.calls"  # the per-call lines (relay/observe.py)
 CALL_FIELDS = "call"  # the per-call line's fields: ``log.info("call", extra={CALL_FIELDS: {...}})``
 
 _MASK = "***"
@@ -55,17 +64,26 @@ def scrub(text: str) -> str:
     return _CREDENTIALS.sub(_credential, _SECRETS.sub(_MASK, text))
 
 
-def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class JSONFormatter(logging.Formatter):
-    """One JSON object per line (module doc)."""
+    """One JSON object per line (module doc). The fields of the per-call line are ids,
+    numbers and names the observer made safe (relay/observe.py); the message and a
+    traceback are masked here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""  # the timestamp of ``_second`` up to the seconds
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:  # once a second, not once a line
+            moment = datetime.fromtimestamp(second, UTC)
+            self._second, self._stamp = second, moment.strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": _timestamp(record),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": scrub(record.getMessage()),
@@ -90,20 +108,21 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        fields = getattr(record, CALL_FIELDS, None)
-        if isinstance(fields, dict):
-            text += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        text = scrub(super().format(record))
         request_id = REQUEST_ID.get()
         if request_id is not None:
             head, sep, rest = text.partition(": ")
             text = f"{head} [{request_id}]{sep}{rest}"
-        return scrub(text)
+        fields = getattr(record, CALL_FIELDS, None)
+        if isinstance(fields, dict):  # made safe by the observer (relay/observe.py)
+            text += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        return text
 
 
-def configure(level: str, fmt: Literal["text", "json"]) -> None:
+def configure(level: str, fmt: Literal["text", "json"], call_log: bool = True) -> None:
     """The process's logging: one handler on standard error for every logger, uvicorn's
-    included (``relaygate serve`` passes ``log_config=None`` so uvicorn adds none)."""
+    included (``relaygate serve`` passes ``log_config=None`` so uvicorn adds none);
+    ``call_log`` False silences the per-call lines (logger ``relaygate.calls``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
@@ -111,6 +130,9 @@ def configure(level: str, fmt: Literal["text", "json"]) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.getLogger(CALLS_LOGGER).setLevel(logging.NOTSET if call_log else logging.WARNING)
+    # what no line shows: not worth a system call and a thread lookup on every record
+    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_log = logging.getLogger(name)
         uvicorn_log.handlers.clear()

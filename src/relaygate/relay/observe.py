@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from relaygate.core.money import format_money
-from relaygate.ops.logs import CALL_FIELDS, scrub
+from relaygate.ops.logs import CALL_FIELDS, CALLS_LOGGER, scrub
 from relaygate.ops.metrics import Metrics
 from relaygate.relay.context import CallContext
 from relaygate.relay.groups import ROUTE_GROUPS
@@ -28,7 +28,7 @@ __all__ = ["OTHER_MODEL", "CallObserver"]
 
 OTHER_MODEL = "other"  # the model label of a model no channel serves
 
-log = logging.getLogger("relaygate.calls")
+log = logging.getLogger(CALLS_LOGGER)
 
 
 class CallObserver:
@@ -88,7 +88,7 @@ class CallObserver:
         usage, charge = ctx.usage, ctx.charge
         fields = {
             "route": self.route(ctx),
-            "model": ctx.model,
+            "model": scrub(ctx.model),  # the caller's text: a key pasted as a model is masked
             "status": ctx.status,
             "stream": ctx.stream,
             "duration_ms": round(seconds * 1000, 1),
@@ -104,5 +104,5 @@ class CallObserver:
         if not request:
             fields["background"] = True
         if ctx.error is not None:
-            fields["error"] = scrub(ctx.error)  # masked already (CallContext.fail): twice safe
+            fields["error"] = scrub(ctx.error)  # masked already (CallContext.fail); and ours
         log.info("call", extra={CALL_FIELDS: fields})
