@@ -17,7 +17,9 @@ NAME = re.compile(r"\brelaygate_[a-z_]+")
 
 def _exported() -> set[str]:
     metrics = Metrics()
-    metrics.read_from(lambda: Readings(channels=(ChannelReading(1, "c", "openai", "closed", 0, 0),)))
+    metrics.read_from(
+        lambda: Readings(channels=(ChannelReading(1, "c", "openai", "closed", 0, 0),))
+    )
     metrics.call_series("/v1/chat/completions", "POST", 200, "m", False).requests.inc()
     metrics.model_series("m").prompt.inc()
     metrics.committed(1, 0.001)
