@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -36,16 +37,30 @@ def _command(port: int) -> tuple[list[str], dict[str, str]]:
 class Served:
     """``relaygate serve`` in a subprocess on a free port, waited on until it answers."""
 
-    def __init__(self, database_url: str, log: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        errors: Path | None = None,
+    ) -> None:
+        """``env``: more ``RELAYGATE_*`` settings; ``errors``: standard error (the logs)
+        to this file, apart from standard output (the start-up banner)."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        cmd, env = _command(self.port)
-        env["RELAYGATE_DATABASE_URL"] = database_url
-        env["RELAYGATE_BOOTSTRAP_ADMIN_KEY"] = ADMIN_KEY
+        cmd, environment = _command(self.port)
+        environment.update(env or {})
+        environment["RELAYGATE_DATABASE_URL"] = database_url
+        environment["RELAYGATE_BOOTSTRAP_ADMIN_KEY"] = ADMIN_KEY
         self._out = log.open("wb")
+        self._err = errors.open("wb") if errors is not None else None
         self.proc = subprocess.Popen(
-            cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT, cwd=str(log.parent)
+            cmd,
+            env=environment,
+            stdout=self._out,
+            stderr=self._err or subprocess.STDOUT,
+            cwd=str(log.parent),
         )
         try:
             self._wait_ready()
@@ -79,17 +94,20 @@ class Served:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
-            if not self._out.closed:
-                self._out.close()
+            self._close_files()
         return code
 
     def kill(self) -> int:
         """SIGKILL and reap. Idempotent."""
         self.send_kill()
         code = self.proc.wait(30)
-        if not self._out.closed:
-            self._out.close()
+        self._close_files()
         return code
+
+    def _close_files(self) -> None:
+        for file in (self._out, self._err):
+            if file is not None and not file.closed:
+                file.close()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Mapping, MutableMapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -31,6 +32,9 @@ from relaygate.build import build
 from relaygate.channels.api import router as channels_router
 from relaygate.core.ids import new_request_id
 from relaygate.oauth.api import router as oauth_router
+from relaygate.ops.api import router as metrics_router
+from relaygate.ops.logs import REQUEST_ID
+from relaygate.ops.metrics import Metrics
 from relaygate.payments.api import router as payments_router
 from relaygate.payments.invoice_api import router as invoices_router
 from relaygate.relay.api import RelayApp
@@ -93,13 +97,50 @@ class Gateway:
                     await handler(scope, receive, send)
                     return
                 send = _with_request_id(scope, send)
+                metrics: Metrics | None = state[SERVICES].metrics
+                if metrics is not None:
+                    await _measured(self.outer, metrics, scope, receive, send)
+                    return
         await self.outer(scope, receive, send)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+async def _measured(
+    app: Callable[[Scope, Receive, Send], Awaitable[None]],
+    metrics: Metrics,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """A control-plane request, counted by its route template once it is answered (the
+    relay's calls are counted by their lifecycle: relay/observe.py). A path no route
+    matches and a method no route knows count as ``other``: a client cannot add series."""
+    started = time.perf_counter()
+    status = 500  # an exception that escapes every handler
+
+    async def send_status(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_status)
+    finally:
+        route = getattr(scope.get("route"), "path", None) or "other"
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        series = metrics.call_series(route, method, status, "", False)
+        series.requests.inc()
+        series.duration.observe(time.perf_counter() - started)
 
 
 def _with_request_id(scope: Scope, send: Send) -> Send:
     """Give control-plane responses an ``x-request-id`` too, as relay responses have (the
     console's error page shows it: ``rg.request_id`` in the scope)."""
     scope["rg.request_id"] = request_id_text = new_request_id()
+    REQUEST_ID.set(request_id_text)  # on every log line of the request (ops/logs.py)
     request_id = request_id_text.encode()
 
     async def send_with_id(message: MutableMapping[str, Any]) -> None:
@@ -209,6 +250,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         invoices_router,
         rules_router,
         files_router,
+        metrics_router,
     )
     for router in routers:
         app.include_router(router)

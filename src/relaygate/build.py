@@ -49,6 +49,7 @@ from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
 from relaygate.limits.service import RateLimiter
 from relaygate.oauth.service import oauth_service
+from relaygate.ops.metrics import ChannelReading, Metrics, Readings
 from relaygate.payments.amounts import TopUpLimits
 from relaygate.payments.invoice_pdf import Issuer
 from relaygate.payments.invoices import InvoiceService
@@ -98,7 +99,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     db = await _database(settings, stack)
     client = _http_client(settings, stack)
     kv = _kv(settings, stack)
-    billing = _billing(settings, stack, db, kv)
+    metrics = Metrics() if settings.metrics_enabled else None
+    billing = _billing(settings, stack, db, kv, metrics)
     await _tier_timer(settings, stack, billing.tiers)
     accounts = AccountService(db, settings.key_cache_ttl)
     signup, referrals = _signup(settings, db, kv, billing)
@@ -111,7 +113,10 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     _channel_timers(settings, stack, routing)
     rules = _rules(settings, db, billing)
     files = await _files(settings, stack, db, kv, billing)
-    relay = _relay(settings, kv, billing, routing, await _rule_cache(stack, db, kv, rules), files)
+    rule_cache = await _rule_cache(stack, db, kv, rules)
+    relay = _relay(settings, kv, billing, routing, rule_cache, files, metrics)
+    if metrics is not None:
+        _metrics_readings(metrics, routing, billing.charging, relay)
     webhooks = _webhooks(settings, stack)
     background = _background(settings, stack, relay, state, kv, keepalive)
     services = Services(
@@ -159,6 +164,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         rules=rules,
         files=files,
+        metrics=metrics,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
@@ -210,9 +216,13 @@ def default_tiers(settings: Settings) -> TierTables:
     )
 
 
-def _billing(settings: Settings, stack: AsyncExitStack, db: Database, kv: KV) -> _Billing:
+def _billing(
+    settings: Settings, stack: AsyncExitStack, db: Database, kv: KV, metrics: Metrics | None
+) -> _Billing:
     """Wallets, prices, packages and the bill writer (started: it drains at the close)."""
-    writer = BillWriter(db, settings.usage_batch_size)
+    writer = BillWriter(
+        db, settings.usage_batch_size, metrics.committed if metrics is not None else None
+    )
     writer.start()
     stack.push_async_callback(writer.close)
     catalogue = Catalogue(
@@ -513,6 +523,7 @@ def _relay(
     routing: _Routing,
     rules: RuleCache,
     files: FileService,
+    metrics: Metrics | None,
 ) -> RelayService:
     """The data plane's service: admission, rules, stored files as inputs, limits,
     routing, failover and billing."""
@@ -531,7 +542,36 @@ def _relay(
         files=FileInputs(
             files, settings.files_input_max_bytes, settings.files_input_max_total_bytes
         ),
+        metrics=metrics,
     )
+
+
+def _metrics_readings(
+    metrics: Metrics, routing: _Routing, charging: Charging, relay: RelayService
+) -> None:
+    """What a scrape reads (ops/metrics.py): the breakers of the channels of the latest
+    snapshot, the holds, the calls in flight and the bill queue. Read at scrape time, so
+    the relay's hot path pays nothing for them."""
+    health, table = routing.health, routing.channels
+
+    def read() -> Readings:
+        channels = []
+        for spec in table.snapshot:
+            breaker = health.reading(spec.id)
+            channels.append(
+                ChannelReading(
+                    spec.id, spec.name, spec.type, breaker.state, breaker.calls, breaker.errors
+                )
+            )
+        return Readings(
+            in_flight=relay.calls.in_flight,
+            holds=charging.holding,
+            held=charging.held,
+            bills_pending=charging.writer.pending,
+            channels=channels,
+        )
+
+    metrics.read_from(read)
 
 
 def _webhooks(settings: Settings, stack: AsyncExitStack) -> WebhookSender:

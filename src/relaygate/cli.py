@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 import uvicorn
 
+from relaygate.ops.logs import configure as configure_logging
 from relaygate.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -32,9 +32,7 @@ def _serve(args: argparse.Namespace) -> None:
     from relaygate.web.static import AssetsMissing
 
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, settings.call_log)
     try:
         app = create_app(settings)
     except AssetsMissing as err:
@@ -47,6 +45,7 @@ def _serve(args: argparse.Namespace) -> None:
         http="httptools",
         lifespan="on",
         access_log=settings.access_log,
+        log_config=None,  # ops/logs.py formats uvicorn's lines too (text or JSON)
         log_level=settings.log_level,
         timeout_graceful_shutdown=30,
         proxy_headers=settings.trust_proxy_headers,

@@ -35,6 +35,7 @@ from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.kv.protocols import KV
 from relaygate.oauth.service import OAuthService
+from relaygate.ops.metrics import Metrics
 from relaygate.payments.invoices import InvoiceService
 from relaygate.payments.service import PaymentService
 from relaygate.relay.background import BackgroundRuns
@@ -116,6 +117,7 @@ class Services:
     tiers: TierConfig  # membership, RPM and referral tables: settings or operator's
     files: FileService  # stored files and their blob store (docs/storage.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
+    metrics: Metrics | None = None  # Prometheus metrics (None: metrics_enabled is off)
 
 
 def services(request: Request) -> Services:

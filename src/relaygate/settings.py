@@ -8,6 +8,7 @@ Channels declared in the TOML file (``[[channels]]``) land in ``Settings.channel
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -15,7 +16,7 @@ import types
 import typing
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -124,7 +125,15 @@ class Settings(BaseModel):
     forwarded_allow_ips: str = "127.0.0.1"
 
     log_level: str = "info"
+    # "text" (readable, the default) or "json" (one object per line, for production)
+    log_format: Literal["text", "json"] = "text"
+    call_log: bool = True  # one info line per relay call (docs/observability.md)
     access_log: bool = False
+    # Prometheus /metrics (docs/observability.md): served when enabled, to callers on the
+    # metrics_allow networks, or anywhere with ``Authorization: Bearer <metrics_token>``
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    metrics_allow: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 
     balance_ttl: float = 1.0
     default_output_estimate: int = 1024
@@ -281,6 +290,14 @@ class Settings(BaseModel):
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Each entry an address or a network (``10.0.0.0/8``): a typo stops the start."""
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @property
     def base_url(self) -> str:

@@ -132,6 +132,9 @@ class Charging:
         self._key_seen: dict[int, _KeySpend] = {}  # capped keys: committed spend, as read
         self._key_unsettled: dict[int, int] = {}
         self._releases: set[asyncio.Future[None]] = set()
+        # this process's calls holding money, and how much (the metrics' holds gauges)
+        self.holding = 0
+        self.held = 0
 
     async def _view(self, user_id: int) -> _View:
         """The user's view; a stale one is used while a fresh one is read in the background.
@@ -225,6 +228,9 @@ class Charging:
             await self._release_key_budget(principal.key_id, principal.max_fee, hold)
             raise InsufficientBalance(INSUFFICIENT_BALANCE)
         reservation.hold = hold
+        if hold:
+            self.holding += 1
+            self.held += hold
         reservation.key_id, reservation.key_capped = principal.key_id, principal.max_fee > 0
         reservation.max_fee = principal.max_fee
         return reservation
@@ -256,7 +262,10 @@ class Charging:
             if not granted:
                 await self.holds.add(user_key, -extra, ttl_s=_HOLD_TTL)
                 return False
+        if not reservation.hold:
+            self.holding += 1
         reservation.hold += extra
+        self.held += extra
         return True
 
     @property
@@ -289,6 +298,8 @@ class Charging:
     async def release(self, reservation: Reservation) -> None:
         if reservation.hold:
             hold, reservation.hold = reservation.hold, 0
+            self.holding -= 1
+            self.held -= hold
             await self.holds.add(_hold_key(reservation.user_id), -hold, ttl_s=_HOLD_TTL)
             if reservation.key_capped:
                 await self.holds.add(_key_hold_key(reservation.key_id), -hold, ttl_s=_HOLD_TTL)

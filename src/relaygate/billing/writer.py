@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -116,8 +117,14 @@ class BillWriter:
     batch writes (:meth:`_statements`); how a transaction reaches the database is its
     :class:`~relaygate.billing.bill_sinks.Sink`'s business."""
 
-    def __init__(self, db: Database, batch_size: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        batch_size: int,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.db = db
+        self._on_commit = on_commit  # (bills, seconds) of each commit: the metrics
         self.batch_size = batch_size
         style = db.engine.dialect.paramstyle
         self._sql = {name: _in_style(sql, style) for name, sql in _SQL.items()}
@@ -146,12 +153,7 @@ class BillWriter:
         if durable:
             bill.committed = asyncio.get_running_loop().create_future()
         idle = not (self._busy or self._pending or self._reads)
-        if (
-            alone
-            and idle
-            and self._sink.inline
-            and self._sink.commit_now(self._statement_list([bill]))
-        ):
+        if alone and idle and self._sink.inline and self._commit_now(bill):
             if self._sink.maintenance_due:
                 self._wake.set()  # the writer task maintains the database (lone calls do not)
             self._landed([bill])
@@ -160,6 +162,18 @@ class BillWriter:
         if not self._wake.is_set():
             self._wake.set()
         return bill.committed
+
+    def _commit_now(self, bill: Bill) -> bool:
+        started = time.perf_counter()
+        done = self._sink.commit_now(self._statement_list([bill]))
+        if done and self._on_commit is not None:
+            self._on_commit(1, time.perf_counter() - started)
+        return done
+
+    @property
+    def pending(self) -> int:
+        """Bills waiting for a commit."""
+        return len(self._pending)
 
     async def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """A small read (qmark SQL), in the loop's thread on SQLite, as the commits are.
@@ -272,7 +286,10 @@ class BillWriter:
         return [(sql, rows) for sql, rows in self._statements(batch) if rows]
 
     async def _commit(self, batch: list[Bill]) -> None:
+        started = time.perf_counter()
         await self._sink.commit(self._statement_list(batch))
+        if self._on_commit is not None:
+            self._on_commit(len(batch), time.perf_counter() - started)
 
     async def close(self) -> None:
         """Stop the writer and commit every bill still queued."""

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChannelHealth"]
+__all__ = ["BreakerReading", "ChannelHealth"]
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerReading:
+    state: str  # closed | half_open | open
+    calls: int
+    errors: int
 
 
 @dataclass(slots=True)
@@ -84,17 +91,25 @@ class ChannelHealth:
         if breaker.trial_at is not None or breaker.failures >= self.threshold:
             breaker.opened_at, breaker.trial_at = self._clock(), None
 
+    def reading(self, channel_id: int) -> BreakerReading:
+        """The breaker's state and counts (the metrics read them at each scrape)."""
+        breaker = self._breakers.get(channel_id)
+        if breaker is None:
+            return BreakerReading("closed", 0, 0)
+        return BreakerReading(self._state_name(breaker), breaker.calls, breaker.errors)
+
+    def _state_name(self, breaker: _Breaker) -> str:
+        if breaker.opened_at is None:
+            return "closed"
+        if self._clock() - breaker.opened_at >= self.cooldown:
+            return "half_open"
+        return "open"
+
     def state(self, channel_id: int) -> dict[str, Any]:
         """What the operator sees: the breaker's state, error rate and latency."""
         breaker = self._breakers.get(channel_id, _Breaker())
-        if breaker.opened_at is None:
-            name = "closed"
-        elif self._clock() - breaker.opened_at >= self.cooldown:
-            name = "half_open"
-        else:
-            name = "open"
         return {
-            "state": name,
+            "state": self._state_name(breaker),
             "consecutive_failures": breaker.failures,
             "calls": breaker.calls,
             "errors": breaker.errors,

@@ -71,6 +71,7 @@ class ChannelService:
         # before an operator's change committed must not apply its stale snapshot after
         # the change's own publish (the new channel would vanish until the next refresh)
         self._publishing = asyncio.Lock()
+        self.snapshot: list[ChannelSpec] = []  # the last one published
 
     def on_change(self, listener: Callable[[list[ChannelSpec]], None]) -> None:
         self._listeners.append(listener)
@@ -80,6 +81,7 @@ class ChannelService:
         async with self._publishing:
             async with self.db.session() as session:
                 specs = [_spec(row) for row in await ChannelRepository(session).all()]
+            self.snapshot = specs
             for listener in self._listeners:
                 listener(specs)
         return specs

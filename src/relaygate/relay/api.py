@@ -24,6 +24,7 @@ from relaygate.accounts.principal import Principal
 from relaygate.accounts.service import AccountService
 from relaygate.core.errors import NotFound, RelaygateError
 from relaygate.core.ids import RequestIds
+from relaygate.ops.logs import REQUEST_ID
 from relaygate.relay.asgi import (
     ClientGone,
     Headers,
@@ -162,6 +163,7 @@ class RelayApp:
         err = NotFound(f"Invalid URL ({scope['method']} {sent_path(scope)})")
         wire = _wire_of(read_headers(scope, self.max_header_bytes))
         rid = self.ids.next()
+        REQUEST_ID.set(rid)
         await respond_error(send, wire.render_error(err, rid), _id_headers(wire, rid))
 
     async def _authenticate(self, headers: Headers) -> Principal:
@@ -333,6 +335,7 @@ class RelayApp:
         headers = read_headers(scope, self.max_header_bytes)
         wire = _wire_of(headers)
         rid = self.ids.next()
+        REQUEST_ID.set(rid)  # the relay calls' own is set by their lifecycle
         try:
             principal = await self._authenticate(headers)
             visible = [(m, c) for m, c in self.relay.router.models() if principal.may_use(m)]

@@ -50,6 +50,7 @@ from relaygate.core.errors import BlockedByRule
 from relaygate.limits.errors import refusal
 from relaygate.limits.policy import tier_rpm
 from relaygate.limits.service import RateLimiter
+from relaygate.ops.logs import REQUEST_ID
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.file_inputs import mentions_files
@@ -57,6 +58,7 @@ from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.record import Dialect, RateLimitHeaders
 from relaygate.relay.dialects.registry import OPENAI_CHAT
 from relaygate.relay.file_inputs import FileInputs
+from relaygate.relay.observe import CallObserver
 from relaygate.relay.output_cap import CapSlack, OutputBudget
 from relaygate.relay.providers.base import HeaderEdits
 from relaygate.rules.cache import RuleCache
@@ -122,8 +124,10 @@ class Calls:
         health: ChannelHealth,
         rules: RuleCache | None = None,
         files: FileInputs | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.charging = charging
+        self.observer = observer  # the metrics and the per-call log line (None: neither)
         self.limiter = limiter
         self.tiers = tiers  # the RPM tiers: read at each call, swapped whole on an edit
         self.default_output_estimate = default_output_estimate
@@ -171,7 +175,7 @@ class CallLifecycle:
     :meth:`extend`, when a stream has used up its hold.
     """
 
-    __slots__ = ("_calls", "_open", "_slot", "ctx", "principal")
+    __slots__ = ("_calls", "_open", "_request", "_slot", "ctx", "principal")
 
     def __init__(self, calls: Calls, ctx: CallContext) -> None:
         self._calls = calls
@@ -179,6 +183,7 @@ class CallLifecycle:
         self.principal: Principal | None = None  # None: unauthenticated, nothing to record
         self._slot: AbstractAsyncContextManager[None] | None = None  # held past a block
         self._open = False
+        self._request = True  # False: a background run (its request is recorded already)
 
     async def __aenter__(self) -> CallLifecycle:
         self.open()
@@ -197,6 +202,7 @@ class CallLifecycle:
         if not self._open:
             self._open = True
             self._calls.in_flight += 1
+            REQUEST_ID.set(self.ctx.request_id)  # on every log line of the call (ops/logs.py)
 
     async def close(self) -> None:
         """The call is over: free a slot still held, count it out, and record what
@@ -206,9 +212,12 @@ class CallLifecycle:
         if not self._open:
             return
         self._open = False
-        self._calls.in_flight -= 1
+        calls = self._calls
+        calls.in_flight -= 1
         if self.principal is not None:
-            self._calls._record(self.ctx)
+            calls._record(self.ctx)
+        if calls.observer is not None:
+            calls.observer.ended(self.ctx, self._request)
 
     # ------------------------------------------------------------ admission
     def identify(self, principal: Principal) -> None:
@@ -402,6 +411,7 @@ class CallLifecycle:
         ctx = self.ctx
         owned = CallLifecycle(self._calls, dataclasses.replace(ctx))
         owned.principal = self.principal
+        owned._request = False
         owned._slot, self._slot = self._slot, None
         ctx.settled = True  # the create request's own record: the run's
         owned.open()

@@ -76,6 +76,10 @@ class Router:
             return [choice.groups[0].routes[0]]
         return [route for group in choice.groups for route in group.ordered()]
 
+    def serves(self, model: str) -> bool:
+        """Does an enabled channel serve ``model``? (The metrics' bound on model labels.)"""
+        return model in self._index
+
     def pick(self, model: str) -> Route | None:
         """The preferred route for ``model``."""
         routes = self.routes(model)

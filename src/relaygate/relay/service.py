@@ -33,6 +33,7 @@ from relaygate.core.errors import (
 )
 from relaygate.core.redact import redact_json
 from relaygate.limits.service import RateLimiter
+from relaygate.ops.metrics import Metrics
 from relaygate.relay.answer_checks import CHECKED_ENDPOINTS, first_event, whole_answer
 from relaygate.relay.call import CallLifecycle, Calls
 from relaygate.relay.context import CallContext
@@ -51,6 +52,7 @@ from relaygate.relay.dialects.registry import dialect_of, for_call
 from relaygate.relay.file_inputs import FileInputs
 from relaygate.relay.keyring import KEY_REFUSALS, KeyRing
 from relaygate.relay.masking import channel_secrets, public_model
+from relaygate.relay.observe import CallObserver
 from relaygate.relay.output_cap import CapSlack
 from relaygate.relay.providers.base import Provider, UpstreamCall, UpstreamReply
 from relaygate.relay.routing import Route, Router
@@ -158,6 +160,7 @@ class RelayService:
         first_byte_timeout: float = 600.0,
         rules: RuleCache | None = None,
         files: FileInputs | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.router = router
         # seconds for an upstream's first event, unless its channel sets its own (the
@@ -170,6 +173,7 @@ class RelayService:
         self.calls = Calls(
             charging, limiter, tiers, default_output_estimate, cap_slack or CapSlack(),
             self.health, rules, files,
+            CallObserver(metrics, router.serves),
         )  # fmt: skip
         self.count_routes = CountRouteMemory()  # channels whose upstream cannot count
 
