@@ -257,9 +257,7 @@ def test_moderation_is_the_callers_400_and_unbilled(dgw: Gateway, bfl: FakeBFL) 
     assert wallet(dgw, key.user_id) == (START, 0)
 
 
-def test_an_image_that_cannot_be_stored_keeps_the_upstream_url(
-    dgw: Gateway, bfl: FakeBFL
-) -> None:
+def test_an_image_that_cannot_be_stored_keeps_the_upstream_url(dgw: Gateway, bfl: FakeBFL) -> None:
     _bfl_channel(dgw, bfl)
     key = dgw.make_user_key()
     with dgw.http(key.key) as http:  # the user's quota, filled
