@@ -128,7 +128,8 @@ def test_several_images_are_several_tasks_billed_each_with_their_bytes(
             assert http.get(output["url"]).status_code == 401
         with dgw.http(key.key) as http:
             assert http.get(output["url"]).content in made
-    (record,) = records(dgw, key.user_id)
+    (record,) = records(dgw, key.user_id)  # one bill row: the model and the images
+    assert record["model"] == "flux-schnell" and record["images"] == 3
     assert record["amount"] == 3 * DRAW_PRICES["flux-schnell"]
     assert wallet(dgw, key.user_id) == (START - 3 * DRAW_PRICES["flux-schnell"], 0)
 
@@ -201,7 +202,7 @@ def test_a_task_that_never_finishes_times_out_unbilled(dgw: Gateway, bfl: FakeBF
     assert "nothing was charged" in body["message"]
     assert len(bfl.submissions()) == 1 and len(bfl.polls_seen()) > 3
     (record,) = records(dgw, key.user_id)
-    assert record["status"] == 504 and record["amount"] == 0
+    assert record["status"] == 504 and record["amount"] == 0 and record["images"] == 0
     assert wallet(dgw, key.user_id) == (START, 0)
 
 
