@@ -169,9 +169,10 @@ class DrawRunner:
             async with asyncio.timeout(seconds):
                 made = await self._images(call, tool, job)
         except TimeoutError as exc:
+            hint = "" if _delivery(job).background else " For long jobs, send async=true."
             raise UpstreamTimeout(
                 f"The image task did not finish within {seconds:g} seconds; nothing was"
-                " charged. For long jobs, send async=true."
+                f" charged.{hint}"
             ) from exc
         assert ctx.user_id is not None
         name = f"{job.model}-{ctx.request_id[-12:]}"
