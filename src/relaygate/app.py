@@ -39,12 +39,15 @@ from relaygate.payments.api import router as payments_router
 from relaygate.payments.invoice_api import router as invoices_router
 from relaygate.relay.api import RelayApp
 from relaygate.relay.asgi import Receive, Scope, Send
+from relaygate.relay.transport import HTTPClient
 from relaygate.rules.api import router as rules_router
 from relaygate.services import SERVICES, Services
 from relaygate.settings import Settings
 from relaygate.state.api import router as state_router
 from relaygate.storage.api import router as files_router
 from relaygate.tools.cache import SearchCache
+from relaygate.tools.draw import DrawRunner, DrawTimes, TaskBook
+from relaygate.tools.images import ImageStore
 from relaygate.tools.routes import ToolsApp
 from relaygate.web.cors import Cors, request_origin
 from relaygate.web.docs import OPENAPI_URL
@@ -173,7 +176,7 @@ async def _lifespan(settings: Settings) -> AsyncIterator[dict[str, Any]]:
     async with AsyncExitStack() as stack:
         built = await build(settings, stack)
         relay = _relay_routes(settings, built.services)
-        tools = _tool_routes(settings, built.services)
+        tools = _tool_routes(settings, built.services, stack)
         # Everything built so far lives as long as the process: keep the collector from
         # scanning it again and again (full collections of a big heap stall every call).
         gc.collect()
@@ -196,12 +199,28 @@ def _relay_routes(settings: Settings, services: Services) -> RelayApp:
     )
 
 
-def _tool_routes(settings: Settings, services: Services) -> ToolsApp:
-    """The raw ASGI handlers of the search and speech tools (docs/tools.md)."""
+def _tool_routes(settings: Settings, services: Services, stack: AsyncExitStack) -> ToolsApp:
+    """The raw ASGI handlers of the search, speech and image tools (docs/tools.md); their
+    image tasks still running are stopped first at shutdown."""
     search_cache = SearchCache(
         services.kv.cache, settings.search_cache_seconds, settings.search_cache_hit_billing
     )
-    return ToolsApp(
+    downloads = HTTPClient(settings.upstream_connect_timeout, settings.upstream_read_timeout)
+    stack.push_async_callback(downloads.close)
+    images = ImageStore(
+        services.files,
+        downloads,
+        settings.base_url,
+        settings.tools_image_max_bytes,
+        settings.tools_image_download_seconds,
+    )
+    times = DrawTimes(
+        settings.tools_task_timeout_seconds,
+        settings.tools_task_async_timeout_seconds,
+        settings.tools_task_keep_seconds,
+    )
+    book = TaskBook(services.kv.cache, settings.tools_task_keep_seconds)
+    tools = ToolsApp(
         services.relay,
         services.accounts,
         services.kv.cache,
@@ -209,7 +228,10 @@ def _tool_routes(settings: Settings, services: Services) -> ToolsApp:
         voices_seconds=settings.tts_voices_cache_seconds,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
+        draw=DrawRunner(services.relay, images, services.webhooks, book, times),
     )
+    stack.push_async_callback(tools.close)
+    return tools
 
 
 def _control_plane(settings: Settings) -> FastAPI:

@@ -80,6 +80,7 @@ from relaygate.state.service import StateService
 from relaygate.storage.factory import open_blobs
 from relaygate.storage.service import FileLimits, FileService, StoragePrice
 from relaygate.tools.providers import TOOL_PROBES, tool_providers
+from relaygate.tools.tasks import TASK_PROBES, PollTimings, task_providers
 
 __all__ = ["Built", "build", "default_tiers"]
 
@@ -461,9 +462,10 @@ def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
         "anthropic": AnthropicProvider(client),
         "echo": EchoProvider(),
         **tool_providers(client),  # search and speech (docs/tools.md)
+        **task_providers(client, PollTimings(first=settings.tools_task_poll_seconds)),
     }
     health = ChannelHealth(settings.breaker_threshold, settings.breaker_cooldown)
-    prober = ChannelProber(providers, health, TOOL_PROBES)
+    prober = ChannelProber(providers, health, {**TOOL_PROBES, **TASK_PROBES})
     channels.on_change(router.load)
     channels.on_change(prober.load)
     keys = KeyRing(settings.key_bench_seconds)

@@ -287,6 +287,17 @@ class Settings(BaseModel):
         default="full", pattern=r"^(full|free|100(\.0+)?%?|[1-9]?[0-9](\.[0-9]+)?%?)$"
     )
     tts_voices_cache_seconds: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    # the image tools (docs/tools.md, "Image generation"): seconds a call waits for its
+    # images (the platform's CDN drops a connection at 100), seconds an async=true task
+    # may take (under the holds' 900-second expiry), seconds a task's outcome is kept,
+    # seconds before the first poll of an upstream task (each next wait 1.5 times longer,
+    # up to 4), and the largest image downloaded to be stored, within its own timeout
+    tools_task_timeout_seconds: float = Field(default=90.0, gt=0, le=840)
+    tools_task_async_timeout_seconds: float = Field(default=600.0, gt=0, le=840)
+    tools_task_keep_seconds: float = Field(default=86400.0, gt=0, le=30 * 86400)
+    tools_task_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    tools_image_max_bytes: int = Field(default=20 * 1024**2, ge=1)
+    tools_image_download_seconds: float = Field(default=30.0, gt=0, le=600)
 
     channels: list[ChannelConfig] = Field(default_factory=list)
     models: list[ModelPriceConfig] = Field(default_factory=list)

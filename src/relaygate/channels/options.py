@@ -29,26 +29,51 @@ __all__ = [
 ]
 
 ChannelType = Literal[
-    "openai", "azure_openai", "anthropic", "echo", "google_search", "serper", "azure_speech"
+    "openai",
+    "azure_openai",
+    "anthropic",
+    "echo",
+    "google_search",
+    "serper",
+    "azure_speech",
+    "bfl",
+    "nd",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class ToolChannelDefaults:
     """What a tool channel (docs/tools.md) is given when the operator leaves it out: the
-    upstream's public base URL (none for Azure Speech, whose URL names the region) and
-    the tool it serves."""
+    upstream's public base URL (none for Azure Speech, whose URL names the region, nor
+    for ND's task API, which is the operator's own) and the tools it serves, each with
+    the upstream's name for it (Black Forest Labs names its models its own way)."""
 
     base_url: str
-    tool: str
+    models: tuple[tuple[str, str], ...]
 
 
-# Channel types that serve a tool (search, speech) rather than a model's dialect: the
-# relay's dialect routes never call them, and the tool routes call nothing else.
+def _serves(*tools: str) -> tuple[tuple[str, str], ...]:
+    return tuple((tool, tool) for tool in tools)
+
+
+# Channel types that serve a tool (search, speech, images) rather than a model's
+# dialect: the relay's dialect routes never call them, and the tool routes call nothing
+# else. Black Forest Labs' own API serves no Schnell: a compatible host that does is
+# given ``flux-schnell`` in its channel's models.
 _TOOL_DEFAULTS: dict[str, ToolChannelDefaults] = {
-    "google_search": ToolChannelDefaults("https://www.googleapis.com", "google-search"),
-    "serper": ToolChannelDefaults("https://google.serper.dev", "serper-search"),
-    "azure_speech": ToolChannelDefaults("", "azure-tts"),
+    "google_search": ToolChannelDefaults("https://www.googleapis.com", _serves("google-search")),
+    "serper": ToolChannelDefaults("https://google.serper.dev", _serves("serper-search")),
+    "azure_speech": ToolChannelDefaults("", _serves("azure-tts")),
+    "bfl": ToolChannelDefaults(
+        "https://api.bfl.ai",
+        (
+            ("flux-dev", "flux-dev"),
+            ("flux-pro", "flux-pro"),
+            ("flux-1.1-pro", "flux-pro-1.1"),
+            ("flux-1.1-pro-ultra", "flux-pro-1.1-ultra"),
+        ),
+    ),
+    "nd": ToolChannelDefaults("", _serves("nd")),
 }
 TOOL_CHANNEL_TYPES = frozenset(_TOOL_DEFAULTS)
 
@@ -72,7 +97,7 @@ def with_tool_defaults(
         return base_url, models
     if not base_url:
         base_url = defaults.base_url or (azure_speech_url(region) if region else "")
-    return base_url, models or {defaults.tool: defaults.tool}
+    return base_url, models or dict(defaults.models)
 
 
 _KEY_SEPARATORS = re.compile(r"[\n,]")

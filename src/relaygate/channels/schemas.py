@@ -50,13 +50,16 @@ def _as_mapping(value: Any) -> Any:
     return value
 
 
-# What _needs_base_url checks, in the schema: an echo channel, a search channel (its
-# upstream's public URL by default), an Azure Speech channel naming its region, or an
-# http(s) base_url.
+# What _needs_base_url checks, in the schema: an echo channel, a search or Black Forest
+# Labs channel (its upstream's public URL by default), an Azure Speech channel naming its
+# region, or an http(s) base_url.
 _BASE_URL_RULE: dict[str, Any] = {
     "anyOf": [
         {"required": ["type"], "properties": {"type": {"const": "echo"}}},
-        {"required": ["type"], "properties": {"type": {"enum": ["google_search", "serper"]}}},
+        {
+            "required": ["type"],
+            "properties": {"type": {"enum": ["google_search", "serper", "bfl"]}},
+        },
         {
             "required": ["type", "options"],
             "properties": {

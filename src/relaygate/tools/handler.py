@@ -13,6 +13,10 @@ Every tool route runs these steps, in this order, whatever the tool::
             ...answer (whole, or streamed as it arrives)
             await call.finish()                # billed, durable, before the last byte
 
+An image tool (``Tool.task``) runs its own answer after the hold (tools/draw.py: the
+upstream's task polled under a timeout, or handed to a background task for
+``async=true``), on the same lifecycle.
+
 A call the upstream failed is never billed (the lifecycle releases its hold); a streamed
 answer the upstream broke off mid-audio is left unfinished, so the client sees a
 truncated body rather than a file it believes complete (as relay/media/ does). Errors
@@ -27,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from relaygate.accounts.service import AccountService
@@ -62,6 +66,9 @@ from relaygate.relay.providers.base import UpstreamReply
 from relaygate.relay.service import RelayService
 from relaygate.tools.cache import SearchCache
 from relaygate.tools.record import Incoming, Tool, ToolJob
+
+if TYPE_CHECKING:  # the image pipeline is built on this module's refusal and runs from it
+    from relaygate.tools.draw import DrawRunner
 
 __all__ = ["TOOL_WIRE", "ToolRelay", "incoming", "upstream_refusal"]
 
@@ -125,11 +132,13 @@ class ToolRelay:
         *,
         max_body_bytes: int,
         max_header_bytes: int,
+        draw: DrawRunner | None = None,
     ) -> None:
         self.relay = relay
         self.accounts = accounts
         self.ids = ids
         self.cache = cache
+        self.draw = draw  # the image tools' pipeline (tools/draw.py)
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
 
@@ -176,8 +185,28 @@ class ToolRelay:
             await respond(send, 200, cached, JSON, [*self._ids(ctx), (b"x-cache", b"hit")])
             return
         await call.hold(job.units)
+        if tool.task:
+            await self._draw(call, tool, job, receive, send, state)
+            return
         async with call.slot():
             await until_disconnect(self._answer(call, tool, job, send, state), receive, ctx)
+
+    async def _draw(
+        self, call: CallLifecycle, tool: Tool, job: ToolJob, receive: Receive, send: Send,
+        state: _State,
+    ) -> None:  # fmt: skip
+        """An image tool: its images now, or a task id now and the images later."""
+        draw, ctx = self.draw, call.ctx
+        if draw is None:
+            raise NotFound(f"No channel serves the tool '{job.model}' yet.", param="model")
+        if job.delivery is not None and job.delivery.background:
+            body: bytes | None = await draw.start(call, tool, job)
+        else:
+            body = await draw.run(call, tool, job, receive)
+        if body is None:  # the client left
+            return
+        ctx.responded = state.started = True
+        await respond(send, 200, body, JSON, self._ids(ctx))
 
     async def _answer(
         self, call: CallLifecycle, tool: Tool, job: ToolJob, send: Send, state: _State

@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from relaygate.core.envelope import ErrorEnvelope
+from relaygate.tools.flux import PARAMS as FLUX_PARAMS
+from relaygate.tools.nd import ND_PARAMS
 from relaygate.tools.params import Param
-from relaygate.tools.routes import ROUTES, VOICE_PARAMS, VOICES_PATH
+from relaygate.tools.routes import ROUTES, TASKS_PATH, VOICE_PARAMS, VOICES_PATH
 from relaygate.tools.search import GOOGLE_PARAMS, SERPER_PARAMS
 from relaygate.tools.tts import FORMATS, SSML_TYPES, TTS_PARAMS
 
-__all__ = ["TAG", "tool_paths"]
+__all__ = ["IMAGE_TAG", "TAG", "tool_paths"]
 
 TAG = "tools: search and speech"
+IMAGE_TAG = "tools: images (Flux, ND)"
 _SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 _WHY = {
     400: "A parameter outside its documented range (the message names it), or the"
@@ -32,6 +35,14 @@ _WHY = {
     503: "No channel could be reached (or every breaker is open); never billed",
     504: "The upstream did not answer in time; never billed",
 }
+_IMAGE_WHY = {
+    **_WHY,
+    400: "A parameter outside its documented range (the message names it), or the"
+    " upstream refused the call (its moderation included); never billed",
+    502: "The upstream's task failed on every channel; never billed",
+    504: "The images were not ready within tools_task_timeout_seconds; never billed"
+    " (async=true suits long jobs)",
+}
 _CALL_ERRORS = (400, 401, 402, 403, 404, 409, 413, 429, 431, 500, 502, 503, 504)
 _VOICE_ERRORS = (400, 401, 404, 409, 413, 431, 500, 502, 503, 504)
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -42,10 +53,10 @@ _UPSTREAM_JSON = {
 }
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+def _errors(*statuses: int, why: dict[int, str] = _WHY) -> dict[str, Any]:
     schema = ErrorEnvelope.model_json_schema()
     content = {"application/json": {"schema": schema}}
-    return {str(s): {"description": _WHY[s], "content": content} for s in statuses}
+    return {str(s): {"description": why[s], "content": content} for s in statuses}
 
 
 def _query(params: tuple[Param, ...]) -> list[dict[str, Any]]:
@@ -70,8 +81,8 @@ def _object(params: tuple[Param, ...]) -> dict[str, Any]:
     }
 
 
-def _operation(summary: str, description: str, **fields: Any) -> dict[str, Any]:
-    return {"tags": [TAG], "summary": summary, "description": description,
+def _operation(summary: str, description: str, tag: str = TAG, **fields: Any) -> dict[str, Any]:
+    return {"tags": [tag], "summary": summary, "description": description,
             "security": _SECURITY, **fields}  # fmt: skip
 
 
@@ -187,11 +198,133 @@ def _voices() -> dict[str, Any]:
     )
 
 
+_IMAGE_OUTPUT = {
+    "type": "object",
+    "required": ["url"],
+    "properties": {
+        "url": {
+            "type": "string",
+            "description": "The stored image's link (public, or the owner's download), or"
+            " the upstream's own URL when it could not be stored",
+        },
+        "fileUniqueID": {"type": "string", "description": "The stored file's id"},
+        "is_public": {"type": "boolean"},
+        "stored": {"type": "boolean", "description": "false: the URL is the upstream's"},
+        "note": {"type": "string", "description": "Why the image was not stored"},
+        "content_type": {"type": "string", "examples": ["image/jpeg"]},
+        "b64_json": {"type": "string", "description": "response_format=b64_json"},
+        "seed": {"type": "integer"},
+    },
+}
+_OUTPUTS = {"type": "array", "items": _IMAGE_OUTPUT}
+_ERROR = ErrorEnvelope.model_json_schema()
+
+
+def _enveloped(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["statusCode", "message", "data"],
+                "properties": {
+                    "statusCode": {"type": "integer"},
+                    "message": {"type": "string"},
+                    "data": data,
+                },
+            }
+        }
+    }
+
+
+_IMAGE_ERRORS = (400, 401, 402, 404, 409, 413, 429, 431, 500, 502, 503, 504)
+_MODELS = {
+    "flux-schnell": "Flux Schnell",
+    "flux-dev": "Flux Dev",
+    "flux-pro": "Flux Pro",
+    "flux-1.1-pro": "Flux Pro 1.1",
+    "flux-1.1-pro-ultra": "Flux 1.1 Pro Ultra",
+    "nd": "ND image generation",
+}
+
+
+def _image(model: str, params: tuple[Param, ...]) -> dict[str, Any]:
+    schema = _object(params)
+    answer = {
+        "type": "object",
+        "description": "The images (outputs), or with async=true the task (task_id, status)",
+        "properties": {
+            "outputs": _OUTPUTS,
+            "task_id": {"type": "string"},
+            "model": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending"]},
+        },
+    }
+    return _operation(
+        _MODELS[model],
+        f"A form (the platform's convention) or a JSON object. Billed per image returned"
+        f" (`{model}`); a failed, refused or timed-out task is not billed. The images are"
+        " stored in the caller's files (public or private link: `is_public`);"
+        " `async=true` answers a task id at once (read it at"
+        " `GET /api/v1/ai/draw/tasks/{task_id}`).",
+        IMAGE_TAG,
+        requestBody={
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": schema},
+                "application/json": {"schema": schema},
+            },
+        },
+        responses={
+            "200": {"description": "The images, or the task", "content": _enveloped(answer)},
+            **_errors(*_IMAGE_ERRORS, why=_IMAGE_WHY),
+        },
+    )
+
+
+def _task() -> dict[str, Any]:
+    task = {
+        "type": "object",
+        "required": ["task_id", "model", "status", "created_at"],
+        "properties": {
+            "task_id": {"type": "string"},
+            "model": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "outputs": _OUTPUTS,
+            "error": _ERROR,
+        },
+    }
+    return _operation(
+        "An image task",
+        "An `async=true` image call's task: `pending`, then `succeeded` with its outputs or"
+        " `failed` with its error (never billed). Only its owner may read it (any of"
+        " their keys); it is kept for `tools_task_keep_seconds` (a day).",
+        IMAGE_TAG,
+        parameters=[
+            {
+                "name": "task_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+            }
+        ],
+        responses={
+            "200": {"description": "The task", "content": _enveloped(task)},
+            **_errors(401, 404, 431, 500),
+        },
+    )
+
+
 def tool_paths() -> dict[str, Any]:
     """Every tool route, by path and method."""
     operations = {"google-search": _google, "serper-search": _serper, "azure-tts": _tts}
-    paths: dict[str, Any] = {
-        route.path: {route.method.lower(): operations[route.tool.model]()} for route in ROUTES
-    }
+    params = {**FLUX_PARAMS, "nd": ND_PARAMS}
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        model = route.tool.model
+        made = _image(model, params[model]) if model in params else operations[model]()
+        paths[route.path] = {route.method.lower(): made}
     paths[VOICES_PATH] = {"get": _voices()}
+    paths[TASKS_PATH + "{task_id}"] = {"get": _task()}
     return paths

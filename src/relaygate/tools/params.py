@@ -9,6 +9,7 @@ Values arrive as text (a query string, a form) or as JSON values; both are accep
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ from relaygate.core.errors import InvalidRequest
 
 __all__ = ["Param", "read_params"]
 
-Kind = Literal["string", "integer", "boolean"]
+Kind = Literal["string", "integer", "number", "boolean"]
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
+_NUMBER = re.compile(r"[+-]?(\d{1,18}(\.\d{0,18})?|\.\d{1,18})([eE][+-]?\d{1,3})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,8 @@ class Param:
     kind: Kind = "string"
     description: str = ""
     required: bool = False
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None  # a whole number for an integer parameter
+    maximum: float | None = None
     max_length: int = 200
     enum: tuple[str, ...] = ()
     pattern: str | None = None  # a search pattern (as JSON Schema's), for strings
@@ -60,6 +62,8 @@ class Param:
         """The value, checked; raises a 400 naming the parameter."""
         if self.kind == "integer":
             return self._integer(raw)
+        if self.kind == "number":
+            return self._number(raw)
         if self.kind == "boolean":
             return self._boolean(raw)
         return self._string(raw)
@@ -76,6 +80,17 @@ class Param:
         if (low is not None and raw < low) or (high is not None and raw > high):
             raise self._refuse(f"must be between {low} and {high}")
         return raw
+
+    def _number(self, raw: Any) -> float:
+        """A number (a guidance scale, a strength), finite: never ``nan`` or infinity."""
+        if isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
+            raw = float(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise self._refuse("must be a number")
+        low, high = self.minimum, self.maximum
+        if (low is not None and raw < low) or (high is not None and raw > high):
+            raise self._refuse(f"must be between {_shown(low)} and {_shown(high)}")
+        return float(raw)
 
     def _boolean(self, raw: Any) -> bool:
         if isinstance(raw, bool):
@@ -97,6 +112,10 @@ class Param:
         if self.pattern and not re.search(self.pattern, raw):
             raise self._refuse("is not in the documented form (see docs/tools.md)")
         return raw
+
+
+def _shown(bound: float | None) -> str:
+    return "any" if bound is None else f"{bound:g}"
 
 
 def read_params(params: tuple[Param, ...], raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,16 @@ from relaygate.relay.transport import HTTPClient, TransportError
 from relaygate.tools.search import GOOGLE_ENDPOINT, SERPER_ENDPOINT
 from relaygate.tools.tts import DEFAULT_FORMAT, VOICES_ENDPOINT
 
-__all__ = ["TOOL_PROBES", "UpstreamRequest", "tool_providers"]
+__all__ = [
+    "TOOL_PROBES",
+    "ReadReply",
+    "ToolProvider",
+    "UpstreamRequest",
+    "attempt_key",
+    "base_of",
+    "probe_call",
+    "tool_providers",
+]
 
 _AGENT = "Relaygate"
 
@@ -48,7 +57,7 @@ def _params(call: UpstreamCall) -> dict[str, Any]:
     return {name: value for name, value in call.payload.items() if name != "model"}
 
 
-class _ToolProvider:
+class ToolProvider:
     """What the three share: the channel's key of this attempt, its extra headers (never
     replacing the key), its timeouts and proxy, and clean transport errors."""
 
@@ -60,9 +69,10 @@ class _ToolProvider:
         raise NotImplementedError
 
     async def send(self, channel: ChannelSpec, call: UpstreamCall) -> UpstreamReply:
-        keys = channel.keys or (channel.api_key,)
-        key = keys[call.key_index] if call.key_index < len(keys) else keys[0]
-        request = self.request(channel, call, key)
+        return await self.exchange(channel, self.request(channel, call, attempt_key(channel, call)))
+
+    async def exchange(self, channel: ChannelSpec, request: UpstreamRequest) -> UpstreamReply:
+        """One request to the channel's upstream (its headers, timeouts and proxy)."""
         headers = {**channel.headers, "User-Agent": _AGENT, **request.headers}
         lines = b"".join(clean_header_line(name, value) for name, value in headers.items())
         try:
@@ -74,11 +84,17 @@ class _ToolProvider:
         return HTTPReply(response)
 
 
-def _base(channel: ChannelSpec) -> str:
+def attempt_key(channel: ChannelSpec, call: UpstreamCall) -> str:
+    """The channel's key this attempt uses (the relay rotates ``call.key_index``)."""
+    keys = channel.keys or (channel.api_key,)
+    return keys[call.key_index] if call.key_index < len(keys) else keys[0]
+
+
+def base_of(channel: ChannelSpec) -> str:
     return channel.base_url.rstrip("/")
 
 
-class _Read:
+class ReadReply:
     """An upstream reply already read whole, under the status it really means."""
 
     def __init__(self, status: int, content_type: str, body: bytes) -> None:
@@ -101,7 +117,7 @@ class _Read:
 _GOOGLE_BAD_KEY = (b"API_KEY_INVALID", b"keyInvalid", b"API key not valid")
 
 
-class GoogleSearchProvider(_ToolProvider):
+class GoogleSearchProvider(ToolProvider):
     """Google answers an invalid key with ``400``, the status of a caller's mistake: that
     answer is reported as the ``401`` it means, so the channel's next key is tried (and
     the caller never sees the operator's key problem)."""
@@ -112,7 +128,7 @@ class GoogleSearchProvider(_ToolProvider):
             return reply
         body = await reply.read()
         status = 401 if any(mark in body for mark in _GOOGLE_BAD_KEY) else 400
-        return _Read(status, reply.content_type, body)
+        return ReadReply(status, reply.content_type, body)
 
     def request(self, channel: ChannelSpec, call: UpstreamCall, key: str) -> UpstreamRequest:
         params = _params(call)
@@ -122,28 +138,28 @@ class GoogleSearchProvider(_ToolProvider):
                 "'cx' is required: this channel names no search engine of its own.", param="cx"
             )
         query = urlencode({"key": key, "cx": cx, **params})
-        return UpstreamRequest(b"GET", f"{_base(channel)}/customsearch/v1?{query}", {})
+        return UpstreamRequest(b"GET", f"{base_of(channel)}/customsearch/v1?{query}", {})
 
 
-class SerperProvider(_ToolProvider):
+class SerperProvider(ToolProvider):
     def request(self, channel: ChannelSpec, call: UpstreamCall, key: str) -> UpstreamRequest:
         headers = {"X-API-KEY": key, "Content-Type": "application/json"}
         return UpstreamRequest(
-            b"POST", f"{_base(channel)}/search", headers, orjson.dumps(_params(call))
+            b"POST", f"{base_of(channel)}/search", headers, orjson.dumps(_params(call))
         )
 
 
-class AzureSpeechProvider(_ToolProvider):
+class AzureSpeechProvider(ToolProvider):
     def request(self, channel: ChannelSpec, call: UpstreamCall, key: str) -> UpstreamRequest:
         headers = {"Ocp-Apim-Subscription-Key": key}
         if call.endpoint == VOICES_ENDPOINT:
             return UpstreamRequest(
-                b"GET", f"{_base(channel)}/cognitiveservices/voices/list", headers
+                b"GET", f"{base_of(channel)}/cognitiveservices/voices/list", headers
             )
         headers["Content-Type"] = "application/ssml+xml"
         headers["X-Microsoft-OutputFormat"] = str(call.payload.get("output_format", DEFAULT_FORMAT))
         ssml = str(call.payload["ssml"]).encode()
-        return UpstreamRequest(b"POST", f"{_base(channel)}/cognitiveservices/v1", headers, ssml)
+        return UpstreamRequest(b"POST", f"{base_of(channel)}/cognitiveservices/v1", headers, ssml)
 
 
 def tool_providers(client: HTTPClient) -> dict[str, Provider]:
@@ -155,7 +171,7 @@ def tool_providers(client: HTTPClient) -> dict[str, Provider]:
     }
 
 
-def _probe(endpoint: str, payload: dict[str, Any]) -> ProbeCall:
+def probe_call(endpoint: str, payload: dict[str, Any]) -> ProbeCall:
     def call(model: str) -> UpstreamCall:
         return UpstreamCall(endpoint, dict(payload), b"", False, "probe")
 
@@ -165,7 +181,7 @@ def _probe(endpoint: str, payload: dict[str, Any]) -> ProbeCall:
 # A channel test's call per tool channel type: one result of one search (it costs what a
 # search costs the operator), or the voice list (free)
 TOOL_PROBES: Mapping[str, ProbeCall] = {
-    "google_search": _probe(GOOGLE_ENDPOINT, {"q": "relaygate", "num": 1}),
-    "serper": _probe(SERPER_ENDPOINT, {"q": "relaygate", "num": 1}),
-    "azure_speech": _probe(VOICES_ENDPOINT, {}),
+    "google_search": probe_call(GOOGLE_ENDPOINT, {"q": "relaygate", "num": 1}),
+    "serper": probe_call(SERPER_ENDPOINT, {"q": "relaygate", "num": 1}),
+    "azure_speech": probe_call(VOICES_ENDPOINT, {}),
 }

@@ -18,7 +18,7 @@ from typing import Any
 
 from relaygate.core.units import Usage
 
-__all__ = ["Answered", "Incoming", "Tool", "ToolJob", "ToolRoute"]
+__all__ = ["Answered", "ImageDelivery", "Incoming", "Tool", "ToolJob", "ToolRoute"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,17 @@ class Incoming:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageDelivery:
+    """How an image tool's results reach the caller: Relaygate's own parameters, never
+    sent upstream (docs/tools.md, "Image generation")."""
+
+    b64: bool = False  # response_format=b64_json: each image's bytes too, besides its URL
+    public: bool = True  # the stored images' links open without a key
+    webhook: str | None = None  # ohmygpt_webhook_url: the outcome POSTed there once
+    background: bool = False  # async=true: a task id at once, the images later
+
+
+@dataclass(frozen=True, slots=True)
 class ToolJob:
     """One checked tool call: what is sent upstream and what it is held for."""
 
@@ -42,6 +53,7 @@ class ToolJob:
     # Not None: an identical call's answer may be served from, and this one's kept in, the
     # search cache (tools/cache.py)
     cache_key: str | None = None
+    delivery: ImageDelivery | None = None  # an image task's (Tool.task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +77,9 @@ class Tool:
     # The caller's API key may come as the ``key`` query parameter when no header carries
     # one (Google's clients put their key there)
     query_key: bool = False
+    # The upstream is a task API (submitted, polled until done; tools/tasks.py) whose
+    # images are re-hosted in Relaygate's storage (tools/draw.py): ``answer`` is unused
+    task: bool = False
 
 
 @dataclass(frozen=True, slots=True)

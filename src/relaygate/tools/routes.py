@@ -1,4 +1,5 @@
-"""The tool routes (raw ASGI, like the relay's): the route table and the voice list.
+"""The tool routes (raw ASGI, like the relay's): the route table, the voice list and the
+image tasks.
 
 The gateway sends a request here when its method and path are in :data:`ROUTES` (or it
 is the voice list); every tool call then runs :class:`~relaygate.tools.handler.ToolRelay`.
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from relaygate.accounts.service import AccountService
+from relaygate.core.envelope import envelope
 from relaygate.core.error_formats import render_error
 from relaygate.core.errors import (
     ModelNotPermitted,
@@ -36,13 +38,16 @@ from relaygate.relay.context import CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.service import RelayService
 from relaygate.tools.cache import SearchCache
+from relaygate.tools.draw import TASKS_PATH, DrawRunner
+from relaygate.tools.flux import FLUX_DEV, FLUX_PRO, FLUX_PRO_11, FLUX_PRO_ULTRA, FLUX_SCHNELL
 from relaygate.tools.handler import JSON, ToolRelay, upstream_refusal
+from relaygate.tools.nd import ND
 from relaygate.tools.params import Param, read_params
 from relaygate.tools.record import ToolRoute
 from relaygate.tools.search import GOOGLE, SERPER
 from relaygate.tools.tts import AZURE_TTS, VOICES_ENDPOINT
 
-__all__ = ["ROUTES", "VOICE_PARAMS", "VOICES_PATH", "ToolsApp"]
+__all__ = ["ROUTES", "TASKS_PATH", "VOICE_PARAMS", "VOICES_PATH", "ToolsApp"]
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -52,6 +57,12 @@ ROUTES = (
     ToolRoute("GET", "/api/v1/openapi/search/google/customsearch/v1", GOOGLE),
     ToolRoute("POST", "/api/v1/openapi/search/serper/v1", SERPER),
     ToolRoute("POST", "/api/v1/openapi/tts/azure/v1", AZURE_TTS),
+    ToolRoute("POST", "/api/v1/ai/draw/flux/schnell", FLUX_SCHNELL),
+    ToolRoute("POST", "/api/v1/ai/draw/flux/dev", FLUX_DEV),
+    ToolRoute("POST", "/api/v1/ai/draw/flux/pro", FLUX_PRO),
+    ToolRoute("POST", "/api/v1/ai/draw/flux/pro-11", FLUX_PRO_11),
+    ToolRoute("POST", "/api/v1/ai/draw/flux/pro-ultra-11", FLUX_PRO_ULTRA),
+    ToolRoute("POST", "/api/v1/ai/draw/nd", ND),
 )
 VOICES_PATH = "/api/v1/openapi/tts/azure/voices"
 VOICE_PARAMS = (
@@ -88,16 +99,18 @@ class ToolsApp:
         voices_seconds: float,
         max_body_bytes: int,
         max_header_bytes: int,
+        draw: DrawRunner | None = None,
     ) -> None:
         self.relay = relay
         self.accounts = accounts
         self.cache = cache
         self.voices_seconds = voices_seconds
         self.max_header_bytes = max_header_bytes
+        self.draw = draw
         self.ids = RequestIds()
         self.tools = ToolRelay(
             relay, accounts, self.ids, search_cache,
-            max_body_bytes=max_body_bytes, max_header_bytes=max_header_bytes,
+            max_body_bytes=max_body_bytes, max_header_bytes=max_header_bytes, draw=draw,
         )  # fmt: skip
         self._routes: dict[tuple[str, str], Handler] = {
             (route.method, route.path): functools.partial(self.tools.call, tool=route.tool)
@@ -107,7 +120,31 @@ class ToolsApp:
 
     def route(self, scope: Scope) -> Handler | None:
         """The handler of a tool route, or None for any other request."""
-        return self._routes.get((scope["method"], scope["path"]))
+        path: str = scope["path"]
+        if scope["method"] == "GET" and path.startswith(TASKS_PATH):
+            return self.task
+        return self._routes.get((scope["method"], path))
+
+    async def close(self) -> None:
+        """Shutdown: the image tasks still running are stopped (tools/draw.py)."""
+        if self.draw is not None:
+            await self.draw.close()
+
+    async def task(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``GET`` an asynchronous image task: its status, and its images once made. Only
+        its owner (any of their keys) may read it."""
+        ids = [(b"x-request-id", self.ids.next().encode())]
+        try:
+            headers = read_headers(scope, self.max_header_bytes)
+            principal = await self.accounts.authenticate(headers.api_key, time.time())
+            task_id = scope["path"][len(TASKS_PATH) :]
+            if self.draw is None:
+                raise NotFound("This gateway runs no image tasks.", param="task_id")
+            data = await self.draw.read(principal.user_id, task_id)
+        except RelaygateError as err:
+            await respond_error(send, render_error("platform", err, ids[0][1].decode()), ids)
+            return
+        await respond(send, 200, orjson.dumps(envelope(data, "Success")), JSON, ids)
 
     async def voices(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET`` the Azure voice list, filtered by ``locale`` and ``gender``."""
