@@ -41,9 +41,11 @@ from relaygate.billing.writer import BillWriter
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.core.clock import utcnow
+from relaygate.core.drain import Drain
 from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
+from relaygate.db.health import DatabaseProbe
 from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
@@ -91,9 +93,11 @@ class Built:
     operator_link: str  # a one-use console sign-in link for the operator, printed at start
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> Built:
+async def build(settings: Settings, stack: AsyncExitStack, drain: Drain | None = None) -> Built:
     """Every service, in dependency order, each stop on ``stack``; the declared operator,
-    channels and prices written and published before anything starts serving."""
+    channels and prices written and published before anything starts serving. ``drain``
+    is the server's shutdown flag (core/drain.py): its deadline ends the open streams."""
+    drain = drain or Drain()
     db = await _database(settings, stack)
     client = _http_client(settings, stack)
     kv = _kv(settings, stack)
@@ -106,6 +110,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     routing = _routing(settings, db, client)
     admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
     keepalive = _keepalive(settings, stack)
+    drain.at_deadline(keepalive.end_streams)
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
     rules = _rules(settings, db, billing)
@@ -158,6 +163,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         ),
         rules=rules,
         files=files,
+        database_probe=DatabaseProbe(db),
+        drain=drain,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 
