@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -36,13 +37,17 @@ def _command(port: int) -> tuple[list[str], dict[str, str]]:
 class Served:
     """``relaygate serve`` in a subprocess on a free port, waited on until it answers."""
 
-    def __init__(self, database_url: str, log: Path) -> None:
+    def __init__(
+        self, database_url: str, log: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        extra = dict(env or {})  # more RELAYGATE_* settings
         cmd, env = _command(self.port)
         env["RELAYGATE_DATABASE_URL"] = database_url
         env["RELAYGATE_BOOTSTRAP_ADMIN_KEY"] = ADMIN_KEY
+        env.update(extra)
         self._out = log.open("wb")
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT, cwd=str(log.parent)
