@@ -46,6 +46,7 @@ from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
 from relaygate.db.health import DatabaseProbe
+from relaygate.db.locks import STARTUP_LOCK, advisory_lock
 from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
@@ -108,7 +109,8 @@ async def build(settings: Settings, stack: AsyncExitStack, drain: Drain | None =
     stack.push_async_callback(signup.aclose)  # the sign-in mails still being sent
     passkeys = PasskeyService(db, kv.counters, relying_party(settings))
     routing = _routing(settings, db, client)
-    admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
+    async with advisory_lock(db, STARTUP_LOCK):  # replicas starting together: one at a time
+        admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
     keepalive = _keepalive(settings, stack)
     drain.at_deadline(keepalive.end_streams)
     state = await _state(settings, stack, db, kv)

@@ -1,11 +1,16 @@
 """Replicas that start together on one PostgreSQL database: each runs the migration step
 the server runs at start (``upgrade_in_subprocess``, a ``relaygate migrate`` child), the
-advisory lock lets one migrate while the others wait, and every one of them succeeds."""
+advisory lock lets one migrate while the others wait, and every one of them succeeds;
+whole ``relaygate serve`` processes started together all come up (the declared operator
+written once, under its own lock: db/locks.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -13,7 +18,8 @@ import pytest
 from relaygate.db.engine import Database
 from relaygate.db.health import DatabaseProbe, head_revisions
 from relaygate.db.migrate import upgrade_in_subprocess
-from tests.harness import create_pg_database, drop_pg_database
+from tests.harness import ADMIN_KEY, create_pg_database, drop_pg_database
+from tests.served import Served
 
 REPLICAS = 3
 
@@ -54,3 +60,40 @@ async def test_the_probe_says_when_the_database_is_behind(fresh_pg: str) -> None
         assert not (await DatabaseProbe(db, frozenset({"9999"})).check(5)).ok
     finally:
         await db.dispose()
+
+
+def test_three_servers_start_together_on_a_fresh_database(fresh_pg: str, tmp_path: Path) -> None:
+    env = {
+        "RELAYGATE_KV_URL": "redis://127.0.0.1:6379/0",
+        "RELAYGATE_KV_PREFIX": f"{uuid.uuid4().hex}:",
+    }
+    started: dict[int, Served | BaseException] = {}
+
+    def start(index: int) -> None:
+        try:
+            started[index] = Served(fresh_pg, tmp_path / f"replica{index}.log", env)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            started[index] = exc
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(REPLICAS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    servers = [s for s in started.values() if isinstance(s, Served)]
+    try:
+        assert len(servers) == REPLICAS, started
+        printed = [ADMIN_KEY in s.output() for s in servers]  # by the one that created it
+        assert printed.count(True) == 1, printed
+    finally:
+        for server in servers:
+            server.terminate()
+
+    async def operators() -> int:
+        conn = await asyncpg.connect(fresh_pg)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM users WHERE is_operator"))
+        finally:
+            await conn.close()
+
+    assert asyncio.run(operators()) == 1

@@ -18,11 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from relaygate.db.engine import Database
 
-__all__ = ["MIGRATION_LOCK", "DatabaseProbe", "SchemaCheck", "head_revisions"]
-
-# The PostgreSQL advisory lock a migration run holds (db/migrations/env.py): one fixed
-# number for every replica of every version ("relaygat" in ASCII, a positive bigint).
-MIGRATION_LOCK = 0x72656C6179676174
+__all__ = ["DatabaseProbe", "SchemaCheck", "head_revisions"]
 
 _VERSIONS = Path(__file__).with_name("migrations") / "versions"
 _REVISION = re.compile(r'^revision\s*=\s*["\']([^"\']+)["\']', re.MULTILINE)

@@ -20,7 +20,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from relaygate.db.engine import Database
-from relaygate.db.health import MIGRATION_LOCK
+from relaygate.db.locks import MIGRATION_LOCK
 
 
 def _check_foreign_keys(connection: Connection) -> None:
