@@ -228,9 +228,9 @@ def start_gateway(database_url: str, **overrides: Any) -> Gateway:
         http="httptools",
         lifespan="on",
         log_level="warning",
-        # As ``relaygate serve`` does: proxy headers only when the operator trusts a proxy.
-        proxy_headers=getattr(settings, "trust_proxy_headers", False),
-        forwarded_allow_ips=getattr(settings, "forwarded_allow_ips", "127.0.0.1"),
+        # As ``relaygate serve`` does: the gateway reads proxy headers itself, from the
+        # proxies it trusts (web/proxies.py), so the server's own reading stays off.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

@@ -50,9 +50,9 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         cmd, environment = _command(self.port)
-        environment.update(env or {})
         environment["RELAYGATE_DATABASE_URL"] = database_url
         environment["RELAYGATE_BOOTSTRAP_ADMIN_KEY"] = ADMIN_KEY
+        environment.update(env or {})
         self._out = log.open("wb")
         self._err = errors.open("wb") if errors is not None else None
         self.proc = subprocess.Popen(

@@ -8,6 +8,7 @@ construction in reverse) and hands it to the routes (services.py: typed dependen
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -30,6 +31,7 @@ from relaygate.billing.referral_api import router as referral_router
 from relaygate.billing.tier_api import router as tiers_router
 from relaygate.build import build
 from relaygate.channels.api import router as channels_router
+from relaygate.core.drain import Drain
 from relaygate.core.ids import new_request_id
 from relaygate.oauth.api import router as oauth_router
 from relaygate.ops.api import router as metrics_router
@@ -56,6 +58,8 @@ from relaygate.web.headers import ConsoleHeaders
 from relaygate.web.openapi import build_openapi
 from relaygate.web.pages import ROUTERS as page_routers
 from relaygate.web.platform import install_error_handlers
+from relaygate.web.probes import router as probes_router
+from relaygate.web.proxies import trusted_proxies
 from relaygate.web.static import check_assets
 from relaygate.web.static import router as assets_router
 
@@ -78,11 +82,15 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.control = _control_plane(settings)
+        self.drain = Drain()  # SIGTERM's flag and deadline (cli.py sets it; core/drain.py)
+        self.control = _control_plane(settings, self.drain)
         self.outer = ConsoleHeaders(self.control)  # the console's security headers
         self.cors = Cors(settings.cors_origins, settings.cors_platform_origins)
+        self.proxies = trusted_proxies(settings)  # the client behind a trusted proxy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.proxies is not None and scope["type"] != "lifespan":
+            self.proxies.apply(scope)  # before anything reads the client's address
         if scope["type"] == "http":
             origin = request_origin(scope)
             if origin is not None:  # a browser page's call: web/cors.py
@@ -170,11 +178,13 @@ def _announce(settings: Settings, admin_key: str | None, operator_link: str) -> 
 
 
 @asynccontextmanager
-async def _lifespan(settings: Settings) -> AsyncIterator[dict[str, Any]]:
+async def _lifespan(settings: Settings, drain: Drain) -> AsyncIterator[dict[str, Any]]:
     """Build the services (build.py), serve with them and the relay routes (the lifespan
     state), and tear them down in the reverse order."""
     async with AsyncExitStack() as stack:
-        built = await build(settings, stack)
+        drain.attach(asyncio.get_running_loop())
+        stack.callback(drain.cancel)  # torn down last: the deadline has nothing left to end
+        built = await build(settings, stack, drain)
         relay = _relay_routes(settings, built.services)
         tools = _tool_routes(settings, built.services, stack)
         # Everything built so far lives as long as the process: keep the collector from
@@ -234,7 +244,7 @@ def _tool_routes(settings: Settings, services: Services, stack: AsyncExitStack) 
     return tools
 
 
-def _control_plane(settings: Settings) -> FastAPI:
+def _control_plane(settings: Settings, drain: Drain) -> FastAPI:
     check_assets()  # the docs pages' scripts: missing, the start fails and says what to run
     app = FastAPI(
         title="Relaygate",
@@ -245,7 +255,7 @@ def _control_plane(settings: Settings) -> FastAPI:
             "signed-in console session: the `rg_session` cookie, with the session's "
             "`X-CSRF-Token` header on every state-changing request."
         ),
-        lifespan=lambda _: _lifespan(settings),
+        lifespan=lambda _: _lifespan(settings, drain),
         openapi_url=OPENAPI_URL,
         docs_url=None,  # web/docs.py serves /docs and /redoc on local assets
         redoc_url=None,
@@ -273,6 +283,7 @@ def _control_plane(settings: Settings) -> FastAPI:
         rules_router,
         files_router,
         metrics_router,
+        probes_router,
     )
     for router in routers:
         app.include_router(router)

@@ -41,9 +41,12 @@ from relaygate.billing.writer import BillWriter
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
 from relaygate.core.clock import utcnow
+from relaygate.core.drain import Drain
 from relaygate.core.money import parse_money
 from relaygate.core.tasks import cancel_and_wait
 from relaygate.db.engine import Database
+from relaygate.db.health import DatabaseProbe
+from relaygate.db.locks import STARTUP_LOCK, advisory_lock
 from relaygate.db.migrate import upgrade_in_subprocess
 from relaygate.kv.factory import open_kv
 from relaygate.kv.protocols import KV
@@ -94,9 +97,11 @@ class Built:
     operator_link: str  # a one-use console sign-in link for the operator, printed at start
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> Built:
+async def build(settings: Settings, stack: AsyncExitStack, drain: Drain | None = None) -> Built:
     """Every service, in dependency order, each stop on ``stack``; the declared operator,
-    channels and prices written and published before anything starts serving."""
+    channels and prices written and published before anything starts serving. ``drain``
+    is the server's shutdown flag (core/drain.py): its deadline ends the open streams."""
+    drain = drain or Drain()
     db = await _database(settings, stack)
     client = _http_client(settings, stack)
     kv = _kv(settings, stack)
@@ -108,8 +113,10 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
     stack.push_async_callback(signup.aclose)  # the sign-in mails still being sent
     passkeys = PasskeyService(db, kv.counters, relying_party(settings))
     routing = _routing(settings, db, client)
-    admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
+    async with advisory_lock(db, STARTUP_LOCK):  # replicas starting together: one at a time
+        admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
     keepalive = _keepalive(settings, stack)
+    drain.at_deadline(keepalive.end_streams)
     state = await _state(settings, stack, db, kv)
     _channel_timers(settings, stack, routing)
     rules = _rules(settings, db, billing)
@@ -166,6 +173,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> Built:
         rules=rules,
         files=files,
         metrics=metrics,
+        database_probe=DatabaseProbe(db),
+        drain=drain,
     )
     return Built(services, admin_key, await signup.issue_link(settings.operator_email))
 

@@ -6,13 +6,33 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
+from relaygate.core.drain import Drain
 from relaygate.ops.logs import configure as configure_logging
 from relaygate.settings import Settings, load_settings
 
 __all__ = ["main"]
+
+# seconds past the shutdown grace for the streams ended at its deadline to send their
+# ending and commit their bills, before the server cancels whatever still runs
+SETTLE_SECONDS = 5
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the gateway the moment a signal asks it to stop: its
+    readiness turns 503 and the grace's deadline is set (core/drain.py)."""
+
+    def __init__(self, config: uvicorn.Config, drain: Drain, grace: int) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.grace = grace
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.drain.begin(self.grace)
+        super().handle_exit(sig, frame)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,7 +57,7 @@ def _serve(args: argparse.Namespace) -> None:
         app = create_app(settings)
     except AssetsMissing as err:
         raise SystemExit(f"relaygate: {err}") from None
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -47,10 +67,15 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=settings.access_log,
         log_config=None,  # ops/logs.py formats uvicorn's lines too (text or JSON)
         log_level=settings.log_level,
-        timeout_graceful_shutdown=30,
-        proxy_headers=settings.trust_proxy_headers,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # SIGTERM: stop accepting, let calls in flight finish for the grace, end the
+        # streams still open at its deadline, then cancel what is left (docs/deploy.md)
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds + SETTLE_SECONDS,
+        proxy_headers=False,  # the app reads them, from trusted proxies only (web/proxies.py)
     )
+    server = _Server(config, app.drain, settings.shutdown_grace_seconds)
+    server.run()
+    if not server.started:  # as uvicorn.run: a failed start exits with status 3
+        sys.exit(3)
 
 
 def _migrate(args: argparse.Namespace) -> None:

@@ -33,6 +33,8 @@ from relaygate.billing.service import UsageService
 from relaygate.billing.tier_config import TierConfig
 from relaygate.channels.health import ChannelHealth
 from relaygate.channels.service import ChannelService
+from relaygate.core.drain import Drain
+from relaygate.db.health import DatabaseProbe
 from relaygate.kv.protocols import KV
 from relaygate.oauth.service import OAuthService
 from relaygate.ops.metrics import Metrics
@@ -117,6 +119,9 @@ class Services:
     tiers: TierConfig  # membership, RPM and referral tables: settings or operator's
     files: FileService  # stored files and their blob store (docs/storage.md)
     settings: Settings  # the effective settings (the operator's read-only settings page)
+    # the readiness probe's (web/probes.py): the database's answer, and SIGTERM's flag
+    database_probe: DatabaseProbe
+    drain: Drain
     metrics: Metrics | None = None  # Prometheus metrics (None: metrics_enabled is off)
 
 

@@ -123,6 +123,14 @@ class Settings(BaseModel):
 
     trust_proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    # scale-out (docs/deploy.md): the proxies whose client-address header is believed
+    # (addresses or CIDRs; empty: none, unless trust_proxy_headers names them the old way),
+    # which header that is, and the seconds a SIGTERM gives requests and streams in flight
+    trusted_proxies: list[str] = Field(default_factory=list)
+    client_ip_header: typing.Literal["x-forwarded-for", "cf-connecting-ip", "x-real-ip"] = (
+        "x-forwarded-for"
+    )
+    shutdown_grace_seconds: int = Field(default=30, ge=0)
 
     log_level: str = "info"
     # "text" (readable, the default) or "json" (one object per line, for production)
@@ -309,6 +317,12 @@ class Settings(BaseModel):
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
         return value
+
+    @field_validator("client_ip_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: Any) -> Any:
+        """Header names are case-insensitive: ``CF-Connecting-IP`` as Cloudflare writes it."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def base_url(self) -> str:

@@ -8,6 +8,7 @@ channel's breaker like a failure before the first byte.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import sys
@@ -92,14 +93,14 @@ class StreamAnswers:
         headers = [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *id_headers]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         ctx.status = 200
-        watch = self.keepalive.watch(send)
+        watch = self.keepalive.watch(send, asyncio.current_task())
         last = b""
         try:
-            last, capped = await self._relay(call, reply, reader, send, watch)
-            if capped:  # stopped at its hold: ended as the output limit ends an answer
+            last, stopped = await self._relay(call, reply, reader, send, watch)
+            if stopped:  # at its hold or a shutdown: ended as the output limit ends one
                 ctx.usage = stream_usage(reader, request_body, whole=False)
                 last = reader.stop_at_limit(ctx.usage)
-                log.info("stream %s stopped at its hold", ctx.request_id)
+                log.info("stream %s stopped (%s)", ctx.request_id, stopped)
             else:
                 last += reader.flush()
             _meter(ctx, reader, request_body)
@@ -124,24 +125,35 @@ class StreamAnswers:
 
     async def _relay(
         self, call: CallLifecycle, reply: Any, reader: StreamReader, send: Send, watch: StreamWatch
-    ) -> tuple[bytes, bool]:
+    ) -> tuple[bytes, str]:
         """Forward the upstream's events until its terminal one (returned, to go out with
-        the end of the body), its end, or the stream's output budget (relay/output_cap.py):
-        (the terminal bytes, whether the budget stopped it). One comparison per chunk."""
+        the end of the body), its end, the stream's output budget (relay/output_cap.py)
+        or a shutdown's deadline (``watch.ending``: KeepAlive.end_streams cancelled this
+        task): (the terminal bytes, what stopped it, "" for nothing). One comparison per
+        chunk."""
         budget = call.ctx.budget
         limit = budget.tokens if budget is not None else _UNLIMITED
-        async for chunk in reply.chunks():
-            out = reader.feed(chunk)
-            if reader.finished:  # the terminal event goes out with the end of the body
-                return out, False
-            if out:
-                watch.last = time.monotonic()
-                await send({"type": "http.response.body", "body": out, "more_body": True})
-                if reader.delivered >= limit:
-                    if not await call.extend():
-                        return b"", True
-                    limit = budget.tokens if budget is not None else _UNLIMITED
-        return b"", False
+        try:
+            async for chunk in reply.chunks():
+                out = reader.feed(chunk)
+                if reader.finished:  # the terminal event goes out with the end of the body
+                    return out, ""
+                if out:
+                    watch.last = time.monotonic()
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+                    if reader.delivered >= limit:
+                        if not await call.extend():
+                            return b"", "hold"
+                        limit = budget.tokens if budget is not None else _UNLIMITED
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not watch.ending or task is None:
+                raise
+            task.uncancel()  # the shutdown's own cancel: end the stream, then bill it
+            return b"", "shutdown"
+        finally:
+            watch.task = None  # past the loop a shutdown waits for the ending and the bill
+        return b"", ""
 
     async def _keep(self, ctx: CallContext, plan: Plan, reader: StreamReader) -> None:
         """A Responses stream's final Response is stored before its last event goes out

@@ -5,7 +5,8 @@
 chunk, and drops that chunk when the gateway asked for it on the client's behalf.
 :class:`KeepAlive` sends an SSE comment on streams that have been silent for a while, so
 proxies with idle limits (Cloudflare cuts at 100 s) keep them open; one ticker task
-serves every stream, so a chunk costs only a timestamp update.
+serves every stream, so a chunk costs only a timestamp update. Knowing every open
+stream, it is also what ends them when a shutdown's grace runs out (:meth:`KeepAlive.end_streams`).
 """
 
 from __future__ import annotations
@@ -239,12 +240,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class StreamWatch:
-    __slots__ = ("closed", "last", "send")
+    __slots__ = ("closed", "ending", "last", "send", "task")
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, task: asyncio.Task[Any] | None = None) -> None:
         self.send = send
         self.last = time.monotonic()
         self.closed = False
+        self.task = task  # the stream's task, which a shutdown may end (None: it may not)
+        self.ending = False  # set just before the task is cancelled by end_streams
 
     async def ping(self) -> None:
         if self.closed:
@@ -271,10 +274,25 @@ class KeepAlive:
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
 
-    def watch(self, send: Send) -> StreamWatch:
-        stream = StreamWatch(send)
+    def watch(self, send: Send, task: asyncio.Task[Any] | None = None) -> StreamWatch:
+        """Watch a stream for silence; with its ``task``, a shutdown may end it early."""
+        stream = StreamWatch(send, task)
         self._streams.add(stream)
         return stream
+
+    def end_streams(self) -> int:
+        """End every open stream that gave its task: its loop sees ``ending`` and closes
+        the stream with the dialect's ending, as an output limit would (the shutdown's
+        deadline, core/drain.py). Returns how many were told."""
+        told = 0
+        for stream in list(self._streams):
+            if stream.task is not None and not stream.closed and not stream.task.done():
+                stream.ending = True
+                stream.task.cancel()
+                told += 1
+        if told:
+            log.warning("shutdown grace over: ending %d open stream(s)", told)
+        return told
 
     def release(self, stream: StreamWatch) -> None:
         stream.closed = True

@@ -39,6 +39,7 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         N_("Server and storage"),
         ("database_url", "kv_", "host", "port", "public_url", "migrate_on_start", "max_")
         + ("log_level", "access_log", "trust_proxy", "forwarded_allow", "cors_", "site_name")
+        + ("trusted_proxies", "client_ip_header", "shutdown_grace")
         + ("blob_", "files_"),
     ),
     (N_("Operator"), ("operator_email", "bootstrap_admin_key")),
