@@ -256,6 +256,10 @@ class Cluster:
     def alive(self) -> list[int]:
         return [i for i, s in enumerate(self.served) if s.proc.poll() is None]
 
+    def operator_reads(self) -> bool:
+        """Every live replica answers an operator read (the users list)."""
+        return all(self.replica(i).operator.get("/users").status_code == 200 for i in self.alive())
+
     def nginx_errors(self) -> str:
         path = self.workdir / "nginx-error.log"
         return path.read_text(errors="replace") if path.exists() else ""

@@ -256,6 +256,19 @@ def test_one_rpm_limit_across_replicas(cluster: Cluster, upstream: FakeOpenAI) -
     assert refused.headers["x-ratelimit-limit-requests"] == "60"
 
 
+def _priced(cluster: Cluster, model: str, key: IssuedKey) -> None:
+    """Wait until every replica routes ``model`` and bills it (channels and prices
+    travel separately: each has its own check)."""
+
+    def bills(gw: Gateway) -> bool:
+        response = _chat(gw.url, key.key, model)
+        if response.status_code != 200:
+            return False
+        return int(gw.wait_for_usage(response.headers["x-request-id"])["amount"]) > 0
+
+    _until_everywhere(cluster, bills, "channel and price")
+
+
 def _routes(gw: Gateway, model: str) -> bool:
     """Whether ``gw`` routes ``model`` (the operator's own key: the house pays nothing)."""
     response = gw.http(ADMIN_KEY).post(
@@ -326,7 +339,7 @@ def test_one_balance_across_replicas(cluster: Cluster, upstream: FakeOpenAI) -> 
         f"/models/{model}",
         json={"input": format_money(INPUT), "output": format_money(OUTPUT)},
     )
-    _until_everywhere(cluster, lambda gw: _routes(gw, model), "channel")
+    _priced(cluster, model, _caller(a))
     body = json.dumps(
         {"model": model, "messages": USER, "stream": True, "max_tokens": MAX_TOKENS}
     ).encode()
@@ -365,6 +378,36 @@ def test_one_balance_across_replicas(cluster: Cluster, upstream: FakeOpenAI) -> 
         # charges once their holds are released (docs/replicas.md, "Not yet proven").
         pytest.xfail(f"across replicas {served} calls were served for {CALLS} funded")
     assert balance >= -COST, balance
+
+
+# ---------------------------------------------------------------- Redis restarts
+def test_redis_restarted(cluster: Cluster, upstream: FakeOpenAI) -> None:
+    """Redis away: relay calls fail at once (closed: no limit or hold can be checked),
+    never hang, and no replica dies; Redis back (empty): calls are served again at once
+    and billed once each. (The failure is a plain 500 today: docs/replicas.md.)"""
+    a = cluster.replica(0)
+    model = _model(a, upstream)
+    a.op("PUT", f"/models/{model}", json={"input": "1", "output": "1"})
+    _priced(cluster, model, _caller(a))
+    key = _caller(a, topup="100")
+    assert _chat(cluster.front_url, key.key, model).status_code == 200
+    cluster.redis.kill()
+    try:
+        down = [_chat(cluster.front_url, key.key, model) for _ in range(REPLICAS)]
+        assert all(r.status_code >= 500 for r in down), [r.text for r in down]
+        assert all(r.json()["error"]["type"] == "server_error" for r in down)
+        assert cluster.operator_reads()  # the control plane needs no Redis to read
+    finally:
+        cluster.redis.start()
+    back = [_chat(cluster.front_url, key.key, model) for _ in range(2 * REPLICAS)]
+    assert [r.status_code for r in back] == [200] * len(back)
+    assert cluster.alive() == list(range(REPLICAS))
+    records = a.usage(user_id=key.user_id, limit=1000)
+    assert len({r["request_id"] for r in records}) == len(records)
+    served = [r for r in records if r["status"] == 200]
+    assert len(served) == 1 + len(back) and all(r["amount"] > 0 for r in served)
+    assert all(r["amount"] == 0 for r in records if r["status"] != 200)
+    books(a, key.user_id)
 
 
 # ---------------------------------------------------------------- a replica dies
@@ -424,7 +467,7 @@ def test_kill_9_of_one_replica_mid_load(cluster: Cluster, upstream: FakeOpenAI) 
         f"/models/{model}",
         json={"input": format_money(INPUT), "output": format_money(OUTPUT)},
     )
-    _until_everywhere(cluster, lambda gw: _routes(gw, model), "channel")
+    _priced(cluster, model, _caller(a))
     upstream.script(
         model, *[Behaviour(latency=0.2, prompt_tokens=PROMPT, completion_tokens=MAX_TOKENS)] * 2000
     )

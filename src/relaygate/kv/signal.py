@@ -2,22 +2,26 @@
 
 The relay reads some control-plane tables (channels, prices) from an in-memory snapshot,
 so a call costs no database query for them. With several replicas a change made on one
-must reach the others' snapshots: the replica that made it bumps a version counter in
-the kv after its commit and reloads its own snapshot at once; every replica reads the
-counter once per ``interval`` (one kv read, about a second) and reloads only when it
-moved. The counter is read *before* the table, so a change committed after that read
-bumps the counter past the recorded version and is picked up at the next check.
+must reach the others' snapshots: the replica that made it writes a new version to the
+kv after its commit and reloads its own snapshot at once; every replica reads the
+version once per ``interval`` (one kv read, about a second) and reloads only when it
+changed. The version is read *before* the table, so a change committed after that read
+writes a version other than the recorded one and is picked up at the next check.
 
-A kv that lost the counter (a Redis restarted without its data) reads 0, which differs
-from what the replicas recorded, so they reload; a failed bump (the kv away at that
-moment) is covered by a full reload every ``resync_ticks`` checks, counter or not.
-``billing/tier_config.py`` and ``rules/cache.py`` follow the same scheme.
+A version is a random 62-bit number, not a count: a kv that lost it (a Redis restarted
+without its data) and then saw a new change cannot come back to the very value a
+replica recorded before (a counter restarting from 0 could, and that replica would miss
+the change). A kv without the key reads 0, which differs from any recorded version, so
+the replicas reload. A failed write (the kv away at that moment) is covered by a full
+reload every ``resync_ticks`` checks, version or not. ``billing/tier_config.py`` and
+``rules/cache.py`` use counters in the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 
 from relaygate.kv.protocols import Counter
@@ -66,7 +70,7 @@ class ChangeSignal:
     async def changed(self) -> None:
         """The table changed here (after the commit): tell every replica, reload here."""
         try:
-            await self._counters.add(self.key, 1)
+            await self._counters.set(self.key, secrets.randbits(62) or 1)
         except Exception:  # noqa: BLE001 - committed already; the resync brings it elsewhere
             log.warning("telling the replicas that %s changed failed", self.key, exc_info=True)
         await self.reload()

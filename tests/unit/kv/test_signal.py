@@ -49,8 +49,26 @@ async def test_a_lost_counter_reloads_and_a_resync_reloads_anyway() -> None:
     assert table.reloads == 3
 
 
+async def test_a_change_after_a_lost_version_is_never_missed() -> None:
+    """A counter would restart at 0 and could reach the recorded value again (one
+    change before the loss, one after): a random version cannot."""
+    counters, rows = MemoryCounter(), ["a"]
+    here, there = Table(rows), Table(rows)
+    mine, theirs = (
+        ChangeSignal(counters, "t:v", here.reload),
+        ChangeSignal(counters, "t:v", there.reload),
+    )
+    await mine.changed()
+    await theirs.reload()
+    await counters.delete("t:v")  # Redis restarted; no check ran meanwhile
+    rows.append("b")
+    await mine.changed()
+    assert await theirs.check()
+    assert there.snapshot == ["a", "b"]
+
+
 class BrokenCounter(MemoryCounter):
-    async def add(self, key: str, amount: int, **_: object) -> tuple[bool, int]:
+    async def set(self, key: str, value: int, ttl_s: float | None = None) -> None:
         raise ConnectionError("kv away")
 
 
