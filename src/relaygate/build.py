@@ -112,13 +112,13 @@ async def build(settings: Settings, stack: AsyncExitStack, drain: Drain | None =
     signup, referrals = _signup(settings, db, kv, billing)
     stack.push_async_callback(signup.aclose)  # the sign-in mails still being sent
     passkeys = PasskeyService(db, kv.counters, relying_party(settings))
-    routing = _routing(settings, db, client)
+    routing = _routing(settings, db, kv, client)
     async with advisory_lock(db, STARTUP_LOCK):  # replicas starting together: one at a time
         admin_key = await _declare(settings, accounts, routing.channels, billing.prices)
     keepalive = _keepalive(settings, stack)
     drain.at_deadline(keepalive.end_streams)
     state = await _state(settings, stack, db, kv)
-    _channel_timers(settings, stack, routing)
+    _channel_timers(settings, stack, routing, billing.prices)
     rules = _rules(settings, db, billing)
     files = await _files(settings, stack, db, kv, billing)
     rule_cache = await _rule_cache(stack, db, kv, rules)
@@ -246,7 +246,7 @@ def _billing(
     )
     return _Billing(
         ledger=ledger,
-        prices=CatalogueService(db, catalogue),
+        prices=CatalogueService(db, catalogue, kv.counters),
         packages=packages,
         charging=charging,
         usage=UsageService(db),
@@ -461,9 +461,9 @@ class _Routing:
     keys: KeyRing
 
 
-def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
+def _routing(settings: Settings, db: Database, kv: KV, client: HTTPClient) -> _Routing:
     """The channel table and what listens to it: the router and the channel tester."""
-    channels = ChannelService(db)
+    channels = ChannelService(db, kv.counters)
     router = Router()
     providers: dict[str, Provider] = {
         "openai": OpenAIProvider(client),
@@ -488,9 +488,11 @@ def _routing(settings: Settings, db: Database, client: HTTPClient) -> _Routing:
     )
 
 
-def _channel_timers(settings: Settings, stack: AsyncExitStack, routing: _Routing) -> None:
-    """The periodic channel probes (when the operator turned them on) and the re-reading
-    of the channel table, which brings other replicas' changes."""
+def _channel_timers(
+    settings: Settings, stack: AsyncExitStack, routing: _Routing, prices: CatalogueService
+) -> None:
+    """The periodic channel probes (when the operator turned them on), and the checks
+    that bring other replicas' changes of the channel and price tables (kv counters)."""
     if settings.health_probe_interval > 0:
         probes = asyncio.create_task(
             routing.prober.probe_every(settings.health_probe_interval, settings.health_probe_all)
@@ -500,6 +502,8 @@ def _channel_timers(settings: Settings, stack: AsyncExitStack, routing: _Routing
         routing.channels.refresh_every(settings.channel_refresh_interval)
     )
     stack.push_async_callback(cancel_and_wait, refresher)
+    repricer = asyncio.create_task(prices.refresh_every(settings.price_refresh_interval))
+    stack.push_async_callback(cancel_and_wait, repricer)
 
 
 def _keepalive(settings: Settings, stack: AsyncExitStack) -> KeepAlive:

@@ -105,7 +105,10 @@ class Settings(BaseModel):
     stream_keepalive_interval: float = 15.0
 
     key_cache_ttl: float = 1.0
-    channel_refresh_interval: float = 5.0
+    # seconds between a replica's checks (one kv read) for channels or prices changed
+    # through another replica; the table is read again only when it changed
+    channel_refresh_interval: float = Field(default=1.0, gt=0)
+    price_refresh_interval: float = Field(default=1.0, gt=0)
     # circuit breaker: consecutive failures that open a channel, seconds before a trial call
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown: float = Field(default=30.0, gt=0)

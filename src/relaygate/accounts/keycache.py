@@ -1,9 +1,12 @@
 """In-process cache of authenticated keys, so the hot path costs no database round trip.
 
-An entry is fresh for ``ttl`` seconds (default 1 s); after that it is still used while a
-fresh copy is read behind the call, so a key disabled on another replica is refused
-everywhere about that long after, and no call waits for the database once a key is known.
-Changes made through this process are invalidated at once.
+An entry is fresh for half of ``ttl`` (default 1 s); in the second half it is still used
+while a fresh copy is read behind the call, so a key in steady use never waits for the
+database; an entry older than ``ttl`` is read again before it answers. So a key disabled
+or deleted on another replica is refused everywhere within ``ttl`` (plus one database
+read), whether it was busy or idle. Should that read fail (the database away), a known
+key keeps its last entry rather than fail the call. Changes made through this process
+are invalidated at once.
 Concurrent misses for one key share a single database lookup.
 """
 
@@ -35,17 +38,28 @@ class KeyCache:
 
     async def get(self, digest: str) -> Lookup:
         entry = self._entries.get(digest)
-        if entry is not None and time.monotonic() - entry[1] < self._ttl:
+        if entry is None:
+            return await self._shared_load(digest)
+        age = time.monotonic() - entry[1]
+        if age < self._ttl / 2:
             return entry[0]
-        if entry is not None and isinstance(entry[0], Principal):
-            # Stale but known: answer now and refresh behind, so no call waits for the
-            # database (a key disabled elsewhere is refused once the refresh lands).
+        known = entry[0] if isinstance(entry[0], Principal) else None
+        if known is not None and age < self._ttl:
+            # Ageing but known: answer now and refresh behind, so a busy key never waits
+            # for the database (a key disabled elsewhere is refused once the refresh lands).
             if digest not in self._pending:
                 task = asyncio.ensure_future(self._refresh(digest))
                 self._refreshing.add(task)
                 task.add_done_callback(self._refreshing.discard)
-            return entry[0]
-        return await self._shared_load(digest)
+            return known
+        try:
+            return await self._shared_load(digest)
+        except Exception:
+            if known is None:
+                raise
+            # the database is away: a key known a moment ago still serves (module doc)
+            log.warning("reading a cached key failed; using the last entry", exc_info=True)
+            return known
 
     async def _refresh(self, digest: str) -> None:
         try:

@@ -2,8 +2,10 @@
 
 Prices live in the database (declared in the TOML file's ``[[models]]`` or set through
 the operator API); the relay prices calls from an in-memory snapshot rebuilt after each
-change, so pricing a call costs no query. A model with no entry is priced at zero (the
-built-in echo model, or an operator who has not priced a model yet: docs/billing.md).
+change, so pricing a call costs no query. Other replicas rebuild theirs within
+``price_refresh_interval`` of a change (a kv version counter: ``kv/signal.py``). A model
+with no entry is priced at zero (the built-in echo model, or an operator who has not
+priced a model yet: docs/billing.md).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from relaygate.billing.models import ModelPrice
 from relaygate.billing.pricing import Multipliers, Price
 from relaygate.core.errors import NotFound
 from relaygate.db.engine import Database
+from relaygate.kv.memory import MemoryCounter
+from relaygate.kv.protocols import Counter
+from relaygate.kv.signal import ChangeSignal
 
-__all__ = ["Catalogue", "CatalogueService", "Rated"]
+__all__ = ["VERSION_KEY", "Catalogue", "CatalogueService", "Rated"]
+
+VERSION_KEY = "prices:version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +97,22 @@ class Catalogue:
 
 
 class CatalogueService:
-    def __init__(self, db: Database, catalogue: Catalogue) -> None:
+    def __init__(self, db: Database, catalogue: Catalogue, counters: Counter | None = None) -> None:
+        """``counters``: the kv's, shared by the replicas (none: this process alone)."""
         self.db = db
         self.catalogue = catalogue
+        self.signal = ChangeSignal(counters or MemoryCounter(), VERSION_KEY, self._rebuild)
 
     async def publish(self) -> None:
+        """Rebuild this replica's snapshot from the table."""
+        await self.signal.reload()
+
+    async def _rebuild(self) -> None:
         self.catalogue.load(await self.all())
+
+    async def refresh_every(self, interval: float) -> None:
+        """Follow the changes made on other replicas (``kv/signal.py``)."""
+        await self.signal.watch(interval)
 
     async def all(self) -> list[ModelPrice]:
         async with self.db.session() as session:
@@ -121,7 +138,7 @@ class CatalogueService:
             if source != "config":
                 detail = {"model": model, **changes_detail(fields)}
                 stage(session, "price.edit", actor_id=actor_id, subject_user_id=None, detail=detail)
-        await self.publish()
+        await self.signal.changed()
         return row
 
     async def remove(self, model: str, *, actor_id: int | None = None) -> None:
@@ -131,7 +148,7 @@ class CatalogueService:
             stage(session, "price.delete", actor_id=actor_id, subject_user_id=None, detail=detail)
         if not result.rowcount:  # type: ignore[attr-defined]
             raise NotFound(f"The model '{model}' has no price.")
-        await self.publish()
+        await self.signal.changed()
 
     async def sync_declared(self, declared: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Write the prices declared in the config file (the file wins for its models)."""

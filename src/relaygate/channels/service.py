@@ -2,18 +2,19 @@
 
 Channels live in the database whatever declared them (the operator API, the TOML file or
 the built-in echo channel); ``source`` says which. The relay never queries this table on
-the hot path: it holds a snapshot that is rebuilt after every change made here.
+the hot path: it holds a snapshot that is rebuilt after every change made here, and on
+the other replicas within ``channel_refresh_interval`` (a kv version counter,
+``kv/signal.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from relaygate.accounts.audit import changes_detail, stage
 from relaygate.channels.models import Channel
@@ -22,11 +23,14 @@ from relaygate.channels.repository import ChannelRepository
 from relaygate.channels.spec import ChannelSpec, ModelOverride
 from relaygate.core.errors import InvalidRequest, NotFound
 from relaygate.db.engine import Database
+from relaygate.kv.protocols import Counter
+from relaygate.kv.signal import ChangeSignal
 
-__all__ = ["ECHO_MODEL", "ChannelService"]
+__all__ = ["ECHO_MODEL", "VERSION_KEY", "ChannelService"]
 
 ECHO_MODEL = "relaygate-echo"
 ECHO_CHANNEL = "echo"
+VERSION_KEY = "channels:version"
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +68,13 @@ def _spec(row: Channel) -> ChannelSpec:
 
 
 class ChannelService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, counters: Counter) -> None:
         self.db = db
         self._listeners: list[Callable[[list[ChannelSpec]], None]] = []
-        # one snapshot read-and-apply at a time: a periodic refresh that read the table
-        # before an operator's change committed must not apply its stale snapshot after
-        # the change's own publish (the new channel would vanish until the next refresh)
-        self._publishing = asyncio.Lock()
+        # one snapshot read-and-apply at a time (ChangeSignal): a periodic refresh that
+        # read the table before an operator's change committed must not apply its stale
+        # snapshot after the change's own publish
+        self.signal = ChangeSignal(counters, VERSION_KEY, self._rebuild)
         self.snapshot: list[ChannelSpec] = []  # the last one published
 
     def on_change(self, listener: Callable[[list[ChannelSpec]], None]) -> None:
@@ -78,22 +82,20 @@ class ChannelService:
 
     async def publish(self) -> list[ChannelSpec]:
         """Rebuild the snapshot and hand it to every listener (the relay's router)."""
-        async with self._publishing:
-            async with self.db.session() as session:
-                specs = [_spec(row) for row in await ChannelRepository(session).all()]
-            self.snapshot = specs
-            for listener in self._listeners:
-                listener(specs)
-        return specs
+        await self.signal.reload()
+        return self.snapshot
+
+    async def _rebuild(self) -> None:
+        async with self.db.session() as session:
+            specs = [_spec(row) for row in await ChannelRepository(session).all()]
+        self.snapshot = specs
+        for listener in self._listeners:
+            listener(specs)
 
     async def refresh_every(self, interval: float) -> None:
-        """Re-read the table periodically, so changes made on another replica arrive here."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.publish()
-            except SQLAlchemyError:
-                log.warning("refreshing channels failed; keeping the last snapshot", exc_info=True)
+        """Follow the changes made on other replicas: check the kv counter every
+        ``interval`` seconds, re-read the table when it moved (and now and then anyway)."""
+        await self.signal.watch(interval)
 
     async def sync_declared(self, declared: Iterable[dict[str, Any]], echo: bool) -> None:
         """Upsert channels from the config file; create the echo channel once if wanted.
@@ -182,7 +184,7 @@ class ChannelService:
                 raise InvalidRequest(
                     "A channel with this name exists already.", param="name"
                 ) from exc
-        await self.publish()
+        await self.signal.changed()
         return row
 
 

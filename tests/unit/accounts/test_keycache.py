@@ -69,13 +69,52 @@ async def test_a_stale_known_key_answers_at_once_and_refreshes_behind() -> None:
         await asyncio.sleep(0.01)
         return Principal(1, 1, next(versions), False, None, None)
 
-    cache = KeyCache(load, ttl=0.02)
+    cache = KeyCache(load, ttl=10)
     first = await cache.get("d")
-    await asyncio.sleep(0.03)
-    stale = await cache.get("d")  # answered from the stale entry, no wait
+    _age(cache, "d", 6)  # past half the ttl, within it
+    stale = await cache.get("d")  # answered from the ageing entry, no wait
     assert stale is first
     await asyncio.sleep(0)
     assert calls == 2  # ...while the refresh runs behind
     await asyncio.sleep(0.02)
     fresh = await cache.get("d")
     assert isinstance(fresh, Principal) and fresh.is_admin is True
+
+
+def _age(cache: KeyCache, digest: str, seconds: float) -> None:
+    """Make the entry ``seconds`` older (no sleeping on the clock)."""
+    value, loaded = cache._entries[digest]
+    cache._entries[digest] = (value, loaded - seconds)
+
+
+async def test_an_entry_past_its_ttl_is_read_again_before_it_answers() -> None:
+    """An idle key disabled elsewhere is refused on its next call, not one call later."""
+    from relaygate.accounts.principal import Principal
+
+    answers: list[Lookup] = [Principal(1, 1, False, False, None, None), "disabled"]
+
+    async def load(digest: str) -> Lookup:
+        return answers.pop(0)
+
+    cache = KeyCache(load, ttl=10)
+    assert isinstance(await cache.get("d"), Principal)
+    _age(cache, "d", 11)
+    assert await cache.get("d") == "disabled"
+
+
+async def test_a_known_key_survives_a_failed_read() -> None:
+    from relaygate.accounts.principal import Principal
+
+    known = Principal(1, 1, False, False, None, None)
+    answers: list[Lookup | Exception] = [known, ConnectionError("db away")]
+
+    async def load(digest: str) -> Lookup:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    cache = KeyCache(load, ttl=10)
+    await cache.get("d")
+    _age(cache, "d", 11)
+    assert await cache.get("d") is known
