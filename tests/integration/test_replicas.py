@@ -384,7 +384,8 @@ def test_one_balance_across_replicas(cluster: Cluster, upstream: FakeOpenAI) -> 
 def test_redis_restarted(cluster: Cluster, upstream: FakeOpenAI) -> None:
     """Redis away: relay calls fail at once (closed: no limit or hold can be checked),
     never hang, and no replica dies; Redis back (empty): calls are served again at once
-    and billed once each. (The failure is a plain 500 today: docs/replicas.md.)"""
+    and billed once each. The refusal is a 503 in the caller's format, code
+    ``service_unavailable`` (docs/replicas.md)."""
     a = cluster.replica(0)
     model = _model(a, upstream)
     a.op("PUT", f"/models/{model}", json={"input": "1", "output": "1"})
@@ -394,8 +395,8 @@ def test_redis_restarted(cluster: Cluster, upstream: FakeOpenAI) -> None:
     cluster.redis.kill()
     try:
         down = [_chat(cluster.front_url, key.key, model) for _ in range(REPLICAS)]
-        assert all(r.status_code >= 500 for r in down), [r.text for r in down]
-        assert all(r.json()["error"]["type"] == "server_error" for r in down)
+        assert all(r.status_code == 503 for r in down), [r.text for r in down]
+        assert all(r.json()["error"]["code"] == "service_unavailable" for r in down)
         assert cluster.operator_reads()  # the control plane needs no Redis to read
     finally:
         cluster.redis.start()

@@ -20,6 +20,7 @@ envelope). ``status`` picks the HTTP status, ``type`` and ``code`` fill the body
     │   ├── RangeNotSatisfiable         416
     │   ├── RateLimited                 429
     │   └── HeadersTooLarge             431
+    ├── ServiceUnavailable              503 service_unavailable (a store of ours is away)
     └── UpstreamFailure                 5xx, an upstream channel failed us
         ├── UpstreamBadResponse         502
         │   └── AnswerOffSchema         502 invalid_structured_output
@@ -51,6 +52,7 @@ __all__ = [
     "RangeNotSatisfiable",
     "RateLimited",
     "RelaygateError",
+    "ServiceUnavailable",
     "UpstreamBadResponse",
     "UpstreamFailure",
     "UpstreamOverloaded",
@@ -78,6 +80,16 @@ class RelaygateError(Exception):
         self.param = param
         self.code = code if code is not None else self.default_code
         self.headers = headers or {}
+
+
+class ServiceUnavailable(RelaygateError):
+    """A store the gateway itself depends on (Redis in the scale-out mode) cannot be
+    reached: no limit or hold can be checked, so the call is refused (fail closed) with
+    a status clients retry, not a 500 that reads as a bug (docs/replicas.md)."""
+
+    status = 503
+    anthropic_type = "overloaded_error"
+    default_code = "service_unavailable"
 
 
 class ClientError(RelaygateError):

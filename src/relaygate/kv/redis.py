@@ -12,13 +12,17 @@ primary with replicas; a Redis Cluster would need hash tags in the caller's keys
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub as _RedisPubSub
+from redis.exceptions import ConnectionError as _RedisConnectionError
+from redis.exceptions import TimeoutError as _RedisTimeout
 
+from relaygate.core.errors import ServiceUnavailable
 from relaygate.kv.protocols import RateHit, WindowCount, validate_hits
 
 __all__ = ["RedisCache", "RedisCounter", "RedisKV", "RedisPubSub", "RedisRateCounter"]
@@ -83,6 +87,18 @@ return {1, total}
 """
 
 
+UNREACHABLE = "The gateway's shared store is unreachable; try again in a moment."
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis away: a typed 503 the routes render in their own format, never a 500."""
+    try:
+        yield
+    except (_RedisConnectionError, _RedisTimeout, OSError) as err:
+        raise ServiceUnavailable(UNREACHABLE) from err
+
+
 def _ttl_ms(ttl_s: float | None) -> int | None:
     if ttl_s is None:
         return None
@@ -107,7 +123,8 @@ class RedisRateCounter:
         args: list[int] = []
         for hit in hits:
             args += [hit.window_s, hit.cost, -1 if hit.limit is None else hit.limit]
-        raw = await self._script(keys=[self._prefix + hit.key for hit in hits], args=args)
+        with _reachable():
+            raw = await self._script(keys=[self._prefix + hit.key for hit in hits], args=args)
         allowed = bool(raw[0])
         return tuple(
             WindowCount(allowed, int(raw[1 + 2 * i]), hit.limit, int(raw[2 + 2 * i]) / 1000)
@@ -132,20 +149,25 @@ class RedisCounter:
     ) -> tuple[bool, int]:
         ttl_ms = _ttl_ms(ttl_s)
         if ceiling is None and floor is None and ttl_ms is None:
-            return True, int(await self._client.incrby(self._prefix + key, amount))
+            with _reachable():
+                return True, int(await self._client.incrby(self._prefix + key, amount))
         args = ["" if v is None else str(v) for v in (amount, ceiling, floor, ttl_ms)]
-        applied, total = await self._script(keys=[self._prefix + key], args=args)
+        with _reachable():
+            applied, total = await self._script(keys=[self._prefix + key], args=args)
         return bool(applied), int(total)
 
     async def get(self, key: str) -> int:
-        value = await self._client.get(self._prefix + key)
+        with _reachable():
+            value = await self._client.get(self._prefix + key)
         return 0 if value is None else int(value)
 
     async def set(self, key: str, value: int, ttl_s: float | None = None) -> None:
-        await self._client.set(self._prefix + key, value, px=_ttl_ms(ttl_s))
+        with _reachable():
+            await self._client.set(self._prefix + key, value, px=_ttl_ms(ttl_s))
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._prefix + key)
+        with _reachable():
+            await self._client.delete(self._prefix + key)
 
 
 class RedisCache:
@@ -154,14 +176,17 @@ class RedisCache:
         self._prefix = prefix + "cache:"
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._client.get(self._prefix + key)
+        with _reachable():
+            value = await self._client.get(self._prefix + key)
         return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
-        await self._client.set(self._prefix + key, value, px=_ttl_ms(ttl_s))
+        with _reachable():
+            await self._client.set(self._prefix + key, value, px=_ttl_ms(ttl_s))
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._prefix + key)
+        with _reachable():
+            await self._client.delete(self._prefix + key)
 
 
 class _RedisSubscription:
@@ -226,7 +251,8 @@ class RedisPubSub:
         self._live: set[_RedisSubscription] = set()
 
     async def publish(self, channel: str, message: bytes) -> None:
-        await self.client.publish(self._prefix + channel, message)
+        with _reachable():
+            await self.client.publish(self._prefix + channel, message)
 
     def subscribe(self, channel: str) -> _RedisSubscription:
         return _RedisSubscription(self, self._prefix + channel)
