@@ -13,7 +13,6 @@ leaves a usage record, in ``finally``.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from relaygate.core.errors import NotFound, RelaygateError
 from relaygate.core.ids import RequestIds
 from relaygate.ops.logs import REQUEST_ID
 from relaygate.relay.asgi import (
-    ClientGone,
     Headers,
     Receive,
     Scope,
@@ -37,10 +35,10 @@ from relaygate.relay.asgi import (
     respond_error,
 )
 from relaygate.relay.background import BackgroundRuns, Call
-from relaygate.relay.call import CallLifecycle, Request, estimate_prompt_tokens
+from relaygate.relay.call import CallLifecycle, Request, estimate_prompt_tokens, guarded
 from relaygate.relay.canonical import Usage
 from relaygate.relay.compact_answer import CompactAnswers, compacts
-from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.context import CallContext
 from relaygate.relay.crossing import read_reply
 from relaygate.relay.dialects.anthropic_messages.request import COMPLETE, COUNT_TOKENS, MESSAGES
 from relaygate.relay.dialects.openai_chat.request import (
@@ -71,7 +69,6 @@ from relaygate.state.service import StateService
 
 __all__ = ["RelayApp"]
 
-log = logging.getLogger(__name__)
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 JSON = b"application/json"
@@ -176,18 +173,8 @@ class RelayApp:
         group = group_of(scope)
         ctx = CallContext(self.ids.next(), endpoint, client[0] if client else "", group)
         async with self.relay.call(ctx) as call:  # counted in flight; recorded on the way out
-            try:
-                await self._admitted(call, scope, receive, send, wire, endpoint)
-            except RelaygateError as err:
-                ctx.fail(err.status, err.message)
-                await self._error(send, ctx, err, wire)
-            except ClientGone:
-                ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
-            except Exception:  # the top-level handler: a bug must not take the worker down
-                log.exception("relay call %s failed", ctx.request_id)
-                ctx.fail(500, "internal error")
-                bug = RelaygateError("The server had an error processing your request.")
-                await self._error(send, ctx, bug, wire, close=True)
+            work = self._admitted(call, scope, receive, send, wire, endpoint)
+            await guarded(ctx, work, lambda err, close: self._error(send, ctx, err, wire, close))
 
     async def _admitted(
         self,

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -46,11 +47,12 @@ from relaygate.billing.tier_rules import TierSource
 from relaygate.billing.writer import Bill
 from relaygate.channels.health import ChannelHealth
 from relaygate.core.clock import utcnow
-from relaygate.core.errors import BlockedByRule
+from relaygate.core.errors import BlockedByRule, RelaygateError
 from relaygate.limits.errors import refusal
 from relaygate.limits.policy import tier_rpm
 from relaygate.limits.service import RateLimiter
 from relaygate.ops.logs import REQUEST_ID
+from relaygate.relay.asgi import ClientGone
 from relaygate.relay.canonical import Usage
 from relaygate.relay.context import CLIENT_CLOSED, CallContext
 from relaygate.relay.dialects.file_inputs import mentions_files
@@ -65,7 +67,15 @@ from relaygate.rules.cache import RuleCache
 from relaygate.rules.engine import RuleCall, RuleSet
 from relaygate.rules.schema import DEFAULT_ROUTE_GROUP
 
-__all__ = ["RULE_ENDPOINTS", "CallLifecycle", "Calls", "Request", "estimate_prompt_tokens"]
+__all__ = [
+    "RULE_ENDPOINTS",
+    "CallLifecycle",
+    "Calls",
+    "ErrorRenderer",
+    "Request",
+    "estimate_prompt_tokens",
+    "guarded",
+]
 
 # the relay's endpoints by the names rules use for them (rules.schema.ENDPOINT_KINDS)
 RULE_ENDPOINTS: Mapping[str, str] = MappingProxyType(
@@ -421,3 +431,28 @@ class CallLifecycle:
         principal = self.principal
         assert principal is not None, "identify() comes first"
         return principal
+
+
+# How a relay path answers an error in its own format: (the error, close the connection).
+ErrorRenderer = Callable[[RelaygateError, bool], Awaitable[None]]
+log = logging.getLogger(__name__)
+_BUG = "The server had an error processing your request."
+
+
+async def guarded(ctx: CallContext, work: Awaitable[None], render: ErrorRenderer) -> None:
+    """Run a call's work with the one top-level catch every relay path shares (chat,
+    media, tools): a typed error is the call's outcome, rendered by the path; a client
+    gone is recorded as such; anything else is a bug, logged, answered as a 500 on a
+    closed connection, and must not take the worker down. Inside ``relay.call(ctx)``,
+    whose exit records whatever the call ended as."""
+    try:
+        await work
+    except RelaygateError as err:
+        ctx.fail(err.status, err.message)
+        await render(err, False)
+    except ClientGone:
+        ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
+    except Exception:  # the top-level handler: a bug must not take the worker down
+        log.exception("%s call %s failed", ctx.endpoint, ctx.request_id)
+        ctx.fail(500, "internal error")
+        await render(RelaygateError(_BUG), True)

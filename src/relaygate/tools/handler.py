@@ -48,7 +48,6 @@ from relaygate.core.errors import (
 )
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
-    ClientGone,
     Receive,
     Scope,
     Send,
@@ -57,8 +56,8 @@ from relaygate.relay.asgi import (
     respond,
     respond_error,
 )
-from relaygate.relay.call import CallLifecycle
-from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.call import CallLifecycle, guarded
+from relaygate.relay.context import CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.registry import OPENAI_CHAT
 from relaygate.relay.disconnect import until_disconnect
@@ -147,18 +146,8 @@ class ToolRelay:
         ctx = CallContext(self.ids.next(), tool.endpoint, client[0] if client else "")
         state = _State()
         async with self.relay.call(ctx) as call:  # counted in flight; recorded on exit
-            try:
-                await self._run(call, scope, receive, send, tool, state)
-            except RelaygateError as err:
-                ctx.fail(err.status, err.message)
-                await self._error(send, ctx, err, state)
-            except ClientGone:
-                ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
-            except Exception:  # the top-level handler: a bug must not take the worker down
-                log.exception("tool call %s failed", ctx.request_id)
-                ctx.fail(500, "internal error")
-                bug = RelaygateError("The server had an error processing your request.")
-                await self._error(send, ctx, bug, state, close=True)
+            work = self._run(call, scope, receive, send, tool, state)
+            await guarded(ctx, work, lambda err, close: self._error(send, ctx, err, state, close))
 
     async def _run(
         self, call: CallLifecycle, scope: Scope, receive: Receive, send: Send, tool: Tool,

@@ -38,7 +38,6 @@ from relaygate.accounts.service import AccountService
 from relaygate.core.errors import RelaygateError, UpstreamFailure
 from relaygate.core.ids import RequestIds
 from relaygate.relay.asgi import (
-    ClientGone,
     Receive,
     Scope,
     Send,
@@ -47,8 +46,8 @@ from relaygate.relay.asgi import (
     respond,
     respond_error,
 )
-from relaygate.relay.call import CallLifecycle, Request
-from relaygate.relay.context import CLIENT_CLOSED, CallContext
+from relaygate.relay.call import CallLifecycle, Request, guarded
+from relaygate.relay.context import CallContext
 from relaygate.relay.dialects.openai_chat.request import RequestFacts
 from relaygate.relay.dialects.registry import OPENAI_CHAT
 from relaygate.relay.disconnect import until_disconnect
@@ -164,22 +163,17 @@ class MediaRelay:
         self, call: CallLifecycle, scope: Scope, receive: Receive, send: Send, state: _State
     ) -> None:
         ctx = call.ctx
-        try:
-            facts = await self._admit(call, scope, receive, state)
-            assert state.media is not None
-            async with call.slot():
-                answer = self._answer(call, facts, state.media, send, state)
-                await until_disconnect(answer, receive, ctx)
-        except RelaygateError as err:
-            ctx.fail(err.status, err.message)
-            await self._error(send, ctx, err, state)
-        except ClientGone:
-            ctx.fail(CLIENT_CLOSED, "client disconnected before the request was complete")
-        except Exception:  # the top-level handler: a bug must not take the worker down
-            log.exception("media call %s failed", ctx.request_id)
-            ctx.fail(500, "internal error")
-            bug = RelaygateError("The server had an error processing your request.")
-            await self._error(send, ctx, bug, state, close=True)
+        work = self._serve(call, scope, receive, send, state)
+        await guarded(ctx, work, lambda err, close: self._error(send, ctx, err, state, close))
+
+    async def _serve(
+        self, call: CallLifecycle, scope: Scope, receive: Receive, send: Send, state: _State
+    ) -> None:
+        facts = await self._admit(call, scope, receive, state)
+        assert state.media is not None
+        async with call.slot():
+            answer = self._answer(call, facts, state.media, send, state)
+            await until_disconnect(answer, receive, call.ctx)
 
     async def _admit(
         self, call: CallLifecycle, scope: Scope, receive: Receive, state: _State
