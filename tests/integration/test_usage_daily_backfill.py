@@ -82,12 +82,13 @@ def test_backfill_matches_the_writer(url: str) -> None:
         db = Database(url)
         try:
             async with db.engine.begin() as conn:
-                marks = ", ".join(f":{c}" for c in USAGE_COLUMNS)
-                sql = text(
-                    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) VALUES ({marks})"
-                )
+                # the columns of 0016's table: later migrations add more (rules, 0024)
+                present = set((await conn.execute(text("SELECT * FROM usage_records"))).keys())
+                columns = [c for c in USAGE_COLUMNS if c in present]
+                marks = ", ".join(f":{c}" for c in columns)
+                sql = text(f"INSERT INTO usage_records ({', '.join(columns)}) VALUES ({marks})")
                 for row in rows:
-                    values = {c: getattr(row, c) for c in USAGE_COLUMNS}
+                    values = {c: getattr(row, c) for c in columns}
                     values["created_at"] = row.created_at.replace(tzinfo=None)
                     await conn.execute(sql, values)
         finally:
