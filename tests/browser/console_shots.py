@@ -30,11 +30,16 @@ SHOTS = (
     ("packages", "/console/packages", CUSTOMER),
     ("prices", "/console/prices", CUSTOMER),
     ("playground", "/console/playground", CUSTOMER),
+    ("rules", "/console/rules", CUSTOMER),
+    ("files", "/console/files", CUSTOMER),
+    ("invoices", "/console/invoices", CUSTOMER),
     ("admin-overview", "/console/admin/", OPERATOR),
     ("admin-users", "/console/admin/users", OPERATOR),
     ("admin-user", "/console/admin/users/{user}", OPERATOR),
     ("admin-channels", "/console/admin/channels", OPERATOR),
     ("admin-models", "/console/admin/models", OPERATOR),
+    ("admin-tiers", "/console/admin/tiers", OPERATOR),
+    ("admin-invoices", "/console/admin/invoices", OPERATOR),
 )
 
 
