@@ -197,7 +197,7 @@ class Gateway:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(60)  # seen over 30 s once in CI (test_probes, PostgreSQL + Redis): see the closing note
+            self._thread.join(60)  # once over 30 s in CI (PostgreSQL + Redis): closing note
             assert not self._thread.is_alive(), "gateway did not shut down"
 
 
