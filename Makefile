@@ -40,7 +40,7 @@ run: $(STAMP)  ## start the gateway on 127.0.0.1:8080 (SQLite, in-process limits
 screenshots: $(STAMP)  ## the README's console pictures (docs/screenshots/*.png) from a demo gateway
 	$(BIN)/python -m tests.browser.console_shots
 
-test: $(STAMP)  ## run the whole test suite (PostgreSQL and browser tests included) with the coverage gate
+test: $(STAMP) bench-tools  ## run the whole test suite (PostgreSQL, browser and replica tests included) with the coverage gate
 	$(BIN)/pytest -q --cov=relaygate --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 check: lint types imports  ## ruff, mypy --strict and import-linter
